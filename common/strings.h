@@ -1,0 +1,25 @@
+// Small string helpers shared by every layer. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relayq {
+
+// Compares two byte strings in time that depends only on their lengths, so a
+// remote caller cannot learn a secret byte by byte from response times.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` by edit distance, if it is close enough to
+// be a plausible typo (distance at most max(2, len/3)); empty otherwise. Used
+// for "did you mean" hints on unknown configuration and policy keys.
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+
+// Splits on `sep`, trims ASCII whitespace from each piece, drops empty pieces.
+std::vector<std::string> SplitAndTrim(std::string_view text, char sep);
+
+// Lower-case hex of the bytes.
+std::string HexEncode(std::string_view bytes);
+
+}  // namespace relayq
