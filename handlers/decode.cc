@@ -1,0 +1,208 @@
+#include "handlers/decode.h"
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "common/time_format.h"
+
+namespace relayq::handlers {
+namespace {
+
+using nlohmann::json;
+
+// Accessors that never throw: a missing or mistyped field reads as absent.
+const json* Field(const json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<std::string> OptString(const json& obj, const char* key) {
+  const json* f = Field(obj, key);
+  if (f == nullptr || !f->is_string()) return std::nullopt;
+  return f->get<std::string>();
+}
+
+std::string String(const json& obj, const char* key) {
+  return OptString(obj, key).value_or("");
+}
+
+std::optional<int64_t> OptInt(const json& obj, const char* key) {
+  const json* f = Field(obj, key);
+  if (f == nullptr) return std::nullopt;
+  if (f->is_number_integer()) return f->get<int64_t>();
+  if (f->is_number_unsigned()) return static_cast<int64_t>(f->get<uint64_t>());
+  return std::nullopt;
+}
+
+// GitHub times are RFC 3339 strings; an unparsable one reads as absent.
+std::optional<int64_t> OptTime(const json& obj, const char* key) {
+  auto s = OptString(obj, key);
+  if (!s) return std::nullopt;
+  auto t = ParseRfc3339(*s);
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
+bool IsJsonMediaType(std::string_view type) { return type == "application/json"; }
+
+std::string_view MediaType(std::string_view content_type) {
+  size_t semi = content_type.find(';');
+  std::string_view t = content_type.substr(0, semi);
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
+  return t;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void DecodeJob(const json& payload, Decoded& out) {
+  const json* job = Field(payload, "workflow_job");
+  if (job == nullptr || !job->is_object()) {
+    out.problem = "workflow_job delivery without a workflow_job object";
+    return;
+  }
+  auto id = OptInt(*job, "id");
+  auto run_id = OptInt(*job, "run_id");
+  if (!id || !run_id) {
+    out.problem = "workflow_job without a numeric id and run_id";
+    return;
+  }
+  store::JobEvent e;
+  e.job_id = *id;
+  e.run_id = *run_id;
+  e.run_attempt = OptInt(*job, "run_attempt").value_or(1);
+  e.repository = out.repository;
+  e.workflow_name = String(*job, "workflow_name");
+  e.name = String(*job, "name");
+  if (const json* labels = Field(*job, "labels"); labels != nullptr && labels->is_array()) {
+    for (const auto& l : *labels) {
+      if (l.is_string()) e.labels.push_back(l.get<std::string>());
+    }
+  }
+  e.action = out.action;
+  e.status = String(*job, "status");
+  if (e.status.empty()) e.status = out.action;
+  e.conclusion = OptString(*job, "conclusion");
+  e.runner_name = OptString(*job, "runner_name");
+  e.runner_group = OptString(*job, "runner_group_name");
+  e.created_at = OptTime(*job, "created_at");
+  e.started_at = OptTime(*job, "started_at");
+  e.completed_at = OptTime(*job, "completed_at");
+  out.job = std::move(e);
+}
+
+void DecodeRun(const json& payload, Decoded& out) {
+  const json* run = Field(payload, "workflow_run");
+  if (run == nullptr || !run->is_object()) {
+    out.problem = "workflow_run delivery without a workflow_run object";
+    return;
+  }
+  auto id = OptInt(*run, "id");
+  if (!id) {
+    out.problem = "workflow_run without a numeric id";
+    return;
+  }
+  store::RunEvent e;
+  e.run_id = *id;
+  e.attempt = OptInt(*run, "run_attempt").value_or(1);
+  e.repository = out.repository;
+  e.workflow_path = String(*run, "path");
+  e.workflow_name = String(*run, "name");
+  e.display_title = OptString(*run, "display_title");
+  e.event = String(*run, "event");
+  e.action = out.action;
+  e.status = String(*run, "status");
+  if (e.status.empty()) e.status = out.action;
+  e.conclusion = OptString(*run, "conclusion");
+  e.html_url = OptString(*run, "html_url");
+  e.head_branch = OptString(*run, "head_branch");
+  e.head_sha = OptString(*run, "head_sha");
+  e.created_at = OptTime(*run, "created_at");
+  e.updated_at = OptTime(*run, "updated_at");
+  e.run_started_at = OptTime(*run, "run_started_at");
+  out.run = std::move(e);
+}
+
+}  // namespace
+
+BodyType ClassifyContentType(std::string_view content_type) {
+  std::string type = Lower(MediaType(content_type));
+  if (IsJsonMediaType(type)) return BodyType::kJson;
+  if (type == "application/x-www-form-urlencoded") return BodyType::kForm;
+  return BodyType::kUnsupported;
+}
+
+Result<std::string> FormUrlDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+          !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+        return Status::InvalidArgument("bad percent-escape in form body");
+      }
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Result<std::string> ExtractJson(BodyType type, std::string_view body) {
+  if (type == BodyType::kJson) return std::string(body);
+  if (type != BodyType::kForm) return Status::InvalidArgument("unsupported content type");
+  size_t start = 0;
+  while (start <= body.size()) {
+    size_t end = body.find('&', start);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view pair = body.substr(start, end - start);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == "payload") {
+      return FormUrlDecode(pair.substr(eq + 1));
+    }
+    start = end + 1;
+  }
+  return Status::InvalidArgument("form body has no payload field");
+}
+
+Result<Decoded> DecodePayload(std::string_view event, std::string_view text) {
+  json payload = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (payload.is_discarded()) return Status::InvalidArgument("body is not valid JSON");
+  if (!payload.is_object()) return Status::InvalidArgument("body is not a JSON object");
+
+  Decoded out;
+  out.action = String(payload, "action");
+  if (const json* repo = Field(payload, "repository")) {
+    out.repository = String(*repo, "full_name");
+    if (const json* owner = Field(*repo, "owner")) out.owner = String(*owner, "login");
+    if (out.owner.empty()) out.owner = out.repository.substr(0, out.repository.find('/'));
+  }
+  if (out.owner.empty()) {
+    if (const json* org = Field(payload, "organization")) out.owner = String(*org, "login");
+  }
+  if (event == "workflow_job") {
+    DecodeJob(payload, out);
+  } else if (event == "workflow_run") {
+    DecodeRun(payload, out);
+  }
+  if ((event == "workflow_job" || event == "workflow_run") && out.problem.empty() &&
+      out.repository.empty()) {
+    out.problem = std::string(event) + " delivery without repository.full_name";
+    out.job.reset();
+    out.run.reset();
+  }
+  return out;
+}
+
+}  // namespace relayq::handlers

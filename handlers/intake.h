@@ -1,0 +1,66 @@
+// Intake: the path of one POST /webhook, after the HTTP layer has read it.
+//
+//   verify signature -> decode -> check the allow-list -> record (durably)
+//
+// and the answer to give GitHub. Handle() returns only after the delivery is
+// committed to the store (or has failed to be), so the HTTP layer can answer
+// straight away. It never throws: every stranger's input ends in an answer.
+// Thread-safe: called concurrently from the HTTP worker threads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "store/store.h"
+
+namespace relayq::handlers {
+
+struct IntakeOptions {
+  // Webhook secrets; any one verifies (rotation). Never logged.
+  std::vector<std::string> secrets;
+  // Allowed repositories ("owner/name") and owners ("owner"); empty allows
+  // every repository. Compared case-insensitively, as GitHub names are.
+  std::vector<std::string> allow;
+};
+
+// One webhook request as the HTTP layer saw it.
+struct WebhookRequest {
+  std::string content_type;
+  std::string event;        // X-GitHub-Event
+  std::string delivery_id;  // X-GitHub-Delivery
+  std::string signature;    // X-Hub-Signature-256
+  std::string hook_id;      // X-GitHub-Hook-ID
+  std::string body;
+};
+
+// The answer, plus what the access log line reports.
+struct WebhookAnswer {
+  int status = 500;
+  std::string body;     // small JSON object saying what happened or why not
+  std::string outcome;  // accepted, duplicate, ping, refused, undecodable, ignored, or an error
+  std::string action;
+  std::string repository;
+};
+
+class Intake {
+ public:
+  Intake(IntakeOptions options, store::Store& store, Clock& clock, MetricsRegistry& metrics);
+
+  WebhookAnswer Handle(WebhookRequest request);
+
+ private:
+  bool Allowed(const std::string& repository, const std::string& owner) const;
+  WebhookAnswer Reject(int status, std::string_view outcome, std::string_view why);
+
+  const IntakeOptions options_;
+  std::vector<std::string> allow_lower_;
+  store::Store& store_;
+  Clock& clock_;
+  MetricsRegistry& metrics_;
+  Counter* signature_failures_;
+};
+
+}  // namespace relayq::handlers

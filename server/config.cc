@@ -1,0 +1,282 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/strings.h"
+#include "common/time_format.h"
+
+namespace relayq::server {
+namespace {
+
+// One configuration error, phrased as "FILE:LINE:COL: KEY: what".
+Status ConfigError(const std::string& file, const YAML::Node& node, const std::string& key,
+                   const std::string& what) {
+  std::string where = file;
+  if (node.IsDefined() && node.Mark().line >= 0) {
+    where += ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
+  }
+  return Status::InvalidArgument(where + ": " + key + ": " + what);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  // Checks that `node` is a mapping whose keys are all in `known`.
+  Status Keys(const YAML::Node& node, const std::string& prefix,
+              const std::vector<std::string>& known) {
+    if (!node.IsMap()) return ConfigError(file_, node, prefix.empty() ? "(top)" : prefix, "expected a mapping");
+    for (const auto& kv : node) {
+      std::string key = kv.first.Scalar();
+      if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+      std::string hint = ClosestMatch(key, known);
+      std::string what = "unknown key";
+      if (!hint.empty()) what += " (did you mean '" + hint + "'?)";
+      if (key == "secret" || key == "secrets" || key == "token") {
+        what += "; secrets go in the environment or a 0600 file, never in the config";
+      }
+      return ConfigError(file_, kv.first, prefix.empty() ? key : prefix + "." + key, what);
+    }
+    return Status::Ok();
+  }
+
+  Status String(const YAML::Node& node, const std::string& key, std::string& out) {
+    if (!node.IsDefined() || node.IsNull()) return Status::Ok();
+    if (!node.IsScalar()) return ConfigError(file_, node, key, "expected a string");
+    out = node.Scalar();
+    return Status::Ok();
+  }
+
+  Status Int(const YAML::Node& node, const std::string& key, int lo, int hi, int& out) {
+    if (!node.IsDefined() || node.IsNull()) return Status::Ok();
+    try {
+      int v = node.as<int>();
+      if (v < lo || v > hi) {
+        return ConfigError(file_, node, key,
+                           "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+      }
+      out = v;
+      return Status::Ok();
+    } catch (const YAML::Exception&) {
+      return ConfigError(file_, node, key, "expected a whole number");
+    }
+  }
+
+  Status Seconds(const YAML::Node& node, const std::string& key, int& out) {
+    std::string text;
+    RELAYQ_RETURN_IF_ERROR(String(node, key, text));
+    if (text.empty()) return Status::Ok();
+    auto d = ParseDuration(text);
+    if (!d.ok()) return ConfigError(file_, node, key, d.status().message());
+    out = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+    return Status::Ok();
+  }
+
+  Status StringList(const YAML::Node& node, const std::string& key, std::vector<std::string>& out) {
+    if (!node.IsDefined() || node.IsNull()) return Status::Ok();
+    if (!node.IsSequence()) return ConfigError(file_, node, key, "expected a list of strings");
+    out.clear();
+    for (const auto& item : node) {
+      if (!item.IsScalar()) return ConfigError(file_, item, key, "expected a list of strings");
+      out.push_back(item.Scalar());
+    }
+    return Status::Ok();
+  }
+
+  Status OneOf(const YAML::Node& node, const std::string& key,
+               const std::vector<std::string>& allowed, std::string& out) {
+    std::string v = out;
+    RELAYQ_RETURN_IF_ERROR(String(node, key, v));
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      return ConfigError(file_, node, key, "expected one of " + list + ", got '" + v + "'");
+    }
+    out = v;
+    return Status::Ok();
+  }
+
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+Result<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Result<size_t> ParseByteSize(const std::string& text) {
+  size_t i = 0;
+  unsigned long long n = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (n > (1ULL << 40)) return Status::InvalidArgument("'" + text + "' is too large");
+    n = n * 10 + static_cast<unsigned>(text[i] - '0');
+    ++i;
+  }
+  if (i == 0) return Status::InvalidArgument("'" + text + "' is not a size (e.g. 25MiB)");
+  std::string unit = text.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  unsigned long long scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "KB") scale = 1000;
+  else if (unit == "KiB") scale = 1ULL << 10;
+  else if (unit == "MB") scale = 1000 * 1000;
+  else if (unit == "MiB") scale = 1ULL << 20;
+  else if (unit == "GB") scale = 1000ULL * 1000 * 1000;
+  else if (unit == "GiB") scale = 1ULL << 30;
+  else return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, KB, MB)");
+  return static_cast<size_t>(n * scale);
+}
+
+Status SplitHostPort(const std::string& text, std::string& host, int& port) {
+  auto bad = [&] {
+    return Status::InvalidArgument("'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= text.size()) return bad();
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return bad();
+  std::string p = text.substr(colon + 1);
+  if (p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) return bad();
+  port = std::stoi(p);
+  if (port > 65535) return bad();
+  return Status::Ok();
+}
+
+std::string DefaultSecretFile(const std::string& db_path) {
+  std::filesystem::path dir = std::filesystem::path(db_path).parent_path();
+  return (dir / "relayq.secret").string();
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  Config c;
+  if (path.empty()) return c;
+  c.config_path = path;
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the configuration file");
+  YAML::Node root;
+  try {
+    root = YAML::Load(in);
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  if (root.IsNull()) return c;  // an empty file is all defaults
+  Reader r(path);
+  try {
+    RELAYQ_RETURN_IF_ERROR(r.Keys(root, "", {"listen", "admin_listen", "tls", "store", "policy",
+                                              "webhook", "admin", "http", "log", "github"}));
+    RELAYQ_RETURN_IF_ERROR(r.String(root["listen"], "listen", c.listen));
+    RELAYQ_RETURN_IF_ERROR(r.String(root["admin_listen"], "admin_listen", c.admin_listen));
+    for (const auto& [key, value] : {std::pair{"listen", &c.listen}, {"admin_listen", &c.admin_listen}}) {
+      std::string host;
+      int port;
+      if (Status s = SplitHostPort(*value, host, port); !s.ok()) {
+        return ConfigError(path, root[key], key, s.message());
+      }
+    }
+    RELAYQ_RETURN_IF_ERROR(r.String(root["policy"], "policy", c.policy_path));
+    if (YAML::Node tls = root["tls"]; tls.IsDefined() && !tls.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(tls, "tls", {"cert", "key"}));
+      RELAYQ_RETURN_IF_ERROR(r.String(tls["cert"], "tls.cert", c.tls_cert));
+      RELAYQ_RETURN_IF_ERROR(r.String(tls["key"], "tls.key", c.tls_key));
+      if (c.tls_cert.empty() != c.tls_key.empty()) {
+        return ConfigError(path, tls, "tls", "set both cert and key, or neither");
+      }
+    }
+    if (YAML::Node st = root["store"]; st.IsDefined() && !st.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous"}));
+      RELAYQ_RETURN_IF_ERROR(r.String(st["path"], "store.path", c.db_path));
+      std::string sync = "full";
+      RELAYQ_RETURN_IF_ERROR(r.OneOf(st["synchronous"], "store.synchronous", {"full", "normal"}, sync));
+      c.synchronous = sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
+    }
+    if (YAML::Node wh = root["webhook"]; wh.IsDefined() && !wh.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(wh, "webhook", {"secret_file", "allow", "max_body"}));
+      RELAYQ_RETURN_IF_ERROR(r.String(wh["secret_file"], "webhook.secret_file", c.secret_file));
+      RELAYQ_RETURN_IF_ERROR(r.StringList(wh["allow"], "webhook.allow", c.allow));
+      std::string size;
+      RELAYQ_RETURN_IF_ERROR(r.String(wh["max_body"], "webhook.max_body", size));
+      if (!size.empty()) {
+        auto n = ParseByteSize(size);
+        if (!n.ok()) return ConfigError(path, wh["max_body"], "webhook.max_body", n.status().message());
+        if (*n < 1024) return ConfigError(path, wh["max_body"], "webhook.max_body", "must be at least 1KiB");
+        c.max_body_bytes = *n;
+      }
+    }
+    if (YAML::Node ad = root["admin"]; ad.IsDefined() && !ad.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(ad, "admin", {"token_file"}));
+      RELAYQ_RETURN_IF_ERROR(r.String(ad["token_file"], "admin.token_file", c.admin_token_file));
+    }
+    if (YAML::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(http, "http", {"threads", "keep_alive_timeout", "read_timeout"}));
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["threads"], "http.threads", 2, 1024, c.http_threads));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["keep_alive_timeout"], "http.keep_alive_timeout", c.keep_alive_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["read_timeout"], "http.read_timeout", c.read_timeout_s));
+    }
+    if (YAML::Node log = root["log"]; log.IsDefined() && !log.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(log, "log", {"format", "level"}));
+      RELAYQ_RETURN_IF_ERROR(r.OneOf(log["format"], "log.format", {"text", "json"}, c.log_format));
+      RELAYQ_RETURN_IF_ERROR(r.OneOf(log["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level));
+    }
+    if (YAML::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file"}));
+      RELAYQ_RETURN_IF_ERROR(r.String(gh["api_url"], "github.api_url", c.github_api_url));
+      RELAYQ_RETURN_IF_ERROR(r.String(gh["app_id"], "github.app_id", c.github_app_id));
+      RELAYQ_RETURN_IF_ERROR(r.String(gh["installation_id"], "github.installation_id", c.github_installation_id));
+      RELAYQ_RETURN_IF_ERROR(r.String(gh["private_key_file"], "github.private_key_file", c.github_private_key_file));
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  return c;
+}
+
+Status ApplyEnvironment(Config& c, const std::function<const char*(const char*)>& getenv) {
+  auto env = [&](const char* name) -> std::string {
+    const char* v = getenv(name);
+    return v == nullptr ? std::string() : std::string(v);
+  };
+  if (std::string v = env("RELAYQ_GITHUB_API_URL"); !v.empty()) c.github_api_url = v;
+  if (std::string v = env("GITHUB_TOKEN"); !v.empty()) c.github_token = v;
+  if (std::string v = env("RELAYQ_ADMIN_TOKEN"); !v.empty()) {
+    c.admin_token = v;
+  } else if (!c.admin_token_file.empty()) {
+    auto text = ReadSecretFile(c.admin_token_file);
+    if (!text.ok()) return text.status().WithContext("admin.token_file");
+    auto parts = SplitAndTrim(*text, '\n');
+    if (parts.empty()) return Status::InvalidArgument("admin.token_file " + c.admin_token_file + " is empty");
+    c.admin_token = parts.front();
+  }
+  if (std::string v = env("RELAYQ_WEBHOOK_SECRET"); !v.empty()) {
+    c.secrets = SplitAndTrim(v, ',');
+  } else {
+    std::string file = c.secret_file.empty() ? DefaultSecretFile(c.db_path) : c.secret_file;
+    if (std::filesystem::exists(file)) {
+      auto text = ReadSecretFile(file);
+      if (!text.ok()) return text.status().WithContext("webhook.secret_file");
+      std::string joined = *text;
+      for (char& ch : joined) {
+        if (ch == '\n' || ch == '\r') ch = ',';
+      }
+      c.secrets = SplitAndTrim(joined, ',');
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace relayq::server

@@ -1,0 +1,99 @@
+// relayq's configuration: a YAML file, overridden by flags, overridden by
+// environment variables (PRODUCT.md). Every key is optional.
+//
+// Loading fails with one clear line naming the file, line and key for an
+// unreadable file, a YAML syntax error, an unknown key (with a "did you mean"
+// hint) or a bad value. Secrets (webhook secret, admin token, GitHub token)
+// are never printed by ToString/ErrorMessage and never logged.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/store.h"
+
+namespace relayq::server {
+
+struct Config {
+  std::string config_path;  // the file loaded, or empty
+
+  // listen: public listener (POST /webhook, GET /healthz). Default 127.0.0.1:8080.
+  std::string listen = "127.0.0.1:8080";
+  // admin_listen: admin API, metrics, dashboard. Default 127.0.0.1:8081.
+  std::string admin_listen = "127.0.0.1:8081";
+  // tls.cert / tls.key: PEM files; when both are set the public listener
+  // speaks HTTPS (TLS 1.2 or later only).
+  std::string tls_cert;
+  std::string tls_key;
+
+  // store.path: the SQLite file. Default ./relayq.db.
+  std::string db_path = "relayq.db";
+  // store.synchronous: full (survives power loss, default) or normal
+  // (survives a relayq crash only; faster).
+  store::StoreOptions::Sync synchronous = store::StoreOptions::Sync::kFull;
+
+  // policy: the routing policy file. Default policy/policy.yaml when it exists.
+  std::string policy_path;
+
+  // webhook.secret_file: file holding the webhook secret(s), comma-separated.
+  // Default: relayq.secret beside the store. `relayq serve` generates it
+  // (mode 0600) when no secret is configured anywhere.
+  std::string secret_file;
+  // From RELAYQ_WEBHOOK_SECRET or secret_file; never from YAML.
+  std::vector<std::string> secrets;
+  // webhook.allow: repositories (owner/name) and owners allowed to deliver;
+  // empty allows all.
+  std::vector<std::string> allow;
+  // webhook.max_body: largest accepted body. Default 25MiB (GitHub's cap).
+  size_t max_body_bytes = 25u << 20;
+
+  // admin.token_file: file holding the admin bearer token. RELAYQ_ADMIN_TOKEN
+  // overrides it. With neither, admin routes answer 401.
+  std::string admin_token_file;
+  std::string admin_token;
+
+  // http.threads: worker threads per listener; each keep-alive connection
+  // holds one while open. Default 64.
+  int http_threads = 64;
+  // http.keep_alive_timeout: how long an idle keep-alive connection is kept.
+  int keep_alive_timeout_s = 5;
+  // http.read_timeout: how long a request may take to arrive.
+  int read_timeout_s = 10;
+
+  // log.format: text (default) or json. log.level: debug, info (default), warn, error.
+  std::string log_format = "text";
+  std::string log_level = "info";
+
+  // github.api_url: REST API base (RELAYQ_GITHUB_API_URL overrides).
+  std::string github_api_url = "https://api.github.com";
+  // From GITHUB_TOKEN; never from YAML.
+  std::string github_token;
+  // github.app_id / github.installation_id / github.private_key_file: a
+  // GitHub App instead of a token.
+  std::string github_app_id;
+  std::string github_installation_id;
+  std::string github_private_key_file;
+};
+
+// Reads `path` (empty: defaults only). Does not apply the environment.
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Applies RELAYQ_WEBHOOK_SECRET, RELAYQ_ADMIN_TOKEN, GITHUB_TOKEN and
+// RELAYQ_GITHUB_API_URL from `getenv`, then reads secret files that are
+// configured and exist. Fails when a configured file cannot be read.
+Status ApplyEnvironment(Config& config, const std::function<const char*(const char*)>& getenv);
+
+// The default secret file: relayq.secret in the store's directory.
+std::string DefaultSecretFile(const std::string& db_path);
+
+// Parses "25MiB", "512KB", "1048576" (bytes).
+Result<size_t> ParseByteSize(const std::string& text);
+
+// Splits "HOST:PORT" ("[::1]:8080" for IPv6). Port 0 asks for a free port.
+Status SplitHostPort(const std::string& text, std::string& host, int& port);
+
+}  // namespace relayq::server

@@ -1,0 +1,77 @@
+#include "server/logging.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+
+namespace relayq::server {
+namespace {
+
+std::atomic<bool> g_json{false};
+
+spdlog::level::level_enum ToSpd(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    case LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+bool NeedsQuotes(const std::string& v) {
+  if (v.empty()) return true;
+  for (char c : v) {
+    if (c == ' ' || c == '"' || c == '=' || static_cast<unsigned char>(c) < 0x20) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void SetupLogging(const std::string& format, const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("relayq");
+  g_json = format == "json";
+  if (g_json) {
+    // The message is already a JSON object; the time and level are added by
+    // Log() so the whole line stays one valid object.
+    logger->set_pattern("%v");
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+void Log(LogLevel level, std::string_view msg, const LogFields& fields) {
+  auto logger = spdlog::default_logger_raw();
+  if (!logger->should_log(ToSpd(level))) return;
+  if (g_json) {
+    nlohmann::json j;
+    j["ts"] = static_cast<double>(ToUnixMillis(Clock::Real().Now())) / 1000.0;
+    j["level"] = std::string(spdlog::level::to_string_view(ToSpd(level)).data());
+    j["msg"] = std::string(msg);
+    for (const auto& [k, v] : fields) j[std::string(k)] = v;
+    logger->log(ToSpd(level), "{}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return;
+  }
+  std::string line(msg);
+  for (const auto& [k, v] : fields) {
+    line += ' ';
+    line += k;
+    line += '=';
+    if (NeedsQuotes(v)) {
+      line += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      line += v;
+    }
+  }
+  logger->log(ToSpd(level), "{}", line);
+}
+
+}  // namespace relayq::server

@@ -1,0 +1,152 @@
+#include "server/routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+#include "server/logging.h"
+
+namespace relayq::server {
+namespace {
+
+void JsonError(httplib::Response& res, int status, std::string_view why) {
+  res.status = status;
+  nlohmann::json j = {{"error", std::string(why)}};
+  res.set_content(j.dump(), "application/json");
+}
+
+const char* StatusText(int status) {
+  switch (status) {
+    case 400: return "bad request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not found";
+    case 405: return "method not allowed";
+    case 413: return "body too large";
+    case 414: return "URI too long";
+    case 415: return "unsupported media type";
+    case 431: return "request header fields too large";
+    case 503: return "service unavailable";
+    default: return "error";
+  }
+}
+
+}  // namespace
+
+void SetJsonErrorHandler(httplib::Server& server) {
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    JsonError(res, res.status, StatusText(res.status));
+  });
+}
+
+void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
+  MetricsRegistry& metrics = deps.metrics;
+  Histogram* latency = metrics.GetHistogram(
+      "relayq_webhook_duration_seconds", "Time from a delivery's arrival to its answer",
+      {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
+
+  server.Post("/webhook", [deps, latency](const httplib::Request& req, httplib::Response& res,
+                                          const httplib::ContentReader& read) {
+    const MonoTime start = deps.clock.Monotonic();
+    handlers::WebhookRequest w;
+    w.content_type = req.get_header_value("Content-Type");
+    w.event = req.get_header_value("X-GitHub-Event");
+    w.delivery_id = req.get_header_value("X-GitHub-Delivery");
+    w.signature = req.get_header_value("X-Hub-Signature-256");
+    w.hook_id = req.get_header_value("X-GitHub-Hook-ID");
+    if (req.has_header("Content-Length")) {
+      w.body.reserve(std::min<size_t>(static_cast<size_t>(std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10)), deps.max_body_bytes));
+    }
+    bool too_large = false;
+    // A content-reader route: cpp-httplib would otherwise buffer form bodies
+    // itself and refuse any over its compiled-in 8 KiB form limit.
+    bool complete = read([&](const char* data, size_t n) {
+      if (w.body.size() + n > deps.max_body_bytes) {
+        too_large = true;
+        return false;
+      }
+      w.body.append(data, n);
+      return true;
+    });
+    handlers::WebhookAnswer answer;
+    if (too_large) {
+      answer.status = 413;
+      answer.outcome = "too_large";
+      answer.body = R"({"error":"body over the size limit"})";
+    } else if (!complete) {
+      answer.status = 400;
+      answer.outcome = "bad_request";
+      answer.body = R"({"error":"incomplete body"})";
+    } else {
+      answer = deps.intake.Handle(std::move(w));
+    }
+    res.status = answer.status;
+    res.set_content(answer.body, "application/json");
+
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            deps.clock.Monotonic() - start).count();
+    latency->Observe(static_cast<double>(micros) / 1e6);
+    std::string event = req.get_header_value("X-GitHub-Event");
+    deps.metrics
+        .GetCounter("relayq_webhook_deliveries_total", "Webhook deliveries by event and answer",
+                    {{"event", event.size() <= 64 ? event : "(long)"},
+                     {"code", std::to_string(answer.status)}})
+        ->Increment();
+    Log(answer.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "delivery",
+        {{"id", req.get_header_value("X-GitHub-Delivery").substr(0, 128)},
+         {"event", event.substr(0, 64)},
+         {"action", answer.action},
+         {"repo", answer.repository},
+         {"status", std::to_string(answer.status)},
+         {"outcome", answer.outcome},
+         {"us", std::to_string(micros)}});
+  });
+
+  // Wrong methods on the webhook route get 405, not a misleading 404.
+  auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Allow", "POST");
+    JsonError(res, 405, "use POST for /webhook");
+  };
+  server.Get("/webhook", not_allowed);
+  server.Put("/webhook", not_allowed);
+  server.Delete("/webhook", not_allowed);
+  server.Patch("/webhook", not_allowed);
+
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+}
+
+void AddAdminRoutes(httplib::Server& server, AdminRouteDeps deps) {
+  auto authorized = [token = deps.admin_token](const httplib::Request& req) {
+    if (token.empty()) return false;
+    std::string header = req.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (header.compare(0, kBearer.size(), kBearer) != 0) return false;
+    return ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), token);
+  };
+  server.set_pre_routing_handler([authorized](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/healthz" || authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    JsonError(res, 401, "missing or wrong bearer token");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  store::Store& store = deps.store;
+  server.Get("/readyz", [&store](const httplib::Request&, httplib::Response& res) {
+    Status s = store.CheckWritable();
+    if (s.ok()) {
+      res.set_content(R"({"status":"ready"})", "application/json");
+    } else {
+      JsonError(res, 503, "store not writable: " + s.message());
+    }
+  });
+  MetricsRegistry& metrics = deps.metrics;
+  server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+}  // namespace relayq::server

@@ -1,0 +1,162 @@
+#include "store/lifecycle.h"
+
+namespace relayq::store {
+
+std::string_view OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kAccepted: return "accepted";
+    case Outcome::kPing: return "ping";
+    case Outcome::kIgnored: return "ignored";
+    case Outcome::kRefused: return "refused";
+    case Outcome::kUndecodable: return "undecodable";
+  }
+  return "unknown";
+}
+
+std::optional<int64_t> JobState::WaitSeconds() const {
+  if (!queued_at || !started_at) return std::nullopt;
+  int64_t ms = *started_at - *queued_at;
+  return ms < 0 ? 0 : ms / 1000;
+}
+
+std::optional<int64_t> JobState::DurationSeconds() const {
+  if (!started_at || !completed_at) return std::nullopt;
+  int64_t ms = *completed_at - *started_at;
+  return ms < 0 ? 0 : ms / 1000;
+}
+
+int JobStage(std::string_view status) {
+  if (status == "waiting") return 1;
+  if (status == "queued" || status == "pending" || status == "requested") return 2;
+  if (status == "in_progress") return 3;
+  if (status == "completed") return 4;
+  return 0;
+}
+
+int RunStage(std::string_view status) {
+  if (status == "requested" || status == "queued" || status == "pending" ||
+      status == "waiting") {
+    return 1;
+  }
+  if (status == "in_progress") return 2;
+  if (status == "completed") return 3;
+  return 0;
+}
+
+namespace {
+
+template <typename T>
+void FillIfMissing(std::optional<T>& dst, const std::optional<T>& src) {
+  if (!dst && src) dst = src;
+}
+
+void FillIfEmpty(std::string& dst, const std::string& src) {
+  if (dst.empty() && !src.empty()) dst = src;
+}
+
+// The stage an event stands for: its status field, or its action when the
+// status is missing or unknown.
+int EventJobStage(const JobEvent& e) {
+  int s = JobStage(e.status);
+  return s != 0 ? s : JobStage(e.action);
+}
+
+bool SameJob(const JobState& a, const JobState& b) {
+  return a.status == b.status && a.conclusion == b.conclusion && a.runner_name == b.runner_name &&
+         a.runner_group == b.runner_group && a.queued_at == b.queued_at &&
+         a.started_at == b.started_at && a.completed_at == b.completed_at &&
+         a.labels == b.labels && a.name == b.name && a.workflow_name == b.workflow_name &&
+         a.repository == b.repository && a.run_id == b.run_id;
+}
+
+}  // namespace
+
+JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e,
+                       int64_t received_at) {
+  const int event_stage = EventJobStage(e);
+  const bool has_runner = event_stage >= 3 && e.runner_name && !e.runner_name->empty();
+  JobState s;
+  if (current) {
+    s = *current;
+  } else {
+    s.id = e.job_id;
+    s.run_id = e.run_id;
+    s.run_attempt = e.run_attempt;
+  }
+  const int current_stage = current ? JobStage(s.status) : 0;
+
+  // Facts that do not change over a job's life: fill whatever is missing.
+  if (s.run_id == 0) s.run_id = e.run_id;
+  FillIfEmpty(s.repository, e.repository);
+  FillIfEmpty(s.workflow_name, e.workflow_name);
+  FillIfEmpty(s.name, e.name);
+  if (s.labels.empty() && !e.labels.empty()) s.labels = e.labels;
+  FillIfMissing(s.queued_at, e.created_at);
+
+  // Facts only a job that reached a runner has. GitHub fills started_at on
+  // queued events and on jobs cancelled before any runner took them, so a
+  // start time counts only with a runner or an in_progress event.
+  if (has_runner) {
+    FillIfMissing(s.runner_name, e.runner_name);
+    FillIfMissing(s.runner_group, e.runner_group);
+  }
+  if ((event_stage == 3 || has_runner) && e.started_at) FillIfMissing(s.started_at, e.started_at);
+  if (event_stage == 4) FillIfMissing(s.completed_at, e.completed_at);
+
+  bool status_changed = false;
+  if (event_stage > current_stage) {
+    s.status = event_stage == JobStage(e.status) ? e.status : e.action;
+    if (event_stage == 4) s.conclusion = e.conclusion;
+    status_changed = true;
+  } else if (event_stage == 4 && current_stage == 4) {
+    FillIfMissing(s.conclusion, e.conclusion);
+  }
+
+  bool changed = !current || !SameJob(*current, s);
+  if (changed) s.updated_at = received_at;
+  return JobMerge{std::move(s), changed, status_changed};
+}
+
+RunMerge MergeRunEvent(const std::optional<RunState>& current, const RunEvent& e) {
+  int event_stage = RunStage(e.status);
+  if (event_stage == 0) event_stage = RunStage(e.action);
+  RunState s;
+  if (current) {
+    s = *current;
+  } else {
+    s.id = e.run_id;
+    s.attempt = e.attempt;
+  }
+  const int current_stage = current ? RunStage(s.status) : 0;
+
+  FillIfEmpty(s.repository, e.repository);
+  FillIfEmpty(s.workflow_path, e.workflow_path);
+  FillIfEmpty(s.workflow_name, e.workflow_name);
+  FillIfEmpty(s.event, e.event);
+  FillIfMissing(s.display_title, e.display_title);
+  FillIfMissing(s.html_url, e.html_url);
+  FillIfMissing(s.head_branch, e.head_branch);
+  FillIfMissing(s.head_sha, e.head_sha);
+  FillIfMissing(s.created_at, e.created_at);
+  FillIfMissing(s.run_started_at, e.run_started_at);
+
+  const bool later_same_stage = current && event_stage == current_stage && e.updated_at &&
+                                (!s.updated_at || *e.updated_at > *s.updated_at);
+  bool status_changed = false;
+  if (event_stage > current_stage || later_same_stage) {
+    status_changed = event_stage > current_stage || s.status != e.status;
+    s.status = e.status.empty() ? e.action : e.status;
+    s.conclusion = event_stage == 3 ? e.conclusion : std::nullopt;
+    if (e.updated_at) s.updated_at = e.updated_at;
+    if (e.display_title) s.display_title = e.display_title;
+  }
+
+  bool changed = !current || status_changed || current->updated_at != s.updated_at ||
+                 current->display_title != s.display_title ||
+                 current->html_url != s.html_url || current->created_at != s.created_at ||
+                 current->workflow_path != s.workflow_path ||
+                 current->head_branch != s.head_branch;
+  return RunMerge{std::move(s), changed, status_changed};
+}
+
+}  // namespace relayq::store

@@ -1,0 +1,147 @@
+#include "store/migrations.h"
+
+#include <sqlite3.h>
+
+#include <string>
+
+#include "store/sqlite_util.h"
+
+namespace relayq::store {
+namespace {
+
+struct Migration {
+  int version;
+  const char* what;
+  const char* sql;
+};
+
+// Append only: never edit a step that has shipped; add a new one.
+constexpr Migration kMigrations[] = {
+    {1, "deliveries",
+     R"sql(
+CREATE TABLE deliveries (
+  seq          INTEGER PRIMARY KEY,
+  id           TEXT NOT NULL UNIQUE,        -- X-GitHub-Delivery
+  event        TEXT NOT NULL,
+  action       TEXT NOT NULL DEFAULT '',
+  hook_id      INTEGER,
+  repository   TEXT NOT NULL DEFAULT '',
+  received_at  INTEGER NOT NULL,            -- Unix ms
+  outcome      TEXT NOT NULL,               -- accepted|ping|ignored|refused|undecodable
+  reason       TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  body_codec   TEXT NOT NULL DEFAULT 'identity',  -- identity|zstd
+  body_size    INTEGER NOT NULL DEFAULT 0,  -- bytes before compression
+  body         BLOB                         -- NULL once pruned
+);
+CREATE INDEX deliveries_by_time ON deliveries(received_at);
+)sql"},
+    {2, "runs, jobs and job history",
+     R"sql(
+CREATE TABLE runs (
+  id             INTEGER NOT NULL,
+  attempt        INTEGER NOT NULL,
+  repository     TEXT NOT NULL,
+  workflow_path  TEXT NOT NULL DEFAULT '',
+  workflow_name  TEXT NOT NULL DEFAULT '',
+  display_title  TEXT,
+  event          TEXT NOT NULL DEFAULT '',
+  status         TEXT NOT NULL,
+  conclusion     TEXT,
+  html_url       TEXT,
+  head_branch    TEXT,
+  head_sha       TEXT,
+  created_at     INTEGER,
+  updated_at     INTEGER,
+  run_started_at INTEGER,
+  PRIMARY KEY (id, attempt)
+);
+CREATE INDEX runs_by_created ON runs(created_at);
+CREATE INDEX runs_by_repo ON runs(repository, created_at);
+
+CREATE TABLE jobs (
+  id               INTEGER PRIMARY KEY,
+  run_id           INTEGER NOT NULL,
+  run_attempt      INTEGER NOT NULL,
+  repository       TEXT NOT NULL,
+  workflow_name    TEXT NOT NULL DEFAULT '',
+  name             TEXT NOT NULL DEFAULT '',
+  labels           TEXT NOT NULL DEFAULT '[]',  -- JSON array
+  status           TEXT NOT NULL,
+  conclusion       TEXT,
+  runner_name      TEXT,
+  runner_group     TEXT,
+  queued_at        INTEGER,
+  started_at       INTEGER,
+  completed_at     INTEGER,
+  wait_seconds     INTEGER,
+  duration_seconds INTEGER,
+  updated_at       INTEGER NOT NULL
+);
+CREATE INDEX jobs_by_queued ON jobs(queued_at);
+CREATE INDEX jobs_by_repo ON jobs(repository, queued_at);
+CREATE INDEX jobs_by_status ON jobs(status, queued_at);
+CREATE INDEX jobs_by_run ON jobs(run_id, run_attempt);
+
+CREATE TABLE job_labels (
+  label  TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  PRIMARY KEY (label, job_id)
+) WITHOUT ROWID;
+
+CREATE TABLE job_events (
+  seq         INTEGER PRIMARY KEY,
+  job_id      INTEGER NOT NULL,
+  delivery_id TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  conclusion  TEXT,
+  runner_name TEXT,
+  event_at    INTEGER,             -- GitHub's time for this stage
+  received_at INTEGER NOT NULL,
+  applied     INTEGER NOT NULL     -- 1 when it changed the job's state
+);
+CREATE INDEX job_events_by_job ON job_events(job_id, seq);
+)sql"},
+};
+
+constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
+
+Result<int> UserVersion(sqlite3* db) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, "PRAGMA user_version"));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? static_cast<int>(s.Int(0)) : 0;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return kLatest; }
+
+Status Migrate(sqlite3* db, int target) {
+  if (target < 0) target = kLatest;
+  RELAYQ_ASSIGN_OR_RETURN(int current, UserVersion(db));
+  if (current > kLatest) {
+    return Status::InvalidArgument("the store has schema version " + std::to_string(current) +
+                                   " but this relayq knows only up to " +
+                                   std::to_string(kLatest) + "; upgrade relayq");
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= current || m.version > target) continue;
+    RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+    Status s = Exec(db, m.sql);
+    if (s.ok()) s = Exec(db, "PRAGMA user_version = " + std::to_string(m.version));
+    if (s.ok()) s = Exec(db, "COMMIT");
+    if (!s.ok()) {
+      (void)Exec(db, "ROLLBACK");
+      return s.WithContext("schema migration " + std::to_string(m.version) + " (" + m.what + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Status MigrateFileTo(const std::string& path, int target) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  return Migrate(db.get(), target);
+}
+
+}  // namespace relayq::store

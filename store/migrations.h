@@ -1,0 +1,28 @@
+// Schema migrations: the store's schema is built and upgraded by numbered
+// steps, and `PRAGMA user_version` records the last step applied.
+//
+// A store from any earlier relayq is upgraded in place on open, each step in
+// its own transaction; a store written by a newer relayq (a higher version
+// than this binary knows) is refused rather than misread.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+struct sqlite3;
+
+namespace relayq::store {
+
+// The schema version this binary writes.
+int LatestSchemaVersion();
+
+// Applies migrations to `db` up to `target` (LatestSchemaVersion() by default).
+// Fails without changes if the store is already newer than this binary.
+Status Migrate(sqlite3* db, int target = -1);
+
+// Opens the file at `path` (creating it) and migrates it to exactly `target`.
+// For tests that build stores as older relayq versions left them.
+Status MigrateFileTo(const std::string& path, int target);
+
+}  // namespace relayq::store

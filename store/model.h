@@ -1,0 +1,123 @@
+// The records relayq keeps: deliveries, workflow runs, jobs and job events.
+//
+// These are plain values shared by handlers/ (which decode GitHub payloads
+// into them) and store/ (which persists them). Times are Unix milliseconds
+// (UTC); an absent time is std::nullopt. Field meanings follow GitHub's
+// `workflow_job` and `workflow_run` webhook payloads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relayq::store {
+
+// What relayq did with a verified delivery. Stored as its lower-case name.
+enum class Outcome {
+  kAccepted,     // decoded and applied to the job/run lifecycle
+  kPing,         // GitHub's `ping` when a hook is created
+  kIgnored,      // an event relayq does not interpret: recorded, not applied
+  kRefused,      // repository outside the allow-list: recorded, not applied
+  kUndecodable,  // valid JSON of an unexpected shape: recorded with a reason
+};
+std::string_view OutcomeName(Outcome o);
+
+// One `workflow_job` event as GitHub described the job at that moment.
+struct JobEvent {
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  int64_t run_attempt = 1;
+  std::string repository;
+  std::string workflow_name;
+  std::string name;
+  std::vector<std::string> labels;
+  std::string action;  // queued, waiting, in_progress, completed (as delivered)
+  std::string status;  // the job's status field
+  std::optional<std::string> conclusion;
+  std::optional<std::string> runner_name;
+  std::optional<std::string> runner_group;
+  std::optional<int64_t> created_at;  // when the job was queued
+  std::optional<int64_t> started_at;
+  std::optional<int64_t> completed_at;
+};
+
+// One `workflow_run` event.
+struct RunEvent {
+  int64_t run_id = 0;
+  int64_t attempt = 1;
+  std::string repository;
+  std::string workflow_path;  // ".github/workflows/x.yml"
+  std::string workflow_name;
+  std::optional<std::string> display_title;  // absent on older deliveries
+  std::string event;                         // what triggered the run
+  std::string action;
+  std::string status;
+  std::optional<std::string> conclusion;
+  std::optional<std::string> html_url;
+  std::optional<std::string> head_branch;
+  std::optional<std::string> head_sha;
+  std::optional<int64_t> created_at;
+  std::optional<int64_t> updated_at;
+  std::optional<int64_t> run_started_at;
+};
+
+// A verified delivery, ready to be recorded.
+struct Delivery {
+  std::string id;  // X-GitHub-Delivery
+  std::string event;
+  std::string action;
+  std::optional<int64_t> hook_id;
+  std::string repository;  // owner/name, empty when the payload has none
+  int64_t received_at = 0;
+  Outcome outcome = Outcome::kAccepted;
+  std::string reason;  // why refused or undecodable; empty otherwise
+  std::string content_type;
+  std::string body;  // the raw request body exactly as received
+  std::optional<JobEvent> job;
+  std::optional<RunEvent> run;
+};
+
+// The recorded state of a job: the merge of all its events.
+struct JobState {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  int64_t run_attempt = 1;
+  std::string repository;
+  std::string workflow_name;
+  std::string name;
+  std::vector<std::string> labels;
+  std::string status;
+  std::optional<std::string> conclusion;
+  std::optional<std::string> runner_name;
+  std::optional<std::string> runner_group;
+  std::optional<int64_t> queued_at;
+  std::optional<int64_t> started_at;
+  std::optional<int64_t> completed_at;
+  int64_t updated_at = 0;  // received time of the last event that changed it
+
+  std::optional<int64_t> WaitSeconds() const;
+  std::optional<int64_t> DurationSeconds() const;
+};
+
+// The recorded state of one attempt of a workflow run.
+struct RunState {
+  int64_t id = 0;
+  int64_t attempt = 1;
+  std::string repository;
+  std::string workflow_path;
+  std::string workflow_name;
+  std::optional<std::string> display_title;
+  std::string event;
+  std::string status;
+  std::optional<std::string> conclusion;
+  std::optional<std::string> html_url;
+  std::optional<std::string> head_branch;
+  std::optional<std::string> head_sha;
+  std::optional<int64_t> created_at;
+  std::optional<int64_t> updated_at;
+  std::optional<int64_t> run_started_at;
+};
+
+}  // namespace relayq::store

@@ -1,0 +1,74 @@
+// Store: relayq's durable record of deliveries, runs and jobs (SQLite).
+//
+// Writes go through one writer thread that commits concurrent deliveries in
+// one shared transaction ("group commit"): each Ingest() call blocks until the
+// transaction holding its delivery is committed to disk, so a caller that
+// answers GitHub after Ingest() returns never acknowledges what could be lost.
+// A delivery is recorded and applied to the job/run lifecycle in the same
+// transaction, so the two never disagree.
+//
+// Thread safety: Ingest, CheckWritable and Close may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "store/model.h"
+
+namespace relayq::store {
+
+struct StoreOptions {
+  // The SQLite file; created (mode 0600) when missing.
+  std::string path = "relayq.db";
+  // FULL: a commit survives a power cut (fsync per commit). NORMAL: survives
+  // a crash of relayq but not of the machine; faster. See README.
+  enum class Sync { kFull, kNormal };
+  Sync synchronous = Sync::kFull;
+  // How many deliveries one transaction takes at most.
+  size_t max_batch = 512;
+  // How long a write waits for a lock held by another process (a backup, the
+  // CLI) before failing with Unavailable.
+  int busy_timeout_ms = 5000;
+};
+
+struct IngestResult {
+  bool duplicate = false;  // the delivery id was already recorded; nothing changed
+};
+
+// Counters for metrics and benchmarks; monotonic since Open.
+struct StoreStats {
+  uint64_t commits = 0;
+  uint64_t deliveries_committed = 0;
+  uint64_t duplicates = 0;
+  uint64_t failed_commits = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens (creating and migrating as needed) the store at options.path and
+  // starts its writer thread. Fails with a clear Status when the file cannot
+  // be opened, is not a relayq store, or is from a newer relayq.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, Clock& clock);
+
+  // Records `delivery` and applies its job/run event, then returns once the
+  // transaction is durable. Ok(duplicate) when the id was already recorded.
+  // Unavailable when the disk is full, the file is locked or the store is
+  // closing: then nothing of this delivery is recorded.
+  virtual Result<IngestResult> Ingest(Delivery delivery) = 0;
+
+  // Ok when a write transaction can be committed right now.
+  virtual Status CheckWritable() = 0;
+
+  virtual StoreStats Stats() const = 0;
+
+  // Finishes the writes already queued, refuses new ones and closes the file.
+  // Idempotent; also done by the destructor.
+  virtual void Close() = 0;
+};
+
+}  // namespace relayq::store
