@@ -346,12 +346,21 @@ max_bytes=$((MAX_SIZE_MB * 1024 * 1024))
 
 log "downloading $SAFE_URL (limit ${MAX_SIZE_MB} MB)"
 set +e
-http_code=$(curl -sS -L --max-redirs 5 --proto '=http,https' --proto-redir '=http,https' \
-  --fail --connect-timeout 30 --max-time "$DOWNLOAD_TIMEOUT" \
-  --max-filesize "$max_bytes" -o "$AUDIO" -w '%{http_code}' \
-  -- "$ARG_URL" 2>"$WORK/curl.err")
+# --max-filesize stops a download whose announced size is too large; for one
+# without a Content-Length the file-size limit (ulimit -f, in KiB here) stops
+# curl once the file outgrows the cap, so the disk never fills.
+http_code=$(
+  ulimit -f $((max_bytes / 1024 + 2)) 2>/dev/null || true
+  exec curl -sS -L --max-redirs 5 --proto '=http,https' --proto-redir '=http,https' \
+    --fail --connect-timeout 30 --max-time "$DOWNLOAD_TIMEOUT" \
+    --max-filesize "$max_bytes" -o "$AUDIO" -w '%{http_code}' \
+    -- "$ARG_URL" 2>"$WORK/curl.err"
+)
 rc=$?
 set -e
+if ((rc != 0)) && [[ -f $AUDIO ]] && (($(file_size "$AUDIO") > max_bytes)); then
+  die "$EX_TOO_LARGE" "download too large: $SAFE_URL is over MAX_SIZE_MB=$MAX_SIZE_MB"
+fi
 if ((rc != 0)); then
   err=$(head -c 300 "$WORK/curl.err" | tr '\n' ' ')
   case $rc in
@@ -364,7 +373,6 @@ if ((rc != 0)); then
 fi
 [[ -f $AUDIO ]] || die "$EX_DOWNLOAD" "download failed: no data from $SAFE_URL"
 BYTES=$(file_size "$AUDIO")
-# --max-filesize cannot stop a download whose size the server did not announce.
 if ((BYTES > max_bytes)); then
   die "$EX_TOO_LARGE" "download too large: $SAFE_URL is $BYTES bytes, over MAX_SIZE_MB=$MAX_SIZE_MB"
 fi
