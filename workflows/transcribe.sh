@@ -57,6 +57,10 @@ WHISPER_LANGUAGE WHISPER_THREADS WHISPER_ARGS AI_API_KEY AI_BASE_URL AI_MODEL
 OPENROUTER_API_KEY OPENROUTER_BASE_URL OPENROUTER_MODEL MAX_SIZE_MB API_MAX_MB
 DOWNLOAD_TIMEOUT FFMPEG CONVERT SUMMARY_BACKEND SUMMARY_MODEL SUMMARY_MAX_CHARS"
 
+# Every key starts empty (file_KEY holds the env file's value).
+for _k in $CONFIG_KEYS; do printf -v "file_$_k" '%s' ''; done
+unset _k
+
 is_config_key() {
   local k
   for k in $CONFIG_KEYS; do
@@ -141,7 +145,7 @@ cfg() {
     return
   fi
   filev="file_$key"
-  if [[ -n ${!filev+set} && -n ${!filev} ]]; then
+  if [[ -n ${!filev} ]]; then
     printf '%s' "${!filev}"
     return
   fi
