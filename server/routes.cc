@@ -54,13 +54,16 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
     w.delivery_id = req.get_header_value("X-GitHub-Delivery");
     w.signature = req.get_header_value("X-Hub-Signature-256");
     w.hook_id = req.get_header_value("X-GitHub-Hook-ID");
-    if (req.has_header("Content-Length")) {
-      w.body.reserve(std::min<size_t>(static_cast<size_t>(std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10)), deps.max_body_bytes));
-    }
     bool too_large = false;
+    if (req.has_header("Content-Length")) {
+      const size_t declared = static_cast<size_t>(
+          std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10));
+      too_large = declared > deps.max_body_bytes;
+      if (!too_large) w.body.reserve(declared);
+    }
     // A content-reader route: cpp-httplib would otherwise buffer form bodies
     // itself and refuse any over its compiled-in 8 KiB form limit.
-    bool complete = read([&](const char* data, size_t n) {
+    bool complete = too_large || read([&](const char* data, size_t n) {
       if (w.body.size() + n > deps.max_body_bytes) {
         too_large = true;
         return false;
@@ -69,7 +72,8 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
       return true;
     });
     handlers::WebhookAnswer answer;
-    if (too_large) {
+    // cpp-httplib marks a body over its payload limit with 413 itself.
+    if (too_large || res.status == 413) {
       answer.status = 413;
       answer.outcome = "too_large";
       answer.body = R"({"error":"body over the size limit"})";

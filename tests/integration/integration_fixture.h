@@ -1,0 +1,66 @@
+// IntegrationTest: a fixture that runs the real relayq in a temp directory
+// with a known webhook secret and admin token, plus helpers to deliver signed
+// webhooks over real HTTP and read the store file.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "handlers/signature.h"
+#include "tests/fakes/sqlite_reader.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/integration/relayq_process.h"
+
+namespace relayq::testing {
+
+inline constexpr char kSecret[] = "integration-secret";
+inline constexpr char kAdminToken[] = "integration-admin-token";
+
+class IntegrationTest : public ::testing::Test {
+ protected:
+  std::map<std::string, std::string> Env() const {
+    return {{"PATH", "/usr/bin:/bin"},
+            {"RELAYQ_WEBHOOK_SECRET", kSecret},
+            {"RELAYQ_ADMIN_TOKEN", kAdminToken}};
+  }
+
+  // Starts relayq with extra serve arguments; fails the test if it cannot.
+  void StartRelayq(std::vector<std::string> args = {}) {
+    process_ = RelayqProcess::Start({dir_.path(), std::move(args), Env()});
+    ASSERT_NE(process_, nullptr);
+  }
+
+  std::unique_ptr<httplib::Client> Client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", process_->public_port());
+    c->set_read_timeout(30, 0);
+    c->set_keep_alive(true);
+    return c;
+  }
+
+  httplib::Headers Headers(const std::string& event, const std::string& id,
+                           const std::string& body, const std::string& secret = kSecret) const {
+    return {{"X-GitHub-Event", event},
+            {"X-GitHub-Delivery", id},
+            {"X-GitHub-Hook-ID", "4242"},
+            {"X-Hub-Signature-256", handlers::SignBody(body, secret)},
+            {"User-Agent", "GitHub-Hookshot/044aadd"}};
+  }
+
+  // POSTs a signed JSON delivery; returns the status (or -1 when no answer).
+  int Deliver(httplib::Client& c, const std::string& event, const std::string& id,
+              const std::string& body) const {
+    auto res = c.Post("/webhook", Headers(event, id, body), body, "application/json");
+    return res ? res->status : -1;
+  }
+
+  std::string DbPath() const { return dir_.File("relayq.db"); }
+
+  TempDir dir_;
+  std::unique_ptr<RelayqProcess> process_;
+};
+
+}  // namespace relayq::testing

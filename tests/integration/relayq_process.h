@@ -1,0 +1,63 @@
+// RelayqProcess: the real relayq binary, started for a whole-process test.
+//
+// Start() runs `relayq serve` (or any subcommand through RunRelayq) in a
+// working directory of the test's, with a controlled environment, and waits
+// for the "relayq: listening public=... admin=..." line on its stdout (an
+// event, not a sleep) to learn the ports it bound (tests pass port 0). Its
+// stderr goes to <workdir>/relayq.stderr.log for post-mortems.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace relayq::testing {
+
+struct ProcessOptions {
+  std::string workdir;
+  std::vector<std::string> args;             // after the binary name
+  std::map<std::string, std::string> env;    // the whole environment
+};
+
+class RelayqProcess {
+ public:
+  // Starts `relayq serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0`
+  // plus options.args; returns null (with a gtest failure) when it does not
+  // report listening within 20 s.
+  static std::unique_ptr<RelayqProcess> Start(const ProcessOptions& options);
+  ~RelayqProcess();
+
+  int public_port() const { return public_port_; }
+  int admin_port() const { return admin_port_; }
+  pid_t pid() const { return pid_; }
+  const std::string& stdout_text() const { return stdout_; }
+
+  // SIGTERM, then waits; returns the exit code (or 128+signal).
+  int Terminate();
+  // SIGKILL, then waits: the crash case.
+  void Kill();
+
+ private:
+  int Wait();
+
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int public_port_ = 0;
+  int admin_port_ = 0;
+  std::string stdout_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the relayq binary to completion with `args` in `workdir`.
+CommandResult RunRelayq(const std::string& workdir, const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env);
+
+}  // namespace relayq::testing

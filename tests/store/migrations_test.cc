@@ -1,0 +1,77 @@
+#include "store/migrations.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/sqlite_reader.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace relayq::store {
+namespace {
+
+void Exec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string msg = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << msg;
+}
+
+// A store left by every earlier schema version, with data in it, opens and is
+// upgraded to the latest version without losing that data.
+TEST(MigrationsTest, UpgradesFromEveryEarlierVersion) {
+  for (int from = 0; from < LatestSchemaVersion(); ++from) {
+    testing::TempDir dir;
+    std::string path = dir.File("old.db");
+    ASSERT_TRUE(MigrateFileTo(path, from).ok());
+    if (from >= 1) {
+      Exec(path,
+           "INSERT INTO deliveries (id, event, received_at, outcome) "
+           "VALUES ('old-delivery', 'workflow_job', 1, 'accepted')");
+    }
+    testing::FakeClock clock;
+    StoreOptions o;
+    o.path = path;
+    auto store = Store::Open(o, clock);
+    ASSERT_TRUE(store.ok()) << "from " << from << ": " << store.status().ToString();
+    (*store)->Close();
+    testing::SqliteReader db(path);
+    EXPECT_EQ(db.Value("PRAGMA user_version"), std::to_string(LatestSchemaVersion()));
+    if (from >= 1) {
+      EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE id = 'old-delivery'"), 1);
+    }
+    EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), 0);
+  }
+}
+
+TEST(MigrationsTest, RefusesAStoreFromANewerRelayq) {
+  testing::TempDir dir;
+  std::string path = dir.File("new.db");
+  Exec(path, "PRAGMA user_version = " + std::to_string(LatestSchemaVersion() + 1));
+  testing::FakeClock clock;
+  StoreOptions o;
+  o.path = path;
+  auto store = Store::Open(o, clock);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("upgrade relayq"), std::string::npos);
+}
+
+TEST(MigrationsTest, RefusesAFileThatIsNotAStore) {
+  testing::TempDir dir;
+  std::string path = dir.File("junk.db");
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("this is not a database, just text that is long enough to have a header........", f);
+  fclose(f);
+  testing::FakeClock clock;
+  StoreOptions o;
+  o.path = path;
+  EXPECT_FALSE(Store::Open(o, clock).ok());
+}
+
+}  // namespace
+}  // namespace relayq::store
