@@ -228,9 +228,8 @@ std::vector<ChainDispatch> DecideChains(const Policy& policy, const RunView& run
   for (const Chain& c : policy.chains) {
     if (c.after_workflow != workflow) continue;
     if (!RepositoryAllowed(c.repositories, run.repository)) continue;
-    if (!c.conclusions.empty() &&
-        std::find(c.conclusions.begin(), c.conclusions.end(), run.conclusion) ==
-            c.conclusions.end()) {
+    if (!c.conclusions.empty() && std::find(c.conclusions.begin(), c.conclusions.end(),
+                                            run.conclusion) == c.conclusions.end()) {
       continue;
     }
     ChainDispatch cd;
@@ -250,8 +249,10 @@ std::vector<ChainDispatch> DecideChains(const Policy& policy, const RunView& run
       cd.ref = run.head_branch;
     }
     if (cd.status.ok() && cd.ref.empty()) {
-      cd.status = Status::NotFound("the ref renders empty (the run's head_branch is unknown); set "
-                                   "dispatch.ref in chain '" + c.name + "'");
+      cd.status = Status::NotFound(
+          "the ref renders empty (the run's head_branch is unknown); set "
+          "dispatch.ref in chain '" +
+          c.name + "'");
     }
     for (const auto& [name, tmpl] : c.inputs) {
       if (!cd.status.ok()) break;
@@ -288,7 +289,8 @@ std::optional<int64_t> InputSizeBytes(const std::map<std::string, std::string>& 
     const std::string& s = it->second;
     double mb = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), mb);
-    constexpr double kMaxMb = static_cast<double>(std::numeric_limits<int64_t>::max() / kBytesPerMb);
+    constexpr double kMaxMb =
+        static_cast<double>(std::numeric_limits<int64_t>::max() / kBytesPerMb);
     if (ec == std::errc() && end == s.data() + s.size() && std::isfinite(mb) && mb >= 0 &&
         mb < kMaxMb) {
       return static_cast<int64_t>(std::ceil(mb * static_cast<double>(kBytesPerMb)));

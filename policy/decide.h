@@ -104,10 +104,10 @@ struct FallbackDecision {
   RefusalReason refusal = RefusalReason::kMaxFallbacks;  // meaningful for kRefused only
 
   // kDue only: what to dispatch once the run is cancelled.
-  std::string idempotency_key;              // FallbackKey(run_id, run_attempt)
-  std::string target_workflow;              // fallback_workflow, else the job's own workflow
-  std::vector<std::string> target_labels;   // the route's fallback labels
-  std::string ref;                          // the run's head_branch
+  std::string idempotency_key;                // FallbackKey(run_id, run_attempt)
+  std::string target_workflow;                // fallback_workflow, else the job's own workflow
+  std::vector<std::string> target_labels;     // the route's fallback labels
+  std::string ref;                            // the run's head_branch
   std::map<std::string, std::string> inputs;  // original inputs overlaid with fallback_inputs
   // False when the original inputs were unknown and the route's
   // unknown_inputs: dispatch sent only fallback_inputs.
@@ -156,7 +156,7 @@ struct ChainDispatch {
   std::string idempotency_key;  // ChainKey(name, run id, run attempt)
   std::string repository;       // dispatch.repository, else the run's
   std::string workflow;
-  std::string ref;              // dispatch.ref rendered, else the run's head_branch
+  std::string ref;                            // dispatch.ref rendered, else the run's head_branch
   std::map<std::string, std::string> inputs;  // rendered
   // Ok: dispatch it. Otherwise (kNotFound: an `inputs.X` the run does not
   // have, or a ref that renders empty) the chain matched but cannot be

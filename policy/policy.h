@@ -111,9 +111,9 @@ struct Chain {
 };
 
 struct Policy {
-  std::string source;          // the file it came from, for messages
-  std::vector<Route> routes;   // in file order; the first matching route wins
-  std::vector<Chain> chains;   // in file order; every matching chain fires
+  std::string source;         // the file it came from, for messages
+  std::vector<Route> routes;  // in file order; the first matching route wins
+  std::vector<Chain> chains;  // in file order; every matching chain fires
 
   // The route or chain of that name, or null.
   const Route* FindRoute(std::string_view name) const;

@@ -26,17 +26,19 @@ using Severity = PolicyDiagnostic::Severity;
 constexpr std::streamsize kMaxPolicyBytes = 1 << 20;
 
 const std::vector<std::string> kTopKeys = {"routes", "chains"};
-const std::vector<std::string> kRouteKeys = {
-    "match",         "prefer",         "fallback",     "constraints",
-    "queue_timeout", "fallback_workflow", "fallback_inputs", "fallback_when_offline",
-    "offline_grace", "max_fallbacks",  "unknown_inputs"};
+const std::vector<std::string> kRouteKeys = {"match",           "prefer",
+                                             "fallback",        "constraints",
+                                             "queue_timeout",   "fallback_workflow",
+                                             "fallback_inputs", "fallback_when_offline",
+                                             "offline_grace",   "max_fallbacks",
+                                             "unknown_inputs"};
 const std::vector<std::string> kMatchKeys = {"workflow", "labels", "repository"};
 const std::vector<std::string> kChainKeys = {"name", "after", "dispatch"};
 const std::vector<std::string> kAfterKeys = {"workflow", "conclusion", "repository"};
 const std::vector<std::string> kDispatchKeys = {"workflow", "ref", "inputs", "repository"};
-const std::vector<std::string> kConclusions = {
-    "success", "failure", "cancelled", "skipped", "timed_out", "action_required",
-    "neutral", "stale",   "startup_failure"};
+const std::vector<std::string> kConclusions = {"success", "failure",   "cancelled",
+                                               "skipped", "timed_out", "action_required",
+                                               "neutral", "stale",     "startup_failure"};
 
 // One key of a YAML map, in document order.
 struct Entry {
@@ -179,16 +181,17 @@ class Parser {
   }
 
   // The entries of a map. Reports non-scalar and duplicate keys, and, when
-  // `known` is not null, keys outside it (with a "did you mean" hint from
-  // `suggest`, or from `known` when `suggest` is empty). Only accepted
-  // entries are returned.
+  // `known` is not null, keys outside it (with a "did you mean" hint). Only
+  // accepted entries are returned.
   std::vector<Entry> Entries(const YAML::Node& map, const std::string& path,
-                             const std::vector<std::string>* known,
-                             const std::function<std::string(const std::string&)>& suggest = {}) {
+                             const std::vector<std::string>* known) {
     std::vector<Entry> out;
     std::set<std::string> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& k = it->first;
+      // it-> yields a temporary proxy: copy the nodes (cheap handles) out of
+      // it rather than keep references into it.
+      YAML::Node k = it->first;
+      YAML::Node v = it->second;
       if (!k.IsScalar()) {
         Error(k, path, "keys must be plain names, got " + Describe(k));
         continue;
@@ -200,13 +203,12 @@ class Parser {
         continue;
       }
       if (known != nullptr && std::find(known->begin(), known->end(), key) == known->end()) {
-        std::string best = suggest ? suggest(key) : ClosestMatch(key, *known);
+        std::string best = ClosestMatch(key, *known);
         Error(k, key_path, "unknown key",
-              best.empty() ? "expected one of: " + Join(*known)
-                           : "did you mean '" + best + "'?");
+              best.empty() ? "expected one of: " + Join(*known) : "did you mean '" + best + "'?");
         continue;
       }
-      out.push_back(Entry{key, k, it->second});
+      out.push_back(Entry{key, k, v});
     }
     return out;
   }
@@ -317,8 +319,8 @@ class Parser {
       auto d = ParseDuration(n.Scalar());
       if (d.ok() && d->count() > 0) return *d;
     }
-    Error(n, path, "expected a duration greater than zero such as 90s, 5m or 1h, got " +
-                       Describe(n));
+    Error(n, path,
+          "expected a duration greater than zero such as 90s, 5m or 1h, got " + Describe(n));
     return std::nullopt;
   }
 
@@ -341,8 +343,9 @@ class Parser {
 
   std::optional<Template> GetTemplate(const YAML::Node& n, const std::string& path) {
     if (!n.IsScalar()) {
-      Error(n, path, "expected a string (\"{{ inputs.url }}\" and the like may be used), got " +
-                         Describe(n));
+      Error(
+          n, path,
+          "expected a string (\"{{ inputs.url }}\" and the like may be used), got " + Describe(n));
       return std::nullopt;
     }
     TemplateError err;
@@ -465,7 +468,8 @@ class Parser {
       }
     }
     const Entry* finputs = Find(entries, "fallback_inputs");
-    if (finputs != nullptr) r.fallback_inputs = GetInputs(finputs->value, path + ".fallback_inputs");
+    if (finputs != nullptr)
+      r.fallback_inputs = GetInputs(finputs->value, path + ".fallback_inputs");
     const Entry* when_offline = Find(entries, "fallback_when_offline");
     if (when_offline != nullptr) {
       if (auto b = GetBool(when_offline->value, path + ".fallback_when_offline")) {
@@ -513,7 +517,8 @@ class Parser {
     if (r.fallback_workflow.empty() && r.fallback_inputs.empty()) {
       Warn(entry.key_node, path,
            "no fallback_workflow: the fallback re-dispatches the job's own workflow, which "
-           "waits on " + LabelList(r.prefer) + " again unless its runs-on reads an input",
+           "waits on " +
+               LabelList(r.prefer) + " again unless its runs-on reads an input",
            "set fallback_workflow, or fallback_inputs for a workflow whose runs-on reads them");
     }
     for (const std::string& cap : r.constraints.required_labels) {
@@ -521,7 +526,8 @@ class Parser {
       Warn(cap_keys[cap], path + ".constraints.needs_" + cap,
            "the fallback labels " + LabelList(r.fallback) + " do not include '" + cap +
                "': the fallback is refused unless the runner status shows that every runner "
-               "labelled " + LabelList(r.fallback) + " carries '" + cap + "'",
+               "labelled " +
+               LabelList(r.fallback) + " carries '" + cap + "'",
            "add '" + cap + "' to fallback if those runners have it");
     }
     if (grace != nullptr && !r.fallback_when_offline) {
@@ -529,8 +535,8 @@ class Parser {
            "has no effect unless fallback_when_offline is true");
     } else if (r.fallback_when_offline && r.offline_grace >= r.queue_timeout) {
       Warn(grace != nullptr ? grace->value : when_offline->value, path + ".offline_grace",
-           "offline_grace (" + FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(
-                                   r.offline_grace)) +
+           "offline_grace (" +
+               FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(r.offline_grace)) +
                ") is not shorter than queue_timeout, so fallback_when_offline changes nothing");
     }
     return r;
@@ -580,8 +586,8 @@ class Parser {
   void ParseChains(const YAML::Node& n, Policy* policy) {
     if (n.IsNull()) return;
     if (!n.IsSequence()) {
-      Error(n, "chains", "expected a list of chains (items starting with '- name:'), got " +
-                             Describe(n));
+      Error(n, "chains",
+            "expected a list of chains (items starting with '- name:'), got " + Describe(n));
       return;
     }
     std::map<std::string, YAML::Node> names;
@@ -706,9 +712,10 @@ class Parser {
         std::vector<std::string> candidates = kConclusions;
         candidates.push_back("any");
         std::string best = item.IsScalar() ? ClosestMatch(v, candidates) : "";
-        Error(item, p, "expected a run conclusion (" + Join(kConclusions) + " or any), got " +
-                           Describe(item),
-              best.empty() ? "" : "did you mean '" + best + "'?");
+        Error(
+            item, p,
+            "expected a run conclusion (" + Join(kConclusions) + " or any), got " + Describe(item),
+            best.empty() ? "" : "did you mean '" + best + "'?");
       }
     }
     if (any) c->conclusions.clear();  // empty means any conclusion

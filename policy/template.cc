@@ -19,8 +19,8 @@ bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
 const std::vector<std::string>& TemplateVariableNames() {
   static const std::vector<std::string> kNames = {
-      "inputs.NAME",     "run.id",         "run.attempt",       "run.html_url", "run.head_branch",
-      "run.head_sha",    "run.conclusion", "run.display_title", "repository",
+      "inputs.NAME",  "run.id",         "run.attempt",       "run.html_url", "run.head_branch",
+      "run.head_sha", "run.conclusion", "run.display_title", "repository",
   };
   return kNames;
 }
@@ -125,8 +125,10 @@ Result<std::string> Template::Render(const TemplateContext& context) const {
         }
         auto it = context.inputs->find(p.text);
         if (it == context.inputs->end()) {
-          return Status::NotFound("'{{ inputs." + p.text + " }}' cannot be filled: the run has no "
-                                  "input '" + p.text + "'");
+          return Status::NotFound("'{{ inputs." + p.text +
+                                  " }}' cannot be filled: the run has no "
+                                  "input '" +
+                                  p.text + "'");
         }
         out += it->second;
         break;

@@ -12,8 +12,8 @@
 namespace relayq::policy {
 namespace {
 
-using std::chrono::minutes;
 using std::chrono::milliseconds;
+using std::chrono::minutes;
 using std::chrono::seconds;
 using Kind = FallbackDecision::Kind;
 
@@ -78,8 +78,8 @@ class DecideFallbackTest : public ::testing::Test {
     job_.labels = {"self-hosted", "macmini"};
     job_.status = "queued";
     job_.queued_at_ms = Now();
-    job_.inputs = std::map<std::string, std::string>{{"url", "https://e.com/a.mp3"},
-                                                     {"backend", "local"}};
+    job_.inputs =
+        std::map<std::string, std::string>{{"url", "https://e.com/a.mp3"}, {"backend", "local"}};
   }
 
   int64_t Now() const { return ToUnixMillis(clock_.Now()); }
@@ -212,10 +212,8 @@ TEST_F(DecideFallbackTest, MaxSizeKeepsLargeInputsOffTheFallback) {
     std::optional<int64_t> size;
     Kind want;
   } cases[] = {
-      {std::nullopt, Kind::kDue},
-      {0, Kind::kDue},
-      {200 * kBytesPerMb, Kind::kDue},
-      {200 * kBytesPerMb + 1, Kind::kRefused},
+      {std::nullopt, Kind::kDue},         {0, Kind::kDue},
+      {200 * kBytesPerMb, Kind::kDue},    {200 * kBytesPerMb + 1, Kind::kRefused},
       {int64_t{5} << 40, Kind::kRefused},
   };
   for (const Case& c : cases) {
@@ -321,9 +319,9 @@ TEST_F(DecideFallbackTest, UnknownInputsDispatchSendsWhatIsKnown) {
   ASSERT_EQ(d.kind, Kind::kDue) << d.reason;
   EXPECT_FALSE(d.inputs_known);
   EXPECT_EQ(d.target_workflow, "pooled.yml");  // no fallback_workflow: the job's own
-  EXPECT_EQ(d.inputs, (std::map<std::string, std::string>{
-                          {"runner", "rpi4"},
-                          {"origin", "https://github.com/me/media/actions/runs/500"}}));
+  EXPECT_EQ(d.inputs,
+            (std::map<std::string, std::string>{
+                {"runner", "rpi4"}, {"origin", "https://github.com/me/media/actions/runs/500"}}));
 }
 
 TEST_F(DecideFallbackTest, FallbackInputsOverlayTheOriginalInputs) {
@@ -470,7 +468,7 @@ TEST_F(DecideChainsTest, MissingInputIsAnExplicitError) {
       << out[0].status.message();
   EXPECT_TRUE(out[0].inputs.empty());
   EXPECT_EQ(out[0].idempotency_key, "chain:summarize:777:1");  // recorded as failed, once
-  EXPECT_TRUE(out[1].status.ok());  // `report` does not read inputs
+  EXPECT_TRUE(out[1].status.ok());                             // `report` does not read inputs
 }
 
 TEST_F(DecideChainsTest, RunNotSubmittedByRelayqCannotFillInputs) {

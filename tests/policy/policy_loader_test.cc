@@ -246,22 +246,23 @@ TEST_P(PolicyErrorTest, ReportsLineColumnKeyAndHint) {
 }
 
 // A valid route body to build error cases on (lines 2-5 of each document).
-#define ROUTE_HEAD                       \
-  "routes:\n"                            \
-  "  t:\n"                               \
-  "    fallback_workflow: rpi.yml\n"     \
-  "    prefer: [macmini]\n"              \
+#define ROUTE_HEAD                   \
+  "routes:\n"                        \
+  "  t:\n"                           \
+  "    fallback_workflow: rpi.yml\n" \
+  "    prefer: [macmini]\n"          \
   "    fallback: [rpi4]\n"
 
 const ErrorCase kErrorCases[] = {
     {"YamlSyntax", "routes:\n  t: [macmini\n  u: 1\n", 3, 4, "", "invalid YAML", ""},
-    {"TabIndentation", "routes:\n\tt: 1\n", 2, 3, "", "invalid YAML", "line 2 is indented with a tab"},
+    {"TabIndentation", "routes:\n\tt: 1\n", 2, 3, "", "invalid YAML",
+     "line 2 is indented with a tab"},
     {"TopLevelNotMap", "- a\n- b\n", 1, 1, "", "expected a map with 'routes'", ""},
     {"UnknownTopKey", "route:\n  t: {}\n", 1, 1, "route", "unknown key", "did you mean 'routes'?"},
     {"RoutesNotMap", "routes: [a]\n", 1, 9, "routes", "expected a map of route name", ""},
     {"RouteNotMap", "routes:\n  t: 5\n", 2, 6, "routes.t", "expected a route", ""},
-    {"BadRouteName", "routes:\n  'a b':\n    prefer: [x]\n    fallback: [y]\n", 2, 3,
-     "routes.a b", "route names may use", ""},
+    {"BadRouteName", "routes:\n  'a b':\n    prefer: [x]\n    fallback: [y]\n", 2, 3, "routes.a b",
+     "route names may use", ""},
     {"MissingPrefer", "routes:\n  t:\n    fallback: [rpi4]\n", 2, 3, "routes.t.prefer",
      "missing required key", "prefer: [macmini]"},
     {"MissingFallback", "routes:\n  t:\n    prefer: [macmini]\n", 2, 3, "routes.t.fallback",
@@ -292,10 +293,10 @@ const ErrorCase kErrorCases[] = {
      "got a list", ""},
     {"BadBool", ROUTE_HEAD "    fallback_when_offline: maybe\n", 6, 28,
      "routes.t.fallback_when_offline", "expected true or false", ""},
-    {"NegativeMaxFallbacks", ROUTE_HEAD "    max_fallbacks: -1\n", 6, 20,
-     "routes.t.max_fallbacks", "whole number from 0 to 10", ""},
-    {"BadUnknownInputs", ROUTE_HEAD "    unknown_inputs: refus\n", 6, 21,
-     "routes.t.unknown_inputs", "expected 'refuse' or 'dispatch'", "did you mean 'refuse'?"},
+    {"NegativeMaxFallbacks", ROUTE_HEAD "    max_fallbacks: -1\n", 6, 20, "routes.t.max_fallbacks",
+     "whole number from 0 to 10", ""},
+    {"BadUnknownInputs", ROUTE_HEAD "    unknown_inputs: refus\n", 6, 21, "routes.t.unknown_inputs",
+     "expected 'refuse' or 'dispatch'", "did you mean 'refuse'?"},
     {"FallbackWorkflowIsMatched",
      "routes:\n  t:\n    match: { workflow: mac.yml }\n    prefer: [macmini]\n"
      "    fallback: [rpi4]\n    fallback_workflow: mac.yml\n",
@@ -324,10 +325,12 @@ const ErrorCase kErrorCases[] = {
      "chains:\n  - after: { workflow: a.yml }\n    dispatch: { workflow: b.yml }\n", 2, 5,
      "chains[0].name", "missing required key", ""},
     {"ChainMissingAfterWorkflow",
-     "chains:\n  - name: x\n    after: { conclusion: success }\n    dispatch: { workflow: b.yml }\n",
+     "chains:\n  - name: x\n    after: { conclusion: success }\n    dispatch: { workflow: b.yml "
+     "}\n",
      3, 12, "chains[0].after.workflow", "missing required key", ""},
     {"ChainBadName",
-     "chains:\n  - name: 'a:b'\n    after: { workflow: a.yml }\n    dispatch: { workflow: b.yml }\n",
+     "chains:\n  - name: 'a:b'\n    after: { workflow: a.yml }\n    dispatch: { workflow: b.yml "
+     "}\n",
      2, 11, "chains[0].name", "chain names may use", "idempotency keys"},
     {"DuplicateChainName",
      "chains:\n"
@@ -361,8 +364,8 @@ const ErrorCase kErrorCases[] = {
      "      workflow: b.yml\n      inputs: { urls: [a, b] }\n",
      6, 23, "chains[0].dispatch.inputs.urls", "expected a string", ""},
     {"ChainDispatchesItself",
-     "chains:\n  - name: s\n    after: { workflow: a.yml }\n    dispatch: { workflow: a.yml }\n",
-     4, 15, "chains[0].dispatch.workflow", "dispatches the workflow it follows", ""},
+     "chains:\n  - name: s\n    after: { workflow: a.yml }\n    dispatch: { workflow: a.yml }\n", 4,
+     15, "chains[0].dispatch.workflow", "dispatches the workflow it follows", ""},
     {"ChainsFormALoop",
      "chains:\n"
      "  - name: s\n    after: { workflow: a.yml }\n    dispatch: { workflow: b.yml }\n"

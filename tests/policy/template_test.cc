@@ -88,8 +88,7 @@ TEST_F(TemplateTest, UnknownInputsAreAnError) {
   auto r = t->Render(ctx_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
-  EXPECT_NE(r.status().message().find("not submitted through relayq dispatch"),
-            std::string::npos);
+  EXPECT_NE(r.status().message().find("not submitted through relayq dispatch"), std::string::npos);
   // Templates that do not read inputs still render.
   EXPECT_EQ(MustRender("{{ run.id }}"), "9876543210");
 }
