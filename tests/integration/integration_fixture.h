@@ -38,6 +38,7 @@ class IntegrationTest : public ::testing::Test {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", process_->public_port());
     c->set_read_timeout(30, 0);
     c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
     return c;
   }
 
