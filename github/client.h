@@ -43,10 +43,10 @@ struct ClientStats {
   std::optional<int64_t> rate_limit_remaining;
   std::optional<int64_t> rate_limit_reset_unix;
   std::map<int, int64_t> responses_by_status;  // HTTP status -> answers received
-  int64_t network_errors = 0;    // requests that got no HTTP answer
-  int64_t retries = 0;           // requests sent again after a failure
-  int64_t rate_limit_waits = 0;  // waits caused by a rate limit or Retry-After
-  int64_t token_exchanges = 0;   // GitHub App installation tokens obtained
+  int64_t network_errors = 0;                  // requests that got no HTTP answer
+  int64_t retries = 0;                         // requests sent again after a failure
+  int64_t rate_limit_waits = 0;                // waits caused by a rate limit or Retry-After
+  int64_t token_exchanges = 0;                 // GitHub App installation tokens obtained
 };
 
 class GitHubClient {
@@ -58,9 +58,10 @@ class GitHubClient {
   // `return_run_details`, asks GitHub for the new run's id; if the server is
   // an older GHES that rejects the field (400/422), the dispatch is sent once
   // more without it and the result's run_id is empty. Success means GitHub
-  // accepted the dispatch.
-  virtual Result<DispatchResult> DispatchWorkflow(std::string_view repo,
-                                                  std::string_view workflow,
+  // accepted the dispatch. Like every call it is retried on 5xx and network
+  // errors; should GitHub have acted before failing, a retry can start a
+  // second run, which is why dispatched runs carry relayq_id in their title.
+  virtual Result<DispatchResult> DispatchWorkflow(std::string_view repo, std::string_view workflow,
                                                   std::string_view ref,
                                                   const std::map<std::string, std::string>& inputs,
                                                   bool return_run_details) = 0;

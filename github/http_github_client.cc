@@ -63,11 +63,16 @@ std::string Describe(const Call& call) {
 
 Status MakeStatus(Status::Code code, std::string msg) {
   switch (code) {
-    case Status::Code::kRateLimited: return Status::RateLimited(std::move(msg));
-    case Status::Code::kUnavailable: return Status::Unavailable(std::move(msg));
-    case Status::Code::kPermissionDenied: return Status::PermissionDenied(std::move(msg));
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(std::move(msg));
-    default: return Status::Internal(std::move(msg));
+    case Status::Code::kRateLimited:
+      return Status::RateLimited(std::move(msg));
+    case Status::Code::kUnavailable:
+      return Status::Unavailable(std::move(msg));
+    case Status::Code::kPermissionDenied:
+      return Status::PermissionDenied(std::move(msg));
+    case Status::Code::kInvalidArgument:
+      return Status::InvalidArgument(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
   }
 }
 
@@ -389,7 +394,8 @@ class HttpGitHubClientImpl final : public GitHubClient {
       const Json* items = &j;
       if (items_key != nullptr) {
         auto it = j.is_object() ? j.find(items_key) : j.end();
-        if (it == j.end()) return NotShaped(call, std::string("an object with \"") + items_key + "\"");
+        if (it == j.end())
+          return NotShaped(call, std::string("an object with \"") + items_key + "\"");
         items = &*it;
       }
       if (!items->is_array()) return NotShaped(call, "a list");
@@ -435,8 +441,8 @@ class HttpGitHubClientImpl final : public GitHubClient {
       auto errors = j.find("errors");
       if (errors != j.end() && errors->is_array()) {
         for (const Json& e : *errors) {
-          std::string part = e.is_string() ? e.get<std::string>()
-                                           : (e.is_object() ? Str(e, "message") : "");
+          std::string part =
+              e.is_string() ? e.get<std::string>() : (e.is_object() ? Str(e, "message") : "");
           if (!part.empty()) msg += (msg.empty() ? "" : "; ") + part;
         }
       }
@@ -552,8 +558,8 @@ class HttpGitHubClientImpl final : public GitHubClient {
       }
       if (answer->status >= 500) {
         last_code = Status::Code::kUnavailable;
-        last_msg = Describe(call) + ": HTTP " + std::to_string(answer->status) +
-                   GitHubMessage(*answer);
+        last_msg =
+            Describe(call) + ": HTTP " + std::to_string(answer->status) + GitHubMessage(*answer);
         if (attempt < attempts) {
           auto retry_after = ParseRetryAfter(answer->Header("Retry-After"));
           sleeper_.SleepFor(retry_after ? milliseconds(*retry_after) : Backoff(attempt));
@@ -665,9 +671,9 @@ class HttpGitHubClientImpl final : public GitHubClient {
 
   Result<std::string> AuthorizationFor(const Call& call) {
     if (call.auth == AuthMode::kAppJwt) {
-      RELAYQ_ASSIGN_OR_RETURN(std::string jwt,
-                              MakeAppJwt(options_.app->app_id, options_.app->private_key_pem,
-                                         clock_.Now()));
+      RELAYQ_ASSIGN_OR_RETURN(
+          std::string jwt,
+          MakeAppJwt(options_.app->app_id, options_.app->private_key_pem, clock_.Now()));
       RememberSecret(jwt);
       return "Bearer " + jwt;
     }
@@ -687,8 +693,8 @@ class HttpGitHubClientImpl final : public GitHubClient {
     if (it != tokens_.end() && clock_.Now() < it->second.expires_at - std::chrono::minutes(5)) {
       return it->second.token;
     }
-    Call call{"POST", "/app/installations/" + std::to_string(installation) + "/access_tokens",
-              "", AuthMode::kAppJwt, repo};
+    Call call{"POST", "/app/installations/" + std::to_string(installation) + "/access_tokens", "",
+              AuthMode::kAppJwt, repo};
     RELAYQ_ASSIGN_OR_RETURN(Answer answer, SendOk(call));
     RELAYQ_ASSIGN_OR_RETURN(Json j, ParseJson(call, answer));
     std::string token = j.is_object() ? Str(j, "token") : "";

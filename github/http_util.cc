@@ -1,7 +1,7 @@
 #include "github/http_util.h"
 
-#include <charconv>
 #include <cctype>
+#include <charconv>
 
 namespace relayq::github {
 namespace {
@@ -32,8 +32,8 @@ std::string BaseUrl::SchemeHostPort() const {
 Result<BaseUrl> ParseBaseUrl(std::string_view url) {
   BaseUrl out;
   auto bad = [&](std::string_view why) {
-    return Status::InvalidArgument("GitHub API URL \"" + std::string(url) + "\": " +
-                                   std::string(why));
+    return Status::InvalidArgument("GitHub API URL \"" + std::string(url) +
+                                   "\": " + std::string(why));
   };
   std::string_view rest = url;
   if (rest.starts_with("https://")) {
@@ -132,8 +132,8 @@ std::optional<std::string> NextLink(std::string_view link_header) {
     size_t p = 0;
     while (p < params.size()) {
       size_t semi = params.find(';', p);
-      std::string_view param =
-          Trim(params.substr(p, semi == std::string_view::npos ? std::string_view::npos : semi - p));
+      std::string_view param = Trim(
+          params.substr(p, semi == std::string_view::npos ? std::string_view::npos : semi - p));
       if (param == "rel=\"next\"" || param == "rel=next") {
         return std::string(link_header.substr(open + 1, close - open - 1));
       }

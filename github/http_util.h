@@ -15,7 +15,7 @@ namespace relayq::github {
 
 // "https://ghe.example.com:8443/api/v3/" split into its parts.
 struct BaseUrl {
-  std::string scheme;       // "http" or "https"
+  std::string scheme;  // "http" or "https"
   std::string host;
   int port = 0;             // explicit, or 80/443 from the scheme
   std::string path_prefix;  // "" or "/api/v3": no trailing slash

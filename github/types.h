@@ -29,14 +29,14 @@ struct DispatchResult {
 // A workflow run (GET /repos/{owner}/{repo}/actions/runs/{id}).
 struct WorkflowRun {
   int64_t id = 0;
-  int64_t attempt = 1;         // run_attempt
-  std::string name;            // the workflow's name
-  std::string display_title;   // the run-name; carries relayq_id for dispatched runs
-  std::string path;            // ".github/workflows/transcribe_mac.yml"
+  int64_t attempt = 1;        // run_attempt
+  std::string name;           // the workflow's name
+  std::string display_title;  // the run-name; carries relayq_id for dispatched runs
+  std::string path;           // ".github/workflows/transcribe_mac.yml"
   std::string head_branch;
-  std::string event;           // "workflow_dispatch", "push", ...
-  std::string status;          // "queued", "in_progress", "completed", ...
-  std::string conclusion;      // "" until completed; "success", "cancelled", ...
+  std::string event;       // "workflow_dispatch", "push", ...
+  std::string status;      // "queued", "in_progress", "completed", ...
+  std::string conclusion;  // "" until completed; "success", "cancelled", ...
   std::string html_url;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -52,7 +52,7 @@ struct WorkflowJob {
   std::string head_branch;
   std::string status;
   std::string conclusion;
-  std::string runner_name;  // "" while no runner has taken it
+  std::string runner_name;          // "" while no runner has taken it
   std::vector<std::string> labels;  // the runs-on labels the job asked for
   int64_t created_at_ms = 0;
   int64_t started_at_ms = 0;
@@ -91,12 +91,12 @@ struct Hook {
 
 // One attempt of GitHub to deliver an event to a webhook.
 struct HookDelivery {
-  int64_t id = 0;            // the delivery attempt's id (used to redeliver)
-  std::string guid;          // the X-GitHub-Delivery header value
+  int64_t id = 0;    // the delivery attempt's id (used to redeliver)
+  std::string guid;  // the X-GitHub-Delivery header value
   int64_t delivered_at_ms = 0;
   bool redelivery = false;
-  int status_code = 0;       // what our endpoint answered; 0 when it was unreachable
-  std::string status;        // GitHub's description ("OK", "failed to connect", ...)
+  int status_code = 0;  // what our endpoint answered; 0 when it was unreachable
+  std::string status;   // GitHub's description ("OK", "failed to connect", ...)
   std::string event;
   std::string action;
 };

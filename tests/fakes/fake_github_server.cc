@@ -44,9 +44,12 @@ std::string Encode(std::string_view s) {
 std::optional<std::string> Base64UrlDecode(std::string_view in) {
   std::string b64(in);
   for (char& c : b64) {
-    if (c == '-') c = '+';
-    else if (c == '_') c = '/';
-    else if (c == '+' || c == '/' || c == '=') return std::nullopt;  // not base64url
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (c == '+' || c == '/' || c == '=')
+      return std::nullopt;  // not base64url
   }
   size_t pad = (4 - b64.size() % 4) % 4;
   if (pad == 3) return std::nullopt;
@@ -80,8 +83,7 @@ void Reply(httplib::Response& res, int status, const Json& body) {
 }
 
 void Message(httplib::Response& res, int status, const std::string& msg) {
-  Reply(res, status,
-        {{"message", msg}, {"documentation_url", "https://docs.github.com/rest"}});
+  Reply(res, status, {{"message", msg}, {"documentation_url", "https://docs.github.com/rest"}});
 }
 
 int64_t ParamInt(const httplib::Request& req, const char* key, int64_t fallback) {
@@ -186,7 +188,7 @@ struct FakeGitHubServer::State {
                      l == "ARM64" || l == "ARM";
       labels.push_back({{"id", i++}, {"name", l}, {"type", builtin ? "read-only" : "custom"}});
     }
-    return {{"id", r.id},     {"name", r.name}, {"os", r.os},
+    return {{"id", r.id},         {"name", r.name}, {"os", r.os},
             {"status", r.status}, {"busy", r.busy}, {"labels", labels}};
   }
   Json HookJson(const FakeHook& h) const {
@@ -257,20 +259,19 @@ struct FakeGitHubServer::State {
     if (!h.is_object() || !p.is_object()) return "JWT parts are not JSON objects";
     if (h.value("alg", "") != "RS256") return "JWT alg is not RS256";
 
-    BIO* bio = BIO_new_mem_buf(app_public_key_pem.data(),
-                               static_cast<int>(app_public_key_pem.size()));
+    BIO* bio =
+        BIO_new_mem_buf(app_public_key_pem.data(), static_cast<int>(app_public_key_pem.size()));
     EVP_PKEY* key = bio ? PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr) : nullptr;
     BIO_free(bio);
     bool verified = false;
     if (key != nullptr) {
       EVP_MD_CTX* ctx = EVP_MD_CTX_new();
       std::string signing_input = jwt.substr(0, d2);
-      verified = ctx != nullptr &&
-                 EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-                 EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig->data()),
-                                  sig->size(),
-                                  reinterpret_cast<const unsigned char*>(signing_input.data()),
-                                  signing_input.size()) == 1;
+      verified =
+          ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+          EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
+                           reinterpret_cast<const unsigned char*>(signing_input.data()),
+                           signing_input.size()) == 1;
       EVP_MD_CTX_free(ctx);
       EVP_PKEY_free(key);
     }
@@ -317,7 +318,8 @@ struct FakeGitHubServer::State {
     for (const auto& [k, v] : req.headers) call.headers[Lower(k)] = v;
     call.body = req.body;
     const std::string& prefix = options.path_prefix;
-    bool under_prefix = prefix.empty() || call.path == prefix || call.path.starts_with(prefix + "/");
+    bool under_prefix =
+        prefix.empty() || call.path == prefix || call.path.starts_with(prefix + "/");
     if (under_prefix) call.path.erase(0, prefix.size());
 
     std::chrono::milliseconds delay{0};
@@ -366,10 +368,10 @@ struct FakeGitHubServer::State {
   }
 
   httplib::Server::Handler Wrap(httplib::Server::Handler handler) {
-    return [this, handler = std::move(handler)](const httplib::Request& req,
-                                                httplib::Response& res) {
-      if (!Intercept(req, res)) handler(req, res);
-    };
+    return
+        [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+          if (!Intercept(req, res)) handler(req, res);
+        };
   }
   void Get(const std::string& pattern, httplib::Server::Handler h) {
     server.Get(pattern, Wrap(std::move(h)));
@@ -405,9 +407,9 @@ struct FakeGitHubServer::State {
     std::string next = Url() + repo_path + "?per_page=" + std::to_string(per_page) +
                        "&page=" + std::to_string(page + 1) + query;
     std::string last_page = std::to_string((total + per_page - 1) / per_page);
-    res.set_header("Link", "<" + next + ">; rel=\"next\", <" + Url() + repo_path + "?per_page=" +
-                               std::to_string(per_page) + "&page=" + last_page + query +
-                               ">; rel=\"last\"");
+    res.set_header("Link", "<" + next + ">; rel=\"next\", <" + Url() + repo_path +
+                               "?per_page=" + std::to_string(per_page) + "&page=" + last_page +
+                               query + ">; rel=\"last\"");
   }
 
   int64_t PerPage(const httplib::Request& req) {
@@ -427,138 +429,135 @@ void FakeGitHubServer::State::Routes() {
     return Json::parse(req.body, nullptr, false);
   };
 
-  Post(repo_re + R"(/actions/workflows/([^/]+)/dispatches)",
-              [=, this](const httplib::Request& req, httplib::Response& res) {
-                Json body = body_json(req);
-                if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
-                std::lock_guard lock(mu);
-                std::string workflow = req.matches[3].str();
-                if (body.contains("return_run_details") && old_ghes) {
-                  return Message(res, old_ghes_status,
-                                 "Invalid request.\n\n\"return_run_details\" is not a permitted "
-                                 "key.");
-                }
-                if (!body.contains("ref") || !body["ref"].is_string()) {
-                  return Message(res, 422, "Invalid request.\n\n\"ref\" wasn't supplied.");
-                }
-                if (known_workflows && !known_workflows->count(workflow)) {
-                  return Message(res, 404, "Not Found");
-                }
-                FakeRun run;
-                run.repo = repo_of(req);
-                run.workflow = workflow;
-                run.ref = body["ref"].get<std::string>();
-                if (body.contains("inputs") && body["inputs"].is_object()) {
-                  for (const auto& [k, v] : body["inputs"].items()) {
-                    run.inputs[k] = v.is_string() ? v.get<std::string>() : v.dump();
-                  }
-                }
-                int64_t id = AddRunLocked(std::move(run));
-                if (auto it = workflow_job_labels.find(workflow); it != workflow_job_labels.end()) {
-                  FakeJob job;
-                  job.id = NewId();
-                  job.repo = repo_of(req);
-                  job.run_id = id;
-                  job.workflow_name = workflow.substr(0, workflow.rfind('.'));
-                  job.labels = it->second;
-                  jobs[job.id] = job;
-                }
-                if (body.value("return_run_details", false)) {
-                  return Reply(res, 200,
-                               {{"workflow_run_id", id},
-                                {"run_url", Url() + "/repos/" + repo_of(req) + "/actions/runs/" +
-                                                std::to_string(id)},
-                                {"html_url", "https://github.com/" + repo_of(req) +
-                                                 "/actions/runs/" + std::to_string(id)}});
-                }
-                res.status = 204;
-              });
+  Post(repo_re + R"(/actions/workflows/([^/]+)/dispatches)", [=, this](const httplib::Request& req,
+                                                                       httplib::Response& res) {
+    Json body = body_json(req);
+    if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
+    std::lock_guard lock(mu);
+    std::string workflow = req.matches[3].str();
+    if (body.contains("return_run_details") && old_ghes) {
+      return Message(res, old_ghes_status,
+                     "Invalid request.\n\n\"return_run_details\" is not a permitted "
+                     "key.");
+    }
+    if (!body.contains("ref") || !body["ref"].is_string()) {
+      return Message(res, 422, "Invalid request.\n\n\"ref\" wasn't supplied.");
+    }
+    if (known_workflows && !known_workflows->count(workflow)) {
+      return Message(res, 404, "Not Found");
+    }
+    FakeRun run;
+    run.repo = repo_of(req);
+    run.workflow = workflow;
+    run.ref = body["ref"].get<std::string>();
+    if (body.contains("inputs") && body["inputs"].is_object()) {
+      for (const auto& [k, v] : body["inputs"].items()) {
+        run.inputs[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      }
+    }
+    int64_t id = AddRunLocked(std::move(run));
+    if (auto it = workflow_job_labels.find(workflow); it != workflow_job_labels.end()) {
+      FakeJob job;
+      job.id = NewId();
+      job.repo = repo_of(req);
+      job.run_id = id;
+      job.workflow_name = workflow.substr(0, workflow.rfind('.'));
+      job.labels = it->second;
+      jobs[job.id] = job;
+    }
+    if (body.value("return_run_details", false)) {
+      return Reply(
+          res, 200,
+          {{"workflow_run_id", id},
+           {"run_url", Url() + "/repos/" + repo_of(req) + "/actions/runs/" + std::to_string(id)},
+           {"html_url",
+            "https://github.com/" + repo_of(req) + "/actions/runs/" + std::to_string(id)}});
+    }
+    res.status = 204;
+  });
 
-  Post(repo_re + R"(/actions/runs/(\d+)/cancel)",
-              [=, this](const httplib::Request& req, httplib::Response& res) {
-                std::lock_guard lock(mu);
-                auto it = runs.find(std::stoll(req.matches[3].str()));
-                if (it == runs.end() || it->second.repo != repo_of(req)) {
-                  return Message(res, 404, "Not Found");
-                }
-                FakeRun& run = it->second;
-                if (run.status == "completed" ||
-                    (run.status == "in_progress" && cancel_conflict_in_progress)) {
-                  return Message(res, 409, "Cannot cancel a workflow run that is completed.");
-                }
-                run.status = "completed";
-                run.conclusion = "cancelled";
-                for (auto& [id, job] : jobs) {
-                  if (job.run_id == run.id && job.status != "completed") {
-                    job.status = "completed";
-                    job.conclusion = "cancelled";
-                  }
-                }
-                Reply(res, 202, Json::object());
-              });
+  Post(repo_re + R"(/actions/runs/(\d+)/cancel)", [=, this](const httplib::Request& req,
+                                                            httplib::Response& res) {
+    std::lock_guard lock(mu);
+    auto it = runs.find(std::stoll(req.matches[3].str()));
+    if (it == runs.end() || it->second.repo != repo_of(req)) {
+      return Message(res, 404, "Not Found");
+    }
+    FakeRun& run = it->second;
+    if (run.status == "completed" || (run.status == "in_progress" && cancel_conflict_in_progress)) {
+      return Message(res, 409, "Cannot cancel a workflow run that is completed.");
+    }
+    run.status = "completed";
+    run.conclusion = "cancelled";
+    for (auto& [id, job] : jobs) {
+      if (job.run_id == run.id && job.status != "completed") {
+        job.status = "completed";
+        job.conclusion = "cancelled";
+      }
+    }
+    Reply(res, 202, Json::object());
+  });
 
   Get(repo_re + R"(/actions/runs/(\d+))",
-             [=, this](const httplib::Request& req, httplib::Response& res) {
-               std::lock_guard lock(mu);
-               auto it = runs.find(std::stoll(req.matches[3].str()));
-               if (it == runs.end() || it->second.repo != repo_of(req)) {
-                 return Message(res, 404, "Not Found");
-               }
-               Reply(res, 200, RunJson(it->second));
-             });
+      [=, this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        auto it = runs.find(std::stoll(req.matches[3].str()));
+        if (it == runs.end() || it->second.repo != repo_of(req)) {
+          return Message(res, 404, "Not Found");
+        }
+        Reply(res, 200, RunJson(it->second));
+      });
 
   Get(repo_re + R"(/actions/jobs/(\d+))",
-             [=, this](const httplib::Request& req, httplib::Response& res) {
-               std::lock_guard lock(mu);
-               auto it = jobs.find(std::stoll(req.matches[3].str()));
-               if (it == jobs.end() || it->second.repo != repo_of(req)) {
-                 return Message(res, 404, "Not Found");
-               }
-               Reply(res, 200, JobJson(it->second));
-             });
+      [=, this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        auto it = jobs.find(std::stoll(req.matches[3].str()));
+        if (it == jobs.end() || it->second.repo != repo_of(req)) {
+          return Message(res, 404, "Not Found");
+        }
+        Reply(res, 200, JobJson(it->second));
+      });
 
-  Get(repo_re + R"(/actions/runs)",
-             [=, this](const httplib::Request& req, httplib::Response& res) {
-               std::lock_guard lock(mu);
-               std::string status = req.has_param("status") ? req.get_param_value("status") : "";
-               std::vector<const FakeRun*> match;
-               for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // newest first
-                 const FakeRun& r = it->second;
-                 if (r.repo != repo_of(req)) continue;
-                 if (!status.empty() && r.status != status && r.conclusion != status) continue;
-                 match.push_back(&r);
-               }
-               int64_t per_page = PerPage(req);
-               int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
-               Json items = Json::array();
-               for (size_t i = (page - 1) * per_page; i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
-                 items.push_back(RunJson(*match[i]));
-               }
-               Paginate(req, res, match.size(), page, per_page,
-                        "/repos/" + repo_of(req) + "/actions/runs");
-               Reply(res, 200, {{"total_count", match.size()}, {"workflow_runs", items}});
-             });
+  Get(repo_re + R"(/actions/runs)", [=, this](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    std::string status = req.has_param("status") ? req.get_param_value("status") : "";
+    std::vector<const FakeRun*> match;
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // newest first
+      const FakeRun& r = it->second;
+      if (r.repo != repo_of(req)) continue;
+      if (!status.empty() && r.status != status && r.conclusion != status) continue;
+      match.push_back(&r);
+    }
+    int64_t per_page = PerPage(req);
+    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
+    Json items = Json::array();
+    for (size_t i = (page - 1) * per_page;
+         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
+      items.push_back(RunJson(*match[i]));
+    }
+    Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/actions/runs");
+    Reply(res, 200, {{"total_count", match.size()}, {"workflow_runs", items}});
+  });
 
-  Get(repo_re + R"(/actions/runners)",
-             [=, this](const httplib::Request& req, httplib::Response& res) {
-               std::lock_guard lock(mu);
-               std::vector<const FakeRunner*> match;
-               for (const auto& [id, r] : runners) {
-                 if (r.repo == repo_of(req)) match.push_back(&r);
-               }
-               int64_t per_page = PerPage(req);
-               int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
-               Json items = Json::array();
-               for (size_t i = (page - 1) * per_page; i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
-                 items.push_back(RunnerJson(*match[i]));
-               }
-               Paginate(req, res, match.size(), page, per_page,
-                        "/repos/" + repo_of(req) + "/actions/runners");
-               Reply(res, 200, {{"total_count", match.size()}, {"runners", items}});
-             });
+  Get(repo_re + R"(/actions/runners)", [=, this](const httplib::Request& req,
+                                                 httplib::Response& res) {
+    std::lock_guard lock(mu);
+    std::vector<const FakeRunner*> match;
+    for (const auto& [id, r] : runners) {
+      if (r.repo == repo_of(req)) match.push_back(&r);
+    }
+    int64_t per_page = PerPage(req);
+    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
+    Json items = Json::array();
+    for (size_t i = (page - 1) * per_page;
+         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
+      items.push_back(RunnerJson(*match[i]));
+    }
+    Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/actions/runners");
+    Reply(res, 200, {{"total_count", match.size()}, {"runners", items}});
+  });
 
-  Get(repo_re + R"(/hooks)", [=, this](const httplib::Request& req,
-                                              httplib::Response& res) {
+  Get(repo_re + R"(/hooks)", [=, this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu);
     std::vector<const FakeHook*> match;
     for (const auto& [id, h] : hooks) {
@@ -567,7 +566,8 @@ void FakeGitHubServer::State::Routes() {
     int64_t per_page = PerPage(req);
     int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
     Json items = Json::array();
-    for (size_t i = (page - 1) * per_page; i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
+    for (size_t i = (page - 1) * per_page;
+         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
       items.push_back(HookJson(*match[i]));
     }
     Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/hooks");
@@ -597,8 +597,7 @@ void FakeGitHubServer::State::Routes() {
     return "";
   };
 
-  Post(repo_re + R"(/hooks)", [=, this](const httplib::Request& req,
-                                               httplib::Response& res) {
+  Post(repo_re + R"(/hooks)", [=, this](const httplib::Request& req, httplib::Response& res) {
     Json body = body_json(req);
     if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
     std::lock_guard lock(mu);
@@ -611,127 +610,127 @@ void FakeGitHubServer::State::Routes() {
     Reply(res, 201, HookJson(hook));
   });
 
-  Get(repo_re + R"(/hooks/(\d+))", [=, this](const httplib::Request& req,
-                                                    httplib::Response& res) {
+  Get(repo_re + R"(/hooks/(\d+))", [=, this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu);
     auto it = hooks.find(std::stoll(req.matches[3].str()));
     if (it == hooks.end() || it->second.repo != repo_of(req)) return Message(res, 404, "Not Found");
     Reply(res, 200, HookJson(it->second));
   });
 
-  Patch(repo_re + R"(/hooks/(\d+))", [=, this](const httplib::Request& req,
-                                                      httplib::Response& res) {
-    Json body = body_json(req);
-    if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
-    std::lock_guard lock(mu);
-    auto it = hooks.find(std::stoll(req.matches[3].str()));
-    if (it == hooks.end() || it->second.repo != repo_of(req)) return Message(res, 404, "Not Found");
-    FakeHook updated = it->second;
-    if (std::string err = apply_hook(body, updated); !err.empty()) return Message(res, 422, err);
-    it->second = updated;
-    Reply(res, 200, HookJson(updated));
-  });
+  Patch(repo_re + R"(/hooks/(\d+))",
+        [=, this](const httplib::Request& req, httplib::Response& res) {
+          Json body = body_json(req);
+          if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
+          std::lock_guard lock(mu);
+          auto it = hooks.find(std::stoll(req.matches[3].str()));
+          if (it == hooks.end() || it->second.repo != repo_of(req))
+            return Message(res, 404, "Not Found");
+          FakeHook updated = it->second;
+          if (std::string err = apply_hook(body, updated); !err.empty())
+            return Message(res, 422, err);
+          it->second = updated;
+          Reply(res, 200, HookJson(updated));
+        });
 
-  Delete(repo_re + R"(/hooks/(\d+))", [=, this](const httplib::Request& req,
-                                                       httplib::Response& res) {
-    std::lock_guard lock(mu);
-    auto it = hooks.find(std::stoll(req.matches[3].str()));
-    if (it == hooks.end() || it->second.repo != repo_of(req)) return Message(res, 404, "Not Found");
-    hooks.erase(it);
-    res.status = 204;
-  });
+  Delete(repo_re + R"(/hooks/(\d+))",
+         [=, this](const httplib::Request& req, httplib::Response& res) {
+           std::lock_guard lock(mu);
+           auto it = hooks.find(std::stoll(req.matches[3].str()));
+           if (it == hooks.end() || it->second.repo != repo_of(req))
+             return Message(res, 404, "Not Found");
+           hooks.erase(it);
+           res.status = 204;
+         });
 
-  Get(repo_re + R"(/hooks/(\d+)/deliveries)", [=, this](const httplib::Request& req,
-                                                               httplib::Response& res) {
-    std::lock_guard lock(mu);
-    int64_t hook_id = std::stoll(req.matches[3].str());
-    auto hit = hooks.find(hook_id);
-    if (hit == hooks.end() || hit->second.repo != repo_of(req)) {
-      return Message(res, 404, "Not Found");
-    }
-    // The cursor is the id of the newest delivery on the requested page.
-    int64_t start = INT64_MAX;
-    if (req.has_param("cursor")) {
-      std::string c = req.get_param_value("cursor");
-      if (c.size() < 2 || c[0] != 'v') return Message(res, 422, "invalid cursor");
-      try {
-        start = std::stoll(c.substr(1));
-      } catch (...) {
-        return Message(res, 422, "invalid cursor");
-      }
-    }
-    int64_t per_page = PerPage(req);
-    Json items = Json::array();
-    std::optional<int64_t> next;
-    for (auto it = deliveries.rbegin(); it != deliveries.rend(); ++it) {
-      const FakeDelivery& d = it->second;
-      if (d.hook_id != hook_id || d.id > start) continue;
-      if (static_cast<int64_t>(items.size()) == per_page) {
-        next = d.id;
-        break;
-      }
-      items.push_back(DeliveryJson(d));
-    }
-    if (next) {
-      std::string path = "/repos/" + repo_of(req) + "/hooks/" + std::to_string(hook_id) +
-                         "/deliveries";
-      res.set_header("Link", "<" + Url() + path + "?per_page=" + std::to_string(per_page) +
-                                 "&cursor=v" + std::to_string(*next) + ">; rel=\"next\"");
-    }
-    Reply(res, 200, items);
-  });
+  Get(repo_re + R"(/hooks/(\d+)/deliveries)",
+      [=, this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        int64_t hook_id = std::stoll(req.matches[3].str());
+        auto hit = hooks.find(hook_id);
+        if (hit == hooks.end() || hit->second.repo != repo_of(req)) {
+          return Message(res, 404, "Not Found");
+        }
+        // The cursor is the id of the newest delivery on the requested page.
+        int64_t start = INT64_MAX;
+        if (req.has_param("cursor")) {
+          std::string c = req.get_param_value("cursor");
+          if (c.size() < 2 || c[0] != 'v') return Message(res, 422, "invalid cursor");
+          try {
+            start = std::stoll(c.substr(1));
+          } catch (...) {
+            return Message(res, 422, "invalid cursor");
+          }
+        }
+        int64_t per_page = PerPage(req);
+        Json items = Json::array();
+        std::optional<int64_t> next;
+        for (auto it = deliveries.rbegin(); it != deliveries.rend(); ++it) {
+          const FakeDelivery& d = it->second;
+          if (d.hook_id != hook_id || d.id > start) continue;
+          if (static_cast<int64_t>(items.size()) == per_page) {
+            next = d.id;
+            break;
+          }
+          items.push_back(DeliveryJson(d));
+        }
+        if (next) {
+          std::string path =
+              "/repos/" + repo_of(req) + "/hooks/" + std::to_string(hook_id) + "/deliveries";
+          res.set_header("Link", "<" + Url() + path + "?per_page=" + std::to_string(per_page) +
+                                     "&cursor=v" + std::to_string(*next) + ">; rel=\"next\"");
+        }
+        Reply(res, 200, items);
+      });
 
   Post(repo_re + R"(/hooks/(\d+)/deliveries/(\d+)/attempts)",
-              [=, this](const httplib::Request& req, httplib::Response& res) {
-                std::lock_guard lock(mu);
-                int64_t hook_id = std::stoll(req.matches[3].str());
-                int64_t delivery_id = std::stoll(req.matches[4].str());
-                auto it = deliveries.find(delivery_id);
-                if (it == deliveries.end() || it->second.hook_id != hook_id) {
-                  return Message(res, 404, "Not Found");
-                }
-                redeliveries.push_back({repo_of(req), hook_id, delivery_id});
-                FakeDelivery again = it->second;
-                again.id = NewId();
-                again.redelivery = true;
-                again.status_code = 200;
-                again.status = "OK";
-                again.delivered_at_unix = NowUnix();
-                deliveries[again.id] = again;
-                Reply(res, 202, Json::object());
-              });
+       [=, this](const httplib::Request& req, httplib::Response& res) {
+         std::lock_guard lock(mu);
+         int64_t hook_id = std::stoll(req.matches[3].str());
+         int64_t delivery_id = std::stoll(req.matches[4].str());
+         auto it = deliveries.find(delivery_id);
+         if (it == deliveries.end() || it->second.hook_id != hook_id) {
+           return Message(res, 404, "Not Found");
+         }
+         redeliveries.push_back({repo_of(req), hook_id, delivery_id});
+         FakeDelivery again = it->second;
+         again.id = NewId();
+         again.redelivery = true;
+         again.status_code = 200;
+         again.status = "OK";
+         again.delivered_at_unix = NowUnix();
+         deliveries[again.id] = again;
+         Reply(res, 202, Json::object());
+       });
 
-  Get(repo_re + R"(/installation)", [=, this](const httplib::Request& req,
-                                                     httplib::Response& res) {
+  Get(repo_re + R"(/installation)", [=, this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu);
     if (std::string why = VerifyJwt(req.get_header_value("Authorization")); !why.empty()) {
       return Message(res, 401, "A JSON web token could not be decoded (" + why + ")");
     }
-    Reply(res, 200,
-          {{"id", installation_id}, {"app_id", *app_id}, {"target_type", "Repository"}});
+    Reply(res, 200, {{"id", installation_id}, {"app_id", *app_id}, {"target_type", "Repository"}});
   });
 
   Post(p + R"(/app/installations/(\d+)/access_tokens)",
-              [=, this](const httplib::Request& req, httplib::Response& res) {
-                std::lock_guard lock(mu);
-                if (std::string why = VerifyJwt(req.get_header_value("Authorization"));
-                    !why.empty()) {
-                  return Message(res, 401, "A JSON web token could not be decoded (" + why + ")");
-                }
-                if (std::stoll(req.matches[1].str()) != installation_id) {
-                  return Message(res, 404, "Not Found");
-                }
-                ++token_exchanges;
-                // Lengths vary on purpose: clients must not assume a format.
-                std::string token = "ghs_" + RandomHex(16 + token_exchanges % 5);
-                int64_t expires = NowUnix() + token_ttl.count();
-                issued[token] = expires;
-                issued_order.push_back(token);
-                Reply(res, 201, {{"token", token},
-                                 {"expires_at", Time(expires)},
-                                 {"permissions", {{"actions", "write"}}},
-                                 {"repository_selection", "all"}});
-              });
+       [=, this](const httplib::Request& req, httplib::Response& res) {
+         std::lock_guard lock(mu);
+         if (std::string why = VerifyJwt(req.get_header_value("Authorization")); !why.empty()) {
+           return Message(res, 401, "A JSON web token could not be decoded (" + why + ")");
+         }
+         if (std::stoll(req.matches[1].str()) != installation_id) {
+           return Message(res, 404, "Not Found");
+         }
+         ++token_exchanges;
+         // Lengths vary on purpose: clients must not assume a format.
+         std::string token = "ghs_" + RandomHex(16 + token_exchanges % 5);
+         int64_t expires = NowUnix() + token_ttl.count();
+         issued[token] = expires;
+         issued_order.push_back(token);
+         Reply(res, 201,
+               {{"token", token},
+                {"expires_at", Time(expires)},
+                {"permissions", {{"actions", "write"}}},
+                {"repository_selection", "all"}});
+       });
 
   // Registered last, so only what no route above matched lands here; it is
   // still recorded and still subject to the failure knobs.
@@ -1010,9 +1009,8 @@ Result<TestRsaKeyPair> GenerateTestRsaKeyPair() {
   TestRsaKeyPair pair;
   auto to_pem = [&](bool is_private) -> std::string {
     BIO* bio = BIO_new(BIO_s_mem());
-    int ok = is_private
-                 ? PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr)
-                 : PEM_write_bio_PUBKEY(bio, key);
+    int ok = is_private ? PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr)
+                        : PEM_write_bio_PUBKEY(bio, key);
     std::string out;
     if (ok == 1) {
       char* data = nullptr;

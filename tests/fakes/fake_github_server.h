@@ -123,8 +123,8 @@ struct FailureRule {
   int times = 1;              // -1: forever
   int status = 500;
   std::map<std::string, std::string> headers;  // e.g. Retry-After, x-ratelimit-*
-  std::string body;           // default: {"message": "fake failure"}
-  bool garbage = false;       // answer 200 with a body that is not JSON (status ignored)
+  std::string body;                            // default: {"message": "fake failure"}
+  bool garbage = false;  // answer 200 with a body that is not JSON (status ignored)
 };
 
 class FakeGitHubServer {

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_github_server.h"
@@ -230,8 +232,7 @@ class NonRetryableTest : public GitHubClientTest,
 
 TEST_P(NonRetryableTest, IsNotRetriedAndSaysWhy) {
   auto client = MakeClient();
-  fake_->FailNext("/dispatches", 1, GetParam().http_status, {},
-                  R"({"message":"nope"})");
+  fake_->FailNext("/dispatches", 1, GetParam().http_status, {}, R"({"message":"nope"})");
   auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, false);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), GetParam().code);
@@ -242,14 +243,15 @@ TEST_P(NonRetryableTest, IsNotRetriedAndSaysWhy) {
   EXPECT_TRUE(sleeper_.nonzero_waits().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    ErrorPolicy, NonRetryableTest,
-    ::testing::Values(NonRetryableCase{401, Status::Code::kPermissionDenied},
-                      NonRetryableCase{403, Status::Code::kPermissionDenied},
-                      NonRetryableCase{404, Status::Code::kNotFound},
-                      NonRetryableCase{400, Status::Code::kInvalidArgument},
-                      NonRetryableCase{422, Status::Code::kInvalidArgument}),
-    [](const auto& info) { return "Http" + std::to_string(info.param.http_status); });
+INSTANTIATE_TEST_SUITE_P(ErrorPolicy, NonRetryableTest,
+                         ::testing::Values(NonRetryableCase{401, Status::Code::kPermissionDenied},
+                                           NonRetryableCase{403, Status::Code::kPermissionDenied},
+                                           NonRetryableCase{404, Status::Code::kNotFound},
+                                           NonRetryableCase{400, Status::Code::kInvalidArgument},
+                                           NonRetryableCase{422, Status::Code::kInvalidArgument}),
+                         [](const auto& info) {
+                           return "Http" + std::to_string(info.param.http_status);
+                         });
 
 TEST_F(GitHubClientTest, CancelOfCompletedRunIsConflict) {
   auto client = MakeClient();
@@ -571,6 +573,39 @@ TEST_F(GitHubClientTest, TokenNeverAppearsInStatusMessages) {
   }
 }
 
+TEST_F(GitHubClientTest, ConcurrentCallersAllSucceed) {
+  auto client = MakeClient();
+  int64_t id = AddQueuedRun();
+  fake_->FailNext("/actions/runs/", 3, 500);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        if (t % 2 == 0) {
+          if (client->GetRun(kRepo, id).ok()) ++ok;
+        } else {
+          if (client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true).ok()) ++ok;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 20);
+  EXPECT_EQ(fake_->runs().size(), 1u + 10u);
+}
+
+TEST_F(GitHubClientTest, StatsReportRemainingRequests) {
+  auto client = MakeClient();
+  EXPECT_FALSE(client->Stats().rate_limit_remaining.has_value());
+  ASSERT_TRUE(client->GetRun(kRepo, AddQueuedRun()).ok());
+  ClientStats stats = client->Stats();
+  ASSERT_TRUE(stats.rate_limit_remaining.has_value());
+  EXPECT_LT(*stats.rate_limit_remaining, 5000);
+  EXPECT_TRUE(stats.rate_limit_reset_unix.has_value());
+  EXPECT_EQ(stats.responses_by_status[200], 1);
+}
+
 TEST_F(GitHubClientTest, CreateRejectsBadOptions) {
   ClientOptions both = Options();
   both.app = AppCredentials{"1", "pem", 1};
@@ -584,7 +619,8 @@ TEST_F(GitHubClientTest, CreateRejectsBadOptions) {
   EXPECT_FALSE(HttpGitHubClient::Create(bad_url, clock_, sleeper_).ok());
   ClientOptions bad_key = Options();
   bad_key.token.clear();
-  bad_key.app = AppCredentials{"1", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n", 1};
+  bad_key.app = AppCredentials{
+      "1", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n", 1};
   auto r = HttpGitHubClient::Create(bad_key, clock_, sleeper_);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message().find("AAAA"), std::string::npos);

@@ -60,8 +60,10 @@ TEST(SplitRepoTest, RequiresOwnerSlashName) {
 }
 
 TEST(NextLinkTest, FindsNextAmongOtherRelations) {
-  EXPECT_EQ(NextLink(R"(<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last")"),
-            "https://api.github.com/x?page=2");
+  EXPECT_EQ(
+      NextLink(
+          R"(<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last")"),
+      "https://api.github.com/x?page=2");
   EXPECT_EQ(NextLink(R"(<https://a/x?page=1>; rel="prev", <https://a/x?page=3>; rel="next")"),
             "https://a/x?page=3");
   EXPECT_FALSE(NextLink(R"(<https://a/x?page=1>; rel="prev")").has_value());
@@ -94,7 +96,8 @@ TEST(Base64UrlTest, HasNoPaddingAndUrlAlphabet) {
 }
 
 TEST(AppJwtTest, RejectsKeysThatAreNotRsaPem) {
-  Status s = ValidateAppPrivateKey("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+  Status s =
+      ValidateAppPrivateKey("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(s.message().find("not a key"), std::string::npos);
   EXPECT_FALSE(MakeAppJwt("1", "garbage", WallTime()).ok());
