@@ -103,6 +103,49 @@ CREATE TABLE job_events (
 );
 CREATE INDEX job_events_by_job ON job_events(job_id, seq);
 )sql"},
+    {3, "routing actions and dispatch requests",
+     R"sql(
+CREATE TABLE actions (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL,          -- fallback | chain | dispatch
+  key             TEXT NOT NULL UNIQUE,   -- idempotency key, e.g. fallback:RUN_ID:ATTEMPT
+  repository      TEXT NOT NULL,
+  status          TEXT NOT NULL,          -- scheduled | pending | done | failed | aborted
+  due_at          INTEGER,                -- Unix ms; when a scheduled action becomes pending
+  next_attempt_at INTEGER,                -- Unix ms; retry backoff
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT,
+  reason          TEXT NOT NULL DEFAULT '',  -- why relayq took it (route, chain)
+  payload         TEXT NOT NULL DEFAULT '{}', -- JSON: what to do
+  result          TEXT,                   -- JSON: what happened
+  job_id          INTEGER,
+  run_id          INTEGER,
+  run_attempt     INTEGER,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  done_at         INTEGER
+);
+CREATE INDEX actions_by_status ON actions(status, next_attempt_at);
+CREATE INDEX actions_by_created ON actions(created_at);
+CREATE INDEX actions_by_run ON actions(run_id, run_attempt);
+
+CREATE TABLE dispatch_requests (
+  id             INTEGER PRIMARY KEY,     -- the relayq id
+  repository     TEXT NOT NULL,
+  workflow       TEXT NOT NULL,
+  ref            TEXT NOT NULL,
+  inputs         TEXT NOT NULL DEFAULT '{}',  -- JSON object of strings
+  status         TEXT NOT NULL,           -- pending | dispatched | failed
+  run_id         INTEGER,                 -- the run it became, once known
+  parent_id      INTEGER,                 -- the request it falls back or chains from
+  fallback_count INTEGER NOT NULL DEFAULT 0,
+  last_error     TEXT,
+  created_at     INTEGER NOT NULL,
+  updated_at     INTEGER NOT NULL
+);
+CREATE INDEX dispatch_requests_by_run ON dispatch_requests(run_id);
+CREATE INDEX dispatch_requests_by_status ON dispatch_requests(status);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

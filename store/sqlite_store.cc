@@ -206,25 +206,31 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
   Status committed = commit_.Run();
   if (!committed.ok()) (void)rollback_.Run();
 
-  uint64_t ok_count = 0, dup_count = 0;
+  // Stats first, futures second: a caller that returns from Ingest() sees
+  // its own delivery counted.
+  {
+    uint64_t ok_count = 0, dup_count = 0;
+    for (const auto& r : results) {
+      if (r.ok()) {
+        ++ok_count;
+        if (r->duplicate) ++dup_count;
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (committed.ok()) {
+      ++stats_.commits;
+      stats_.deliveries_committed += ok_count - dup_count;
+      stats_.duplicates += dup_count;
+    } else {
+      ++stats_.failed_commits;
+    }
+  }
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!committed.ok()) {
       batch[i]->done.set_value(committed.WithContext("committing deliveries"));
-      continue;
+    } else {
+      batch[i]->done.set_value(std::move(results[i]));
     }
-    if (results[i].ok()) {
-      ++ok_count;
-      if (results[i]->duplicate) ++dup_count;
-    }
-    batch[i]->done.set_value(std::move(results[i]));
-  }
-  std::lock_guard lock(mu_);
-  if (committed.ok()) {
-    ++stats_.commits;
-    stats_.deliveries_committed += ok_count - dup_count;
-    stats_.duplicates += dup_count;
-  } else {
-    ++stats_.failed_commits;
   }
 }
 
