@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "handlers/signature.h"
+#include "server/command.h"
 
 namespace relayq::server {
 namespace {
@@ -96,6 +97,28 @@ int RunSend(const Config& config, const SendOptions& o) {
   std::cout << res->status << " " << res->body << "\n";
   std::cout << "delivery " << delivery << "\n";
   return res->status >= 200 && res->status < 300 ? 0 : 1;
+}
+
+CommandRun RegisterSend(CLI::App& app) {
+  struct Flags {
+    CommonFlags common;
+    SendOptions send;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd =
+      app.add_subcommand("send", "Sign FILE with the webhook secret and deliver it like GitHub");
+  AddCommonFlags(cmd, f->common, /*with_db=*/true);
+  cmd->add_option("FILE", f->send.file, "JSON payload file")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--event", f->send.event, "X-GitHub-Event, e.g. workflow_job")->required();
+  cmd->add_option("--url", f->send.url, "Webhook URL, e.g. http://127.0.0.1:8080/webhook")
+      ->required();
+  cmd->add_option("--delivery", f->send.delivery_id, "X-GitHub-Delivery (default: a new GUID)");
+  cmd->add_flag("--form", f->send.form, "Send as application/x-www-form-urlencoded (payload=)");
+  return [f] {
+    auto config = LoadCommandConfig(f->common);
+    if (!config.ok()) return FailWith(config.status());
+    return RunSend(*config, f->send);
+  };
 }
 
 }  // namespace relayq::server

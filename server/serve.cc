@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "common/strings.h"
+#include "server/command.h"
 #include "handlers/intake.h"
 #include "server/listener.h"
 #include "server/logging.h"
@@ -105,6 +106,7 @@ int RunServe(Config config) {
     Log(LogLevel::kWarn, "admin API disabled: set RELAYQ_ADMIN_TOKEN or admin.token_file");
   }
   AddAdminRoutes((*admin_listener)->server(), {**store, metrics, config.admin_token});
+  // [admin-api] audit API, dashboard and store gauges are added here.
   SetJsonErrorHandler((*admin_listener)->server());
 
   if (Status s = (*public_listener)->Start(); !s.ok()) return Fail(s);
@@ -119,6 +121,9 @@ int RunServe(Config config) {
        {"admin", (*admin_listener)->address()},
        {"store", config.db_path},
        {"tls", (*public_listener)->tls() ? "on" : "off"}});
+
+  // [recovery] start-up redelivery of missed deliveries is started here.
+  // [maintenance] the daily prune is started here.
 
   for (;;) {
     int sig = 0;
@@ -135,6 +140,32 @@ int RunServe(Config config) {
   (*store)->Close();
   Log(LogLevel::kInfo, "stopped");
   return 0;
+}
+
+CommandRun RegisterServe(CLI::App& app) {
+  struct Flags {
+    CommonFlags common;
+    std::string listen, admin_listen, policy, log_format;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the daemon: receive webhooks, record, route");
+  AddCommonFlags(cmd, f->common, /*with_db=*/true);
+  cmd->add_option("--listen", f->listen, "Public listener HOST:PORT (default 127.0.0.1:8080)");
+  cmd->add_option("--admin-listen", f->admin_listen,
+                  "Admin listener HOST:PORT (default 127.0.0.1:8081)");
+  cmd->add_option("--policy", f->policy, "Routing policy file (default policy/policy.yaml)");
+  cmd->add_option("--log-format", f->log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  return [f] {
+    auto config = LoadCommandConfig(f->common, [&](Config& c) {
+      if (!f->listen.empty()) c.listen = f->listen;
+      if (!f->admin_listen.empty()) c.admin_listen = f->admin_listen;
+      if (!f->policy.empty()) c.policy_path = f->policy;
+      if (!f->log_format.empty()) c.log_format = f->log_format;
+    });
+    if (!config.ok()) return FailWith(config.status());
+    return RunServe(std::move(*config));
+  };
 }
 
 }  // namespace relayq::server
