@@ -5,15 +5,26 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "common/strings.h"
+#include "server/admin_api.h"
 #include "server/command.h"
+#include "handlers/action_executor.h"
 #include "handlers/intake.h"
+#include "handlers/policy_holder.h"
+#include "handlers/router.h"
+#include "policy/policy_loader.h"
+#include "server/github_setup.h"
 #include "server/listener.h"
 #include "server/logging.h"
+#include "server/maintenance_cmd.h"
+#include "server/metrics_audit.h"
+#include "server/recovery.h"
 #include "server/routes.h"
+#include "store/action_store.h"
 #include "store/store.h"
 
 namespace relayq::server {
@@ -40,6 +51,17 @@ Result<std::string> GenerateSecretFile(const std::string& path) {
 int Fail(const Status& s) {
   std::cerr << "relayq: " << s.message() << "\n";
   return 1;
+}
+
+// The policy file to use: the configured one (which must load), else
+// policy/policy.yaml when it exists, else none (an empty policy: relayq
+// records and reports but takes no routing action).
+Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config& config,
+                                                                   std::string& path) {
+  path = config.policy_path;
+  if (path.empty() && std::filesystem::exists("policy/policy.yaml")) path = "policy/policy.yaml";
+  if (path.empty()) return std::shared_ptr<const policy::Policy>(std::make_shared<policy::Policy>());
+  return policy::LoadPolicy(path);
 }
 
 }  // namespace
@@ -77,6 +99,42 @@ int RunServe(Config config) {
   MetricsRegistry metrics;
   handlers::Intake intake({config.secrets, config.allow}, **store, clock, metrics);
 
+  // Routing: the policy decides as deliveries are recorded (Router, in the
+  // store's transaction); the executor carries the actions out on GitHub.
+  std::string policy_path;
+  auto loaded_policy = LoadConfiguredPolicy(config, policy_path);
+  if (!loaded_policy.ok()) return Fail(loaded_policy.status());
+  handlers::PolicyHolder policy(*loaded_policy);
+  handlers::Router router(policy);
+  auto action_store = store::ActionStore::Open(config.db_path);
+  if (!action_store.ok()) return Fail(action_store.status());
+  std::unique_ptr<github::GitHubClient> github_client;
+  std::unique_ptr<handlers::ActionExecutor> executor;
+  if (HasGitHubCredentials(config)) {
+    auto client = MakeGitHubClient(config, clock);
+    if (!client.ok()) return Fail(client.status());
+    github_client = std::move(*client);
+    handlers::ExecutorOptions exec_options;
+    exec_options.owner = "daemon:" + std::to_string(::getpid());
+    executor = std::make_unique<handlers::ActionExecutor>(**action_store, *github_client, policy,
+                                                          clock, metrics, exec_options);
+    // A previous daemon that died mid-action: its claims are ours to resume.
+    (void)(*action_store)->ReleaseClaims("daemon:", ToUnixMillis(clock.Now()));
+  } else {
+    Log(LogLevel::kWarn,
+        "no GitHub credentials: routing actions are recorded but not carried out (set "
+        "GITHUB_TOKEN or configure a GitHub App)");
+  }
+  handlers::ActionExecutor* wake_target = executor.get();
+  (*store)->SetRoutingHook(&router, [wake_target] {
+    if (wake_target != nullptr) wake_target->Wake();
+  });
+  if (executor) executor->Start();
+  Log(LogLevel::kInfo, "policy loaded",
+      {{"file", policy_path.empty() ? "(none)" : policy_path},
+       {"routes", std::to_string((*loaded_policy)->routes.size())},
+       {"chains", std::to_string((*loaded_policy)->chains.size())}});
+
   ListenerOptions pub;
   pub.name = "public";
   if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return Fail(s.WithContext("--listen"));
@@ -107,6 +165,10 @@ int RunServe(Config config) {
   }
   AddAdminRoutes((*admin_listener)->server(), {**store, metrics, config.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
+  auto audit = AddAuditApi((*admin_listener)->server(), {config.db_path, metrics, clock});
+  if (github_client) {
+    RegisterGitHubMetrics(metrics, [c = github_client.get()] { return c->Stats(); });
+  }
   SetJsonErrorHandler((*admin_listener)->server());
 
   if (Status s = (*public_listener)->Start(); !s.ok()) return Fail(s);
@@ -123,13 +185,29 @@ int RunServe(Config config) {
        {"tls", (*public_listener)->tls() ? "on" : "off"}});
 
   // [recovery] start-up redelivery of missed deliveries is started here.
+  auto recovery = StartupRecovery::Start(config, **store, clock);  // joined when RunServe returns
   // [maintenance] the daily prune is started here.
+  DailyPrune daily_prune(config.db_path, config.retention, clock);  // stopped when RunServe returns
 
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      Log(LogLevel::kInfo, "SIGHUP: nothing to reload yet");
+      // Reload the policy; an invalid one is refused and the old one stays.
+      // Deliveries keep flowing meanwhile: nothing here blocks intake.
+      std::string path;
+      auto reloaded = LoadConfiguredPolicy(config, path);
+      if (!reloaded.ok()) {
+        Log(LogLevel::kError, "SIGHUP: policy refused, the previous one stays in force",
+            {{"error", reloaded.status().message()}});
+      } else {
+        policy.Set(*reloaded);
+        Log(LogLevel::kInfo, "SIGHUP: policy reloaded",
+            {{"file", path.empty() ? "(none)" : path},
+             {"routes", std::to_string((*reloaded)->routes.size())},
+             {"chains", std::to_string((*reloaded)->chains.size())}});
+        if (executor) executor->Wake();
+      }
       continue;
     }
     Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -137,6 +215,7 @@ int RunServe(Config config) {
   }
   (*public_listener)->Stop();
   (*admin_listener)->Stop();
+  if (executor) executor->Stop();
   (*store)->Close();
   Log(LogLevel::kInfo, "stopped");
   return 0;

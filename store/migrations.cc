@@ -110,9 +110,10 @@ CREATE TABLE actions (
   kind            TEXT NOT NULL,          -- fallback | chain | dispatch
   key             TEXT NOT NULL UNIQUE,   -- idempotency key, e.g. fallback:RUN_ID:ATTEMPT
   repository      TEXT NOT NULL,
-  status          TEXT NOT NULL,          -- scheduled | pending | done | failed | aborted
+  status          TEXT NOT NULL,          -- scheduled | pending | running | done | failed | aborted
   due_at          INTEGER,                -- Unix ms; when a scheduled action becomes pending
-  next_attempt_at INTEGER,                -- Unix ms; retry backoff
+  next_attempt_at INTEGER,                -- Unix ms; retry backoff, or lease end while running
+  claimed_by      TEXT,                   -- who runs it: daemon:PID or cli:PID
   attempts        INTEGER NOT NULL DEFAULT 0,
   last_error      TEXT,
   reason          TEXT NOT NULL DEFAULT '',  -- why relayq took it (route, chain)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -118,6 +119,68 @@ struct RunState {
   std::optional<int64_t> created_at;
   std::optional<int64_t> updated_at;
   std::optional<int64_t> run_started_at;
+};
+
+}  // namespace relayq::store
+
+namespace relayq::store {
+
+// A routing action relayq decided to take (a fallback, a chained dispatch,
+// a dispatch submitted through `relayq dispatch`). `key` makes it happen at
+// most once: a second action with the same key is never recorded.
+struct NewAction {
+  std::string kind;  // fallback | chain | dispatch
+  std::string key;   // e.g. fallback:RUN_ID:ATTEMPT
+  std::string repository;
+  // scheduled (waits for due_at), pending (run as soon as possible), or a
+  // final state recorded at once: aborted (decided not to act) / failed.
+  std::string status;
+  std::optional<int64_t> due_at;
+  std::string reason;
+  std::string payload = "{}";  // JSON object: what to do
+  std::optional<std::string> last_error;
+  std::optional<int64_t> job_id;
+  std::optional<int64_t> run_id;
+  std::optional<int64_t> run_attempt;
+};
+
+struct ActionRecord {
+  int64_t id = 0;
+  std::string kind;
+  std::string key;
+  std::string repository;
+  std::string status;  // scheduled | pending | running | done | failed | aborted
+  std::optional<int64_t> due_at;
+  std::optional<int64_t> next_attempt_at;
+  int64_t attempts = 0;
+  std::optional<std::string> last_error;
+  std::string reason;
+  std::string payload;
+  std::optional<std::string> result;  // JSON object: progress and outcome
+  std::optional<int64_t> job_id;
+  std::optional<int64_t> run_id;
+  std::optional<int64_t> run_attempt;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  std::optional<int64_t> done_at;
+};
+
+// A request to run a workflow, submitted through relayq (`relayq dispatch`,
+// a fallback, a chain). Its id is the relayq id passed to the workflow as the
+// `relayq_id` input and shown in the run's title as [relayq:ID].
+struct DispatchRequest {
+  int64_t id = 0;
+  std::string repository;
+  std::string workflow;  // file name, e.g. transcribe_mac.yml
+  std::string ref;
+  std::map<std::string, std::string> inputs;  // without relayq_id
+  std::string status;                         // pending | dispatched | failed
+  std::optional<int64_t> run_id;
+  std::optional<int64_t> parent_id;
+  int64_t fallback_count = 0;
+  std::optional<std::string> last_error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
 };
 
 }  // namespace relayq::store

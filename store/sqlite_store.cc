@@ -20,6 +20,7 @@
 #include "store/body_codec.h"
 #include "store/lifecycle.h"
 #include "store/migrations.h"
+#include "store/rows.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
 
@@ -33,18 +34,21 @@ struct Pending {
   std::promise<Result<IngestResult>> done;
 };
 
-std::string LabelsJson(const std::vector<std::string>& labels) {
-  return nlohmann::json(labels).dump();
-}
-
-std::vector<std::string> ParseLabels(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
+// The relayq id in a run's display title ("... [relayq:42]"), if any.
+std::optional<int64_t> RelayqIdInTitle(const std::optional<std::string>& title) {
+  if (!title) return std::nullopt;
+  static constexpr std::string_view kTag = "[relayq:";
+  size_t at = title->rfind(kTag);
+  if (at == std::string::npos) return std::nullopt;
+  size_t start = at + kTag.size(), end = title->find(']', start);
+  if (end == std::string::npos || end == start || end - start > 18) return std::nullopt;
+  int64_t id = 0;
+  for (size_t i = start; i < end; ++i) {
+    char c = (*title)[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
   }
-  return out;
+  return id;
 }
 
 class SqliteStore final : public Store {
@@ -64,13 +68,24 @@ class SqliteStore final : public Store {
     return stats_;
   }
   void Close() override;
+  void SetRoutingHook(RoutingHook* hook, std::function<void()> on_new_actions) override {
+    hook_ = hook;
+    on_new_actions_ = std::move(on_new_actions);
+  }
 
  private:
   void WriterLoop();
   void CommitBatch(std::deque<Pending*>& batch);
   Result<IngestResult> Apply(Pending& p);
-  Status ApplyJob(const Delivery& d, const JobEvent& e);
-  Status ApplyRun(const RunEvent& e);
+  Status ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChange& change);
+  Status ApplyRun(const RunEvent& e, LifecycleChange& change);
+  Status LinkRunToRequest(const RunState& run);
+  Result<std::optional<RunState>> LoadRun(int64_t run_id, int64_t attempt);
+  Status RecordActions(const std::vector<NewAction>& actions, int64_t now, bool& any_new);
+
+  // TxnReader, used by the routing hook on the writer thread.
+  class Reader;
+  friend class Reader;
 
   const StoreOptions options_;
   Clock& clock_;
@@ -78,7 +93,12 @@ class SqliteStore final : public Store {
 
   // Prepared once, used only by the writer thread.
   Stmt insert_delivery_, select_job_, upsert_job_, insert_label_, insert_job_event_,
-      select_run_, upsert_run_, savepoint_, release_, rollback_to_, begin_, commit_, rollback_;
+      select_run_, upsert_run_, savepoint_, release_, rollback_to_, begin_, commit_, rollback_,
+      select_jobs_of_run_, select_request_for_run_, link_request_, insert_action_;
+
+  RoutingHook* hook_ = nullptr;           // set before serving; used by the writer only
+  std::function<void()> on_new_actions_;  // ditto
+  bool batch_has_new_actions_ = false;    // writer thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -91,7 +111,7 @@ class SqliteStore final : public Store {
 
 Status SqliteStore::Prepare() {
   sqlite3* db = db_.get();
-  auto prep = [db](Stmt& out, const char* sql) -> Status {
+  auto prep = [db](Stmt& out, const std::string& sql) -> Status {
     auto s = Stmt::Prepare(db, sql);
     if (!s.ok()) return s.status().WithContext(sql);
     out = std::move(*s);
@@ -102,9 +122,7 @@ Status SqliteStore::Prepare() {
       "reason, content_type, body_codec, body_size, body) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(id) DO NOTHING"));
   RELAYQ_RETURN_IF_ERROR(prep(select_job_,
-      "SELECT run_id, run_attempt, repository, workflow_name, name, labels, status, conclusion, "
-      "runner_name, runner_group, queued_at, started_at, completed_at, updated_at "
-      "FROM jobs WHERE id = ?1"));
+      std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1"));
   RELAYQ_RETURN_IF_ERROR(prep(upsert_job_,
       "INSERT INTO jobs (id, run_id, run_attempt, repository, workflow_name, name, labels, "
       "status, conclusion, runner_name, runner_group, queued_at, started_at, completed_at, "
@@ -124,9 +142,7 @@ Status SqliteStore::Prepare() {
       "INSERT INTO job_events (job_id, delivery_id, action, status, conclusion, runner_name, "
       "event_at, received_at, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
   RELAYQ_RETURN_IF_ERROR(prep(select_run_,
-      "SELECT repository, workflow_path, workflow_name, display_title, event, status, "
-      "conclusion, html_url, head_branch, head_sha, created_at, updated_at, run_started_at "
-      "FROM runs WHERE id = ?1 AND attempt = ?2"));
+      std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"));
   RELAYQ_RETURN_IF_ERROR(prep(upsert_run_,
       "INSERT INTO runs (id, attempt, repository, workflow_path, workflow_name, display_title, "
       "event, status, conclusion, html_url, head_branch, head_sha, created_at, updated_at, "
@@ -137,6 +153,20 @@ Status SqliteStore::Prepare() {
       "excluded.conclusion, html_url = excluded.html_url, head_branch = excluded.head_branch, "
       "head_sha = excluded.head_sha, created_at = excluded.created_at, updated_at = "
       "excluded.updated_at, run_started_at = excluded.run_started_at"));
+  RELAYQ_RETURN_IF_ERROR(prep(select_jobs_of_run_,
+      std::string("SELECT ") + kJobColumns +
+          " FROM jobs WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"));
+  RELAYQ_RETURN_IF_ERROR(prep(select_request_for_run_,
+      std::string("SELECT ") + kRequestColumns +
+          " FROM dispatch_requests WHERE run_id = ?1 ORDER BY id LIMIT 1"));
+  RELAYQ_RETURN_IF_ERROR(prep(link_request_,
+      "UPDATE dispatch_requests SET run_id = ?1, updated_at = ?2 "
+      "WHERE id = ?3 AND run_id IS NULL AND lower(repository) = lower(?4)"));
+  RELAYQ_RETURN_IF_ERROR(prep(insert_action_,
+      "INSERT INTO actions (kind, key, repository, status, due_at, next_attempt_at, attempts, "
+      "last_error, reason, payload, job_id, run_id, run_attempt, created_at, updated_at, done_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) "
+      "ON CONFLICT(key) DO NOTHING"));
   RELAYQ_RETURN_IF_ERROR(prep(savepoint_, "SAVEPOINT item"));
   RELAYQ_RETURN_IF_ERROR(prep(release_, "RELEASE item"));
   RELAYQ_RETURN_IF_ERROR(prep(rollback_to_, "ROLLBACK TO item"));
@@ -225,6 +255,8 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
       ++stats_.failed_commits;
     }
   }
+  if (committed.ok() && batch_has_new_actions_ && on_new_actions_) on_new_actions_();
+  batch_has_new_actions_ = false;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!committed.ok()) {
       batch[i]->done.set_value(committed.WithContext("committing deliveries"));
@@ -233,6 +265,39 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
     }
   }
 }
+
+class SqliteStore::Reader final : public TxnReader {
+ public:
+  explicit Reader(SqliteStore& store) : s_(store) {}
+
+  std::vector<JobState> JobsOfRun(int64_t run_id, int64_t attempt) override {
+    std::vector<JobState> out;
+    s_.select_jobs_of_run_.Bind(1, run_id).Bind(2, attempt);
+    for (Result<bool> row = s_.select_jobs_of_run_.Step(); row.ok() && *row;
+         row = s_.select_jobs_of_run_.Step()) {
+      out.push_back(JobFromRow(s_.select_jobs_of_run_));
+    }
+    s_.select_jobs_of_run_.Reset();
+    return out;
+  }
+
+  std::optional<RunState> FindRun(int64_t run_id, int64_t attempt) override {
+    auto r = s_.LoadRun(run_id, attempt);
+    return r.ok() ? *r : std::nullopt;
+  }
+
+  std::optional<DispatchRequest> RequestForRun(int64_t run_id) override {
+    std::optional<DispatchRequest> out;
+    s_.select_request_for_run_.Bind(1, run_id);
+    Result<bool> row = s_.select_request_for_run_.Step();
+    if (row.ok() && *row) out = RequestFromRow(s_.select_request_for_run_);
+    s_.select_request_for_run_.Reset();
+    return out;
+  }
+
+ private:
+  SqliteStore& s_;
+};
 
 Result<IngestResult> SqliteStore::Apply(Pending& p) {
   const Delivery& d = p.delivery;
@@ -251,39 +316,32 @@ Result<IngestResult> SqliteStore::Apply(Pending& p) {
   RELAYQ_RETURN_IF_ERROR(insert_delivery_.Run());
   if (sqlite3_changes(db_.get()) == 0) return IngestResult{.duplicate = true};
   if (d.outcome == Outcome::kAccepted) {
-    if (d.job) RELAYQ_RETURN_IF_ERROR(ApplyJob(d, *d.job));
-    if (d.run) RELAYQ_RETURN_IF_ERROR(ApplyRun(*d.run));
+    LifecycleChange change;
+    change.delivery = &d;
+    if (d.job) RELAYQ_RETURN_IF_ERROR(ApplyJob(d, *d.job, change));
+    if (d.run) RELAYQ_RETURN_IF_ERROR(ApplyRun(*d.run, change));
+    if (hook_ != nullptr && (change.job || change.run)) {
+      Reader reader(*this);
+      std::vector<NewAction> actions = hook_->OnLifecycleChange(change, reader);
+      bool any_new = false;
+      RELAYQ_RETURN_IF_ERROR(RecordActions(actions, d.received_at, any_new));
+      if (any_new) batch_has_new_actions_ = true;
+    }
   }
   return IngestResult{};
 }
 
-Status SqliteStore::ApplyJob(const Delivery& d, const JobEvent& e) {
+Status SqliteStore::ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChange& change) {
   std::optional<JobState> current;
   select_job_.Bind(1, e.job_id);
   Result<bool> row = select_job_.Step();
   if (!row.ok()) return row.status();
-  if (*row) {
-    JobState s;
-    s.id = e.job_id;
-    s.run_id = select_job_.Int(0);
-    s.run_attempt = select_job_.Int(1);
-    s.repository = select_job_.Text(2);
-    s.workflow_name = select_job_.Text(3);
-    s.name = select_job_.Text(4);
-    s.labels = ParseLabels(select_job_.Text(5));
-    s.status = select_job_.Text(6);
-    s.conclusion = select_job_.OptText(7);
-    s.runner_name = select_job_.OptText(8);
-    s.runner_group = select_job_.OptText(9);
-    s.queued_at = select_job_.OptInt(10);
-    s.started_at = select_job_.OptInt(11);
-    s.completed_at = select_job_.OptInt(12);
-    s.updated_at = select_job_.Int(13);
-    current = std::move(s);
-  }
+  if (*row) current = JobFromRow(select_job_);
   select_job_.Reset();
 
   JobMerge m = MergeJobEvent(current, e, d.received_at);
+  change.job = m.state;
+  change.job_status_changed = m.status_changed;
   if (m.changed) {
     const JobState& s = m.state;
     upsert_job_.Bind(1, s.id)
@@ -326,35 +384,24 @@ Status SqliteStore::ApplyJob(const Delivery& d, const JobEvent& e) {
   return insert_job_event_.Run();
 }
 
-Status SqliteStore::ApplyRun(const RunEvent& e) {
+Result<std::optional<RunState>> SqliteStore::LoadRun(int64_t run_id, int64_t attempt) {
   std::optional<RunState> current;
-  select_run_.Bind(1, e.run_id).Bind(2, e.attempt);
+  select_run_.Bind(1, run_id).Bind(2, attempt);
   Result<bool> row = select_run_.Step();
   if (!row.ok()) return row.status();
-  if (*row) {
-    RunState s;
-    s.id = e.run_id;
-    s.attempt = e.attempt;
-    s.repository = select_run_.Text(0);
-    s.workflow_path = select_run_.Text(1);
-    s.workflow_name = select_run_.Text(2);
-    s.display_title = select_run_.OptText(3);
-    s.event = select_run_.Text(4);
-    s.status = select_run_.Text(5);
-    s.conclusion = select_run_.OptText(6);
-    s.html_url = select_run_.OptText(7);
-    s.head_branch = select_run_.OptText(8);
-    s.head_sha = select_run_.OptText(9);
-    s.created_at = select_run_.OptInt(10);
-    s.updated_at = select_run_.OptInt(11);
-    s.run_started_at = select_run_.OptInt(12);
-    current = std::move(s);
-  }
+  if (*row) current = RunFromRow(select_run_);
   select_run_.Reset();
+  return current;
+}
 
+Status SqliteStore::ApplyRun(const RunEvent& e, LifecycleChange& change) {
+  RELAYQ_ASSIGN_OR_RETURN(std::optional<RunState> current, LoadRun(e.run_id, e.attempt));
   RunMerge m = MergeRunEvent(current, e);
+  change.run = m.state;
+  change.run_status_changed = m.status_changed;
   if (!m.changed) return Status::Ok();
   const RunState& s = m.state;
+  RELAYQ_RETURN_IF_ERROR(LinkRunToRequest(s));
   upsert_run_.Bind(1, s.id)
       .Bind(2, s.attempt)
       .Bind(3, std::string_view(s.repository))
@@ -371,6 +418,42 @@ Status SqliteStore::ApplyRun(const RunEvent& e) {
       .Bind(14, s.updated_at)
       .Bind(15, s.run_started_at);
   return upsert_run_.Run();
+}
+
+Status SqliteStore::LinkRunToRequest(const RunState& run) {
+  // Runs relayq dispatched carry [relayq:ID] in their title (the kit's
+  // workflows put the relayq_id input in run-name); that ties the run to the
+  // request, and so to the inputs it was dispatched with.
+  std::optional<int64_t> id = RelayqIdInTitle(run.display_title);
+  if (!id) return Status::Ok();
+  link_request_.Bind(1, run.id)
+      .Bind(2, run.updated_at.value_or(0))
+      .Bind(3, *id)
+      .Bind(4, std::string_view(run.repository));
+  return link_request_.Run();
+}
+
+Status SqliteStore::RecordActions(const std::vector<NewAction>& actions, int64_t now,
+                                  bool& any_new) {
+  for (const NewAction& a : actions) {
+    const bool final_state = a.status == "aborted" || a.status == "failed" || a.status == "done";
+    insert_action_.Bind(1, std::string_view(a.kind))
+        .Bind(2, std::string_view(a.key))
+        .Bind(3, std::string_view(a.repository))
+        .Bind(4, std::string_view(a.status))
+        .Bind(5, a.due_at)
+        .Bind(6, a.last_error)
+        .Bind(7, std::string_view(a.reason))
+        .Bind(8, std::string_view(a.payload))
+        .Bind(9, a.job_id)
+        .Bind(10, a.run_id)
+        .Bind(11, a.run_attempt)
+        .Bind(12, now)
+        .Bind(13, final_state ? std::optional<int64_t>(now) : std::nullopt);
+    RELAYQ_RETURN_IF_ERROR(insert_action_.Run());
+    if (sqlite3_changes(db_.get()) > 0 && !final_state) any_new = true;
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::CheckWritable() {
@@ -394,7 +477,8 @@ void SqliteStore::Close() {
     // Statements must be finalized before the connection closes.
     for (Stmt* s : {&insert_delivery_, &select_job_, &upsert_job_, &insert_label_,
                     &insert_job_event_, &select_run_, &upsert_run_, &savepoint_, &release_,
-                    &rollback_to_, &begin_, &commit_, &rollback_}) {
+                    &rollback_to_, &begin_, &commit_, &rollback_, &select_jobs_of_run_,
+                    &select_request_for_run_, &link_request_, &insert_action_}) {
       *s = Stmt();
     }
     if (db_) (void)Exec(db_.get(), "PRAGMA optimize");

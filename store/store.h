@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -32,6 +34,41 @@ struct StoreOptions {
   // How long a write waits for a lock held by another process (a backup, the
   // CLI) before failing with Unavailable.
   int busy_timeout_ms = 5000;
+};
+
+// What one delivery changed, offered to the routing hook inside the
+// transaction that records it.
+struct LifecycleChange {
+  const Delivery* delivery = nullptr;
+  std::optional<JobState> job;  // the job after the merge, for a job event
+  bool job_status_changed = false;
+  std::optional<RunState> run;  // the run attempt after the merge, for a run event
+  bool run_status_changed = false;
+};
+
+// Read access to recorded state from inside the writer's transaction, so a
+// decision sees exactly what is being committed.
+class TxnReader {
+ public:
+  virtual ~TxnReader() = default;
+  virtual std::vector<JobState> JobsOfRun(int64_t run_id, int64_t attempt) = 0;
+  virtual std::optional<RunState> FindRun(int64_t run_id, int64_t attempt) = 0;
+  // The relayq request a run was dispatched for, once linked.
+  virtual std::optional<DispatchRequest> RequestForRun(int64_t run_id) = 0;
+};
+
+// Decides routing actions as deliveries are recorded (handlers/ implements
+// it with the policy). Called on the store's writer thread, inside the
+// delivery's transaction: it must be quick, do no I/O, and be thread-safe
+// with respect to whatever else its owner does (e.g. a policy reload).
+class RoutingHook {
+ public:
+  virtual ~RoutingHook() = default;
+  // Actions to record in the same transaction as `change`. An action whose
+  // key is already recorded is skipped, which is what makes each action
+  // happen at most once however often its cause is delivered.
+  virtual std::vector<NewAction> OnLifecycleChange(const LifecycleChange& change,
+                                                   TxnReader& reader) = 0;
 };
 
 struct IngestResult {
@@ -60,6 +97,11 @@ class Store {
   // Unavailable when the disk is full, the file is locked or the store is
   // closing: then nothing of this delivery is recorded.
   virtual Result<IngestResult> Ingest(Delivery delivery) = 0;
+
+  // Installs the routing hook (null: none) and a callback run after a commit
+  // that recorded new actions (to wake the executor). Call before serving;
+  // both must outlive the store.
+  virtual void SetRoutingHook(RoutingHook* hook, std::function<void()> on_new_actions) = 0;
 
   // Ok when a write transaction can be committed right now.
   virtual Status CheckWritable() = 0;

@@ -1,0 +1,108 @@
+#include "handlers/router.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/time_format.h"
+#include "handlers/views.h"
+#include "store/lifecycle.h"
+
+namespace relayq::handlers {
+namespace {
+
+using nlohmann::json;
+using policy::FallbackDecision;
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleChange& change,
+                                                        store::TxnReader& reader) {
+  std::vector<store::NewAction> out;
+  std::shared_ptr<const policy::Policy> policy = policy_.Get();
+  if (!policy || (policy->routes.empty() && policy->chains.empty())) return out;
+  const int64_t now = change.delivery->received_at;
+
+  if (change.job && change.job_status_changed && store::JobStage(change.job->status) == 2) {
+    std::optional<store::RunState> run = reader.FindRun(change.job->run_id, change.job->run_attempt);
+    if (run) JudgeQueuedJob(*policy, *change.job, *run, reader, now, out);
+  }
+  if (change.run) {
+    const store::RunState& run = *change.run;
+    // The run may have arrived after its jobs: judge those still queued.
+    if (!policy->routes.empty()) {
+      for (const store::JobState& job : reader.JobsOfRun(run.id, run.attempt)) {
+        if (store::JobStage(job.status) == 2) JudgeQueuedJob(*policy, job, run, reader, now, out);
+      }
+    }
+    if (change.run_status_changed && run.status == "completed" && !policy->chains.empty()) {
+      std::optional<store::DispatchRequest> request = reader.RequestForRun(run.id);
+      for (const policy::ChainDispatch& c : policy::DecideChains(*policy, MakeRunView(run, request))) {
+        store::NewAction a;
+        a.kind = "chain";
+        a.key = c.idempotency_key;
+        a.repository = c.repository;
+        a.run_id = run.id;
+        a.run_attempt = run.attempt;
+        a.reason = "chain " + c.chain_name + " after " + std::string(policy::WorkflowBasename(run.workflow_path)) +
+                   " run " + std::to_string(run.id) + " (" + run.conclusion.value_or("") + ")";
+        json payload = {{"chain", c.chain_name},
+                        {"repository", c.repository},
+                        {"workflow", c.workflow},
+                        {"ref", c.ref},
+                        {"inputs", c.inputs},
+                        {"source_run_id", run.id},
+                        {"source_run_attempt", run.attempt}};
+        if (request) payload["parent_request_id"] = request->id;
+        a.payload = Dump(payload);
+        if (c.status.ok()) {
+          a.status = "pending";
+          a.due_at = now;
+        } else {
+          a.status = "failed";
+          a.last_error = c.status.message();
+        }
+        out.push_back(std::move(a));
+      }
+    }
+  }
+  return out;
+}
+
+void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState& job,
+                            const store::RunState& run, store::TxnReader& reader, int64_t now,
+                            std::vector<store::NewAction>& out) {
+  std::optional<store::DispatchRequest> request = reader.RequestForRun(run.id);
+  policy::JobView view = MakeJobView(job, run, request);
+  FallbackDecision d = policy::DecideFallback(policy, view, /*availability=*/nullptr, now);
+  if (d.kind == FallbackDecision::Kind::kNotGoverned || d.kind == FallbackDecision::Kind::kNotQueued) {
+    return;
+  }
+  store::NewAction a;
+  a.kind = "fallback";
+  a.key = policy::FallbackKey(job.run_id, static_cast<int>(job.run_attempt));
+  a.repository = job.repository;
+  a.job_id = job.id;
+  a.run_id = job.run_id;
+  a.run_attempt = job.run_attempt;
+  json payload = {{"route", d.route->name}, {"job_id", job.id}};
+  if (request) payload["request_id"] = request->id;
+  a.payload = Dump(payload);
+  if (d.kind == FallbackDecision::Kind::kRefused) {
+    // Known at once and for good: recorded so the audit log says why relayq
+    // will not move this job.
+    a.status = "aborted";
+    a.reason = "route " + d.route->name + ": " + d.reason;
+    a.last_error = std::string(policy::RefusalReasonName(d.refusal));
+  } else {
+    a.status = "scheduled";
+    a.due_at = d.due_at_ms;
+    a.reason = "route " + d.route->name + ": job " + std::to_string(job.id) + " queued at " +
+               FormatRfc3339(view.queued_at_ms) + ", falls back at " + FormatRfc3339(d.due_at_ms);
+  }
+  out.push_back(std::move(a));
+}
+
+}  // namespace relayq::handlers

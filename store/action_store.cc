@@ -1,0 +1,262 @@
+#include "store/action_store.h"
+
+#include <sqlite3.h>
+
+#include <functional>
+
+#include "store/rows.h"
+#include "store/sqlite_util.h"
+
+namespace relayq::store {
+
+struct ActionStore::Impl {
+  std::mutex mu;
+  Db db;  // guarded by mu
+
+  // Runs `body` in a BEGIN IMMEDIATE transaction; rolls back on failure.
+  template <typename F>
+  Status InTransaction(F&& body) {
+    RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "BEGIN IMMEDIATE"));
+    Status s = body();
+    if (s.ok()) s = Exec(db.get(), "COMMIT");
+    if (!s.ok()) (void)Exec(db.get(), "ROLLBACK");
+    return s;
+  }
+
+  Status Run(const std::string& sql, const std::function<void(Stmt&)>& bind) {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db.get(), sql));
+    bind(q);
+    return q.Run();
+  }
+
+  template <typename T>
+  Result<std::optional<T>> One(const std::string& sql, const std::function<void(Stmt&)>& bind,
+                               T (*from_row)(const Stmt&)) {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db.get(), sql));
+    bind(q);
+    RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return std::optional<T>();
+    return std::optional<T>(from_row(q));
+  }
+
+  Result<int64_t> InsertRequest(const DispatchRequest& r, int64_t now) {
+    RELAYQ_RETURN_IF_ERROR(Run(
+        "INSERT INTO dispatch_requests (repository, workflow, ref, inputs, status, run_id, "
+        "parent_id, fallback_count, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, 'pending', NULL, ?5, ?6, ?7, ?7)",
+        [&](Stmt& q) {
+          q.Bind(1, std::string_view(r.repository))
+              .Bind(2, std::string_view(r.workflow))
+              .Bind(3, std::string_view(r.ref))
+              .Bind(4, std::string_view(InputsJson(r.inputs)))
+              .Bind(5, r.parent_id)
+              .Bind(6, r.fallback_count)
+              .Bind(7, now);
+        }));
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(db.get()));
+  }
+};
+
+ActionStore::ActionStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ActionStore::~ActionStore() = default;
+
+Result<std::unique_ptr<ActionStore>> ActionStore::Open(const std::string& path,
+                                                       int busy_timeout_ms) {
+  auto impl = std::make_unique<Impl>();
+  RELAYQ_ASSIGN_OR_RETURN(impl->db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX));
+  sqlite3_busy_timeout(impl->db.get(), busy_timeout_ms);
+  RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(impl->db.get(), "PRAGMA user_version"));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row || q.Int(0) < 3) {
+    return Status::InvalidArgument(path + " is not a relayq store (run `relayq serve` once to create it)");
+  }
+  return std::unique_ptr<ActionStore>(new ActionStore(std::move(impl)));
+}
+
+Result<DispatchRequest> ActionStore::CreateDispatch(const DispatchRequest& request,
+                                                    const std::string& owner, int64_t now,
+                                                    int64_t lease_until, int64_t& action_id) {
+  std::lock_guard lock(impl_->mu);
+  DispatchRequest out = request;
+  Status s = impl_->InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(out.id, impl_->InsertRequest(request, now));
+    RELAYQ_RETURN_IF_ERROR(impl_->Run(
+        "INSERT INTO actions (kind, key, repository, status, next_attempt_at, claimed_by, "
+        "reason, payload, created_at, updated_at) VALUES ('dispatch', ?1, ?2, 'running', ?3, ?4, "
+        "?5, ?6, ?7, ?7)",
+        [&](Stmt& q) {
+          q.Bind(1, std::string_view("dispatch:" + std::to_string(out.id)))
+              .Bind(2, std::string_view(request.repository))
+              .Bind(3, lease_until)
+              .Bind(4, std::string_view(owner))
+              .Bind(5, std::string_view("submitted with relayq dispatch"))
+              .Bind(6, std::string_view("{\"request_id\":" + std::to_string(out.id) + "}"))
+              .Bind(7, now);
+        }));
+    action_id = sqlite3_last_insert_rowid(impl_->db.get());
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  out.status = "pending";
+  out.created_at = out.updated_at = now;
+  return out;
+}
+
+Result<DispatchRequest> ActionStore::CreateRequest(const DispatchRequest& request, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  RELAYQ_ASSIGN_OR_RETURN(int64_t id, impl_->InsertRequest(request, now));
+  DispatchRequest out = request;
+  out.id = id;
+  out.status = "pending";
+  out.created_at = out.updated_at = now;
+  return out;
+}
+
+Result<std::optional<DispatchRequest>> ActionStore::GetRequest(int64_t id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<DispatchRequest>(
+      std::string("SELECT ") + kRequestColumns + " FROM dispatch_requests WHERE id = ?1",
+      [&](Stmt& q) { q.Bind(1, id); }, &RequestFromRow);
+}
+
+Result<std::optional<DispatchRequest>> ActionStore::RequestForRun(int64_t run_id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<DispatchRequest>(
+      std::string("SELECT ") + kRequestColumns +
+          " FROM dispatch_requests WHERE run_id = ?1 ORDER BY id LIMIT 1",
+      [&](Stmt& q) { q.Bind(1, run_id); }, &RequestFromRow);
+}
+
+Status ActionStore::MarkRequestDispatched(int64_t id, std::optional<int64_t> run_id, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
+      "last_error = NULL, updated_at = ?3 WHERE id = ?1",
+      [&](Stmt& q) { q.Bind(1, id).Bind(2, run_id).Bind(3, now); });
+}
+
+Status ActionStore::MarkRequestFailed(int64_t id, const std::string& error, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE dispatch_requests SET status = 'failed', last_error = ?2, updated_at = ?3 "
+      "WHERE id = ?1",
+      [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(error)).Bind(3, now); });
+}
+
+Result<std::vector<ActionRecord>> ActionStore::ClaimDue(int64_t now, const std::string& owner,
+                                                        int64_t lease_until, size_t max) {
+  std::lock_guard lock(impl_->mu);
+  std::vector<ActionRecord> out;
+  Status s = impl_->InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(
+        Stmt q, Stmt::Prepare(impl_->db.get(),
+                              std::string("SELECT ") + kActionColumns +
+                                  " FROM actions WHERE status IN ('scheduled', 'pending', "
+                                  "'running') AND next_attempt_at <= ?1 "
+                                  "ORDER BY next_attempt_at, id LIMIT ?2"));
+    q.Bind(1, now).Bind(2, static_cast<int64_t>(max));
+    for (Result<bool> row = q.Step(); ; row = q.Step()) {
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(ActionFromRow(q));
+    }
+    q.Reset();
+    RELAYQ_ASSIGN_OR_RETURN(
+        Stmt claim, Stmt::Prepare(impl_->db.get(),
+                                  "UPDATE actions SET status = 'running', claimed_by = ?2, "
+                                  "next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1"));
+    for (const auto& a : out) {
+      claim.Bind(1, a.id).Bind(2, std::string_view(owner)).Bind(3, lease_until).Bind(4, now);
+      RELAYQ_RETURN_IF_ERROR(claim.Run());
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status ActionStore::ReleaseClaims(const std::string& owner_prefix, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE actions SET status = 'pending', next_attempt_at = ?2, claimed_by = NULL, "
+      "updated_at = ?2 WHERE status = 'running' AND substr(claimed_by, 1, length(?1)) = ?1",
+      [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
+}
+
+Result<std::optional<int64_t>> ActionStore::NextDueTime() {
+  std::lock_guard lock(impl_->mu);
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(impl_->db.get(),
+                            "SELECT min(next_attempt_at) FROM actions "
+                            "WHERE status IN ('scheduled', 'pending', 'running')"));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<int64_t>();
+  return q.OptInt(0);
+}
+
+Status ActionStore::Finish(int64_t id, const std::string& status, const std::string& result,
+                           const std::optional<std::string>& error, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE actions SET status = ?2, result = ?3, last_error = coalesce(?4, last_error), "
+      "claimed_by = NULL, next_attempt_at = NULL, updated_at = ?5, done_at = ?5 WHERE id = ?1",
+      [&](Stmt& q) {
+        q.Bind(1, id).Bind(2, std::string_view(status)).Bind(3, std::string_view(result));
+        q.Bind(4, error).Bind(5, now);
+      });
+}
+
+Status ActionStore::Retry(int64_t id, int64_t next_attempt_at, const std::string& error,
+                          const std::string& result, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE actions SET status = 'pending', attempts = attempts + 1, next_attempt_at = ?2, "
+      "last_error = ?3, result = ?4, claimed_by = NULL, updated_at = ?5 WHERE id = ?1",
+      [&](Stmt& q) {
+        q.Bind(1, id).Bind(2, next_attempt_at).Bind(3, std::string_view(error));
+        q.Bind(4, std::string_view(result)).Bind(5, now);
+      });
+}
+
+Status ActionStore::Reschedule(int64_t id, int64_t due_at, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE actions SET status = 'scheduled', due_at = ?2, next_attempt_at = ?2, "
+      "claimed_by = NULL, updated_at = ?3 WHERE id = ?1",
+      [&](Stmt& q) { q.Bind(1, id).Bind(2, due_at).Bind(3, now); });
+}
+
+Status ActionStore::SaveProgress(int64_t id, const std::string& result, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run("UPDATE actions SET result = ?2, updated_at = ?3 WHERE id = ?1",
+                    [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(result)).Bind(3, now); });
+}
+
+Result<std::optional<ActionRecord>> ActionStore::GetAction(int64_t id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<ActionRecord>(
+      std::string("SELECT ") + kActionColumns + " FROM actions WHERE id = ?1",
+      [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow);
+}
+
+Result<std::optional<ActionRecord>> ActionStore::GetActionByKey(const std::string& key) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<ActionRecord>(
+      std::string("SELECT ") + kActionColumns + " FROM actions WHERE key = ?1",
+      [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
+}
+
+Result<std::optional<JobState>> ActionStore::GetJob(int64_t job_id) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<JobState>(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1",
+                              [&](Stmt& q) { q.Bind(1, job_id); }, &JobFromRow);
+}
+
+Result<std::optional<RunState>> ActionStore::GetRun(int64_t run_id, int64_t attempt) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->One<RunState>(
+      std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2",
+      [&](Stmt& q) { q.Bind(1, run_id).Bind(2, attempt); }, &RunFromRow);
+}
+
+}  // namespace relayq::store

@@ -1,0 +1,307 @@
+// Whole-process routing tests: the real relayq against a fake GitHub API on
+// loopback. Deliveries are real signed webhooks; outcomes are read from the
+// fake's recorded calls and from the SQLite file.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/time_format.h"
+#include "tests/fakes/fake_github_server.h"
+#include "tests/fakes/github_payloads.h"
+#include "tests/integration/integration_fixture.h"
+
+namespace relayq::testing {
+namespace {
+
+constexpr char kRepo[] = "octo/kit";
+
+constexpr char kPolicy[] = R"(routes:
+  transcribe:
+    match: { workflow: transcribe_mac.yml, labels: [macmini] }
+    prefer: [macmini]
+    fallback: [rpi4]
+    queue_timeout: 2s
+    fallback_workflow: transcribe_rpi.yml
+chains:
+  - name: summarize
+    after: { workflow: transcribe_audio.yml, conclusion: success }
+    dispatch:
+      workflow: summarize.yml
+      inputs: { url: "{{ inputs.url }}", source_run: "{{ run.id }}" }
+)";
+
+// Waits for `done` to hold, checking every 20 ms, for at most `limit`.
+bool WaitFor(const std::function<bool()>& done,
+             std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+std::string NowRfc3339() { return FormatRfc3339(ToUnixMillis(Clock::Real().Now())); }
+
+class RoutingTest : public IntegrationTest {
+ protected:
+  void SetUp() override {
+    auto fake = FakeGitHubServer::Start();
+    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
+    github_ = std::move(*fake);
+    std::ofstream(dir_.File("policy.yaml")) << kPolicy;
+  }
+
+  std::map<std::string, std::string> RoutingEnv() const {
+    auto env = Env();
+    env["GITHUB_TOKEN"] = "test-token";
+    env["RELAYQ_GITHUB_API_URL"] = github_->url();
+    return env;
+  }
+
+  void StartServe() {
+    process_ = RelayqProcess::Start({dir_.path(), {"--policy", dir_.File("policy.yaml")}, RoutingEnv()});
+    ASSERT_NE(process_, nullptr);
+  }
+
+  // `relayq dispatch`; returns the relayq id it printed.
+  int64_t Dispatch(const std::string& workflow, const std::string& url) {
+    auto r = RunRelayq(dir_.path(), {"dispatch", workflow, "url=" + url, "backend=local", "--repo", kRepo},
+                       RoutingEnv());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.empty() ? 0 : std::stoll(r.out);
+  }
+
+  // The run the fake created for relayq request `id`.
+  int64_t RunOfRequest(int64_t id) {
+    SqliteReader db(DbPath());
+    std::string v = db.Value("SELECT run_id FROM dispatch_requests WHERE id = " + std::to_string(id));
+    return v.empty() || v == "NULL" ? 0 : std::stoll(v);
+  }
+
+  int DeliverRun(int64_t run_id, const std::string& workflow, const std::string& action,
+                 const std::string& delivery, std::optional<std::string> conclusion = {}) {
+    RunSpec spec;
+    spec.run_id = run_id;
+    spec.repository = kRepo;
+    spec.action = action;
+    spec.conclusion = conclusion;
+    spec.path = ".github/workflows/" + workflow;
+    spec.created_at = spec.updated_at = NowRfc3339();
+    auto c = Client();
+    return Deliver(*c, "workflow_run", delivery, WorkflowRunPayload(spec));
+  }
+
+  int DeliverJob(int64_t job_id, int64_t run_id, const std::string& action,
+                 const std::string& delivery, std::optional<std::string> runner = {}) {
+    JobSpec spec;
+    spec.job_id = job_id;
+    spec.run_id = run_id;
+    spec.repository = kRepo;
+    spec.action = action;
+    spec.labels = {"self-hosted", "macmini", "audio"};
+    spec.runner_name = runner;
+    spec.created_at = spec.started_at = NowRfc3339();
+    auto c = Client();
+    return Deliver(*c, "workflow_job", delivery, WorkflowJobPayload(spec));
+  }
+
+  // A dispatched transcribe_mac run with one queued macmini job, as GitHub
+  // would report it. Returns {run id, job id}.
+  std::pair<int64_t, int64_t> QueuedMacJob(const std::string& url) {
+    int64_t id = Dispatch("transcribe_mac.yml", url);
+    int64_t run = RunOfRequest(id);
+    EXPECT_NE(run, 0);
+    FakeJob job;
+    job.repo = kRepo;
+    job.run_id = run;
+    job.labels = {"self-hosted", "macmini", "audio"};
+    int64_t job_id = github_->AddJob(job);
+    EXPECT_EQ(DeliverRun(run, "transcribe_mac.yml", "requested", "run-" + std::to_string(run)), 202);
+    EXPECT_EQ(DeliverJob(job_id, run, "queued", "job-q-" + std::to_string(job_id)), 202);
+    return {run, job_id};
+  }
+
+  std::string ActionStatus(const std::string& key) {
+    SqliteReader db(DbPath());
+    return db.Value("SELECT status FROM actions WHERE key = '" + key + "'");
+  }
+
+  std::vector<RecordedCall> DispatchesOf(const std::string& workflow) {
+    return github_->CallsTo("POST", "/actions/workflows/" + workflow + "/dispatches");
+  }
+
+  std::unique_ptr<FakeGitHubServer> github_;
+};
+
+TEST_F(RoutingTest, FallbackFiresAfterTheTimeoutAndNotBefore) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/a.mp3");
+  // Well inside the 2 s timeout: scheduled, nothing sent.
+  EXPECT_EQ(ActionStatus("fallback:" + std::to_string(run) + ":1"), "scheduled");
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
+
+  ASSERT_TRUE(WaitFor([&] { return DispatchesOf("transcribe_rpi.yml").size() == 1; }));
+  EXPECT_EQ(github_->CountCalls("POST", "/actions/runs/" + std::to_string(run) + "/cancel"), 1);
+  auto body = nlohmann::json::parse(DispatchesOf("transcribe_rpi.yml")[0].body);
+  EXPECT_EQ(body["ref"], "main");
+  EXPECT_EQ(body["inputs"]["url"], "https://example.com/a.mp3");  // the original inputs
+  EXPECT_EQ(body["inputs"]["backend"], "local");
+  EXPECT_EQ(body["inputs"]["relayq_id"], "2");
+
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  SqliteReader db(DbPath());
+  // Not before the deadline: done at least queue_timeout after the job queued.
+  int64_t queued = db.Count("SELECT queued_at FROM jobs WHERE id = " + std::to_string(job));
+  int64_t done = db.Count("SELECT done_at FROM actions WHERE key = '" + key + "'");
+  EXPECT_GE(done - queued, 2000 - 1000);  // queued_at has GitHub's 1 s resolution
+  // The fallback request is tied to the original one.
+  EXPECT_EQ(db.Value("SELECT parent_id || ':' || fallback_count || ':' || workflow FROM "
+                     "dispatch_requests WHERE id = 2"),
+            "1:1:transcribe_rpi.yml");
+  // Redelivering the queued event does not schedule a second fallback.
+  EXPECT_EQ(DeliverJob(job, run, "queued", "job-q-again"), 202);
+  EXPECT_EQ(db.Count("SELECT count(*) FROM actions WHERE kind = 'fallback'"), 1);
+}
+
+TEST_F(RoutingTest, NoFallbackWhenTheJobStartsInTime) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/b.mp3");
+  EXPECT_EQ(DeliverJob(job, run, "in_progress", "job-p", "macmini-1"), 202);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "aborted"; }));
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Value("SELECT last_error FROM actions WHERE key = '" + key + "'"),
+            "started on macmini-1");
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
+  EXPECT_TRUE(DispatchesOf("transcribe_rpi.yml").empty());
+}
+
+TEST_F(RoutingTest, JobStartingDuringTheFallbackIsNotRunTwice) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/c.mp3");
+  // GitHub has handed the job to a runner, but relayq has not heard yet.
+  github_->SetJobStatus(job, "in_progress", "macmini-1");
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "aborted"; }));
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Value("SELECT last_error FROM actions WHERE key = '" + key + "'"),
+            "started on macmini-1");
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
+  EXPECT_TRUE(DispatchesOf("transcribe_rpi.yml").empty());
+}
+
+TEST_F(RoutingTest, CancelConflictAbortsTheFallback) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/c2.mp3");
+  github_->FailNext("/cancel", 1, 409);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "aborted"; }));
+  EXPECT_TRUE(DispatchesOf("transcribe_rpi.yml").empty());
+}
+
+TEST_F(RoutingTest, PendingFallbackFiresAfterARestart) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/d.mp3");
+  process_->Kill();  // crash well before the deadline
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
+  StartServe();
+  ASSERT_TRUE(WaitFor([&] { return DispatchesOf("transcribe_rpi.yml").size() == 1; }));
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 1);
+}
+
+TEST_F(RoutingTest, ServerErrorsThenSuccessGiveExactlyOneDispatch) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/e.mp3");
+  github_->FailNext("/actions/workflows/transcribe_rpi.yml/dispatches", 3, 500);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }, std::chrono::seconds(40)));
+  int accepted = 0;
+  for (const auto& r : github_->runs()) accepted += r.workflow == "transcribe_rpi.yml";
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 4u);  // 3 failures, 1 success
+}
+
+TEST_F(RoutingTest, ChainFiresOnceUnderRedelivery) {
+  StartServe();
+  int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/f.mp3");
+  int64_t run = RunOfRequest(id);
+  ASSERT_NE(run, 0);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "done-1", "success"), 202);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "done-1", "success"), 200);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "done-2", "success"), 202);
+  ASSERT_TRUE(WaitFor([&] { return DispatchesOf("summarize.yml").size() == 1; }));
+  const std::string key = "chain:summarize:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  auto body = nlohmann::json::parse(DispatchesOf("summarize.yml")[0].body);
+  EXPECT_EQ(body["inputs"]["url"], "https://example.com/f.mp3");
+  EXPECT_EQ(body["inputs"]["source_run"], std::to_string(run));
+  EXPECT_EQ(DispatchesOf("summarize.yml").size(), 1u);
+}
+
+TEST_F(RoutingTest, FailedRunDoesNotChain) {
+  StartServe();
+  int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/g.mp3");
+  int64_t run = RunOfRequest(id);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "fail-1", "failure"), 202);
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Count("SELECT count(*) FROM actions WHERE kind = 'chain'"), 0);
+}
+
+TEST_F(RoutingTest, InvalidPolicyOnSighupKeepsTheOldOne) {
+  StartServe();
+  std::ofstream(dir_.File("policy.yaml"), std::ios::trunc) << "routes:\n  broken: [\n";
+  kill(process_->pid(), SIGHUP);
+  // The old policy still chains.
+  int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/h.mp3");
+  int64_t run = RunOfRequest(id);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "sighup-1", "success"), 202);
+  ASSERT_TRUE(WaitFor([&] { return DispatchesOf("summarize.yml").size() == 1; }));
+  auto c = Client();
+  EXPECT_EQ(c->Get("/healthz")->status, 200);
+}
+
+TEST_F(RoutingTest, DispatchWaitsInTheStoreWhileGitHubIsDown) {
+  github_->FailNext("/dispatches", -1, 503);
+  auto r = RunRelayq(dir_.path(),
+                     {"dispatch", "transcribe_audio.yml", "url=https://example.com/i.mp3", "--repo", kRepo},
+                     RoutingEnv());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("will send it"), std::string::npos) << r.err;
+  const int64_t id = std::stoll(r.out);
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Value("SELECT status FROM dispatch_requests WHERE id = " + std::to_string(id)), "pending");
+  // GitHub comes back; the daemon sends it, once.
+  github_->ClearFailures();
+  github_->ClearCalls();
+  StartServe();
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus("dispatch:" + std::to_string(id)) == "done"; },
+                      std::chrono::seconds(90)));
+  EXPECT_EQ(DispatchesOf("transcribe_audio.yml").size(), 1u);
+  auto body = nlohmann::json::parse(DispatchesOf("transcribe_audio.yml")[0].body);
+  EXPECT_EQ(body["inputs"]["relayq_id"], std::to_string(id));
+}
+
+TEST_F(RoutingTest, PolicyCheckExplainsErrors) {
+  std::ofstream(dir_.File("bad.yaml")) << "routes:\n  transcribe:\n    prefer: [macmini]\n"
+                                          "    fallback: [rpi4]\n    queue_timout: 5m\n";
+  auto r = RunRelayq(dir_.path(), {"policy", "check", dir_.File("bad.yaml")}, Env());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.yaml:5:5: routes.transcribe.queue_timout"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'queue_timeout'"), std::string::npos) << r.err;
+  auto ok = RunRelayq(dir_.path(), {"policy", "check", dir_.File("policy.yaml")}, Env());
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+}  // namespace
+}  // namespace relayq::testing
