@@ -167,6 +167,7 @@ Hook DecodeHook(const Json& j) {
   if (config != j.end() && config->is_object()) {
     h.url = Str(*config, "url");
     h.content_type = Str(*config, "content_type");
+    h.has_secret = !Str(*config, "secret").empty();
   }
   return h;
 }

@@ -87,6 +87,8 @@ struct Hook {
   std::vector<std::string> events;
   std::string url;
   std::string content_type;
+  // Whether the hook has a secret (GitHub shows only a mask, never its value).
+  bool has_secret = false;
 };
 
 // One attempt of GitHub to deliver an event to a webhook.

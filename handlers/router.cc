@@ -1,5 +1,6 @@
 #include "handlers/router.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.h"
@@ -99,6 +100,13 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   } else {
     a.status = "scheduled";
     a.due_at = d.due_at_ms;
+    if (d.route->fallback_when_offline) {
+      // The runner status is only known to the executor (an API call): wake
+      // at the earliest moment an offline fallback could be due; if the
+      // preferred runners are online then, the executor reschedules to the
+      // full queue_timeout.
+      a.due_at = std::min(d.due_at_ms, view.queued_at_ms + d.route->offline_grace.count());
+    }
     a.reason = "route " + d.route->name + ": job " + std::to_string(job.id) + " queued at " +
                FormatRfc3339(view.queued_at_ms) + ", falls back at " + FormatRfc3339(d.due_at_ms);
   }

@@ -179,7 +179,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
   Reader r(path);
   try {
     RELAYQ_RETURN_IF_ERROR(r.Keys(root, "", {"listen", "admin_listen", "tls", "store", "policy",
-                                              "webhook", "admin", "http", "log", "github"}));
+                                              "webhook", "admin", "http", "log", "github",
+                                              "recovery"}));
     RELAYQ_RETURN_IF_ERROR(r.String(root["listen"], "listen", c.listen));
     RELAYQ_RETURN_IF_ERROR(r.String(root["admin_listen"], "admin_listen", c.admin_listen));
     for (const auto& [key, value] : {std::pair{"listen", &c.listen}, {"admin_listen", &c.admin_listen}}) {
@@ -234,11 +235,28 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.OneOf(log["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level));
     }
     if (YAML::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file"}));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file",
+                                                   "repositories", "hook_url"}));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["api_url"], "github.api_url", c.github_api_url));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["app_id"], "github.app_id", c.github_app_id));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["installation_id"], "github.installation_id", c.github_installation_id));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["private_key_file"], "github.private_key_file", c.github_private_key_file));
+      RELAYQ_RETURN_IF_ERROR(r.StringList(gh["repositories"], "github.repositories", c.github_repositories));
+      for (size_t i = 0; i < c.github_repositories.size(); ++i) {
+        const std::string& repo = c.github_repositories[i];
+        size_t slash = repo.find('/');
+        if (slash == 0 || slash == std::string::npos || slash + 1 == repo.size() ||
+            repo.find('/', slash + 1) != std::string::npos) {
+          return ConfigError(path, gh["repositories"][i], "github.repositories",
+                             "'" + repo + "' is not owner/name");
+        }
+      }
+      RELAYQ_RETURN_IF_ERROR(r.String(gh["hook_url"], "github.hook_url", c.github_hook_url));
+    }
+    if (YAML::Node rc = root["recovery"]; rc.IsDefined() && !rc.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(r.Keys(rc, "recovery", {"since", "stale_after"}));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["since"], "recovery.since", c.recovery_since_s));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(path + ": " + e.what());

@@ -77,6 +77,21 @@ struct Config {
   std::string github_app_id;
   std::string github_installation_id;
   std::string github_private_key_file;
+  // github.repositories: the repositories (owner/name) relayq serves. On
+  // start, serve recovers missed deliveries for each (see recovery.*), and
+  // `relayq doctor` checks each. Default empty: start-up recovery is off.
+  std::vector<std::string> github_repositories;
+  // github.hook_url: the webhook URL given to `relayq hooks install`; picks
+  // relayq's hook when a repository has several. Default empty: the one hook
+  // that sends workflow_job.
+  std::string github_hook_url;
+
+  // recovery.since: how far back start-up recovery looks for deliveries
+  // relayq missed. Default 24h (GitHub keeps three days).
+  int recovery_since_s = 24 * 3600;
+  // recovery.stale_after: a job recorded as queued or in progress whose state
+  // has not changed for this long is checked against GitHub. Default 5m.
+  int recovery_stale_after_s = 5 * 60;
 };
 
 // Reads `path` (empty: defaults only). Does not apply the environment.

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   std::map<std::string, srv::CommandRun> runs;
   runs["serve"] = srv::RegisterServe(app);
   runs["send"] = srv::RegisterSend(app);
+  runs["hooks"] = srv::RegisterHooks(app);
+  runs["runners"] = srv::RegisterRunners(app);
+  runs["doctor"] = srv::RegisterDoctor(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
     std::cout << "relayq " << srv::kVersion << "\n";

@@ -232,6 +232,58 @@ TEST_F(RoutingTest, ServerErrorsThenSuccessGiveExactlyOneDispatch) {
   EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 4u);  // 3 failures, 1 success
 }
 
+TEST_F(RoutingTest, FallsBackEarlyWhenNoPreferredRunnerIsOnline) {
+  std::ofstream(dir_.File("policy.yaml"), std::ios::trunc) << R"(routes:
+  transcribe:
+    match: { workflow: transcribe_mac.yml }
+    prefer: [macmini]
+    fallback: [rpi4]
+    queue_timeout: 10m
+    fallback_when_offline: true
+    offline_grace: 1s
+    fallback_workflow: transcribe_rpi.yml
+)";
+  FakeRunner mac;
+  mac.repo = kRepo;
+  mac.name = "macmini-1";
+  mac.status = "offline";
+  mac.labels = {"self-hosted", "macmini", "audio", "ffmpeg"};
+  github_->AddRunner(mac);
+  StartServe();
+  QueuedMacJob("https://example.com/offline.mp3");
+  // Long before the 10 minute queue_timeout.
+  ASSERT_TRUE(WaitFor([&] { return DispatchesOf("transcribe_rpi.yml").size() == 1; }));
+  EXPECT_GE(github_->CountCalls("GET", "/actions/runners"), 1);
+}
+
+TEST_F(RoutingTest, WaitsTheFullTimeoutWhilePreferredRunnerIsOnline) {
+  std::ofstream(dir_.File("policy.yaml"), std::ios::trunc) << R"(routes:
+  transcribe:
+    match: { workflow: transcribe_mac.yml }
+    prefer: [macmini]
+    fallback: [rpi4]
+    queue_timeout: 3s
+    fallback_when_offline: true
+    offline_grace: 1s
+    fallback_workflow: transcribe_rpi.yml
+)";
+  FakeRunner mac;
+  mac.repo = kRepo;
+  mac.name = "macmini-1";
+  mac.labels = {"self-hosted", "macmini"};
+  github_->AddRunner(mac);
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/online.mp3");
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  // Checked at the grace period, then put back to the full timeout.
+  ASSERT_TRUE(WaitFor([&] { return github_->CountCalls("GET", "/actions/runners") >= 1; }));
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  SqliteReader db(DbPath());
+  int64_t queued = db.Count("SELECT queued_at FROM jobs WHERE id = " + std::to_string(job));
+  int64_t done = db.Count("SELECT done_at FROM actions WHERE key = '" + key + "'");
+  EXPECT_GE(done - queued, 3000 - 1000);
+}
+
 TEST_F(RoutingTest, ChainFiresOnceUnderRedelivery) {
   StartServe();
   int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/f.mp3");

@@ -1,0 +1,147 @@
+// Recovering what relayq missed while it was down or unreachable.
+//
+// For one repository: find relayq's webhook, list its recent deliveries
+// (following cursor pages back to `since`), find the GUIDs the store never
+// recorded, and ask GitHub to redeliver each of them once; then reconcile:
+// jobs the store still believes are queued or in progress, unchanged for
+// `stale_after`, are read from the API, and when GitHub reports a later
+// stage the store is corrected by ingesting a synthetic delivery (event
+// "relayq_reconcile", id "reconcile-<job_id>-<status>", the API's answer as
+// its body), so the audit log shows where the correction came from. Store
+// state changes only through Store::Ingest.
+//
+// Which deliveries count: only workflow_job and workflow_run events (what
+// relayq records and acts on); ping and any other event are left alone. A
+// GUID listed several times (GitHub's failed attempts plus redeliveries)
+// counts once and is redelivered once, through its newest attempt.
+//
+// Used by `relayq hooks recover` and, on a background thread, by `relayq
+// serve` at start-up (StartupRecovery). Thread safety: the free functions
+// are reentrant; StartupRecovery's methods are called from the thread that
+// owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "github/client.h"
+#include "github/types.h"
+#include "server/config.h"
+#include "store/model.h"
+#include "store/store.h"
+
+namespace relayq::server {
+
+// The event name of reconcile deliveries in the store and audit log.
+inline constexpr std::string_view kReconcileEvent = "relayq_reconcile";
+// The events relayq's hook subscribes to, and the only ones recovered.
+inline const std::vector<std::string> kRelayqHookEvents = {"workflow_job", "workflow_run"};
+
+// ---- pure steps, exposed for tests ----
+
+// Picks relayq's hook among a repository's hooks: with a non-empty `url`, the
+// hook whose config URL equals it; otherwise the only hook that sends
+// workflow_job (or every event, "*"). NotFound when there is none;
+// InvalidArgument when several qualify (pass the URL to choose).
+Result<github::Hook> SelectRelayqHook(const std::vector<github::Hook>& hooks, std::string_view url);
+
+// True for the events recovery redelivers (workflow_job, workflow_run).
+bool IsRecoverableEvent(std::string_view event);
+
+// From attempts listed newest first: one entry per GUID (its newest
+// attempt), recoverable events only, delivered at or after `since_ms`
+// (an attempt without a time counts as inside the window). Order kept.
+std::vector<github::HookDelivery> UniqueRecoverableDeliveries(
+    const std::vector<github::HookDelivery>& newest_first, int64_t since_ms);
+
+// The deliveries of `unique` whose GUID is not in `recorded`. Order kept.
+std::vector<github::HookDelivery> MissingDeliveries(const std::vector<github::HookDelivery>& unique,
+                                                    const std::set<std::string>& recorded);
+
+// True when GitHub reports `api` at a later lifecycle stage than the store's
+// `recorded` state (e.g. completed vs in_progress); never for an earlier or
+// equal one, which the store would ignore anyway.
+bool NeedsReconcile(const store::JobState& recorded, const github::WorkflowJob& api);
+
+// The synthetic delivery that tells the store what GitHub reported for a job:
+// outcome accepted, event kReconcileEvent, id "reconcile-<job_id>-<status>"
+// (so a second reconcile to the same status is a duplicate), received at
+// `now_ms`, a JobEvent from `api`, and the API answer as the JSON body.
+store::Delivery ReconcileDelivery(const store::JobState& recorded, const github::WorkflowJob& api,
+                                  int64_t now_ms);
+
+// ---- one repository ----
+
+struct RecoveryOptions {
+  std::string repository;  // owner/name
+  std::string hook_url;    // picks the hook (see SelectRelayqHook); may be empty
+  int64_t since_ms = 0;    // deliveries at or after this time (Unix ms)
+  std::chrono::milliseconds stale_after = std::chrono::minutes(5);
+  std::string db_path;     // the store file, read through store/recovery_reads.h
+  int max_delivery_pages = 50;  // 100 deliveries a page
+  int max_jobs = 500;           // jobs checked per run
+};
+
+struct RecoveryReport {
+  int64_t hook_id = 0;
+  int attempts_listed = 0;  // delivery attempts seen in the window, any event
+  int unique = 0;           // distinct GUIDs of recoverable events
+  int missing = 0;          // of those, not recorded by relayq
+  int redelivered = 0;      // redelivery requests GitHub accepted
+  int redelivery_failed = 0;
+  int jobs_checked = 0;     // stale unfinished jobs read from the API
+  int reconciled = 0;       // jobs corrected by a reconcile delivery
+  // What was done, one line each: "redelivered GUID (workflow_job queued,
+  // 2026-...)", "job 42: in_progress -> completed".
+  std::vector<std::string> done;
+  // Problems that did not stop the run, one line each (never a secret).
+  std::vector<std::string> problems;
+  bool interrupted = false;  // stopped early by `stop`
+};
+
+// Runs recovery for options.repository. Fails when the hook cannot be
+// found or listed, or the store cannot be read; per-delivery and per-job
+// failures are counted in the report and recovery goes on (it stops early on
+// PermissionDenied or RateLimited, which the next calls would hit too).
+// Returns early, with `interrupted`, once `stop` is requested. Writes to the
+// store only through `store.Ingest`.
+Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::Store& store,
+                                         Clock& clock, const RecoveryOptions& options,
+                                         std::stop_token stop = {});
+
+// "hook 12: 3 missing of 40, 3 redelivered, 0 failed; 5 stale jobs checked, 1 reconciled".
+std::string SummarizeReport(const RecoveryReport& report);
+
+// ---- start-up recovery in serve ----
+
+// Recovery for every github.repositories entry, on its own thread, started
+// after the listeners so it never delays them. Destruction requests a stop,
+// wakes any backoff wait of the GitHub client, and joins the thread.
+class StartupRecovery {
+ public:
+  // Starts the thread, or returns null after logging once why recovery is
+  // off (no repositories configured, no credentials, a client that cannot be
+  // built). `store` and `clock` must outlive the returned object.
+  static std::unique_ptr<StartupRecovery> Start(const Config& config, store::Store& store,
+                                                Clock& clock);
+  ~StartupRecovery();
+  StartupRecovery(const StartupRecovery&) = delete;
+  StartupRecovery& operator=(const StartupRecovery&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit StartupRecovery(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace relayq::server

@@ -1,0 +1,92 @@
+#include "store/recovery_reads.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "store/sqlite_util.h"
+
+namespace relayq::store {
+namespace {
+
+// A read-only connection that waits briefly for a writer's checkpoint rather
+// than failing at once.
+Result<Db> OpenReadOnly(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no store at " + path);
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
+  sqlite3_busy_timeout(db.get(), 5000);
+  return db;
+}
+
+std::vector<std::string> LabelsFromJson(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
+                                                  const std::vector<std::string>& candidates) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  // One indexed lookup per candidate: the list is at most a few thousand
+  // GUIDs (GitHub keeps three days of deliveries), and a read transaction
+  // around them gives one consistent snapshot.
+  RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "BEGIN"));
+  RELAYQ_ASSIGN_OR_RETURN(Stmt lookup, Stmt::Prepare(db.get(), "SELECT 1 FROM deliveries WHERE id = ?1"));
+  std::set<std::string> found;
+  for (const std::string& id : candidates) {
+    lookup.Bind(1, std::string_view(id));
+    Result<bool> row = lookup.Step();
+    lookup.Reset();
+    if (!row.ok()) {
+      (void)Exec(db.get(), "ROLLBACK");
+      return row.status().WithContext("store " + path);
+    }
+    if (*row) found.insert(id);
+  }
+  (void)Exec(db.get(), "COMMIT");
+  return found;
+}
+
+Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
+                                                  const std::string& repository,
+                                                  int64_t updated_before, int limit) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(db.get(),
+                            "SELECT id, run_id, run_attempt, repository, workflow_name, name, "
+                            "labels, status, runner_name, queued_at, started_at, updated_at "
+                            "FROM jobs WHERE status <> 'completed' AND repository = ?1 "
+                            "COLLATE NOCASE AND updated_at < ?2 ORDER BY updated_at LIMIT ?3"));
+  q.Bind(1, std::string_view(repository)).Bind(2, updated_before).Bind(3, static_cast<int64_t>(limit));
+  std::vector<JobState> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status().WithContext("store " + path);
+    if (!*row) break;
+    JobState s;
+    s.id = q.Int(0);
+    s.run_id = q.Int(1);
+    s.run_attempt = q.Int(2);
+    s.repository = q.Text(3);
+    s.workflow_name = q.Text(4);
+    s.name = q.Text(5);
+    s.labels = LabelsFromJson(q.Text(6));
+    s.status = q.Text(7);
+    s.runner_name = q.OptText(8);
+    s.queued_at = q.OptInt(9);
+    s.started_at = q.OptInt(10);
+    s.updated_at = q.Int(11);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace relayq::store

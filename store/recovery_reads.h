@@ -1,0 +1,39 @@
+// Read-only queries for recovering missed deliveries (relayq hooks recover
+// and the start-up recovery in serve): which delivery ids the store already
+// holds, and which jobs it still believes are unfinished.
+//
+// Each call opens its own read-only connection to the store file, so it runs
+// beside a serving relayq (the store is in WAL mode: readers never block the
+// writer) and never takes the writer's queue. Nothing here writes; state is
+// changed only through Store::Ingest. Thread safety: the functions share no
+// state and may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/model.h"
+
+namespace relayq::store {
+
+// The subset of `candidates` (X-GitHub-Delivery GUIDs) recorded in the
+// deliveries table of the store at `path`, whatever their outcome. NotFound
+// when there is no file at `path` (callers should not take a mistyped --db
+// for "nothing was ever recorded"); IoError/Corruption/Unavailable as SQLite
+// reports them.
+Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
+                                                  const std::vector<std::string>& candidates);
+
+// Jobs of `repository` (compared case-insensitively) whose recorded status
+// is not "completed" and whose state last changed before `updated_before`
+// (Unix ms), oldest change first, at most `limit`. Filled fields: id, run_id,
+// run_attempt, repository, workflow_name, name, labels, status, runner_name,
+// queued_at, started_at, updated_at. NotFound when there is no file at `path`.
+Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
+                                                  const std::string& repository,
+                                                  int64_t updated_before, int limit);
+
+}  // namespace relayq::store
