@@ -1,0 +1,728 @@
+// SqliteStoreReader: the StoreReader implementation (see query.h).
+//
+// SQL text is assembled only from the constant fragments below, selected by
+// which filters are present; every user-supplied value is a bound parameter
+// with a fixed number (?1 repo, ?2 status, ?3 label, ?4 since, ?5 until,
+// ?6 cursor time, ?7 cursor row id, ?8 limit). Each distinct statement is
+// prepared once per connection and cached.
+//
+// Keyset pagination and NULL times: jobs and runs may lack their time (a
+// job seen without a creation time). Such rows sort after every dated row
+// (as "oldest"), so a listing runs in two phases: dated rows by (time DESC,
+// rowid DESC), then undated rows by rowid DESC. A cursor records which phase
+// it stopped in. Time filters exclude undated rows, so phase two runs only
+// without them.
+#include "store/query.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+#include "store/migrations.h"
+#include "store/sqlite_util.h"
+
+namespace relayq::store {
+
+const Field* Record::Get(std::string_view name) const {
+  for (const Field& f : fields) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr std::string_view kKindNames[] = {"jobs", "runs", "deliveries", "actions"};
+
+// How to read one kind. The first two selected columns are always the sort
+// time and the row id (the keyset); the record's columns follow.
+struct KindSpec {
+  const char* table;
+  const char* time_col;
+  const char* rowid_col;
+  const char* status_col;  // null: no status filter
+  bool has_label;
+  bool time_nullable;
+  const char* columns;  // after "<time>, <rowid>, "
+};
+
+const KindSpec& Spec(Kind k) {
+  static const KindSpec kSpecs[] = {
+      {"jobs", "t.queued_at", "t.id", "t.status", true, true,
+       "t.id, t.run_id, t.run_attempt, t.repository, t.workflow_name, t.name, t.labels, "
+       "t.status, t.conclusion, t.runner_name, t.queued_at, t.started_at, t.completed_at, "
+       "t.wait_seconds, t.duration_seconds, t.runner_group, t.updated_at"},
+      {"runs", "t.created_at", "t.rowid", "t.status", false, true,
+       "t.id, t.attempt, t.repository, t.workflow_path, t.workflow_name, t.display_title, "
+       "t.event, t.status, t.conclusion, t.created_at, t.updated_at, t.html_url, "
+       "t.head_branch, t.head_sha, t.run_started_at"},
+      {"deliveries", "t.received_at", "t.seq", "t.outcome", false, false,
+       "t.id, t.event, t.action, t.repository, t.received_at, t.outcome, t.reason, t.hook_id, "
+       "t.content_type, t.body_size, t.body IS NOT NULL"},
+      {"actions", "t.created_at", "t.id", "t.status", false, false,
+       "t.id, t.kind, t.key, t.status, t.attempts, t.last_error, t.created_at, t.done_at, "
+       "t.reason, t.repository, t.job_id, t.run_id, t.run_attempt, t.due_at, "
+       "t.next_attempt_at, t.updated_at"},
+  };
+  return kSpecs[static_cast<int>(k)];
+}
+
+const std::vector<std::string>& Names(Kind k) {
+  static const std::vector<std::string> kJobs = {
+      "id", "run_id", "run_attempt", "repository", "workflow_name", "name", "labels",
+      "status", "conclusion", "runner_name", "queued_at", "started_at", "completed_at",
+      "wait_seconds", "duration_seconds", "runner_group", "updated_at"};
+  static const std::vector<std::string> kRuns = {
+      "id", "attempt", "repository", "workflow_path", "workflow_name", "display_title",
+      "event", "status", "conclusion", "created_at", "updated_at", "html_url", "head_branch",
+      "head_sha", "run_started_at"};
+  static const std::vector<std::string> kDeliveries = {
+      "id", "event", "action", "repository", "received_at", "outcome", "reason", "hook_id",
+      "content_type", "body_size", "body_stored"};
+  static const std::vector<std::string> kActions = {
+      "id", "kind", "key", "status", "attempts", "last_error", "created_at", "done_at",
+      "reason", "repository", "job_id", "run_id", "run_attempt", "due_at",
+      "next_attempt_at", "updated_at"};
+  switch (k) {
+    case Kind::kJobs: return kJobs;
+    case Kind::kRuns: return kRuns;
+    case Kind::kDeliveries: return kDeliveries;
+    case Kind::kActions: return kActions;
+  }
+  return kJobs;
+}
+
+std::vector<std::string> ParseLabels(const std::string& text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+using T = Field::Type;
+
+Field IntField(std::string name, const Stmt& s, int col, T type = T::kInt) {
+  Field f;
+  f.name = std::move(name);
+  if (s.IsNull(col)) return f;
+  f.type = type;
+  f.i = s.Int(col);
+  return f;
+}
+
+Field TextField(std::string name, const Stmt& s, int col) {
+  Field f;
+  f.name = std::move(name);
+  if (s.IsNull(col)) return f;
+  f.type = T::kText;
+  f.s = s.Text(col);
+  return f;
+}
+
+// Reads the record columns of `kind` starting at column `first`.
+Record ReadRecord(Kind kind, const Stmt& s, int first) {
+  const std::vector<std::string>& n = Names(kind);
+  Record r;
+  r.fields.reserve(n.size());
+  auto col = [&](size_t i) { return first + static_cast<int>(i); };
+  // Per kind, the type of each column in Names order.
+  static const std::vector<T> kJobTypes = {T::kInt, T::kInt, T::kInt, T::kText, T::kText,
+                                           T::kText, T::kList, T::kText, T::kText, T::kText,
+                                           T::kTime, T::kTime, T::kTime, T::kSeconds,
+                                           T::kSeconds, T::kText, T::kTime};
+  static const std::vector<T> kRunTypes = {T::kInt, T::kInt, T::kText, T::kText, T::kText,
+                                           T::kText, T::kText, T::kText, T::kText, T::kTime,
+                                           T::kTime, T::kText, T::kText, T::kText, T::kTime};
+  static const std::vector<T> kDeliveryTypes = {T::kText, T::kText, T::kText, T::kText,
+                                                T::kTime, T::kText, T::kText, T::kInt,
+                                                T::kText, T::kInt, T::kBool};
+  static const std::vector<T> kActionTypes = {T::kInt,  T::kText, T::kText, T::kText,
+                                              T::kInt,  T::kText, T::kTime, T::kTime,
+                                              T::kText, T::kText, T::kInt,  T::kInt,
+                                              T::kInt,  T::kTime, T::kTime, T::kTime};
+  const std::vector<T>* types = &kJobTypes;
+  if (kind == Kind::kRuns) types = &kRunTypes;
+  if (kind == Kind::kDeliveries) types = &kDeliveryTypes;
+  if (kind == Kind::kActions) types = &kActionTypes;
+  for (size_t i = 0; i < n.size(); ++i) {
+    T t = (*types)[i];
+    if (t == T::kText) {
+      r.fields.push_back(TextField(n[i], s, col(i)));
+    } else if (t == T::kList) {
+      Field f;
+      f.name = n[i];
+      f.type = T::kList;
+      f.list = ParseLabels(s.Text(col(i)));
+      r.fields.push_back(std::move(f));
+    } else {
+      r.fields.push_back(IntField(n[i], s, col(i), t));
+    }
+  }
+  return r;
+}
+
+// Cursor: hex of "<kind letter>|<time ms or n>|<rowid>".
+struct CursorPos {
+  bool dated = true;  // false: in the undated phase
+  int64_t time = 0;
+  int64_t rowid = 0;
+};
+
+std::string EncodeCursor(Kind kind, const CursorPos& c) {
+  std::string raw(1, KindName(kind)[0]);
+  raw += "|";
+  raw += c.dated ? std::to_string(c.time) : "n";
+  raw += "|" + std::to_string(c.rowid);
+  return HexEncode(raw);
+}
+
+bool ParseInt64(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+Result<CursorPos> DecodeCursor(Kind kind, std::string_view hex) {
+  auto bad = Status::InvalidArgument("cursor is not valid (use the 'next' value of a page)");
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 128) return bad;
+  std::string raw;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    auto nib = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      return -1;
+    };
+    int hi = nib(hex[i]), lo = nib(hex[i + 1]);
+    if (hi < 0 || lo < 0) return bad;
+    raw += static_cast<char>(hi * 16 + lo);
+  }
+  size_t a = raw.find('|'), b = raw.rfind('|');
+  if (a != 1 || b == a) return bad;
+  if (raw[0] != KindName(kind)[0]) {
+    return Status::InvalidArgument("cursor belongs to another kind of listing");
+  }
+  CursorPos c;
+  std::string_view t = std::string_view(raw).substr(a + 1, b - a - 1);
+  if (t == "n") {
+    c.dated = false;
+  } else if (!ParseInt64(t, c.time)) {
+    return bad;
+  }
+  if (!ParseInt64(std::string_view(raw).substr(b + 1), c.rowid)) return bad;
+  return c;
+}
+
+class SqliteStoreReader final : public StoreReader {
+ public:
+  explicit SqliteStoreReader(Db db) : db_(std::move(db)) {}
+  ~SqliteStoreReader() override {
+    stmts_.clear();  // statements before the connection
+  }
+
+  Result<Page> List(const ListQuery& q) override;
+  Result<JobHistory> Job(int64_t id) override;
+  Result<std::vector<LabelQueue>> QueuedByLabel() override;
+  Result<std::vector<RunnerSeen>> RunnersSince(int64_t since_ms, int limit) override;
+  Result<std::vector<LabelWait>> WaitByLabel(int64_t since_ms, int64_t until_ms,
+                                             const std::optional<std::string>& label) override;
+  Result<std::vector<CountBy>> OpenJobsByStatus() override;
+  Result<std::vector<CountBy>> CompletedJobsSince(int64_t since_ms) override;
+  Result<std::vector<CountBy>> ActionsByKindAndStatus() override;
+  Result<PendingActions> Pending() override;
+  Result<int64_t> MaxJobEventSeq() override;
+  Result<std::vector<WaitObservation>> WaitsKnownBetween(int64_t after_seq,
+                                                         int64_t upto_seq) override;
+  Result<std::vector<std::string>> ExplainList(const ListQuery& q) override;
+  Result<std::vector<std::string>> ExplainJob() override;
+  Result<std::vector<std::string>> ExplainWaitByLabel() override;
+
+ private:
+  // The cached statement for `sql`, reset and unbound.
+  Result<Stmt*> Get(const std::string& sql) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) {
+      RELAYQ_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db_.get(), sql));
+      it = stmts_.emplace(sql, std::move(s)).first;
+    }
+    it->second.Reset();
+    return &it->second;
+  }
+
+  Status Validate(const ListQuery& q) const;
+  std::string ListSql(const ListQuery& q, bool dated, bool with_cursor) const;
+  void BindList(Stmt& s, const ListQuery& q, const CursorPos* c, int64_t limit) const;
+  Result<std::vector<CountBy>> Counts(const std::string& sql, int keys,
+                                      std::optional<int64_t> bind1 = std::nullopt);
+  Result<std::vector<std::string>> Explain(const std::string& sql,
+                                           const std::function<void(Stmt&)>& bind);
+
+  Db db_;
+  std::map<std::string, Stmt> stmts_;
+};
+
+Status SqliteStoreReader::Validate(const ListQuery& q) const {
+  if (q.limit < 1 || q.limit > kMaxPageSize) {
+    return Status::InvalidArgument("limit must be from 1 to " + std::to_string(kMaxPageSize));
+  }
+  if (q.label && !Spec(q.kind).has_label) {
+    return Status::InvalidArgument("the label filter applies to jobs only");
+  }
+  if (q.since_ms && q.until_ms && *q.since_ms > *q.until_ms) {
+    return Status::InvalidArgument("since is after until");
+  }
+  return Status::Ok();
+}
+
+std::string SqliteStoreReader::ListSql(const ListQuery& q, bool dated, bool with_cursor) const {
+  const KindSpec& k = Spec(q.kind);
+  std::string time = k.time_col;
+  std::string sql = "SELECT " + time + ", " + k.rowid_col + ", " + k.columns + " FROM " +
+                    k.table + " t WHERE ";
+  sql += dated ? time + " IS NOT NULL" : time + " IS NULL";
+  if (q.repo) sql += " AND t.repository = ?1";
+  if (q.status) sql += std::string(" AND ") + k.status_col + " = ?2";
+  if (q.label) {
+    sql += " AND EXISTS (SELECT 1 FROM job_labels l WHERE l.label = ?3 AND l.job_id = t.id)";
+  }
+  if (q.since_ms) sql += " AND " + time + " >= ?4";
+  if (q.until_ms) sql += " AND " + time + " < ?5";
+  if (with_cursor) {
+    if (dated) {
+      sql += " AND " + time + " <= ?6 AND (" + time + " < ?6 OR " + k.rowid_col + " < ?7)";
+    } else {
+      sql += std::string(" AND ") + k.rowid_col + " < ?7";
+    }
+  }
+  sql += dated ? " ORDER BY " + time + " DESC, " + k.rowid_col + " DESC"
+               : std::string(" ORDER BY ") + k.rowid_col + " DESC";
+  sql += " LIMIT ?8";
+  return sql;
+}
+
+void SqliteStoreReader::BindList(Stmt& s, const ListQuery& q, const CursorPos* c,
+                                 int64_t limit) const {
+  if (q.repo) s.Bind(1, std::string_view(*q.repo));
+  if (q.status) s.Bind(2, std::string_view(*q.status));
+  if (q.label) s.Bind(3, std::string_view(*q.label));
+  if (q.since_ms) s.Bind(4, *q.since_ms);
+  if (q.until_ms) s.Bind(5, *q.until_ms);
+  if (c != nullptr) {
+    if (c->dated) s.Bind(6, c->time);
+    s.Bind(7, c->rowid);
+  }
+  s.Bind(8, limit);
+}
+
+Result<Page> SqliteStoreReader::List(const ListQuery& q) {
+  RELAYQ_RETURN_IF_ERROR(Validate(q));
+  std::optional<CursorPos> cursor;
+  if (!q.cursor.empty()) {
+    RELAYQ_ASSIGN_OR_RETURN(cursor, DecodeCursor(q.kind, q.cursor));
+  }
+  const KindSpec& k = Spec(q.kind);
+  const bool undated_possible = k.time_nullable && !q.since_ms && !q.until_ms;
+  const int64_t want = q.limit + 1;  // one more tells whether a next page exists
+
+  struct Row {
+    CursorPos pos;
+    Record rec;
+  };
+  std::vector<Row> rows;
+  auto run = [&](bool dated, const CursorPos* c) -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(ListSql(q, dated, c != nullptr)));
+    BindList(*s, q, c, want - static_cast<int64_t>(rows.size()));
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      Row r;
+      r.pos.dated = dated;
+      r.pos.time = s->Int(0);
+      r.pos.rowid = s->Int(1);
+      r.rec = ReadRecord(q.kind, *s, 2);
+      rows.push_back(std::move(r));
+    }
+    s->Reset();
+    return Status::Ok();
+  };
+
+  if (!cursor || cursor->dated) {
+    RELAYQ_RETURN_IF_ERROR(run(true, cursor ? &*cursor : nullptr));
+  }
+  if (undated_possible && static_cast<int64_t>(rows.size()) < want) {
+    const CursorPos* c = (cursor && !cursor->dated) ? &*cursor : nullptr;
+    RELAYQ_RETURN_IF_ERROR(run(false, c));
+  }
+  Page page;
+  if (static_cast<int64_t>(rows.size()) > q.limit) {
+    rows.resize(static_cast<size_t>(q.limit));
+    page.next = EncodeCursor(q.kind, rows.back().pos);
+  }
+  page.items.reserve(rows.size());
+  for (Row& r : rows) page.items.push_back(std::move(r.rec));
+  return page;
+}
+
+constexpr char kJobEventsSql[] =
+    "SELECT seq, delivery_id, action, status, conclusion, runner_name, event_at, received_at, "
+    "applied FROM job_events WHERE job_id = ?1 ORDER BY seq";
+constexpr char kJobDeliveriesSql[] =
+    "SELECT t.received_at, t.seq, t.id, t.event, t.action, t.repository, t.received_at, "
+    "t.outcome, t.reason, t.hook_id, t.content_type, t.body_size, t.body IS NOT NULL "
+    "FROM deliveries t WHERE t.id IN (SELECT delivery_id FROM job_events WHERE job_id = ?1) "
+    "ORDER BY t.received_at, t.seq";
+constexpr char kJobActionsSql[] =
+    "SELECT t.created_at, t.id, t.id, t.kind, t.key, t.status, t.attempts, t.last_error, "
+    "t.created_at, t.done_at, t.reason, t.repository, t.job_id, t.run_id, t.run_attempt, "
+    "t.due_at, t.next_attempt_at, t.updated_at FROM actions t "
+    "WHERE t.job_id = ?1 OR (t.run_id = ?2 AND (t.run_attempt IS NULL OR t.run_attempt = ?3)) "
+    "ORDER BY t.created_at, t.id";
+
+std::string JobByIdSql() {
+  return std::string("SELECT t.queued_at, t.id, ") + Spec(Kind::kJobs).columns +
+         " FROM jobs t WHERE t.id = ?1";
+}
+
+Result<JobHistory> SqliteStoreReader::Job(int64_t id) {
+  JobHistory h;
+  int64_t run_id = 0, run_attempt = 0;
+  {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(JobByIdSql()));
+    s->Bind(1, id);
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return Status::NotFound("no job with id " + std::to_string(id));
+    h.job = ReadRecord(Kind::kJobs, *s, 2);
+    run_id = s->Int(3);
+    run_attempt = s->Int(4);
+    s->Reset();
+  }
+  {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kJobEventsSql));
+    s->Bind(1, id);
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      Record r;
+      r.fields.push_back(IntField("seq", *s, 0));
+      r.fields.push_back(TextField("delivery_id", *s, 1));
+      r.fields.push_back(TextField("action", *s, 2));
+      r.fields.push_back(TextField("status", *s, 3));
+      r.fields.push_back(TextField("conclusion", *s, 4));
+      r.fields.push_back(TextField("runner_name", *s, 5));
+      r.fields.push_back(IntField("event_at", *s, 6, T::kTime));
+      r.fields.push_back(IntField("received_at", *s, 7, T::kTime));
+      r.fields.push_back(IntField("applied", *s, 8, T::kBool));
+      h.events.push_back(std::move(r));
+    }
+    s->Reset();
+  }
+  {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kJobDeliveriesSql));
+    s->Bind(1, id);
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      h.deliveries.push_back(ReadRecord(Kind::kDeliveries, *s, 2));
+    }
+    s->Reset();
+  }
+  {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kJobActionsSql));
+    s->Bind(1, id).Bind(2, run_id).Bind(3, run_attempt);
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      h.actions.push_back(ReadRecord(Kind::kActions, *s, 2));
+    }
+    s->Reset();
+  }
+  return h;
+}
+
+Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt * s, Get("SELECT l.label, count(*), min(j.queued_at) FROM jobs j "
+                    "JOIN job_labels l ON l.job_id = j.id WHERE j.status = 'queued' "
+                    "GROUP BY l.label ORDER BY l.label"));
+  std::vector<LabelQueue> out;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back({s->Text(0), s->Int(1), s->OptInt(2)});
+  }
+  s->Reset();
+  return out;
+}
+
+Result<std::vector<RunnerSeen>> SqliteStoreReader::RunnersSince(int64_t since_ms, int limit) {
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt * s, Get("SELECT runner_name, status, repository, workflow_name, name, "
+                    "max(coalesce(completed_at, 0), coalesce(started_at, 0), updated_at) "
+                    "FROM jobs WHERE queued_at >= ?1 AND runner_name IS NOT NULL"));
+  s->Bind(1, since_ms);
+  std::map<std::string, RunnerSeen> by_name;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    RunnerSeen& r = by_name[s->Text(0)];
+    r.runner_name = s->Text(0);
+    ++r.jobs;
+    if (s->Text(1) == "in_progress") ++r.busy;
+    int64_t seen = s->Int(5);
+    if (seen >= r.last_seen) {
+      r.last_seen = seen;
+      r.last_status = s->Text(1);
+      r.last_repository = s->Text(2);
+      r.last_workflow = s->Text(3);
+      r.last_job = s->Text(4);
+    }
+  }
+  s->Reset();
+  std::vector<RunnerSeen> out;
+  for (auto& [_, r] : by_name) out.push_back(std::move(r));
+  std::sort(out.begin(), out.end(),
+            [](const RunnerSeen& a, const RunnerSeen& b) { return a.last_seen > b.last_seen; });
+  if (limit >= 0 && out.size() > static_cast<size_t>(limit)) out.resize(static_cast<size_t>(limit));
+  return out;
+}
+
+// Nearest-rank percentile of sorted values.
+int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
+  if (rank < 1) rank = 1;
+  if (rank > sorted.size()) rank = sorted.size();
+  return sorted[rank - 1];
+}
+
+constexpr char kWaitForLabelSql[] =
+    "SELECT wait_seconds FROM jobs WHERE queued_at >= ?1 AND queued_at < ?2 "
+    "AND wait_seconds IS NOT NULL AND instr(labels, ?3) > 0";
+
+Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
+    int64_t since_ms, int64_t until_ms, const std::optional<std::string>& label) {
+  std::vector<std::string> labels;
+  if (label) {
+    labels.push_back(*label);
+  } else {
+    // Distinct labels by skipping through the (label, job_id) key: one
+    // index seek per label instead of a scan of every job's labels.
+    RELAYQ_ASSIGN_OR_RETURN(
+        Stmt * s, Get("SELECT label FROM job_labels WHERE label > ?1 ORDER BY label LIMIT 1"));
+    std::string last;
+    for (;;) {
+      s->Reset();
+      s->Bind(1, std::string_view(last));
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      last = s->Text(0);
+      labels.push_back(last);
+    }
+    s->Reset();
+  }
+  std::vector<LabelWait> out;
+  for (const std::string& l : labels) {
+    // Labels are stored as a JSON array of strings; the label's own JSON
+    // form (quotes included) matches exactly one element, and runner labels
+    // cannot contain quotes, so a substring test on the stored text is exact
+    // and avoids a join per job.
+    std::string quoted = nlohmann::json(l).dump();
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kWaitForLabelSql));
+    s->Bind(1, since_ms).Bind(2, until_ms).Bind(3, std::string_view(quoted));
+    std::vector<int64_t> waits;
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      waits.push_back(s->Int(0));
+    }
+    s->Reset();
+    if (waits.empty()) continue;
+    std::sort(waits.begin(), waits.end());
+    out.push_back({l, static_cast<int64_t>(waits.size()), Percentile(waits, 0.5),
+                   Percentile(waits, 0.95), waits.back()});
+  }
+  return out;
+}
+
+Result<std::vector<CountBy>> SqliteStoreReader::Counts(const std::string& sql, int keys,
+                                                       std::optional<int64_t> bind1) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(sql));
+  if (bind1) s->Bind(1, *bind1);
+  std::vector<CountBy> out;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    CountBy c;
+    for (int i = 0; i < keys; ++i) c.keys.push_back(s->Text(i));
+    c.count = s->Int(keys);
+    out.push_back(std::move(c));
+  }
+  s->Reset();
+  return out;
+}
+
+Result<std::vector<CountBy>> SqliteStoreReader::OpenJobsByStatus() {
+  return Counts("SELECT status, count(*) FROM jobs "
+                "WHERE status IN ('queued', 'waiting', 'in_progress') GROUP BY status",
+                1);
+}
+
+Result<std::vector<CountBy>> SqliteStoreReader::CompletedJobsSince(int64_t since_ms) {
+  return Counts("SELECT coalesce(conclusion, 'unknown'), count(*) FROM jobs "
+                "WHERE status = 'completed' AND queued_at >= ?1 GROUP BY 1",
+                1, since_ms);
+}
+
+Result<std::vector<CountBy>> SqliteStoreReader::ActionsByKindAndStatus() {
+  return Counts("SELECT kind, status, count(*) FROM actions GROUP BY kind, status", 2);
+}
+
+Result<StoreReader::PendingActions> SqliteStoreReader::Pending() {
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt * s, Get("SELECT status, count(*), min(coalesce(due_at, created_at)) FROM actions "
+                    "WHERE status IN ('scheduled', 'pending', 'running') GROUP BY status"));
+  PendingActions p;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    if (s->Text(0) == "scheduled") {
+      p.scheduled = s->Int(1);
+      continue;
+    }
+    p.pending += s->Int(1);
+    if (std::optional<int64_t> due = s->OptInt(2); due && (!p.oldest_due || *due < *p.oldest_due)) {
+      p.oldest_due = due;
+    }
+  }
+  s->Reset();
+  return p;
+}
+
+Result<int64_t> SqliteStoreReader::MaxJobEventSeq() {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get("SELECT coalesce(max(seq), 0) FROM job_events"));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+  int64_t v = row ? s->Int(0) : 0;
+  s->Reset();
+  return v;
+}
+
+Result<std::vector<WaitObservation>> SqliteStoreReader::WaitsKnownBetween(int64_t after_seq,
+                                                                          int64_t upto_seq) {
+  // A job's wait is known from its first applied in_progress or completed
+  // event (queued_at comes with every event; started_at with those two).
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt * s,
+      Get("SELECT j.wait_seconds, j.labels FROM jobs j WHERE j.id IN ("
+          "SELECT e.job_id FROM job_events e WHERE e.seq > ?1 AND e.seq <= ?2 AND e.applied = 1 "
+          "AND e.status IN ('in_progress', 'completed')) AND j.wait_seconds IS NOT NULL "
+          "AND NOT EXISTS (SELECT 1 FROM job_events p WHERE p.job_id = j.id AND p.seq <= ?1 "
+          "AND p.applied = 1 AND p.status IN ('in_progress', 'completed'))"));
+  s->Bind(1, after_seq).Bind(2, upto_seq);
+  std::vector<WaitObservation> out;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back({s->Int(0), ParseLabels(s->Text(1))});
+  }
+  s->Reset();
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteStoreReader::Explain(
+    const std::string& sql, const std::function<void(Stmt&)>& bind) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db_.get(), "EXPLAIN QUERY PLAN " + sql));
+  bind(s);
+  std::vector<std::string> out;
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(s.Text(3));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> SqliteStoreReader::ExplainList(const ListQuery& q) {
+  RELAYQ_RETURN_IF_ERROR(Validate(q));
+  std::optional<CursorPos> cursor;
+  if (!q.cursor.empty()) {
+    RELAYQ_ASSIGN_OR_RETURN(cursor, DecodeCursor(q.kind, q.cursor));
+  }
+  bool dated = !cursor || cursor->dated;
+  return Explain(ListSql(q, dated, cursor.has_value()), [&](Stmt& s) {
+    BindList(s, q, cursor ? &*cursor : nullptr, q.limit + 1);
+  });
+}
+
+Result<std::vector<std::string>> SqliteStoreReader::ExplainJob() {
+  std::vector<std::string> all;
+  for (const std::string& sql :
+       {JobByIdSql(), std::string(kJobEventsSql), std::string(kJobDeliveriesSql),
+        std::string(kJobActionsSql)}) {
+    RELAYQ_ASSIGN_OR_RETURN(std::vector<std::string> plan,
+                            Explain(sql, [](Stmt& s) { s.Bind(1, int64_t{1}); }));
+    all.insert(all.end(), plan.begin(), plan.end());
+  }
+  return all;
+}
+
+Result<std::vector<std::string>> SqliteStoreReader::ExplainWaitByLabel() {
+  return Explain(kWaitForLabelSql, [](Stmt& s) {
+    s.Bind(1, int64_t{0}).Bind(2, int64_t{1}).Bind(3, std::string_view("\"x\""));
+  });
+}
+
+}  // namespace
+
+Result<Kind> ParseKind(std::string_view text) {
+  for (int i = 0; i < 4; ++i) {
+    if (text == kKindNames[i]) return static_cast<Kind>(i);
+  }
+  return Status::InvalidArgument("unknown kind '" + std::string(text.substr(0, 64)) +
+                                 "' (use jobs, runs, deliveries or actions)");
+}
+
+std::string_view KindName(Kind kind) { return kKindNames[static_cast<int>(kind)]; }
+
+const std::vector<std::string>& FieldNames(Kind kind) { return Names(kind); }
+
+Result<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
+                                                       int busy_timeout_ms) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::NotFound("no store at " + path + " (use --db PATH or the config's store.path)");
+  }
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a file");
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  auto not_store = [&](const Status& s) {
+    return Status::InvalidArgument(path + " is not a relayq store (" + s.message() + ")");
+  };
+  int v = 0;
+  {
+    auto version = Stmt::Prepare(db.get(), "PRAGMA user_version");
+    if (!version.ok()) return not_store(version.status());
+    Result<bool> row = version->Step();
+    if (!row.ok()) return not_store(row.status());
+    v = *row ? static_cast<int>(version->Int(0)) : 0;
+  }
+  if (v == 0) return Status::InvalidArgument(path + " is not a relayq store (no schema)");
+  if (v > LatestSchemaVersion()) {
+    return Status::InvalidArgument(path + " was written by a newer relayq (schema " +
+                                   std::to_string(v) + "); upgrade relayq");
+  }
+  if (v < 3) {
+    return Status::InvalidArgument(path + " has an older schema (" + std::to_string(v) +
+                                   "); start relayq serve once to upgrade it");
+  }
+  return std::unique_ptr<StoreReader>(new SqliteStoreReader(std::move(db)));
+}
+
+}  // namespace relayq::store

@@ -1,0 +1,384 @@
+// StoreReader: filters, per-kind time windows, keyset pagination under
+// concurrent inserts, cursor validation, job history, aggregates, prune and
+// backup. Data goes in through the real write path (Store::Ingest); actions,
+// which the routing layer writes, are inserted directly.
+#include "store/query.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <functional>
+#include <set>
+
+#include "store/maintenance.h"
+#include "store/store.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/sqlite_reader.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace relayq::store {
+namespace {
+
+constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kMin = 60 * 1000;
+
+ListQuery Q(Kind kind, const std::function<void(ListQuery&)>& set = nullptr) {
+  ListQuery q;
+  q.kind = kind;
+  if (set) set(q);
+  return q;
+}
+
+class QueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions o;
+    o.path = Path();
+    auto s = Store::Open(o, clock_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  std::string Path() const { return dir_.File("relayq.db"); }
+
+  // A workflow_job delivery for job `job_id` at minute `minute` after kT0.
+  void Job(const std::string& delivery, int64_t job_id, const std::string& status, int minute,
+           const std::string& repo = "o/a", std::vector<std::string> labels = {"self-hosted",
+                                                                               "rpi4"},
+           std::optional<std::string> runner = std::nullopt) {
+    Delivery d;
+    d.id = delivery;
+    d.event = "workflow_job";
+    d.action = status;
+    d.repository = repo;
+    d.received_at = kT0 + minute * kMin + 500;
+    d.body = "{\"x\":1}";
+    JobEvent e;
+    e.job_id = job_id;
+    e.run_id = 1000 + job_id;
+    e.repository = repo;
+    e.workflow_name = "transcribe";
+    e.name = "job" + std::to_string(job_id);
+    e.action = status;
+    e.status = status;
+    e.labels = std::move(labels);
+    e.created_at = kT0 + minute * kMin;
+    if (status != "queued") {
+      e.started_at = kT0 + (minute + 2) * kMin;
+      e.runner_name = runner ? runner : std::optional<std::string>("pi-1");
+    }
+    if (status == "completed") {
+      e.completed_at = kT0 + (minute + 5) * kMin;
+      e.conclusion = "success";
+    }
+    d.job = e;
+    auto r = store_->Ingest(std::move(d));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+
+  void Run(const std::string& delivery, int64_t run_id, int minute, const std::string& repo) {
+    Delivery d;
+    d.id = delivery;
+    d.event = "workflow_run";
+    d.action = "requested";
+    d.repository = repo;
+    d.received_at = kT0 + minute * kMin;
+    RunEvent e;
+    e.run_id = run_id;
+    e.repository = repo;
+    e.workflow_path = ".github/workflows/t.yml";
+    e.workflow_name = "t";
+    e.event = "workflow_dispatch";
+    e.action = "requested";
+    e.status = "queued";
+    e.created_at = kT0 + minute * kMin;
+    e.updated_at = e.created_at;
+    d.run = e;
+    ASSERT_TRUE(store_->Ingest(std::move(d)).ok());
+  }
+
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  std::unique_ptr<StoreReader> Reader() {
+    auto r = StoreReader::Open(Path());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? std::move(*r) : nullptr;
+  }
+
+  static std::vector<int64_t> Ids(const Page& p) {
+    std::vector<int64_t> ids;
+    for (const auto& r : p.items) ids.push_back(r.Get("id")->i);
+    return ids;
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(QueryTest, MissingFileIsNotFoundAndNotCreated) {
+  auto r = StoreReader::Open(dir_.File("absent.db"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("absent.db")));
+}
+
+TEST_F(QueryTest, JobsNewestFirstWithContractFields) {
+  Job("d1", 1, "queued", 0);
+  Job("d2", 2, "completed", 10);
+  auto reader = Reader();
+  auto page = reader->List(Q(Kind::kJobs));
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(Ids(*page), (std::vector<int64_t>{2, 1}));
+  EXPECT_TRUE(page->next.empty());
+  const Record& done = page->items[0];
+  for (const char* name : {"id", "run_id", "run_attempt", "repository", "workflow_name", "name",
+                           "labels", "status", "conclusion", "runner_name", "queued_at",
+                           "started_at", "completed_at", "wait_seconds", "duration_seconds"}) {
+    EXPECT_NE(done.Get(name), nullptr) << name;
+  }
+  EXPECT_EQ(done.Get("wait_seconds")->type, Field::Type::kSeconds);
+  EXPECT_EQ(done.Get("wait_seconds")->i, 120);
+  EXPECT_EQ(done.Get("duration_seconds")->i, 180);
+  EXPECT_EQ(done.Get("queued_at")->type, Field::Type::kTime);
+  EXPECT_EQ(done.Get("queued_at")->i, kT0 + 10 * kMin);
+  EXPECT_EQ(done.Get("labels")->list, (std::vector<std::string>{"self-hosted", "rpi4"}));
+  // A queued job has no wait yet: null, not zero.
+  EXPECT_EQ(page->items[1].Get("wait_seconds")->type, Field::Type::kNull);
+}
+
+TEST_F(QueryTest, FiltersByRepoLabelAndStatus) {
+  Job("d1", 1, "queued", 0, "o/a", {"self-hosted", "macmini"});
+  Job("d2", 2, "queued", 1, "o/b", {"self-hosted", "rpi4"});
+  Job("d3", 3, "in_progress", 2, "o/a", {"self-hosted", "rpi4"});
+  auto reader = Reader();
+  auto by_repo = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.repo = "o/a"; }));
+  ASSERT_TRUE(by_repo.ok());
+  EXPECT_EQ(Ids(*by_repo), (std::vector<int64_t>{3, 1}));
+  auto by_label = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.label = "rpi4"; }));
+  ASSERT_TRUE(by_label.ok());
+  EXPECT_EQ(Ids(*by_label), (std::vector<int64_t>{3, 2}));
+  auto combined = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.label = "rpi4"; q.status = "queued"; }));
+  ASSERT_TRUE(combined.ok());
+  EXPECT_EQ(Ids(*combined), (std::vector<int64_t>{2}));
+  auto none = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.repo = "o/a' OR 1=1 --"; }));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->items.empty());
+  auto label_on_runs = reader->List(Q(Kind::kRuns, [&](ListQuery& q) { q.label = "rpi4"; }));
+  EXPECT_EQ(label_on_runs.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(QueryTest, TimeWindowsUseEachKindsOwnTime) {
+  // The job is queued at minute 0 but its delivery arrives at minute 30:
+  // a window around minute 30 finds the delivery, not the job.
+  Job("late", 1, "queued", 0);
+  Sql("UPDATE deliveries SET received_at = " + std::to_string(kT0 + 30 * kMin));
+  Run("r1", 77, 40, "o/a");
+  Sql("INSERT INTO actions (kind, key, repository, status, created_at, updated_at) VALUES "
+      "('fallback', 'fallback:1:1', 'o/a', 'done', " + std::to_string(kT0 + 50 * kMin) + ", 0)");
+  auto reader = Reader();
+  struct Case {
+    Kind kind;
+    int64_t from_min, to_min;
+    size_t want;
+  } cases[] = {
+      {Kind::kJobs, 0, 1, 1},        {Kind::kJobs, 25, 35, 0},
+      {Kind::kDeliveries, 25, 35, 1}, {Kind::kDeliveries, 0, 1, 0},
+      {Kind::kRuns, 40, 41, 1},       {Kind::kRuns, 0, 40, 0},
+      {Kind::kActions, 50, 51, 1},    {Kind::kActions, 0, 50, 0},
+  };
+  for (const auto& c : cases) {
+    ListQuery q = Q(c.kind, [&](ListQuery& l) { l.since_ms = kT0 + c.from_min * kMin; l.until_ms = kT0 + c.to_min * kMin; });
+    auto page = reader->List(q);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_EQ(page->items.size(), c.want)
+        << KindName(c.kind) << " [" << c.from_min << ", " << c.to_min << ")";
+  }
+}
+
+TEST_F(QueryTest, PaginationStaysStableWhileRowsArrive) {
+  for (int i = 1; i <= 25; ++i) Job("d" + std::to_string(i), i, "queued", i);
+  // Two jobs queued in the same millisecond: the id breaks the tie.
+  Job("tie", 100, "queued", 25);
+  auto reader = Reader();
+  std::vector<int64_t> seen;
+  ListQuery q = Q(Kind::kJobs, [&](ListQuery& l) { l.limit = 7; });
+  int pages = 0;
+  for (;;) {
+    auto page = reader->List(q);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (int64_t id : Ids(*page)) seen.push_back(id);
+    ++pages;
+    // New jobs arrive between pages, both newer and older than the cursor.
+    Job("new" + std::to_string(pages), 1000 + pages, "queued", 100 + pages);
+    Job("old" + std::to_string(pages), 2000 + pages, "queued", -100 - pages);
+    if (page->next.empty()) break;
+    q.cursor = page->next;
+  }
+  std::set<int64_t> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "an item was repeated";
+  for (int i = 1; i <= 25; ++i) EXPECT_TRUE(unique.count(i)) << "job " << i << " was skipped";
+  EXPECT_TRUE(unique.count(100));
+  // Newer arrivals never show up on later pages (they sort before the cursor).
+  for (int p = 1; p <= pages; ++p) EXPECT_FALSE(unique.count(1000 + p));
+  // Order: strictly by (queued_at, id) descending.
+  EXPECT_EQ(seen[0], 100);
+  EXPECT_EQ(seen[1], 25);
+}
+
+TEST_F(QueryTest, UndatedRowsComeLastAndPaginate) {
+  for (int i = 1; i <= 3; ++i) Job("d" + std::to_string(i), i, "queued", i);
+  Sql("UPDATE jobs SET queued_at = NULL WHERE id IN (1, 2)");
+  auto reader = Reader();
+  std::vector<int64_t> seen;
+  ListQuery q = Q(Kind::kJobs, [&](ListQuery& l) { l.limit = 1; });
+  for (;;) {
+    auto page = reader->List(q);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (int64_t id : Ids(*page)) seen.push_back(id);
+    if (page->next.empty()) break;
+    q.cursor = page->next;
+  }
+  EXPECT_EQ(seen, (std::vector<int64_t>{3, 2, 1}));
+}
+
+TEST_F(QueryTest, BadCursorsAreRejected) {
+  Job("d1", 1, "queued", 0);
+  Job("d2", 2, "queued", 1);
+  auto reader = Reader();
+  auto first = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.limit = 1; }));
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->next.empty());
+  for (const std::string& bad : std::vector<std::string>{
+           "zz", "abc", "00", "6a7c317c", "'; DROP TABLE jobs; --", std::string(200, 'a')}) {
+    auto page = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.cursor = bad; }));
+    EXPECT_EQ(page.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+  // A jobs cursor is not a runs cursor.
+  auto other = reader->List(Q(Kind::kRuns, [&](ListQuery& q) { q.cursor = first->next; }));
+  EXPECT_EQ(other.status().code(), Status::Code::kInvalidArgument);
+  auto limit = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.limit = 0; }));
+  EXPECT_EQ(limit.status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(QueryTest, JobHistoryHasEventsDeliveriesAndActions) {
+  Job("q", 5, "queued", 0);
+  Job("s", 5, "in_progress", 0);
+  Job("s-again", 5, "queued", 0);  // late and stale: recorded, not applied
+  Sql("INSERT INTO actions (kind, key, repository, status, job_id, run_id, run_attempt, "
+      "created_at, updated_at, reason) VALUES ('fallback', 'fallback:1005:1', 'o/a', 'done', 5, "
+      "1005, 1, 1, 1, 'queued past 5m on macmini')");
+  Sql("INSERT INTO actions (kind, key, repository, status, run_id, created_at, updated_at) "
+      "VALUES ('chain', 'chain:9:1', 'o/a', 'done', 9, 1, 1)");
+  auto reader = Reader();
+  auto h = reader->Job(5);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->job.Get("status")->s, "in_progress");
+  ASSERT_EQ(h->events.size(), 3u);
+  EXPECT_EQ(h->events[2].Get("applied")->i, 0);
+  EXPECT_EQ(h->deliveries.size(), 3u);
+  ASSERT_EQ(h->actions.size(), 1u);
+  EXPECT_EQ(h->actions[0].Get("reason")->s, "queued past 5m on macmini");
+  EXPECT_EQ(reader->Job(6).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(QueryTest, AggregatesForDashboardAndMetrics) {
+  Job("a", 1, "queued", 0, "o/a", {"self-hosted", "macmini"});
+  Job("b", 2, "queued", 3, "o/a", {"self-hosted", "macmini"});
+  Job("c", 3, "completed", 5, "o/a", {"self-hosted", "rpi4"}, "pi-7");
+  Sql("INSERT INTO actions (kind, key, repository, status, created_at, updated_at, due_at) "
+      "VALUES ('fallback', 'k1', 'o/a', 'pending', 10, 10, 20), "
+      "('fallback', 'k2', 'o/a', 'scheduled', 10, 10, 99), "
+      "('chain', 'k3', 'o/a', 'done', 10, 10, NULL)");
+  auto reader = Reader();
+  auto queued = reader->QueuedByLabel();
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ(queued->size(), 2u);  // macmini, self-hosted
+  EXPECT_EQ((*queued)[0].label, "macmini");
+  EXPECT_EQ((*queued)[0].queued, 2);
+  EXPECT_EQ((*queued)[0].oldest_queued, kT0);
+  auto runners = reader->RunnersSince(kT0, 10);
+  ASSERT_TRUE(runners.ok());
+  ASSERT_EQ(runners->size(), 1u);
+  EXPECT_EQ((*runners)[0].runner_name, "pi-7");
+  EXPECT_EQ((*runners)[0].last_job, "job3");
+  auto waits = reader->WaitByLabel(kT0, kT0 + 3600 * 1000, std::string("rpi4"));
+  ASSERT_TRUE(waits.ok());
+  ASSERT_EQ(waits->size(), 1u);
+  EXPECT_EQ((*waits)[0].p95_seconds, 120);
+  auto pending = reader->Pending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->pending, 1);
+  EXPECT_EQ(pending->scheduled, 1);
+  EXPECT_EQ(pending->oldest_due, 20);
+  auto open = reader->OpenJobsByStatus();
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ(open->at(0).count, 2);
+}
+
+TEST_F(QueryTest, WaitsBecomeKnownOnceWhenAJobStarts) {
+  auto reader = Reader();
+  Job("q1", 1, "queued", 0);
+  auto start = reader->MaxJobEventSeq();
+  ASSERT_TRUE(start.ok());
+  Job("s1", 1, "in_progress", 0);
+  Job("c1", 1, "completed", 0);  // the wait was already known: not again
+  Job("q2", 2, "queued", 1);     // still queued: no wait yet
+  auto end = reader->MaxJobEventSeq();
+  ASSERT_TRUE(end.ok());
+  auto w = reader->WaitsKnownBetween(*start, *end);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ((*w)[0].wait_seconds, 120);
+  auto again = reader->WaitsKnownBetween(*end - 1, *end);  // only the completed event
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(QueryTest, PruneDropsOnlyOldBodies) {
+  Job("old", 1, "queued", 0);
+  Job("new", 2, "queued", 60);
+  auto r = PruneBodies(Path(), kT0 + 30 * kMin);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->bodies_dropped, 1);
+  testing::SqliteReader db(Path());
+  EXPECT_EQ(db.Value("SELECT body IS NULL FROM deliveries WHERE id = 'old'"), "1");
+  EXPECT_EQ(db.Value("SELECT body IS NULL FROM deliveries WHERE id = 'new'"), "0");
+  EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), 2);
+  auto again = PruneBodies(Path(), kT0 + 30 * kMin);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->bodies_dropped, 0);
+  EXPECT_EQ(PruneBodies(dir_.File("absent.db"), 0).status().code(), Status::Code::kNotFound);
+}
+
+TEST_F(QueryTest, BackupIsACompleteCopyAndNeverOverwrites) {
+  for (int i = 1; i <= 20; ++i) Job("d" + std::to_string(i), i, "queued", i);
+  auto size = BackupTo(Path(), dir_.File("copy.db"));
+  ASSERT_TRUE(size.ok()) << size.status().ToString();
+  EXPECT_GT(*size, 0);
+  {
+    testing::SqliteReader copy(dir_.File("copy.db"));
+    EXPECT_EQ(copy.Count("SELECT count(*) FROM jobs"), 20);
+    EXPECT_EQ(copy.Value("PRAGMA journal_mode"), "delete");
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.File("copy.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = BackupTo(Path(), dir_.File("copy.db"));
+  EXPECT_EQ(again.status().code(), Status::Code::kConflict);
+}
+
+}  // namespace
+}  // namespace relayq::store
