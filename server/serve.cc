@@ -20,7 +20,6 @@
 #include "server/github_setup.h"
 #include "server/listener.h"
 #include "server/logging.h"
-#include "server/recovery.h"
 #include "server/maintenance_cmd.h"
 #include "server/metrics_audit.h"
 #include "server/recovery.h"
@@ -186,7 +185,6 @@ int RunServe(Config config) {
        {"tls", (*public_listener)->tls() ? "on" : "off"}});
 
   // [recovery] start-up redelivery of missed deliveries is started here.
-  auto recovery = StartupRecovery::Start(config, **store, clock);  // joined when RunServe returns
   auto recovery = StartupRecovery::Start(config, **store, clock);  // joined when RunServe returns
   // [maintenance] the daily prune is started here.
   DailyPrune daily_prune(config.db_path, config.retention, clock);  // stopped when RunServe returns
