@@ -109,7 +109,7 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
                                    "' is not an RFC 3339 time (e.g. 2026-11-24T09:30:00Z)");
   };
   size_t pos = 0;
-  int year, month, day, hour, minute, second;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, pos, 4, year) || !Expect(text, pos, '-') ||
       !ReadDigits(text, pos, 2, month) || !Expect(text, pos, '-') ||
       !ReadDigits(text, pos, 2, day) || !Expect(text, pos, 't') ||
@@ -139,7 +139,7 @@ Result<int64_t> ParseRfc3339(std::string_view text) {
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     int sign = text[pos] == '-' ? -1 : 1;
     ++pos;
-    int oh, om;
+    int oh = 0, om = 0;
     if (!ReadDigits(text, pos, 2, oh) || !Expect(text, pos, ':') || !ReadDigits(text, pos, 2, om) ||
         oh > 23 || om > 59) {
       return bad();
