@@ -200,11 +200,18 @@ Result<Config> LoadConfigFile(const std::string& path) {
       }
     }
     if (YAML::Node st = root["store"]; st.IsDefined() && !st.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous"}));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous", "retention"}));
       RELAYQ_RETURN_IF_ERROR(r.String(st["path"], "store.path", c.db_path));
       std::string sync = "full";
       RELAYQ_RETURN_IF_ERROR(r.OneOf(st["synchronous"], "store.synchronous", {"full", "normal"}, sync));
       c.synchronous = sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
+      std::string retention;
+      RELAYQ_RETURN_IF_ERROR(r.String(st["retention"], "store.retention", retention));
+      if (!retention.empty()) {
+        auto d = ParseDuration(retention);
+        if (!d.ok()) return ConfigError(path, st["retention"], "store.retention", d.status().message());
+        c.retention = *d;
+      }
     }
     if (YAML::Node wh = root["webhook"]; wh.IsDefined() && !wh.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(wh, "webhook", {"secret_file", "allow", "max_body"}));

@@ -7,6 +7,7 @@
 // are never printed by ToString/ErrorMessage and never logged.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -35,6 +36,11 @@ struct Config {
   // store.synchronous: full (survives power loss, default) or normal
   // (survives a relayq crash only; faster).
   store::StoreOptions::Sync synchronous = store::StoreOptions::Sync::kFull;
+  // store.retention: raw delivery bodies older than this are dropped by the
+  // daemon's daily prune and by `relayq prune` (jobs, runs, job events,
+  // actions and delivery metadata stay). A duration ("30d", "12h"); "0"
+  // turns the daily prune off. Default 30d.
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
 
   // policy: the routing policy file. Default policy/policy.yaml when it exists.
   std::string policy_path;

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   runs["hooks"] = srv::RegisterHooks(app);
   runs["runners"] = srv::RegisterRunners(app);
   runs["doctor"] = srv::RegisterDoctor(app);
+  runs["audit"] = srv::RegisterAudit(app);
+  runs["prune"] = srv::RegisterPrune(app);
+  runs["backup"] = srv::RegisterBackup(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
     std::cout << "relayq " << srv::kVersion << "\n";

@@ -126,8 +126,18 @@ void AddAdminRoutes(httplib::Server& server, AdminRouteDeps deps) {
     if (token.empty()) return false;
     std::string header = req.get_header_value("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
-    if (header.compare(0, kBearer.size(), kBearer) != 0) return false;
-    return ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), token);
+    if (header.compare(0, kBearer.size(), kBearer) == 0) {
+      return ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), token);
+    }
+    // The one exception: a browser cannot send a bearer header when it loads
+    // a page, so the dashboard (GET /, exactly that path) also takes the
+    // token as ?token=, compared the same constant-time way. Every API call
+    // the page makes then sends the header (server/dashboard.h).
+    if (req.path == "/" && (req.method == "GET" || req.method == "HEAD") &&
+        req.get_param_value_count("token") == 1) {
+      return ConstantTimeEquals(req.get_param_value("token"), token);
+    }
+    return false;
   };
   server.set_pre_routing_handler([authorized](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/healthz" || authorized(req)) return httplib::Server::HandlerResponse::Unhandled;

@@ -465,7 +465,7 @@ Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
 Result<std::vector<RunnerSeen>> SqliteStoreReader::RunnersSince(int64_t since_ms, int limit) {
   RELAYQ_ASSIGN_OR_RETURN(
       Stmt * s, Get("SELECT runner_name, status, repository, workflow_name, name, "
-                    "max(coalesce(completed_at, 0), coalesce(started_at, 0), updated_at) "
+                    "coalesce(max(completed_at, started_at), started_at, updated_at) "
                     "FROM jobs WHERE queued_at >= ?1 AND runner_name IS NOT NULL"));
   s->Bind(1, since_ms);
   std::map<std::string, RunnerSeen> by_name;

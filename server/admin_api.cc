@@ -1,0 +1,235 @@
+#include "server/admin_api.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+#include "common/time_format.h"
+#include "server/audit_cmd.h"
+#include "server/dashboard.h"
+#include "server/metrics_audit.h"
+#include "server/version.h"
+
+namespace relayq::server {
+
+Status ReaderPool::With(const std::function<Status(store::StoreReader&)>& use) {
+  std::unique_ptr<store::StoreReader> reader;
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      reader = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  if (!reader) {
+    auto opened = store::StoreReader::Open(db_path_);
+    if (!opened.ok()) return opened.status();
+    reader = std::move(*opened);
+  }
+  Status s = use(*reader);
+  // A reader that failed for a reason other than the caller's input may be
+  // in a bad state (a vanished file): drop it.
+  if (s.ok() || s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kNotFound) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(reader));
+  }
+  return s;
+}
+
+namespace {
+
+void JsonError(httplib::Response& res, int status, const std::string& why) {
+  res.status = status;
+  res.set_content(nlohmann::json{{"error", why}}.dump(), "application/json");
+}
+
+void StoreError(httplib::Response& res, const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument: return JsonError(res, 400, s.message());
+    case Status::Code::kNotFound: return JsonError(res, 404, s.message());
+    case Status::Code::kUnavailable: return JsonError(res, 503, "store busy: " + s.message());
+    default: return JsonError(res, 500, "store: " + s.message());
+  }
+}
+
+const std::vector<std::string> kListParams = {"repo", "label", "status", "since",
+                                              "until", "limit", "cursor"};
+
+// Builds a ListQuery from the query string; InvalidArgument names the
+// parameter and what is wrong with it.
+Result<store::ListQuery> ParseListQuery(store::Kind kind, const httplib::Request& req,
+                                        WallTime now) {
+  store::ListQuery q;
+  q.kind = kind;
+  for (const auto& [key, value] : req.params) {
+    if (std::find(kListParams.begin(), kListParams.end(), key) == kListParams.end()) {
+      std::string hint = ClosestMatch(key, kListParams);
+      return Status::InvalidArgument(
+          "unknown query parameter '" + key.substr(0, 64) + "'" +
+          (hint.empty() ? " (use repo, label, status, since, until, limit, cursor)"
+                        : " (did you mean '" + hint + "'?)"));
+    }
+    if (req.get_param_value_count(key) > 1) {
+      return Status::InvalidArgument("query parameter '" + key + "' given more than once");
+    }
+    if (value.empty()) return Status::InvalidArgument("query parameter '" + key + "' is empty");
+  }
+  auto param = [&](const char* k) -> std::optional<std::string> {
+    if (!req.has_param(k)) return std::nullopt;
+    return req.get_param_value(k);
+  };
+  q.repo = param("repo");
+  q.label = param("label");
+  q.status = param("status");
+  if (q.label && kind != store::Kind::kJobs) {
+    return Status::InvalidArgument("label applies to jobs only");
+  }
+  for (auto [name, out] : {std::pair{"since", &q.since_ms}, std::pair{"until", &q.until_ms}}) {
+    if (auto v = param(name)) {
+      auto t = ParseTimeFilter(*v, now);
+      if (!t.ok()) return Status::InvalidArgument(std::string(name) + ": " + t.status().message());
+      *out = *t;
+    }
+  }
+  if (auto v = param("limit")) {
+    int n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size() || n < 1 || n > store::kMaxPageSize) {
+      return Status::InvalidArgument("limit must be a whole number from 1 to " +
+                                     std::to_string(store::kMaxPageSize));
+    }
+    q.limit = n;
+  }
+  if (auto v = param("cursor")) q.cursor = *v;
+  return q;
+}
+
+nlohmann::json Summary(store::StoreReader& r, int64_t now, Status& status) {
+  nlohmann::json j;
+  j["now"] = FormatRfc3339(now);
+  j["version"] = std::string(kVersion);
+  auto queued = r.QueuedByLabel();
+  auto runners = r.RunnersSince(now - 24 * 3600 * 1000LL, 50);
+  auto waits = r.WaitByLabel(now - 24 * 3600 * 1000LL, now + 1, std::nullopt);
+  auto pending = r.Pending();
+  for (const Status* s : {&queued.status(), &runners.status(), &waits.status(), &pending.status()}) {
+    if (!s->ok()) {
+      status = *s;
+      return j;
+    }
+  }
+  j["queued_by_label"] = nlohmann::json::array();
+  for (const auto& q : *queued) {
+    nlohmann::json l = {{"label", q.label}, {"queued", q.queued}};
+    if (q.oldest_queued) {
+      l["oldest_queued_at"] = FormatRfc3339(*q.oldest_queued);
+      l["oldest_wait_seconds"] = std::max<int64_t>(0, (now - *q.oldest_queued) / 1000);
+    } else {
+      l["oldest_queued_at"] = nullptr;
+      l["oldest_wait_seconds"] = nullptr;
+    }
+    j["queued_by_label"].push_back(l);
+  }
+  j["runners"] = nlohmann::json::array();
+  for (const auto& rs : *runners) {
+    j["runners"].push_back({{"runner_name", rs.runner_name},
+                            {"last_seen", FormatRfc3339(rs.last_seen)},
+                            {"jobs", rs.jobs},
+                            {"busy", rs.busy},
+                            {"last_repository", rs.last_repository},
+                            {"last_workflow", rs.last_workflow},
+                            {"last_job", rs.last_job},
+                            {"last_status", rs.last_status}});
+  }
+  j["wait_by_label_24h"] = nlohmann::json::array();
+  for (const auto& w : *waits) {
+    j["wait_by_label_24h"].push_back({{"label", w.label},
+                                      {"jobs", w.jobs},
+                                      {"p50_seconds", w.p50_seconds},
+                                      {"p95_seconds", w.p95_seconds},
+                                      {"max_seconds", w.max_seconds}});
+  }
+  j["actions"] = {{"scheduled", pending->scheduled}, {"pending", pending->pending}};
+  return j;
+}
+
+class Services final : public AuditServices {
+ public:
+  Services(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool)
+      : feed_(metrics, std::move(pool)) {}
+
+ private:
+  QueueWaitFeed feed_;
+};
+
+}  // namespace
+
+std::unique_ptr<AuditServices> AddAuditApi(httplib::Server& server, AuditApiDeps deps) {
+  auto pool = std::make_shared<ReaderPool>(deps.db_path);
+  Clock& clock = deps.clock;
+
+  for (store::Kind kind : {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries,
+                           store::Kind::kActions}) {
+    std::string path = "/api/v1/" + std::string(store::KindName(kind));
+    server.Get(path, [pool, kind, &clock](const httplib::Request& req, httplib::Response& res) {
+      auto q = ParseListQuery(kind, req, clock.Now());
+      if (!q.ok()) return JsonError(res, 400, q.status().message());
+      nlohmann::json body;
+      Status s = pool->With([&](store::StoreReader& r) {
+        auto page = r.List(*q);
+        if (!page.ok()) return page.status();
+        body["items"] = nlohmann::json::array();
+        for (const auto& item : page->items) body["items"].push_back(RecordJson(item));
+        body["next"] = page->next.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next);
+        return Status::Ok();
+      });
+      if (!s.ok()) return StoreError(res, s);
+      res.set_content(body.dump(), "application/json");
+    });
+  }
+
+  server.Get(R"(/api/v1/jobs/(\d{1,18}))",
+             [pool](const httplib::Request& req, httplib::Response& res) {
+               int64_t id = 0;
+               const std::string& text = req.matches[1].str();
+               std::from_chars(text.data(), text.data() + text.size(), id);
+               nlohmann::json body;
+               Status s = pool->With([&](store::StoreReader& r) {
+                 auto h = r.Job(id);
+                 if (!h.ok()) return h.status();
+                 body = JobHistoryJson(*h);
+                 return Status::Ok();
+               });
+               if (!s.ok()) return StoreError(res, s);
+               res.set_content(body.dump(), "application/json");
+             });
+
+  server.Get("/api/v1/summary", [pool, &clock](const httplib::Request&, httplib::Response& res) {
+    nlohmann::json body;
+    Status s = pool->With([&](store::StoreReader& r) {
+      Status inner;
+      body = Summary(r, ToUnixMillis(clock.Now()), inner);
+      return inner;
+    });
+    if (!s.ok()) return StoreError(res, s);
+    res.set_content(body.dump(), "application/json");
+  });
+
+  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    // The page may have been opened with ?token=: keep it out of caches and
+    // of any Referer header.
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                   "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+                   "frame-ancestors 'none'");
+    res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
+  });
+
+  RegisterStoreMetrics(deps.metrics, pool, clock, kVersion);
+  return std::make_unique<Services>(deps.metrics, pool);
+}
+
+}  // namespace relayq::server

@@ -1,0 +1,66 @@
+// The audit side of the admin listener: the read-only /api/v1 routes, the
+// dashboard page and the store-derived metrics, all over one pool of
+// read-only store connections (store/query.h).
+//
+//   GET /api/v1/jobs|runs|deliveries|actions  {"items": [...], "next": CURSOR|null}
+//       query parameters: repo, label, status, since, until, limit (1..1000,
+//       default 100), cursor; a bad one is a 400 with {"error": "..."}
+//   GET /api/v1/jobs/{id}   one job with "events", "deliveries", "actions"; 404 if unknown
+//   GET /api/v1/summary     what the dashboard shows (queues per label, runners)
+//   GET /                   the dashboard (server/dashboard.h)
+//
+// Authentication is the admin listener's pre-routing handler (routes.cc);
+// nothing here sees the token. Thread safety: handlers run on the listener's
+// worker threads; the pool hands each its own connection.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/status.h"
+#include "store/query.h"
+
+namespace relayq::server {
+
+// Read-only store connections for concurrent handlers: a connection is opened
+// on first need and reused afterwards. Thread-safe.
+class ReaderPool {
+ public:
+  explicit ReaderPool(std::string db_path) : db_path_(std::move(db_path)) {}
+
+  // Runs `use` with a connection of its own. A connection whose use failed
+  // is closed rather than reused. Returns the open error or `use`'s status.
+  Status With(const std::function<Status(store::StoreReader&)>& use);
+
+ private:
+  const std::string db_path_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<store::StoreReader>> idle_;  // guarded by mu_
+};
+
+struct AuditApiDeps {
+  std::string db_path;
+  MetricsRegistry& metrics;
+  Clock& clock;
+};
+
+// Keeps the audit API's background work (the queue-wait metrics feed)
+// running; destroying it stops that work.
+class AuditServices {
+ public:
+  virtual ~AuditServices() = default;
+};
+
+// Adds the routes above to `server` and registers the store, process and
+// build metrics (server/metrics_audit.h) on deps.metrics. Call once, before
+// the listener starts; keep the result until the listener has stopped.
+std::unique_ptr<AuditServices> AddAuditApi(httplib::Server& server, AuditApiDeps deps);
+
+}  // namespace relayq::server

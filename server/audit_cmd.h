@@ -1,0 +1,48 @@
+// `relayq audit`: answers "what arrived, what ran where, what relayq did"
+// from the store file, plus the renderings of audit items shared with the
+// admin API.
+//
+//   relayq audit jobs|runs|deliveries|actions [--repo R] [--label L]
+//       [--status S] [--since T] [--until T] [--limit N]
+//       [--format table|json|csv] [--db PATH] [--config FILE]
+//   relayq audit jobs --id N     one job's whole history
+//
+// JSON items are exactly the API's (same function renders both); CSV has a
+// header row of the documented field names; tables are for people (aligned,
+// truncated cells, human times and durations). Exit codes: 0 ok, 1 the store
+// could not be read, 2 usage (bad flag, bad time filter).
+// Thread safety: the renderers are pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "server/command.h"
+#include "store/query.h"
+
+namespace relayq::server {
+
+// One item as the API and `--format json` show it: times RFC 3339 UTC,
+// durations in seconds, unknown values null.
+nlohmann::json RecordJson(const store::Record& record);
+
+// A job with "events", "deliveries" and "actions" arrays (oldest first).
+nlohmann::json JobHistoryJson(const store::JobHistory& history);
+
+// CSV (RFC 4180) of `records`: a header row of FieldNames(kind), then one
+// row each. Lists (labels) are joined with ';'; unknown values are empty.
+std::string CsvHeader(store::Kind kind);
+std::string CsvRow(store::Kind kind, const store::Record& record);
+
+// An aligned text table of `records` for a terminal.
+std::string Table(store::Kind kind, const std::vector<store::Record>& records);
+
+// A job's history as a table (one line per event, delivery and action,
+// in time order) and as CSV (time,source,what,detail).
+std::string HistoryTable(const store::JobHistory& history);
+std::string HistoryCsv(const store::JobHistory& history);
+
+CommandRun RegisterAudit(CLI::App& app);
+
+}  // namespace relayq::server

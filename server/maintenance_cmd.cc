@@ -1,0 +1,106 @@
+#include "server/maintenance_cmd.h"
+
+#include <iostream>
+
+#include "common/time_format.h"
+#include "server/logging.h"
+#include "store/maintenance.h"
+
+namespace relayq::server {
+
+CommandRun RegisterPrune(CLI::App& app) {
+  struct Flags {
+    CommonFlags common;
+    std::string older_than;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand(
+      "prune", "Drop raw bodies of old deliveries (jobs, runs and actions stay)");
+  AddCommonFlags(cmd, f->common, /*with_db=*/true);
+  cmd->add_option("--older-than", f->older_than,
+                  "Age of the bodies to drop, e.g. 30d, 12h (default: store.retention, 30d)");
+  return [f]() -> int {
+    std::chrono::milliseconds age{0};
+    if (!f->older_than.empty()) {
+      auto d = ParseDuration(f->older_than);
+      if (!d.ok()) {
+        std::cerr << "relayq: --older-than: " << d.status().message() << "\n";
+        return 2;
+      }
+      age = *d;
+    }
+    auto config = LoadCommandConfig(f->common);
+    if (!config.ok()) return FailWith(config.status());
+    if (f->older_than.empty()) age = config->retention;
+    const int64_t cutoff = ToUnixMillis(Clock::Real().Now()) - age.count();
+    auto r = store::PruneBodies(config->db_path, cutoff);
+    if (!r.ok()) return FailWith(r.status());
+    std::cout << "relayq: dropped " << r->bodies_dropped << " raw bodies ("
+              << r->bytes_dropped << " bytes before compression) of deliveries received before "
+              << FormatRfc3339(cutoff) << "\n";
+    return 0;
+  };
+}
+
+CommandRun RegisterBackup(CLI::App& app) {
+  struct Flags {
+    CommonFlags common;
+    std::string file;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand(
+      "backup", "Copy the store consistently, even while relayq serve runs");
+  AddCommonFlags(cmd, f->common, /*with_db=*/true);
+  cmd->add_option("FILE", f->file, "The new backup file (must not exist)")->required();
+  return [f]() -> int {
+    auto config = LoadCommandConfig(f->common);
+    if (!config.ok()) return FailWith(config.status());
+    auto r = store::BackupTo(config->db_path, f->file);
+    if (!r.ok()) return FailWith(r.status());
+    std::cout << "relayq: backed up " << config->db_path << " to " << f->file << " (" << *r
+              << " bytes)\n";
+    return 0;
+  };
+}
+
+DailyPrune::DailyPrune(std::string db_path, std::chrono::milliseconds retention, Clock& clock,
+                       std::chrono::milliseconds period)
+    : db_path_(std::move(db_path)), retention_(retention), clock_(clock), period_(period) {
+  if (retention_.count() > 0) thread_ = std::thread([this] { Loop(); });
+}
+
+DailyPrune::~DailyPrune() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DailyPrune::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    RunOnce();
+    lock.lock();
+    cv_.wait_for(lock, period_, [this] { return stopping_; });
+  }
+}
+
+void DailyPrune::RunOnce() {
+  const int64_t cutoff = ToUnixMillis(clock_.Now()) - retention_.count();
+  auto r = store::PruneBodies(db_path_, cutoff);
+  if (!r.ok()) {
+    Log(LogLevel::kWarn, "prune failed; retrying tomorrow", {{"error", r.status().message()}});
+    return;
+  }
+  if (r->bodies_dropped > 0) {
+    Log(LogLevel::kInfo, "pruned old delivery bodies",
+        {{"bodies", std::to_string(r->bodies_dropped)},
+         {"bytes", std::to_string(r->bytes_dropped)},
+         {"before", FormatRfc3339(cutoff)}});
+  }
+}
+
+}  // namespace relayq::server

@@ -1,0 +1,225 @@
+#include "server/metrics_audit.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "server/admin_api.h"
+#include "store/query.h"
+
+namespace relayq::server {
+namespace {
+
+using Samples = std::vector<std::pair<MetricLabels, double>>;
+
+// Queue waits span seconds (an idle runner) to hours (a busy Mac mini).
+const std::vector<double> kWaitBuckets = {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600,
+                                          7200, 14400, 43200};
+
+double ResidentBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages_total = 0, pages_resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<double>(pages_resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
+                          Clock& clock, std::string_view version) {
+  Counter* errors = metrics.GetCounter("relayq_metrics_store_errors_total",
+                                       "Store reads for metrics that failed");
+  // Runs `read` against the store; a failure is counted and yields no samples
+  // (an absent series rather than a wrong value).
+  auto from_store = [pool, errors](std::function<Status(store::StoreReader&, Samples&)> read) {
+    return [pool, errors, read]() {
+      Samples out;
+      Status s = pool->With([&](store::StoreReader& r) { return read(r, out); });
+      if (!s.ok()) {
+        errors->Increment();
+        return Samples{};
+      }
+      return out;
+    };
+  };
+
+  metrics.AddGauge(
+      "relayq_jobs", "Jobs not yet completed, by status",
+      from_store([](store::StoreReader& r, Samples& out) {
+        auto counts = r.OpenJobsByStatus();
+        if (!counts.ok()) return counts.status();
+        for (const char* status : {"queued", "waiting", "in_progress"}) {
+          double n = 0;
+          for (const auto& c : *counts) {
+            if (c.keys[0] == status) n = static_cast<double>(c.count);
+          }
+          out.push_back({{{"status", status}}, n});
+        }
+        return Status::Ok();
+      }));
+  metrics.AddGauge(
+      "relayq_jobs_completed_24h", "Completed jobs queued in the last 24 hours, by conclusion",
+      from_store([&clock](store::StoreReader& r, Samples& out) {
+        auto counts = r.CompletedJobsSince(ToUnixMillis(clock.Now()) - 24 * 3600 * 1000);
+        if (!counts.ok()) return counts.status();
+        for (const auto& c : *counts) {
+          out.push_back({{{"conclusion", c.keys[0]}}, static_cast<double>(c.count)});
+        }
+        return Status::Ok();
+      }));
+  // Both per-label queue gauges come from one query; the second reads what
+  // the first left, within the same render (the registry renders families
+  // in name order: relayq_queued_jobs before relayq_queued_oldest_...).
+  auto queued = std::make_shared<std::vector<store::LabelQueue>>();
+  metrics.AddGauge("relayq_queued_jobs", "Jobs queued now, by runner label",
+                   from_store([queued](store::StoreReader& r, Samples& out) {
+                     auto q = r.QueuedByLabel();
+                     if (!q.ok()) return q.status();
+                     *queued = *q;
+                     for (const auto& l : *q) {
+                       out.push_back({{{"label", l.label}}, static_cast<double>(l.queued)});
+                     }
+                     return Status::Ok();
+                   }));
+  metrics.AddGauge("relayq_queued_oldest_wait_seconds",
+                   "How long the oldest job queued now, per runner label, has waited",
+                   [queued, &clock]() {
+                     Samples out;
+                     const int64_t now = ToUnixMillis(clock.Now());
+                     for (const auto& l : *queued) {
+                       double wait = l.oldest_queued ? (now - *l.oldest_queued) / 1000.0 : 0;
+                       out.push_back({{{"label", l.label}}, wait < 0 ? 0 : wait});
+                     }
+                     return out;
+                   });
+  metrics.AddGauge("relayq_actions", "Routing actions by kind and status (outcome)",
+                   from_store([](store::StoreReader& r, Samples& out) {
+                     auto counts = r.ActionsByKindAndStatus();
+                     if (!counts.ok()) return counts.status();
+                     for (const auto& c : *counts) {
+                       out.push_back({{{"kind", c.keys[0]}, {"status", c.keys[1]}},
+                                      static_cast<double>(c.count)});
+                     }
+                     return Status::Ok();
+                   }));
+  auto pending = std::make_shared<store::StoreReader::PendingActions>();
+  // Rendered in name order: _oldest_..., _pending, _scheduled. The first
+  // reads the store; the other two report what it read.
+  metrics.AddGauge("relayq_actions_oldest_pending_age_seconds",
+                   "Age of the oldest routing action that is due and not done (0: none)",
+                   from_store([pending, &clock](store::StoreReader& r, Samples& out) {
+                     auto p = r.Pending();
+                     if (!p.ok()) return p.status();
+                     *pending = *p;
+                     double age = 0;
+                     if (p->oldest_due) {
+                       age = (ToUnixMillis(clock.Now()) - *p->oldest_due) / 1000.0;
+                     }
+                     out.push_back({{}, age < 0 ? 0 : age});
+                     return Status::Ok();
+                   }));
+  metrics.AddGauge("relayq_actions_pending", "Routing actions due and not yet done",
+                   [pending]() { return Samples{{{}, static_cast<double>(pending->pending)}}; });
+  metrics.AddGauge("relayq_actions_scheduled", "Routing actions waiting for their due time",
+                   [pending]() { return Samples{{{}, static_cast<double>(pending->scheduled)}}; });
+
+  metrics.AddGauge("relayq_process_resident_memory_bytes", "Resident memory of the process",
+                   []() { return Samples{{{}, ResidentBytes()}}; });
+  const MonoTime started = clock.Monotonic();
+  metrics.AddGauge("relayq_uptime_seconds", "Seconds since the process started",
+                   [&clock, started]() {
+                     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   clock.Monotonic() - started)
+                                   .count();
+                     return Samples{{{}, static_cast<double>(ms) / 1000.0}};
+                   });
+  metrics.AddGauge("relayq_build_info", "relayq's version; always 1",
+                   [v = std::string(version)]() { return Samples{{{{"version", v}}, 1}}; });
+}
+
+void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::ClientStats()> stats) {
+  // One snapshot per scrape, taken by the first family rendered (names sort:
+  // _network_errors, _responses, _retries, then relayq_github_rate_limit...).
+  auto snap = std::make_shared<github::ClientStats>();
+  metrics.AddGauge("relayq_github_api_network_errors",
+                   "GitHub API requests that got no HTTP answer, since start",
+                   [snap, stats]() {
+                     *snap = stats();
+                     return Samples{{{}, static_cast<double>(snap->network_errors)}};
+                   });
+  metrics.AddGauge("relayq_github_api_responses", "GitHub API answers by HTTP status, since start",
+                   [snap]() {
+                     Samples out;
+                     for (const auto& [code, n] : snap->responses_by_status) {
+                       out.push_back({{{"code", std::to_string(code)}}, static_cast<double>(n)});
+                     }
+                     return out;
+                   });
+  metrics.AddGauge("relayq_github_api_retries", "GitHub API requests sent again, since start",
+                   [snap]() { return Samples{{{}, static_cast<double>(snap->retries)}}; });
+  metrics.AddGauge("relayq_github_rate_limit_remaining",
+                   "The last x-ratelimit-remaining GitHub sent (absent until one is seen)",
+                   [snap]() {
+                     if (!snap->rate_limit_remaining) return Samples{};
+                     return Samples{{{}, static_cast<double>(*snap->rate_limit_remaining)}};
+                   });
+}
+
+QueueWaitFeed::QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
+                             std::chrono::milliseconds period)
+    : metrics_(metrics), pool_(std::move(pool)), period_(period) {
+  Poll();  // sets the starting point before any job can start
+  thread_ = std::thread([this] { Loop(); });
+}
+
+QueueWaitFeed::~QueueWaitFeed() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void QueueWaitFeed::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (cv_.wait_for(lock, period_, [this] { return stopping_; })) break;
+    lock.unlock();
+    Poll();
+    lock.lock();
+  }
+}
+
+void QueueWaitFeed::Poll() {
+  std::lock_guard poll_lock(poll_mu_);
+  std::vector<store::WaitObservation> seen;
+  int64_t upto = 0;
+  Status s = pool_->With([&](store::StoreReader& r) {
+    auto max = r.MaxJobEventSeq();
+    if (!max.ok()) return max.status();
+    upto = *max;
+    if (last_seq_ < 0 || upto <= last_seq_) return Status::Ok();
+    auto w = r.WaitsKnownBetween(last_seq_, upto);
+    if (!w.ok()) return w.status();
+    seen = std::move(*w);
+    return Status::Ok();
+  });
+  if (!s.ok()) return;  // tried again next period from the same point
+  last_seq_ = upto;
+  for (const auto& w : seen) {
+    for (const auto& label : w.labels) {
+      metrics_
+          .GetHistogram("relayq_queue_wait_seconds",
+                        "Time jobs waited in the queue before a runner took them, per label",
+                        kWaitBuckets, {{"label", label}})
+          ->Observe(static_cast<double>(w.wait_seconds));
+    }
+  }
+}
+
+}  // namespace relayq::server
