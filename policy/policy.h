@@ -5,7 +5,7 @@
 // then shared read-only as std::shared_ptr<const Policy>: reloading (SIGHUP)
 // builds a new Policy and swaps the pointer, so a decision in flight keeps the
 // policy it started with. Decisions over a Policy live in policy/decide.h.
-// The key-by-key reference, with defaults, is docs/policy.md.
+// The key-by-key reference, with defaults, is the README's "Policy reference".
 //
 // Thread safety: a const Policy may be read from any number of threads.
 #pragma once
