@@ -317,6 +317,11 @@ TEST_F(QueryTest, AggregatesForDashboardAndMetrics) {
   ASSERT_TRUE(waits.ok());
   ASSERT_EQ(waits->size(), 1u);
   EXPECT_EQ((*waits)[0].p95_seconds, 120);
+  auto all = reader->WaitByLabel(kT0, kT0 + 3600 * 1000, std::nullopt);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);  // rpi4, self-hosted: the only started job's labels
+  EXPECT_EQ((*all)[0].label, "rpi4");
+  EXPECT_EQ((*all)[1].jobs, 1);
   auto pending = reader->Pending();
   ASSERT_TRUE(pending.ok());
   EXPECT_EQ(pending->pending, 1);
