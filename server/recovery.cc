@@ -346,17 +346,19 @@ std::unique_ptr<StartupRecovery> StartupRecovery::Start(const Config& config, st
             {{"repository", o.repository}, {"error", report.status().message()}});
         continue;
       }
-      Log(report->problems.empty() ? LogLevel::kInfo : LogLevel::kWarn, "recovery",
-          {{"repository", o.repository},
-           {"hook", std::to_string(report->hook_id)},
-           {"missing", std::to_string(report->missing)},
-           {"redelivered", std::to_string(report->redelivered)},
-           {"redelivery_failed", std::to_string(report->redelivery_failed)},
-           {"jobs_checked", std::to_string(report->jobs_checked)},
-           {"reconciled", std::to_string(report->reconciled)},
-           {"problems", std::to_string(report->problems.size())},
-           {"first_problem", report->problems.empty() ? "" : report->problems.front()},
-           {"interrupted", report->interrupted ? "true" : "false"}});
+      LogFields fields = {{"repository", o.repository},
+                          {"hook", std::to_string(report->hook_id)},
+                          {"missing", std::to_string(report->missing)},
+                          {"redelivered", std::to_string(report->redelivered)},
+                          {"redelivery_failed", std::to_string(report->redelivery_failed)},
+                          {"jobs_checked", std::to_string(report->jobs_checked)},
+                          {"reconciled", std::to_string(report->reconciled)}};
+      if (!report->problems.empty()) {
+        fields.emplace_back("problems", std::to_string(report->problems.size()));
+        fields.emplace_back("first_problem", report->problems.front());
+      }
+      if (report->interrupted) fields.emplace_back("interrupted", "true");
+      Log(report->problems.empty() ? LogLevel::kInfo : LogLevel::kWarn, "recovery", fields);
     }
   });
   return std::unique_ptr<StartupRecovery>(new StartupRecovery(std::move(impl)));
