@@ -250,17 +250,6 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
   return report;
 }
 
-std::string SummarizeReport(const RecoveryReport& r) {
-  std::string s = "hook " + std::to_string(r.hook_id) + ": " + std::to_string(r.missing) +
-                  " missing of " + std::to_string(r.unique) + " deliveries, " +
-                  std::to_string(r.redelivered) + " redelivered";
-  if (r.redelivery_failed > 0) s += ", " + std::to_string(r.redelivery_failed) + " failed";
-  s += "; " + std::to_string(r.jobs_checked) + " stale jobs checked, " +
-       std::to_string(r.reconciled) + " reconciled";
-  if (r.interrupted) s += " (interrupted)";
-  return s;
-}
-
 // ---- StartupRecovery ----
 
 namespace {

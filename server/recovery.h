@@ -118,9 +118,6 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
                                          Clock& clock, const RecoveryOptions& options,
                                          std::stop_token stop = {});
 
-// "hook 12: 3 missing of 40, 3 redelivered, 0 failed; 5 stale jobs checked, 1 reconciled".
-std::string SummarizeReport(const RecoveryReport& report);
-
 // ---- start-up recovery in serve ----
 
 // Recovery for every github.repositories entry, on its own thread, started
