@@ -22,7 +22,9 @@ Status ReaderPool::With(const std::function<Status(store::StoreReader&)>& use) {
     }
   }
   if (!reader) {
-    auto opened = store::StoreReader::Open(db_path_);
+    // A short busy timeout: metrics are read while the registry renders, and
+    // a scrape must not hold up anything for long.
+    auto opened = store::StoreReader::Open(db_path_, /*busy_timeout_ms=*/1000);
     if (!opened.ok()) return opened.status();
     reader = std::move(*opened);
   }
