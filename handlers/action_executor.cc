@@ -109,11 +109,12 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     std::shared_ptr<const policy::Policy> policy = policy_.Get();
     policy::JobView view = MakeJobView(**job, *run, *request);
     const policy::Route* route = policy::MatchRoute(*policy, view);
-    const policy::RunnerAvailability* availability = nullptr;
+    std::optional<policy::RunnerAvailability> availability;
     if (route != nullptr && (route->fallback_when_offline || !route->constraints.required_labels.empty())) {
       availability = Availability(a.repository);
     }
-    policy::FallbackDecision d = policy::DecideFallback(*policy, view, availability, NowMs());
+    policy::FallbackDecision d = policy::DecideFallback(
+        *policy, view, availability ? &*availability : nullptr, NowMs());
     using Kind = policy::FallbackDecision::Kind;
     switch (d.kind) {
       case Kind::kNotGoverned:
@@ -314,7 +315,12 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
   for (int64_t i = 0; i < a.attempts && backoff < options_.retry_max.count(); ++i) backoff *= 2;
   backoff = std::min<int64_t>(backoff, options_.retry_max.count());
   std::uniform_int_distribution<int64_t> spread(0, backoff / 2);
-  const int64_t next = NowMs() + backoff / 2 + spread(jitter_);
+  int64_t jitter;
+  {
+    std::lock_guard lock(cache_mu_);
+    jitter = spread(jitter_);
+  }
+  const int64_t next = NowMs() + backoff / 2 + jitter;
   (void)actions_.Retry(a.id, next, error.message(), p.Dump(), NowMs());
   Count(a, "retry");
   return {"retrying", error.message(), {}, {}};
@@ -327,33 +333,42 @@ void ActionExecutor::Count(const store::ActionRecord& a, const std::string& outc
       ->Increment();
 }
 
-const policy::RunnerAvailability* ActionExecutor::Availability(const std::string& repo) {
-  CachedRunners& c = runners_[repo];
+std::optional<policy::RunnerAvailability> ActionExecutor::Availability(const std::string& repo) {
   const int64_t now = NowMs();
-  if (c.fetched_at == 0 || now - c.fetched_at > options_.runner_cache_ttl.count()) {
-    c.fetched_at = now;
-    auto runners = github_.ListRunners(repo);
-    c.ok = runners.ok();
-    c.availability.runners.clear();
-    if (runners.ok()) {
-      for (const auto& r : *runners) {
-        c.availability.runners.push_back({r.name, r.labels, r.online(), r.busy});
-      }
+  {
+    std::lock_guard lock(cache_mu_);
+    CachedRunners& c = runners_[repo];
+    if (c.fetched_at != 0 && now - c.fetched_at <= options_.runner_cache_ttl.count()) {
+      return c.ok ? std::optional(c.availability) : std::nullopt;
     }
   }
-  return c.ok ? &c.availability : nullptr;
+  // Fetched outside the lock: a slow API call must not stall other workers.
+  auto runners = github_.ListRunners(repo);
+  CachedRunners fresh;
+  fresh.fetched_at = now;
+  fresh.ok = runners.ok();
+  if (runners.ok()) {
+    for (const auto& r : *runners) {
+      fresh.availability.runners.push_back({r.name, r.labels, r.online(), r.busy});
+    }
+  }
+  std::lock_guard lock(cache_mu_);
+  runners_[repo] = fresh;
+  return fresh.ok ? std::optional(fresh.availability) : std::nullopt;
 }
 
 void ActionExecutor::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { Loop(); });
+  }
 }
 
 void ActionExecutor::Wake() {
   {
     std::lock_guard lock(mu_);
-    wake_ = true;
+    ++wake_seq_;
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
 void ActionExecutor::Stop() {
@@ -361,25 +376,32 @@ void ActionExecutor::Stop() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
 }
 
 void ActionExecutor::Loop() {
   for (;;) {
+    uint64_t seen;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
-      wake_ = false;
+      seen = wake_seq_;
     }
-    RunDue();
+    const int handled = RunDue();
     auto next = actions_.NextDueTime();
     std::chrono::milliseconds wait = options_.idle_wake;
     if (next.ok() && *next) {
       wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
     }
+    // Something is due but could not be claimed (the store was busy): do not
+    // spin on it.
+    if (handled == 0 && wait.count() == 0) wait = std::chrono::milliseconds(50);
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [this] { return stopping_ || wake_; });
+    cv_.wait_for(lock, wait, [&] { return stopping_ || wake_seq_ != seen; });
     if (stopping_) return;
   }
 }

@@ -18,9 +18,9 @@
 // back to the request by id (return_run_details) or by [relayq:ID] in the
 // run's title.
 //
-// Thread safety: RunDue/Execute may be called from one thread at a time;
-// Start() runs them on a thread of its own, woken by Wake() or by the next
-// due time, never by a fixed fast poll.
+// Thread safety: RunDue/Execute may be called from several threads at once
+// (each action is claimed by one); Start() runs `workers` threads, woken by
+// Wake() or by the next due time, never by a fixed fast poll.
 #pragma once
 
 #include <condition_variable>
@@ -28,6 +28,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -53,7 +54,12 @@ struct ExecutorOptions {
   // The longest the executor sleeps with nothing due: actions recorded by
   // another process (`relayq dispatch`) are noticed within this.
   std::chrono::milliseconds idle_wake{std::chrono::seconds(30)};
-  size_t claim_batch = 64;
+  // Actions claimed at a time by one worker.
+  size_t claim_batch = 8;
+  // Worker threads started by Start(): one slow GitHub call does not hold up
+  // the others, and many simultaneous deadlines are met together. Claims are
+  // atomic in the store, so two workers never take the same action.
+  int workers = 4;
 };
 
 struct ActionOutcome {
@@ -97,8 +103,8 @@ class ActionExecutor {
   ActionOutcome RetryOrFail(const store::ActionRecord& a, Progress& p, const Status& error);
   void Count(const store::ActionRecord& a, const std::string& outcome);
 
-  // Runner status of `repo`, cached for runner_cache_ttl; null when unknown.
-  const policy::RunnerAvailability* Availability(const std::string& repo);
+  // Runner status of `repo`, cached for runner_cache_ttl; nullopt when unknown.
+  std::optional<policy::RunnerAvailability> Availability(const std::string& repo);
 
   int64_t NowMs() const { return ToUnixMillis(clock_.Now()); }
 
@@ -116,14 +122,15 @@ class ActionExecutor {
     bool ok = false;
     policy::RunnerAvailability availability;
   };
-  std::map<std::string, CachedRunners> runners_;  // executor thread only
-  std::mt19937_64 jitter_{std::random_device{}()};  // executor thread only
+  std::mutex cache_mu_;
+  std::map<std::string, CachedRunners> runners_;    // guarded by cache_mu_
+  std::mt19937_64 jitter_{std::random_device{}()};  // guarded by cache_mu_
 
   std::mutex mu_;
   std::condition_variable cv_;
-  bool wake_ = false;     // guarded by mu_
-  bool stopping_ = false; // guarded by mu_
-  std::thread thread_;
+  uint64_t wake_seq_ = 0;  // guarded by mu_; bumped by Wake()
+  bool stopping_ = false;  // guarded by mu_
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace relayq::handlers

@@ -40,6 +40,8 @@ int FailWith(const Status& status);
 // Each Register* adds one subcommand to `app` and returns its runner.
 CommandRun RegisterServe(CLI::App& app);
 CommandRun RegisterSend(CLI::App& app);
+CommandRun RegisterPolicy(CLI::App& app);
+CommandRun RegisterDispatch(CLI::App& app);
 CommandRun RegisterHooks(CLI::App& app);    // hooks_cmd.cc
 CommandRun RegisterRunners(CLI::App& app);  // runners_cmd.cc
 CommandRun RegisterDoctor(CLI::App& app);   // doctor_cmd.cc

@@ -243,7 +243,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
     }
     if (YAML::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file",
-                                                   "repositories", "hook_url"}));
+                                                   "repositories", "hook_url", "write_interval"}));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(gh["write_interval"], "github.write_interval", c.github_write_interval_s));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["api_url"], "github.api_url", c.github_api_url));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["app_id"], "github.app_id", c.github_app_id));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["installation_id"], "github.installation_id", c.github_installation_id));

@@ -83,6 +83,11 @@ struct Config {
   std::string github_app_id;
   std::string github_installation_id;
   std::string github_private_key_file;
+  // github.write_interval: the least time between two writes (dispatch,
+  // cancel, hook changes) to GitHub, which asks integrators to pace them to
+  // avoid its secondary rate limits. Default 1s; 0 turns pacing off (a
+  // GitHub Enterprise Server without such limits, or the fake API in tests).
+  int github_write_interval_s = 1;
   // github.repositories: the repositories (owner/name) relayq serves. On
   // start, serve recovers missed deliveries for each (see recovery.*), and
   // `relayq doctor` checks each. Default empty: start-up recovery is off.

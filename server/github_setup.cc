@@ -18,6 +18,7 @@ Result<github::ClientOptions> GitHubClientOptions(const Config& config) {
   github::ClientOptions options;
   options.api_url = config.github_api_url;
   options.user_agent = "relayq/" + std::string(kVersion);
+  options.write_interval = std::chrono::seconds(config.github_write_interval_s);
   if (!config.github_token.empty()) {
     options.token = config.github_token;
     return options;

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   std::map<std::string, srv::CommandRun> runs;
   runs["serve"] = srv::RegisterServe(app);
   runs["send"] = srv::RegisterSend(app);
+  runs["policy"] = srv::RegisterPolicy(app);
+  runs["dispatch"] = srv::RegisterDispatch(app);
   runs["hooks"] = srv::RegisterHooks(app);
   runs["runners"] = srv::RegisterRunners(app);
   runs["doctor"] = srv::RegisterDoctor(app);

@@ -317,6 +317,7 @@ struct FakeGitHubServer::State {
     if (q != std::string::npos) call.query = req.target.substr(q + 1);
     for (const auto& [k, v] : req.headers) call.headers[Lower(k)] = v;
     call.body = req.body;
+    call.received_at_ms = ToUnixMillis(clock->Now());
     const std::string& prefix = options.path_prefix;
     bool under_prefix =
         prefix.empty() || call.path == prefix || call.path.starts_with(prefix + "/");
@@ -389,7 +390,7 @@ struct FakeGitHubServer::State {
   void AddRateHeaders(httplib::Response& res) {
     std::lock_guard lock(mu);
     if (!res.has_header("x-ratelimit-remaining")) {
-      res.set_header("x-ratelimit-limit", "5000");
+      res.set_header("x-ratelimit-limit", std::to_string(options.rate_limit));
       res.set_header("x-ratelimit-remaining", std::to_string(rate_remaining));
       res.set_header("x-ratelimit-reset", std::to_string(NowUnix() + 3600));
     }
@@ -758,6 +759,7 @@ Result<std::unique_ptr<FakeGitHubServer>> FakeGitHubServer::Start(Options option
     options.path_prefix.pop_back();
   }
   s.options = options;
+  s.rate_remaining = options.rate_limit;
   s.clock = options.clock != nullptr ? options.clock : &Clock::Real();
   size_t threads = static_cast<size_t>(std::max(2, options.threads));
   s.server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };

@@ -39,6 +39,7 @@ struct RecordedCall {
   std::string query;  // raw, without '?'
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  int64_t received_at_ms = 0;  // the fake's clock when the call arrived (Unix ms)
 
   // The header's value, "" when absent; `name` in any case.
   std::string Header(std::string_view name) const;
@@ -138,6 +139,9 @@ class FakeGitHubServer {
     // Largest per_page honoured (GitHub: 100); lower it to test pagination.
     int max_per_page = 100;
     int threads = 16;
+    // Requests allowed per hour, reported in x-ratelimit-* (GitHub gives a
+    // token 5,000); benchmarks raise it to measure relayq, not the limit.
+    int64_t rate_limit = 5000;
   };
 
   // Binds 127.0.0.1 on a free port and serves on a background thread; returns
