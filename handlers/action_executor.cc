@@ -11,6 +11,9 @@ using nlohmann::json;
 
 struct ActionExecutor::Progress {
   json j = json::object();
+  // True when this very Execute() call recorded the dispatching stage, so no
+  // earlier send can exist (never persisted).
+  bool began_now = false;
 
   std::string stage() const { return j.value("stage", std::string()); }
   std::string Dump() const { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -181,11 +184,7 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     r.inputs = StringMap(p.j.value("inputs", json::object()));
     if (p.j.contains("parent_request_id")) r.parent_id = p.j["parent_request_id"].get<int64_t>();
     r.fallback_count = p.j.value("fallback_count", int64_t{1});
-    auto created = actions_.CreateRequest(r, NowMs());
-    if (!created.ok()) return RetryOrFail(a, p, created.status());
-    p.j["stage"] = "dispatching";
-    p.j["request_id"] = created->id;
-    if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = BeginDispatching(a, p, r); !s.ok()) return RetryOrFail(a, p, s);
   }
   if (p.stage() == "dispatching") return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
   return Fail(a, p, "unknown fallback stage '" + p.stage() + "'");
@@ -200,11 +199,7 @@ ActionOutcome ActionExecutor::ExecuteChain(const store::ActionRecord& a, Progres
     r.ref = payload.value("ref", std::string());
     r.inputs = StringMap(payload.value("inputs", json::object()));
     if (payload.contains("parent_request_id")) r.parent_id = payload["parent_request_id"].get<int64_t>();
-    auto created = actions_.CreateRequest(r, NowMs());
-    if (!created.ok()) return RetryOrFail(a, p, created.status());
-    p.j["stage"] = "dispatching";
-    p.j["request_id"] = created->id;
-    if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = BeginDispatching(a, p, r); !s.ok()) return RetryOrFail(a, p, s);
   }
   return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
 }
@@ -216,6 +211,26 @@ ActionOutcome ActionExecutor::ExecuteDispatch(const store::ActionRecord& a, Prog
     p.j["request_id"] = payload.value("request_id", int64_t{0});
   }
   return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+}
+
+Status ActionExecutor::BeginDispatching(const store::ActionRecord& a, Progress& p,
+                                        const store::DispatchRequest& request) {
+  // The request and the progress that names it are one transaction, and the
+  // progress already counts the first send: if relayq dies after GitHub took
+  // the dispatch but before recording it, the next attempt looks for the run
+  // before sending again.
+  auto created = actions_.CreateRequestForAction(
+      request, a.id,
+      [&](int64_t id) {
+        p.j["stage"] = "dispatching";
+        p.j["request_id"] = id;
+        p.j["sends"] = 1;
+        return p.Dump();
+      },
+      NowMs());
+  if (!created.ok()) return created.status();
+  p.began_now = true;
+  return Status::Ok();
 }
 
 ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progress& p,
@@ -231,7 +246,12 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     p.j["run_id"] = *r.run_id;
     return Done(a, p, "dispatched " + r.workflow + " as run " + std::to_string(*r.run_id));
   }
-  if (a.attempts > 0 && p.j.value("sent", false)) {
+  // `sends` counts dispatches that may have reached GitHub, including the
+  // one about to happen. More than one in flight means an earlier send may
+  // have been accepted without relayq hearing the answer.
+  const int64_t sends = p.j.value("sends", int64_t{0});
+  const bool fresh = p.began_now;
+  if (!fresh && sends > 0) {
     // A previous attempt sent the dispatch and did not learn the outcome:
     // look for the run by its [relayq:ID] title before sending again.
     const std::string tag = "[relayq:" + std::to_string(r.id) + "]";
@@ -247,8 +267,10 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
       }
     }
   }
-  p.j["sent"] = true;
-  if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+  if (!fresh) {
+    p.j["sends"] = sends + 1;
+    if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+  }
 
   std::map<std::string, std::string> inputs = r.inputs;
   inputs["relayq_id"] = std::to_string(r.id);
@@ -267,15 +289,18 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
     return RetryOrFail(a, p, result.status());
   }
-  (void)actions_.MarkRequestDispatched(r.id, result->run_id, NowMs());
   p.j["request_id"] = r.id;
   if (result->run_id) p.j["run_id"] = *result->run_id;
   if (result->html_url) p.j["html_url"] = *result->html_url;
-  ActionOutcome o = Done(a, p, "dispatched " + r.workflow + " on " + r.ref +
-                                    (result->run_id ? " as run " + std::to_string(*result->run_id) : ""));
-  o.run_id = result->run_id;
-  o.request_id = r.id;
-  return o;
+  const std::string message = "dispatched " + r.workflow + " on " + r.ref +
+                              (result->run_id ? " as run " + std::to_string(*result->run_id) : "");
+  p.j["stage"] = "done";
+  p.j["outcome"] = message;
+  if (Status s = actions_.FinishDispatched(a.id, r.id, result->run_id, p.Dump(), NowMs()); !s.ok()) {
+    return RetryOrFail(a, p, s);
+  }
+  Count(a, "done");
+  return {"done", message, result->run_id, r.id};
 }
 
 ActionOutcome ActionExecutor::Done(const store::ActionRecord& a, Progress& p, std::string message) {

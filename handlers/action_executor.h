@@ -93,6 +93,9 @@ class ActionExecutor {
   ActionOutcome ExecuteFallback(const store::ActionRecord& a, Progress& p);
   ActionOutcome ExecuteChain(const store::ActionRecord& a, Progress& p);
   ActionOutcome ExecuteDispatch(const store::ActionRecord& a, Progress& p);
+  // Records `request` and moves the action to the dispatching stage.
+  Status BeginDispatching(const store::ActionRecord& a, Progress& p,
+                          const store::DispatchRequest& request);
   // The dispatching stage shared by all kinds: dispatch request `id` once.
   ActionOutcome DispatchStage(const store::ActionRecord& a, Progress& p, int64_t request_id);
 

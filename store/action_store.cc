@@ -112,6 +112,40 @@ Result<DispatchRequest> ActionStore::CreateRequest(const DispatchRequest& reques
   return out;
 }
 
+Result<DispatchRequest> ActionStore::CreateRequestForAction(
+    const DispatchRequest& request, int64_t action_id,
+    const std::function<std::string(int64_t request_id)>& progress, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  DispatchRequest out = request;
+  Status s = impl_->InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(out.id, impl_->InsertRequest(request, now));
+    const std::string result = progress(out.id);
+    return impl_->Run("UPDATE actions SET result = ?2, updated_at = ?3 WHERE id = ?1", [&](Stmt& q) {
+      q.Bind(1, action_id).Bind(2, std::string_view(result)).Bind(3, now);
+    });
+  });
+  if (!s.ok()) return s;
+  out.status = "pending";
+  out.created_at = out.updated_at = now;
+  return out;
+}
+
+Status ActionStore::FinishDispatched(int64_t action_id, int64_t request_id,
+                                     std::optional<int64_t> run_id, const std::string& result,
+                                     int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->InTransaction([&]() -> Status {
+    RELAYQ_RETURN_IF_ERROR(impl_->Run(
+        "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
+        "last_error = NULL, updated_at = ?3 WHERE id = ?1",
+        [&](Stmt& q) { q.Bind(1, request_id).Bind(2, run_id).Bind(3, now); }));
+    return impl_->Run(
+        "UPDATE actions SET status = 'done', result = ?2, claimed_by = NULL, next_attempt_at = NULL, "
+        "updated_at = ?3, done_at = ?3 WHERE id = ?1",
+        [&](Stmt& q) { q.Bind(1, action_id).Bind(2, std::string_view(result)).Bind(3, now); });
+  });
+}
+
 Result<std::optional<DispatchRequest>> ActionStore::GetRequest(int64_t id) {
   std::lock_guard lock(impl_->mu);
   return impl_->One<DispatchRequest>(

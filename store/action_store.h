@@ -10,6 +10,7 @@
 // from any thread (one connection, guarded by a mutex).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,18 @@ class ActionStore {
   // Records a request that an existing action (a fallback or chain) will
   // dispatch itself.
   Result<DispatchRequest> CreateRequest(const DispatchRequest& request, int64_t now);
+
+  // Records a request that action `action_id` will dispatch, and in the same
+  // transaction saves the action's progress, `progress(request id)` (so a
+  // restart knows the request exists and resumes at dispatching it).
+  Result<DispatchRequest> CreateRequestForAction(
+      const DispatchRequest& request, int64_t action_id,
+      const std::function<std::string(int64_t request_id)>& progress, int64_t now);
+
+  // Marks request `request_id` dispatched (as run `run_id`, when known) and
+  // action `action_id` done with `result`, in one transaction.
+  Status FinishDispatched(int64_t action_id, int64_t request_id, std::optional<int64_t> run_id,
+                          const std::string& result, int64_t now);
 
   Result<std::optional<DispatchRequest>> GetRequest(int64_t id);
   Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id);

@@ -232,7 +232,8 @@ struct FakeGitHubServer::State {
     if (run.display_title.empty()) {
       run.display_title = run.workflow;
       auto it = run.inputs.find("relayq_id");
-      if (it != run.inputs.end()) run.display_title += " " + it->second;
+      // As the kit's workflows do with run-name: "... [relayq:ID]".
+      if (it != run.inputs.end()) run.display_title += " [relayq:" + it->second + "]";
     }
     int64_t id = run.id;
     runs[id] = std::move(run);

@@ -2,6 +2,9 @@
 // clock: queue timeouts are crossed by advancing the clock, never by
 // sleeping.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
 
 #include "github/http_github_client.h"
 #include "handlers/action_executor.h"
@@ -177,6 +180,38 @@ TEST_F(RoutingUnitTest, TransientFailuresBackOffThenSucceedOnce) {
   int created = 0;
   for (const auto& r : github_->runs()) created += r.workflow == "transcribe_rpi.yml";
   EXPECT_EQ(created, 1);
+}
+
+// relayq died after GitHub accepted the dispatch but before it recorded the
+// answer: the resumed action finds the run by [relayq:ID] and does not
+// dispatch a second time.
+TEST_F(RoutingUnitTest, DispatchWhoseAnswerWasLostIsNotSentTwice) {
+  QueueJob(100, 1000);
+  clock_.Advance(seconds(5 * 60));
+  EXPECT_EQ(executor_->RunDue(), 1);
+  ASSERT_EQ(Status("fallback:100:1"), "done");
+  auto a = actions_->GetActionByKey("fallback:100:1");
+  const int64_t request = nlohmann::json::parse(*(*a)->result)["request_id"].get<int64_t>();
+  // Rewind the store to the moment before the answer was recorded.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.File("relayq.db").c_str(), &db), SQLITE_OK);
+    std::string sql =
+        "UPDATE actions SET status = 'pending', next_attempt_at = 0, result = "
+        "json_object('stage', 'dispatching', 'request_id', " + std::to_string(request) +
+        ", 'sends', 1) WHERE key = 'fallback:100:1'; UPDATE dispatch_requests SET status = "
+        "'pending', run_id = NULL WHERE id = " + std::to_string(request) + ";";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  github_->ClearCalls();
+  EXPECT_EQ(executor_->RunDue(), 1);
+  EXPECT_EQ(Status("fallback:100:1"), "done");
+  EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 0);
+  auto r = actions_->GetRequest(request);
+  ASSERT_TRUE(r.ok() && *r);
+  EXPECT_EQ((*r)->status, "dispatched");
+  EXPECT_TRUE((*r)->run_id.has_value());
 }
 
 TEST_F(RoutingUnitTest, PermanentFailureFailsWithTheReason) {
