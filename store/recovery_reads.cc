@@ -3,8 +3,8 @@
 #include <sqlite3.h>
 
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
+#include "store/rows.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
@@ -18,16 +18,6 @@ Result<Db> OpenReadOnly(const std::string& path) {
   RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
   sqlite3_busy_timeout(db.get(), 5000);
   return db;
-}
-
-std::vector<std::string> LabelsFromJson(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
 }
 
 }  // namespace
@@ -60,31 +50,17 @@ Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
                                                   int64_t updated_before, int limit) {
   RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
   RELAYQ_ASSIGN_OR_RETURN(
-      Stmt q, Stmt::Prepare(db.get(),
-                            "SELECT id, run_id, run_attempt, repository, workflow_name, name, "
-                            "labels, status, runner_name, queued_at, started_at, updated_at "
-                            "FROM jobs WHERE status <> 'completed' AND repository = ?1 "
-                            "COLLATE NOCASE AND updated_at < ?2 ORDER BY updated_at LIMIT ?3"));
+      Stmt q, Stmt::Prepare(db.get(), std::string("SELECT ") + kJobColumns +
+                                          " FROM jobs WHERE status <> 'completed' AND repository = ?1 "
+                                          "COLLATE NOCASE AND updated_at < ?2 ORDER BY updated_at "
+                                          "LIMIT ?3"));
   q.Bind(1, std::string_view(repository)).Bind(2, updated_before).Bind(3, static_cast<int64_t>(limit));
   std::vector<JobState> out;
   for (;;) {
     Result<bool> row = q.Step();
     if (!row.ok()) return row.status().WithContext("store " + path);
     if (!*row) break;
-    JobState s;
-    s.id = q.Int(0);
-    s.run_id = q.Int(1);
-    s.run_attempt = q.Int(2);
-    s.repository = q.Text(3);
-    s.workflow_name = q.Text(4);
-    s.name = q.Text(5);
-    s.labels = LabelsFromJson(q.Text(6));
-    s.status = q.Text(7);
-    s.runner_name = q.OptText(8);
-    s.queued_at = q.OptInt(9);
-    s.started_at = q.OptInt(10);
-    s.updated_at = q.Int(11);
-    out.push_back(std::move(s));
+    out.push_back(JobFromRow(q));
   }
   return out;
 }

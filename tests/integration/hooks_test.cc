@@ -32,17 +32,6 @@ constexpr char kPolicy[] = R"(routes:
       max_size_mb: 1000
 )";
 
-// Polls `done` every 20 ms until it holds or `limit` passes: the fake's
-// recorded calls are the event, there is nothing to block on.
-bool WaitFor(const std::function<bool()>& done,
-             std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 class HooksTest : public IntegrationTest {
  protected:

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "handlers/signature.h"
 #include "tests/fakes/sqlite_reader.h"
@@ -18,6 +21,19 @@
 namespace relayq::testing {
 
 inline constexpr char kSecret[] = "integration-secret";
+
+// Polls `done` every 20 ms until it holds or `limit` passes, for outcomes
+// that happen in another process (the fake GitHub's recorded calls, rows in
+// the store) where there is nothing to block on.
+inline bool WaitFor(const std::function<bool()>& done,
+                    std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 inline constexpr char kAdminToken[] = "integration-admin-token";
 
 class IntegrationTest : public ::testing::Test {

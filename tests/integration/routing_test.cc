@@ -37,16 +37,6 @@ chains:
       inputs: { url: "{{ inputs.url }}", source_run: "{{ run.id }}" }
 )";
 
-// Waits for `done` to hold, checking every 20 ms, for at most `limit`.
-bool WaitFor(const std::function<bool()>& done,
-             std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 std::string NowRfc3339() { return FormatRfc3339(ToUnixMillis(Clock::Real().Now())); }
 
