@@ -4,6 +4,7 @@
 //   loadgen --port P [--host 127.0.0.1] [--path /webhook] [--connections 16]
 //           [--seconds 10] [--warmup 2] [--rate 0] [--secret S] [--body FILE]
 //           [--ids-out FILE] [--prefix ID]
+//   loadgen --port P --first-ok SECONDS   # wait for the first 2xx, print ms
 //
 // Each request is a real ~8 KB `workflow_job` payload (or --body FILE),
 // signed with HMAC-SHA256 like GitHub, with a unique X-GitHub-Delivery. One
@@ -12,7 +13,9 @@
 // connections (open loop per connection; 0 = as fast as answers come).
 // Prints one line of key=value figures; --ids-out writes the delivery ids
 // that got a 2xx, so a caller can check every acknowledged delivery is
-// stored. Talks only to the given host (loopback in every script here).
+// stored. --first-ok retries one delivery every millisecond until a 2xx
+// (or SECONDS pass) and prints first_ok_ms (time to start-up readiness).
+// Talks only to the given host (loopback in every script here).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -50,6 +53,7 @@ struct Options {
   std::string body_file;
   std::string ids_out;
   std::string prefix = "bench";
+  double first_ok = 0;
 };
 
 struct Worker {
@@ -171,6 +175,36 @@ void Run(const Options& o, const std::string& body, const std::string& signature
   if (fd >= 0) close(fd);
 }
 
+// Sends one delivery over a fresh connection every millisecond until a 2xx
+// answer or o.first_ok seconds; prints first_ok_ms (from this call).
+bool WaitFirstOk(const Options& o, const std::string& body, const std::string& signature) {
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::milliseconds(static_cast<int64_t>(o.first_ok * 1000));
+  std::string buf;
+  for (uint64_t seq = 0; Clock::now() < deadline; ++seq) {
+    int fd = Connect(o);
+    if (fd >= 0) {
+      std::string req = "POST " + o.path + " HTTP/1.1\r\nHost: " + o.host +
+                        "\r\nContent-Type: application/json\r\nX-GitHub-Event: workflow_job"
+                        "\r\nX-GitHub-Delivery: " + o.prefix + "-first-" + std::to_string(seq) +
+                        "\r\nX-Hub-Signature-256: " + signature + "\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      int status = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())
+                       ? ReadResponse(fd, buf)
+                       : -1;
+      close(fd);
+      if (status >= 200 && status < 300) {
+        std::printf("first_ok_ms=%.1f\n",
+                    std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        return true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::printf("first_ok_ms=timeout\n");
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,6 +222,7 @@ int main(int argc, char** argv) {
     else if (k == "--body") o.body_file = v;
     else if (k == "--ids-out") o.ids_out = v;
     else if (k == "--prefix") o.prefix = v;
+    else if (k == "--first-ok") o.first_ok = std::stod(v);
     else {
       std::fprintf(stderr, "loadgen: unknown option %s\n", k.c_str());
       return 2;
@@ -209,6 +244,7 @@ int main(int argc, char** argv) {
     body = relayq::testing::WorkflowJobPayload(spec);
   }
   const std::string signature = relayq::handlers::SignBody(body, o.secret);
+  if (o.first_ok > 0) return WaitFirstOk(o, body, signature) ? 0 : 1;
 
   std::vector<Worker> workers(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# bench/run.sh: relayq against peer webhook receivers, side by side.
+#
+#   bench/run.sh                                   # the full run (~10 minutes)
+#   REPS=1 SECONDS_EACH=3 WARMUP=1 bench/run.sh    # quick mode (~2 minutes)
+#
+# On a fresh Debian 12 machine (as root): builds relayq in Release
+# (build-release/), installs the peers -- adnanh/webhook (Debian `webhook`,
+# a payload-hmac-sha256 rule on X-Hub-Signature-256, default mode, running
+# /bin/true) and @octokit/webhooks 14 (npm, into bench/peers/octokit/,
+# createNodeMiddleware on node:http with a workflow_job handler) -- and
+# drives each with the same bench/loadgen: signed ~7 KB workflow_job
+# deliveries with unique delivery ids over keep-alive connections, on
+# loopback only.
+#
+# For each receiver and each connection count: REPS runs of SECONDS_EACH
+# seconds after WARMUP seconds of warm-up; the table shows medians (errors
+# are summed). A further open-loop run at STEADY_RATE deliveries/s over 16
+# connections gives the latency at a steady load. relayq runs on a fresh
+# store once per SYNCS mode (synchronous=full is the default and the durable
+# one) with its default log level (one line per delivery, to a file).
+# After its runs, relayq is stopped and every acknowledged delivery id is
+# looked up in its store: one missing fails the whole benchmark (exit 1).
+# relayq's start to first 2xx, idle RSS and peak RSS are printed per mode.
+#
+# Settings (environment): CONNECTIONS ("1 16 64"), SECONDS_EACH (10),
+# WARMUP (2), REPS (3), STEADY_RATE (1000; 0 skips the steady run),
+# SYNCS ("full normal"), PEERS ("webhook octokit"), BUILD (build-release),
+# KEEP (1: keep the work directory and print its path).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-release}
+CONNECTIONS=${CONNECTIONS:-1 16 64}
+SECONDS_EACH=${SECONDS_EACH:-10}
+WARMUP=${WARMUP:-2}
+REPS=${REPS:-3}
+STEADY_RATE=${STEADY_RATE:-1000}
+SYNCS=${SYNCS:-full normal}
+PEERS=${PEERS:-webhook octokit}
+SECRET=bench-secret
+
+log() { echo "bench: $*" >&2; }
+
+# --- build and install ------------------------------------------------------
+"$ROOT/bin/install-deps" >/dev/null
+log "building relayq (Release) in $BUILD"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target relayq loadgen >/dev/null
+RELAYQ=$BUILD/relayq
+LOADGEN=$BUILD/bench/loadgen
+
+install_peers() {
+  local need=()
+  [[ " $PEERS " == *" webhook "* ]] && ! command -v webhook >/dev/null && need+=(webhook)
+  if [[ " $PEERS " == *" octokit "* ]] && ! command -v npm >/dev/null; then need+=(nodejs npm); fi
+  if ((${#need[@]})); then
+    log "installing ${need[*]} (apt)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  if [[ " $PEERS " == *" octokit "* ]]; then
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if ((major < 20)); then
+      echo "bench: @octokit/webhooks 14 needs node >= 20; this machine has $(node --version)" >&2
+      exit 1
+    fi
+    if [[ ! -d $ROOT/bench/peers/octokit/node_modules/@octokit/webhooks ]]; then
+      log "installing @octokit/webhooks (npm) into bench/peers/octokit"
+      (cd "$ROOT/bench/peers/octokit" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  fi
+}
+install_peers
+
+# --- helpers ---------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/relayq-run.XXXXXX")
+PID=""
+stop_receiver() {
+  if [[ -n $PID ]]; then
+    kill -TERM "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+    PID=""
+  fi
+}
+cleanup() {
+  stop_receiver
+  if [[ ${KEEP:-0} == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
+now_ms() { date +%s%3N; }
+RESULTS=$WORK/results.tsv  # receiver conns rep rps p50 p99 errors
+: >"$RESULTS"
+EXTRA=$WORK/extra.txt
+: >"$EXTRA"
+
+# drive NAME PORT PATH: the connection sweep and the steady run.
+drive() {
+  local name=$1 port=$2 path=$3 c rep out
+  for c in $CONNECTIONS; do
+    for ((rep = 1; rep <= REPS; rep++)); do
+      out=$("$LOADGEN" --port "$port" --path "$path" --connections "$c" --seconds "$SECONDS_EACH" \
+              --warmup "$WARMUP" --secret "$SECRET" --prefix "$name-c$c-r$rep" \
+              --ids-out "$WORK/ids.$name.$c.$rep")
+      echo "$out" | awk -v n="$name" -v c="$c" -v r="$rep" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        print n "\t" c "\t" r "\t" f["rps"] "\t" f["p50_ms"] "\t" f["p99_ms"] "\t" f["errors"] + f["non2xx"]
+      }' >>"$RESULTS"
+      log "$name c=$c rep=$rep: $out"
+      echo "$out" | sed -n 's/.*body_bytes=\([0-9]*\).*/\1/p' >"$WORK/body_bytes"
+    done
+  done
+  if [[ $STEADY_RATE != 0 ]]; then
+    for ((rep = 1; rep <= REPS; rep++)); do
+      out=$("$LOADGEN" --port "$port" --path "$path" --connections 16 --seconds "$SECONDS_EACH" \
+              --warmup 1 --rate "$STEADY_RATE" --secret "$SECRET" --prefix "$name-steady-r$rep" \
+              --ids-out "$WORK/ids.$name.steady.$rep")
+      echo "$out" | awk -v n="$name" -v c="steady" -v r="$rep" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+        print n "\t" c "\t" r "\t" f["rps"] "\t" f["p50_ms"] "\t" f["p99_ms"] "\t" f["errors"] + f["non2xx"]
+      }' >>"$RESULTS"
+      log "$name steady rep=$rep: $out"
+    done
+  fi
+}
+
+# wait_ready PORT PATH: until one signed delivery gets a 2xx.
+wait_ready() {
+  "$LOADGEN" --port "$1" --path "$2" --secret "$SECRET" --first-ok 20 --prefix ready >/dev/null
+}
+
+# --- relayq ----------------------------------------------------------------
+FAILED=0
+for sync in $SYNCS; do
+  name="relayq-$sync"
+  dir=$WORK/$name
+  mkdir -p "$dir"
+  port=$(free_port)
+  admin=$(free_port)
+  cat >"$dir/relayq.yaml" <<YAML
+store:
+  path: $dir/relayq.db
+  synchronous: $sync
+YAML
+  log "starting $name"
+  t0=$(now_ms)
+  RELAYQ_WEBHOOK_SECRET=$SECRET "$RELAYQ" serve --config "$dir/relayq.yaml" \
+    --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" >"$dir/stdout" 2>"$dir/stderr" &
+  PID=$!
+  if ! wait_ready "$port" /webhook; then
+    cat "$dir/stderr" >&2
+    exit 1
+  fi
+  t1=$(now_ms)
+  sleep 2
+  idle=$(rss_kb "$PID" VmRSS)
+  drive "$name" "$port" /webhook
+  peak=$(rss_kb "$PID" VmHWM)
+  stop_receiver
+  cat "$WORK"/ids."$name".* >"$dir/acked"
+  acked=$(wc -l <"$dir/acked")
+  missing=$(sqlite3 "$dir/relayq.db" <<SQL
+CREATE TEMP TABLE acked(id TEXT);
+.import $dir/acked acked
+SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM deliveries);
+SQL
+)
+  logged=$(grep -c ' delivery id=' "$dir/stderr" || true)
+  printf '%s: start to first 2xx %d ms; idle RSS %.1f MiB; peak RSS %.1f MiB; acknowledged %d, missing from the store %d; delivery log lines %d\n' \
+    "$name" "$((t1 - t0))" "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$peak" 'BEGIN{print k/1024}')" \
+    "$acked" "$missing" "$logged" >>"$EXTRA"
+  if [[ $missing != 0 ]]; then FAILED=1; fi
+done
+
+# --- peers -----------------------------------------------------------------
+for peer in $PEERS; do
+  port=$(free_port)
+  case $peer in
+    webhook)
+      cat >"$WORK/hooks.json" <<JSON
+[{"id": "relayq-bench", "execute-command": "/bin/true", "response-message": "ok",
+  "trigger-rule": {"match": {"type": "payload-hmac-sha256", "secret": "$SECRET",
+    "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}]
+JSON
+      webhook -hooks "$WORK/hooks.json" -ip 127.0.0.1 -port "$port" >"$WORK/webhook.log" 2>&1 &
+      PID=$!
+      path=/hooks/relayq-bench
+      ;;
+    octokit)
+      (cd "$ROOT/bench/peers/octokit" && exec env PORT="$port" SECRET="$SECRET" node server.mjs) \
+        >"$WORK/octokit.log" 2>&1 &
+      PID=$!
+      path=/webhook
+      ;;
+    *) echo "bench: unknown peer $peer" >&2; exit 2 ;;
+  esac
+  log "starting $peer"
+  wait_ready "$port" "$path" || { cat "$WORK/$peer.log" >&2; exit 1; }
+  drive "$peer" "$port" "$path"
+  stop_receiver
+done
+
+# --- report ----------------------------------------------------------------
+echo
+echo "relayq vs peers: $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "${SECONDS_EACH}s per run after ${WARMUP}s warm-up, medians of $REPS; signed workflow_job body of $(cat "$WORK/body_bytes") bytes; steady = ${STEADY_RATE}/s over 16 connections"
+python3 - "$RESULTS" "$PEERS" <<'PY'
+import statistics, sys
+from collections import defaultdict
+rows = defaultdict(list)
+order = []
+for line in open(sys.argv[1]):
+    n, c, r, rps, p50, p99, err = line.rstrip("\n").split("\t")
+    if (n, c) not in rows: order.append((n, c))
+    rows[(n, c)].append((float(rps or 0), float(p50 or 0), float(p99 or 0), int(float(err or 0))))
+peers = sys.argv[2].split()
+med = {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
+           statistics.median(x[2] for x in v), sum(x[3] for x in v)) for k, v in rows.items()}
+print(f"{'receiver':<16}{'conns':>8}{'deliv/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  vs fastest peer")
+for n, c in order:
+    rps, p50, p99, err = med[(n, c)]
+    ratio = ""
+    if n.startswith("relayq") and c != "steady":
+        best = max((med[(p, c)][0] for p in peers if (p, c) in med), default=0)
+        if best > 0: ratio = f"{rps / best:.2f}x"
+    print(f"{n:<16}{c:>8}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{err:>8}  {ratio}")
+PY
+echo
+cat "$EXTRA"
+if [[ $FAILED != 0 ]]; then
+  echo "FAILED: acknowledged deliveries are missing from relayq's store" >&2
+  exit 1
+fi
