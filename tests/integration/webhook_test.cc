@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "tests/fakes/github_payloads.h"
 #include "tests/integration/integration_fixture.h"
@@ -198,6 +199,36 @@ TEST_F(WebhookTest, SigtermExitsCleanly) {
 }
 
 class WebhookConfigTest : public IntegrationTest {};
+
+TEST_F(WebhookConfigTest, JsonLogHasOneObjectPerLineAndADeliveryLine) {
+  StartRelayq({"--log-format", "json"});
+  auto c = Client();
+  EXPECT_EQ(Deliver(*c, "workflow_job", "log-1", WorkflowJobPayload({})), 202);
+  c.reset();
+  EXPECT_EQ(process_->Terminate(), 0);
+  std::ifstream log(dir_.File("relayq.stderr.log"));
+  std::string line;
+  int lines = 0;
+  bool delivery = false;
+  while (std::getline(log, line)) {
+    ++lines;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(j.is_object()) << line;
+    EXPECT_EQ(line.find(kSecret), std::string::npos);
+    EXPECT_EQ(line.find(kAdminToken), std::string::npos);
+    if (j.value("msg", "") == "delivery") {
+      delivery = true;
+      EXPECT_EQ(j["id"], "log-1");
+      EXPECT_EQ(j["event"], "workflow_job");
+      EXPECT_EQ(j["action"], "queued");
+      EXPECT_EQ(j["repo"], "octo-org/media-kit");
+      EXPECT_EQ(j["status"], "202");
+      EXPECT_FALSE(j.value("us", "").empty());
+    }
+  }
+  EXPECT_GT(lines, 2);
+  EXPECT_TRUE(delivery);
+}
 
 TEST_F(WebhookConfigTest, AllowListRefusesOtherRepositories) {
   std::ofstream(dir_.File("relayq.yaml")) << "webhook:\n  allow: [someone-else/repo]\n";
