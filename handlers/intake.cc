@@ -76,9 +76,16 @@ WebhookAnswer Intake::Handle(WebhookRequest req) {
     signature_failures_->Increment();
     return Reject(401, "bad_signature", s.message());
   }
-  Result<std::string> json = ExtractJson(type, req.body);
-  if (!json.ok()) return Reject(400, "bad_request", json.status().message());
-  Result<Decoded> decoded = DecodePayload(req.event, *json);
+  // A JSON body is decoded in place; only a form body needs its payload
+  // field extracted (and so copied) first.
+  Result<std::string> form_json = std::string();
+  if (type == BodyType::kForm) {
+    form_json = ExtractJson(type, req.body);
+    if (!form_json.ok()) return Reject(400, "bad_request", form_json.status().message());
+  }
+  Result<Decoded> decoded =
+      DecodePayload(req.event, type == BodyType::kForm ? std::string_view(*form_json)
+                                                       : std::string_view(req.body));
   if (!decoded.ok()) return Reject(400, "bad_request", decoded.status().message());
 
   store::Delivery d;

@@ -1,5 +1,8 @@
 #include "server/routes.h"
 
+#include <array>
+#include <atomic>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
@@ -30,6 +33,55 @@ const char* StatusText(int status) {
   }
 }
 
+// relayq_webhook_deliveries_total{event,code}, without taking the registry's
+// lock per delivery: the counters of the events GitHub sends for workflows
+// and the codes /webhook answers are cached after their first use (so
+// /metrics shows exactly the series that occurred, as before); any other
+// pair goes to the registry. Thread-safe.
+class DeliveryCounters {
+ public:
+  explicit DeliveryCounters(MetricsRegistry& metrics) : metrics_(metrics) {}
+
+  Counter* Get(const std::string& event, int code) {
+    const int e = EventIndex(event), c = CodeIndex(code);
+    if (e < 0 || c < 0) return Lookup(event, code);
+    std::atomic<Counter*>& slot = slots_[static_cast<size_t>(e * kCodes.size() + c)];
+    Counter* counter = slot.load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      counter = Lookup(event, code);
+      slot.store(counter, std::memory_order_release);
+    }
+    return counter;
+  }
+
+ private:
+  static constexpr std::array<std::string_view, 3> kEvents = {"workflow_job", "workflow_run",
+                                                              "ping"};
+  static constexpr std::array<int, 11> kCodes = {200, 202, 400, 401, 403, 413,
+                                                 415, 500, 503, 405, 404};
+  static int EventIndex(std::string_view event) {
+    for (size_t i = 0; i < kEvents.size(); ++i) {
+      if (kEvents[i] == event) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  static int CodeIndex(int code) {
+    for (size_t i = 0; i < kCodes.size(); ++i) {
+      if (kCodes[i] == code) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  Counter* Lookup(const std::string& event, int code) {
+    return metrics_.GetCounter("relayq_webhook_deliveries_total",
+                               "Webhook deliveries by event and answer",
+                               {{"event", event.size() <= 64 ? event : "(long)"},
+                                {"code", std::to_string(code)}});
+  }
+
+  MetricsRegistry& metrics_;
+  std::array<std::atomic<Counter*>, kEvents.size() * kCodes.size()> slots_{};
+};
+
 }  // namespace
 
 void SetJsonErrorHandler(httplib::Server& server) {
@@ -45,7 +97,9 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
       "relayq_webhook_duration_seconds", "Time from a delivery's arrival to its answer",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
 
-  server.Post("/webhook", [deps, latency](const httplib::Request& req, httplib::Response& res,
+  auto counters = std::make_shared<DeliveryCounters>(metrics);
+  server.Post("/webhook", [deps, latency, counters](const httplib::Request& req,
+                                                    httplib::Response& res,
                                           const httplib::ContentReader& read) {
     const MonoTime start = deps.clock.Monotonic();
     handlers::WebhookRequest w;
@@ -91,11 +145,7 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
                             deps.clock.Monotonic() - start).count();
     latency->Observe(static_cast<double>(micros) / 1e6);
     std::string event = req.get_header_value("X-GitHub-Event");
-    deps.metrics
-        .GetCounter("relayq_webhook_deliveries_total", "Webhook deliveries by event and answer",
-                    {{"event", event.size() <= 64 ? event : "(long)"},
-                     {"code", std::to_string(answer.status)}})
-        ->Increment();
+    counters->Get(event, answer.status)->Increment();
     Log(answer.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "delivery",
         {{"id", req.get_header_value("X-GitHub-Delivery").substr(0, 128)},
          {"event", event.substr(0, 64)},

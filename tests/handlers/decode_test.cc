@@ -121,5 +121,78 @@ TEST(DecodeTest, OtherEventsDecodeWithoutRecords) {
   EXPECT_EQ(d->repository, "o/r");
 }
 
+// DecodePayload parses with a SAX handler that keeps only the fields it
+// reads; these pin that it still behaves exactly like a full DOM parse.
+TEST(DecodeTest, RejectsInvalidJsonEvenInFieldsNotRead) {
+  const char* cases[] = {
+      R"({"action":"queued","sender":{"login":"x"}} trailing)",
+      R"({"action":"queued","sender":{"login":"x"})",
+      "{\"action\":\"queued\",\"sender\":{\"login\":\"\xff\xfe\"}}",  // invalid UTF-8
+      R"({"action":"queued","sender":{"login":"x",}})",
+      R"({"action":"queued", /* comment */ "sender":1})",
+      R"({"action":"queued","sender":[1,2,]})",
+      R"({"action":"queued","sender":01})",
+      R"({"action":"queued","sender":"\u12"})",
+  };
+  for (const char* body : cases) {
+    auto d = DecodePayload("workflow_job", body);
+    ASSERT_FALSE(d.ok()) << body;
+    EXPECT_EQ(d.status().message(), "body is not valid JSON") << body;
+  }
+  EXPECT_EQ(DecodePayload("ping", R"("just a string")").status().message(),
+            "body is not a JSON object");
+  EXPECT_EQ(DecodePayload("ping", "7").status().message(), "body is not a JSON object");
+}
+
+TEST(DecodeTest, DuplicateKeysLastOneWins) {
+  auto d = DecodePayload(
+      "workflow_job",
+      R"({"action":"queued","action":"completed",
+          "repository":{"full_name":"a/b"},"repository":{"full_name":"o/r","full_name":"o/s"},
+          "workflow_job":{"id":1,"run_id":2,"id":3,"labels":["x"],"labels":["y","z"]}})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->action, "completed");
+  EXPECT_EQ(d->repository, "o/s");
+  ASSERT_TRUE(d->job.has_value());
+  EXPECT_EQ(d->job->job_id, 3);
+  EXPECT_EQ(d->job->labels, (std::vector<std::string>{"y", "z"}));
+
+  auto nulled = DecodePayload("workflow_job",
+                              R"({"repository":{"full_name":"o/r"},"repository":null,
+                                  "workflow_job":{"id":1,"run_id":2}})");
+  ASSERT_TRUE(nulled.ok());
+  EXPECT_EQ(nulled->repository, "");
+  EXPECT_FALSE(nulled->problem.empty());
+}
+
+TEST(DecodeTest, OddShapesOnReadPathsReadAsAbsent) {
+  auto d = DecodePayload(
+      "workflow_job",
+      R"({"action":{"nested":"queued"},
+          "repository":{"full_name":"o/r","owner":"not-an-object"},
+          "workflow_job":{"id":1,"run_id":2,"run_attempt":2.5,"name":["n"],
+                          "labels":[1,"a",{"x":"b"},["c"],null,"d"],
+                          "status":{"s":1},"conclusion":7,"runner_name":"r",
+                          "created_at":"not a time","started_at":"2026-01-01T00:00:30Z"}})");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->action, "");
+  EXPECT_EQ(d->owner, "o");
+  ASSERT_TRUE(d->job.has_value());
+  EXPECT_EQ(d->job->run_attempt, 1);
+  EXPECT_EQ(d->job->name, "");
+  EXPECT_EQ(d->job->labels, (std::vector<std::string>{"a", "d"}));
+  EXPECT_EQ(d->job->status, "");  // the action, which is absent too
+  EXPECT_FALSE(d->job->conclusion.has_value());
+  EXPECT_EQ(d->job->runner_name, "r");
+  EXPECT_FALSE(d->job->created_at.has_value());
+  EXPECT_EQ(*d->job->started_at, 1767225630000);
+
+  auto org = DecodePayload("push", R"({"organization":{"login":"acme","id":1},"deep":
+      {"a":[{"b":[{"c":{"d":[1,2,{"e":"f"}]}}]}]}})");
+  ASSERT_TRUE(org.ok());
+  EXPECT_EQ(org->owner, "acme");
+  EXPECT_EQ(org->repository, "");
+}
+
 }  // namespace
 }  // namespace relayq::handlers
