@@ -13,9 +13,11 @@
 # deliveries with unique delivery ids over keep-alive connections, on
 # loopback only.
 #
-# For each receiver and each connection count: REPS runs of SECONDS_EACH
-# seconds after WARMUP seconds of warm-up; the table shows medians (errors
-# are summed). A further open-loop run at STEADY_RATE deliveries/s over 16
+# All receivers run side by side for the whole benchmark and are driven in
+# turn (each repetition: every connection count on every receiver), so a
+# change in the machine's load falls on all of them alike. For each
+# receiver and connection count: REPS runs of SECONDS_EACH seconds after
+# WARMUP seconds of warm-up; the table shows medians (errors are summed). A further open-loop run at STEADY_RATE deliveries/s over 16
 # connections gives the latency at a steady load. relayq runs on a fresh
 # store once per SYNCS mode (synchronous=full is the default and the durable
 # one) with its default log level (one line per delivery, to a file).
@@ -75,16 +77,9 @@ install_peers
 
 # --- helpers ---------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/relayq-run.XXXXXX")
-PID=""
-stop_receiver() {
-  if [[ -n $PID ]]; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    PID=""
-  fi
-}
+PIDS=()
 cleanup() {
-  stop_receiver
+  if declare -F stop_receiver >/dev/null; then stop_receiver; fi
   if [[ ${KEEP:-0} == 1 ]]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -97,34 +92,20 @@ RESULTS=$WORK/results.tsv  # receiver conns rep rps p50 p99 errors
 EXTRA=$WORK/extra.txt
 : >"$EXTRA"
 
-# drive NAME PORT PATH: the connection sweep and the steady run.
-drive() {
-  local name=$1 port=$2 path=$3 c rep out
-  for c in $CONNECTIONS; do
-    for ((rep = 1; rep <= REPS; rep++)); do
-      out=$("$LOADGEN" --port "$port" --path "$path" --connections "$c" --seconds "$SECONDS_EACH" \
-              --warmup "$WARMUP" --secret "$SECRET" --prefix "$name-c$c-r$rep" \
-              --ids-out "$WORK/ids.$name.$c.$rep")
-      echo "$out" | awk -v n="$name" -v c="$c" -v r="$rep" '{
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-        print n "\t" c "\t" r "\t" f["rps"] "\t" f["p50_ms"] "\t" f["p99_ms"] "\t" f["errors"] + f["non2xx"]
-      }' >>"$RESULTS"
-      log "$name c=$c rep=$rep: $out"
-      echo "$out" | sed -n 's/.*body_bytes=\([0-9]*\).*/\1/p' >"$WORK/body_bytes"
-    done
-  done
-  if [[ $STEADY_RATE != 0 ]]; then
-    for ((rep = 1; rep <= REPS; rep++)); do
-      out=$("$LOADGEN" --port "$port" --path "$path" --connections 16 --seconds "$SECONDS_EACH" \
-              --warmup 1 --rate "$STEADY_RATE" --secret "$SECRET" --prefix "$name-steady-r$rep" \
-              --ids-out "$WORK/ids.$name.steady.$rep")
-      echo "$out" | awk -v n="$name" -v c="steady" -v r="$rep" '{
-        for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-        print n "\t" c "\t" r "\t" f["rps"] "\t" f["p50_ms"] "\t" f["p99_ms"] "\t" f["errors"] + f["non2xx"]
-      }' >>"$RESULTS"
-      log "$name steady rep=$rep: $out"
-    done
-  fi
+# measure NAME PORT PATH CONNS REP [RATE]: one loadgen run, appended to RESULTS.
+measure() {
+  local name=$1 port=$2 path=$3 c=$4 rep=$5 rate=${6:-0} label out warm=$WARMUP
+  label=$c
+  if [[ $rate != 0 ]]; then label=steady; warm=1; fi
+  out=$("$LOADGEN" --port "$port" --path "$path" --connections "$c" --seconds "$SECONDS_EACH" \
+          --warmup "$warm" --rate "$rate" --secret "$SECRET" --prefix "$name-$label-r$rep" \
+          --ids-out "$WORK/ids.$name.$label.$rep")
+  echo "$out" | awk -v n="$name" -v c="$label" -v r="$rep" '{
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    print n "\t" c "\t" r "\t" f["rps"] "\t" f["p50_ms"] "\t" f["p99_ms"] "\t" f["errors"] + f["non2xx"]
+  }' >>"$RESULTS"
+  log "$name $label rep=$rep: $out"
+  echo "$out" | sed -n 's/.*body_bytes=\([0-9]*\).*/\1/p' >"$WORK/body_bytes"
 }
 
 # wait_ready PORT PATH: until one signed delivery gets a 2xx.
@@ -132,8 +113,19 @@ wait_ready() {
   "$LOADGEN" --port "$1" --path "$2" --secret "$SECRET" --first-ok 20 --prefix ready >/dev/null
 }
 
-# --- relayq ----------------------------------------------------------------
-FAILED=0
+# Every receiver runs for the whole benchmark and they are driven in turn,
+# one run each per connection count and repetition, so a change in the
+# machine's load (it may be shared) falls on all of them alike.
+NAMES=() PORTS=() PATHS=() PIDS=()
+stop_receiver() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+
+# --- start relayq (one per durability mode) ---------------------------------
+declare -A T_START IDLE
 for sync in $SYNCS; do
   name="relayq-$sync"
   dir=$WORK/$name
@@ -149,33 +141,19 @@ YAML
   t0=$(now_ms)
   RELAYQ_WEBHOOK_SECRET=$SECRET "$RELAYQ" serve --config "$dir/relayq.yaml" \
     --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" >"$dir/stdout" 2>"$dir/stderr" &
-  PID=$!
+  pid=$!
+  PIDS+=("$pid")
   if ! wait_ready "$port" /webhook; then
     cat "$dir/stderr" >&2
     exit 1
   fi
-  t1=$(now_ms)
+  T_START[$name]=$(($(now_ms) - t0))
   sleep 2
-  idle=$(rss_kb "$PID" VmRSS)
-  drive "$name" "$port" /webhook
-  peak=$(rss_kb "$PID" VmHWM)
-  stop_receiver
-  cat "$WORK"/ids."$name".* >"$dir/acked"
-  acked=$(wc -l <"$dir/acked")
-  missing=$(sqlite3 "$dir/relayq.db" <<SQL
-CREATE TEMP TABLE acked(id TEXT);
-.import $dir/acked acked
-SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM deliveries);
-SQL
-)
-  logged=$(grep -c ' delivery id=' "$dir/stderr" || true)
-  printf '%s: start to first 2xx %d ms; idle RSS %.1f MiB; peak RSS %.1f MiB; acknowledged %d, missing from the store %d; delivery log lines %d\n' \
-    "$name" "$((t1 - t0))" "$(awk -v k="$idle" 'BEGIN{print k/1024}')" "$(awk -v k="$peak" 'BEGIN{print k/1024}')" \
-    "$acked" "$missing" "$logged" >>"$EXTRA"
-  if [[ $missing != 0 ]]; then FAILED=1; fi
+  IDLE[$name]=$(rss_kb "$pid" VmRSS)
+  NAMES+=("$name") PORTS+=("$port") PATHS+=(/webhook)
 done
 
-# --- peers -----------------------------------------------------------------
+# --- start the peers ---------------------------------------------------------
 for peer in $PEERS; do
   port=$(free_port)
   case $peer in
@@ -186,21 +164,56 @@ for peer in $PEERS; do
     "parameter": {"source": "header", "name": "X-Hub-Signature-256"}}}}]
 JSON
       webhook -hooks "$WORK/hooks.json" -ip 127.0.0.1 -port "$port" >"$WORK/webhook.log" 2>&1 &
-      PID=$!
       path=/hooks/relayq-bench
       ;;
     octokit)
       (cd "$ROOT/bench/peers/octokit" && exec env PORT="$port" SECRET="$SECRET" node server.mjs) \
         >"$WORK/octokit.log" 2>&1 &
-      PID=$!
       path=/webhook
       ;;
     *) echo "bench: unknown peer $peer" >&2; exit 2 ;;
   esac
+  PIDS+=("$!")
   log "starting $peer"
   wait_ready "$port" "$path" || { cat "$WORK/$peer.log" >&2; exit 1; }
-  drive "$peer" "$port" "$path"
-  stop_receiver
+  NAMES+=("$peer") PORTS+=("$port") PATHS+=("$path")
+done
+
+# --- drive them in turn ------------------------------------------------------
+for ((rep = 1; rep <= REPS; rep++)); do
+  for c in $CONNECTIONS; do
+    for i in "${!NAMES[@]}"; do measure "${NAMES[$i]}" "${PORTS[$i]}" "${PATHS[$i]}" "$c" "$rep"; done
+  done
+  if [[ $STEADY_RATE != 0 ]]; then
+    for i in "${!NAMES[@]}"; do
+      measure "${NAMES[$i]}" "${PORTS[$i]}" "${PATHS[$i]}" 16 "$rep" "$STEADY_RATE"
+    done
+  fi
+done
+
+# --- stop; check relayq's stores ---------------------------------------------
+declare -A PEAK
+for i in "${!NAMES[@]}"; do
+  if [[ ${NAMES[$i]} == relayq-* ]]; then PEAK[${NAMES[$i]}]=$(rss_kb "${PIDS[$i]}" VmHWM); fi
+done
+stop_receiver
+FAILED=0
+for sync in $SYNCS; do
+  name="relayq-$sync"
+  dir=$WORK/$name
+  cat "$WORK"/ids."$name".* >"$dir/acked"
+  acked=$(wc -l <"$dir/acked")
+  missing=$(sqlite3 "$dir/relayq.db" <<SQL
+CREATE TEMP TABLE acked(id TEXT);
+.import $dir/acked acked
+SELECT count(*) FROM acked WHERE id NOT IN (SELECT id FROM deliveries);
+SQL
+)
+  logged=$(grep -c ' delivery id=' "$dir/stderr" || true)
+  printf '%s: start to first 2xx %d ms; idle RSS %.1f MiB; peak RSS %.1f MiB; acknowledged %d, missing from the store %d; delivery log lines %d\n' \
+    "$name" "${T_START[$name]}" "$(awk -v k="${IDLE[$name]}" 'BEGIN{print k/1024}')" \
+    "$(awk -v k="${PEAK[$name]}" 'BEGIN{print k/1024}')" "$acked" "$missing" "$logged" >>"$EXTRA"
+  if [[ $missing != 0 ]]; then FAILED=1; fi
 done
 
 # --- report ----------------------------------------------------------------
