@@ -3,7 +3,9 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 namespace relayq::server {
 namespace {
@@ -67,6 +69,16 @@ Status Listener::Start() {
   port_ = port;
   if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // cpp-httplib's stop() does nothing until the listening thread has marked
+  // the server running, so a SIGTERM right after start would leave it
+  // listening forever (and shutdown hung on the join). Report started only
+  // once it is running; this takes microseconds.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) {
+    return Status::Unavailable(options_.name + " listener did not start");
+  }
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <thread>
 #include <sstream>
 
 namespace relayq::testing {
@@ -122,6 +123,23 @@ int RelayqProcess::Terminate() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
   return Wait();
+}
+
+int RelayqProcess::TerminateWithin(std::chrono::milliseconds limit) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    int status = 0;
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return DecodeWaitStatus(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Kill();
+  return -2;
 }
 
 void RelayqProcess::Kill() {

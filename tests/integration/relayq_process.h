@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,9 @@ class RelayqProcess {
 
   // SIGTERM, then waits; returns the exit code (or 128+signal).
   int Terminate();
+  // SIGTERM, then waits at most `limit`; -2 (after a SIGKILL) if it did not
+  // exit in time: a hung shutdown fails the test instead of hanging it.
+  int TerminateWithin(std::chrono::milliseconds limit);
   // SIGKILL, then waits: the crash case.
   void Kill();
 

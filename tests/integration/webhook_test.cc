@@ -200,6 +200,16 @@ TEST_F(WebhookTest, SigtermExitsCleanly) {
 
 class WebhookConfigTest : public IntegrationTest {};
 
+// Regression: a SIGTERM right after relayq reported listening used to reach
+// cpp-httplib before its listening thread had marked the server running, so
+// stop() did nothing and shutdown hung on the join.
+TEST_F(WebhookConfigTest, SigtermRightAfterStartExitsPromptly) {
+  for (int i = 0; i < 5; ++i) {
+    StartRelayq();
+    EXPECT_EQ(process_->TerminateWithin(std::chrono::seconds(20)), 0) << "round " << i;
+  }
+}
+
 TEST_F(WebhookConfigTest, JsonLogHasOneObjectPerLineAndADeliveryLine) {
   StartRelayq({"--log-format", "json"});
   auto c = Client();
