@@ -22,6 +22,15 @@ TARGETS=("${@:1:$#-1}")
 [[ ${TARGETS[0]} == all ]] && TARGETS=("${ALL[@]}")
 [[ $SECONDS_EACH =~ ^[0-9]+$ ]] || { echo "run.sh: SECONDS must be a whole number" >&2; exit 2; }
 
+# clang and its libFuzzer runtime come from Debian; installed here (not by
+# bin/install-deps) so the quick start stays small. Idempotent.
+if ! command -v clang++ >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "install ok installed"; then
+  echo "fuzz: installing clang and libclang-rt-14-dev"
+  if [[ $(id -u) == 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
+fi
+
 BUILD="$ROOT/build-fuzz"
 start=$(date +%s)
 cmake -S "$ROOT" -B "$BUILD" -DRELAYQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -40,7 +49,7 @@ for t in "${TARGETS[@]}"; do
   corpus="$BUILD/corpus/$t"
   mkdir -p "$corpus"
   for src in "$ROOT/tests/fuzz/seeds/$t" "$generated/$t"; do
-    [[ -d $src ]] && cp -f "$src"/* "$corpus"/ 2>/dev/null || true
+    if [[ -d $src ]]; then cp -f "$src"/* "$corpus"/ 2>/dev/null || true; fi
   done
   log="$BUILD/$t.log"
   t0=$(date +%s)
