@@ -53,8 +53,7 @@ std::optional<int64_t> RelayqIdInTitle(const std::optional<std::string>& title) 
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(StoreOptions options, Clock& clock, Db db)
-      : options_(std::move(options)), clock_(clock), db_(std::move(db)) {}
+  SqliteStore(StoreOptions options, Db db) : options_(std::move(options)), db_(std::move(db)) {}
 
   ~SqliteStore() override { Close(); }
 
@@ -88,7 +87,6 @@ class SqliteStore final : public Store {
   friend class Reader;
 
   const StoreOptions options_;
-  Clock& clock_;
   Db db_;  // used only by the writer thread after Start()
 
   // Prepared once, used only by the writer thread.
@@ -488,7 +486,7 @@ void SqliteStore::Close() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& clock) {
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& /*clock*/) {
   struct stat st {};
   const bool existed = ::stat(options.path.c_str(), &st) == 0;
   RELAYQ_ASSIGN_OR_RETURN(
@@ -504,7 +502,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& c
   }
   if (s.ok()) s = Migrate(db.get());
   if (!s.ok()) return s.WithContext("store " + options.path);
-  auto store = std::make_unique<SqliteStore>(options, clock, std::move(db));
+  auto store = std::make_unique<SqliteStore>(options, std::move(db));
   RELAYQ_RETURN_IF_ERROR(store->Prepare());
   store->Start();
   return std::unique_ptr<Store>(std::move(store));
