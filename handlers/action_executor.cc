@@ -242,9 +242,7 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
   // Already tied to a run (a webhook for it arrived): it was dispatched, by
   // an attempt whose answer was lost.
   if (r.run_id) {
-    (void)actions_.MarkRequestDispatched(r.id, r.run_id, NowMs());
-    p.j["run_id"] = *r.run_id;
-    return Done(a, p, "dispatched " + r.workflow + " as run " + std::to_string(*r.run_id));
+    return Dispatched(a, p, r, r.run_id, "dispatched " + r.workflow + " as run " + std::to_string(*r.run_id));
   }
   // `sends` counts dispatches that may have reached GitHub, including the
   // one about to happen. More than one in flight means an earlier send may
@@ -260,9 +258,7 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
       if (!runs.ok()) break;
       for (const auto& run : *runs) {
         if (run.display_title.find(tag) != std::string::npos) {
-          (void)actions_.MarkRequestDispatched(r.id, run.id, NowMs());
-          p.j["run_id"] = run.id;
-          return Done(a, p, "dispatched " + r.workflow + " as run " + std::to_string(run.id));
+          return Dispatched(a, p, r, run.id, "dispatched " + r.workflow + " as run " + std::to_string(run.id));
         }
       }
     }
@@ -289,30 +285,26 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
     return RetryOrFail(a, p, result.status());
   }
-  p.j["request_id"] = r.id;
-  if (result->run_id) p.j["run_id"] = *result->run_id;
   if (result->html_url) p.j["html_url"] = *result->html_url;
-  const std::string message = "dispatched " + r.workflow + " on " + r.ref +
-                              (result->run_id ? " as run " + std::to_string(*result->run_id) : "");
+  return Dispatched(a, p, r, result->run_id,
+                    "dispatched " + r.workflow + " on " + r.ref +
+                        (result->run_id ? " as run " + std::to_string(*result->run_id) : ""));
+}
+
+ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress& p,
+                                         const store::DispatchRequest& r,
+                                         std::optional<int64_t> run_id, std::string message) {
   p.j["stage"] = "done";
   p.j["outcome"] = message;
-  if (Status s = actions_.FinishDispatched(a.id, r.id, result->run_id, p.Dump(), NowMs()); !s.ok()) {
+  p.j["request_id"] = r.id;
+  if (run_id) p.j["run_id"] = *run_id;
+  // The request and the action are marked in one transaction, so the store
+  // never shows a done action whose request still looks pending.
+  if (Status s = actions_.FinishDispatched(a.id, r.id, run_id, p.Dump(), NowMs()); !s.ok()) {
     return RetryOrFail(a, p, s);
   }
   Count(a, "done");
-  return {"done", message, result->run_id, r.id};
-}
-
-ActionOutcome ActionExecutor::Done(const store::ActionRecord& a, Progress& p, std::string message) {
-  p.j["stage"] = "done";
-  p.j["outcome"] = message;
-  Status s = actions_.Finish(a.id, "done", p.Dump(), std::nullopt, NowMs());
-  if (!s.ok()) return RetryOrFail(a, p, s);
-  Count(a, "done");
-  ActionOutcome o{"done", std::move(message), {}, {}};
-  if (p.j.contains("run_id")) o.run_id = p.j["run_id"].get<int64_t>();
-  if (p.j.contains("request_id")) o.request_id = p.j["request_id"].get<int64_t>();
-  return o;
+  return {"done", std::move(message), run_id, r.id};
 }
 
 ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, std::string why) {

@@ -99,7 +99,11 @@ class ActionExecutor {
   // The dispatching stage shared by all kinds: dispatch request `id` once.
   ActionOutcome DispatchStage(const store::ActionRecord& a, Progress& p, int64_t request_id);
 
-  ActionOutcome Done(const store::ActionRecord& a, Progress& p, std::string message);
+  // Records request `r` dispatched (as `run_id` when known) and the action
+  // done, together.
+  ActionOutcome Dispatched(const store::ActionRecord& a, Progress& p,
+                           const store::DispatchRequest& r, std::optional<int64_t> run_id,
+                           std::string message);
   ActionOutcome Abort(const store::ActionRecord& a, Progress& p, std::string why);
   ActionOutcome Fail(const store::ActionRecord& a, Progress& p, std::string why);
   // Retry later when GitHub may recover, else fail.

@@ -102,16 +102,6 @@ Result<DispatchRequest> ActionStore::CreateDispatch(const DispatchRequest& reque
   return out;
 }
 
-Result<DispatchRequest> ActionStore::CreateRequest(const DispatchRequest& request, int64_t now) {
-  std::lock_guard lock(impl_->mu);
-  RELAYQ_ASSIGN_OR_RETURN(int64_t id, impl_->InsertRequest(request, now));
-  DispatchRequest out = request;
-  out.id = id;
-  out.status = "pending";
-  out.created_at = out.updated_at = now;
-  return out;
-}
-
 Result<DispatchRequest> ActionStore::CreateRequestForAction(
     const DispatchRequest& request, int64_t action_id,
     const std::function<std::string(int64_t request_id)>& progress, int64_t now) {
@@ -159,14 +149,6 @@ Result<std::optional<DispatchRequest>> ActionStore::RequestForRun(int64_t run_id
       std::string("SELECT ") + kRequestColumns +
           " FROM dispatch_requests WHERE run_id = ?1 ORDER BY id LIMIT 1",
       [&](Stmt& q) { q.Bind(1, run_id); }, &RequestFromRow);
-}
-
-Status ActionStore::MarkRequestDispatched(int64_t id, std::optional<int64_t> run_id, int64_t now) {
-  std::lock_guard lock(impl_->mu);
-  return impl_->Run(
-      "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
-      "last_error = NULL, updated_at = ?3 WHERE id = ?1",
-      [&](Stmt& q) { q.Bind(1, id).Bind(2, run_id).Bind(3, now); });
 }
 
 Status ActionStore::MarkRequestFailed(int64_t id, const std::string& error, int64_t now) {

@@ -37,10 +37,6 @@ class ActionStore {
   Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
                                          int64_t now, int64_t lease_until, int64_t& action_id);
 
-  // Records a request that an existing action (a fallback or chain) will
-  // dispatch itself.
-  Result<DispatchRequest> CreateRequest(const DispatchRequest& request, int64_t now);
-
   // Records a request that action `action_id` will dispatch, and in the same
   // transaction saves the action's progress, `progress(request id)` (so a
   // restart knows the request exists and resumes at dispatching it).
@@ -55,7 +51,6 @@ class ActionStore {
 
   Result<std::optional<DispatchRequest>> GetRequest(int64_t id);
   Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id);
-  Status MarkRequestDispatched(int64_t id, std::optional<int64_t> run_id, int64_t now);
   Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now);
 
   // Takes up to `max` actions that are due at `now` (scheduled ones past
