@@ -266,6 +266,24 @@ BodyType ClassifyContentType(std::string_view content_type) {
   return BodyType::kUnsupported;
 }
 
+std::string FormUrlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 Result<std::string> FormUrlDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size());

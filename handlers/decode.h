@@ -26,6 +26,11 @@ BodyType ClassifyContentType(std::string_view content_type);
 // a form body. InvalidArgument when a form body has no payload field.
 Result<std::string> ExtractJson(BodyType type, std::string_view body);
 
+// Percent-encoding for application/x-www-form-urlencoded values, as GitHub
+// sends its `payload=` field: unreserved characters as they are, space as
+// '+', everything else %XX. FormUrlDecode(FormUrlEncode(x)) == x.
+std::string FormUrlEncode(std::string_view text);
+
 // Percent-decoding of application/x-www-form-urlencoded values ('+' is space).
 Result<std::string> FormUrlDecode(std::string_view text);
 

@@ -8,29 +8,12 @@
 #include <iostream>
 #include <sstream>
 
+#include "handlers/decode.h"
 #include "handlers/signature.h"
 #include "server/command.h"
 
 namespace relayq::server {
 namespace {
-
-std::string FormEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '*') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -63,7 +46,7 @@ int RunSend(const Config& config, const SendOptions& o) {
   std::string body = ss.str();
   std::string content_type = "application/json";
   if (o.form) {
-    body = "payload=" + FormEncode(body);
+    body = "payload=" + handlers::FormUrlEncode(body);
     content_type = "application/x-www-form-urlencoded";
   }
 

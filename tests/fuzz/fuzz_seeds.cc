@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "handlers/decode.h"
 #include "handlers/signature.h"
 #include "tests/fakes/github_payloads.h"
 
@@ -22,23 +23,6 @@ bool Write(const fs::path& dir, const std::string& name, const std::string& data
   std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
   out << data;
   return static_cast<bool>(out);
-}
-
-std::string FormEncode(const std::string& json) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out = "payload=";
-  for (unsigned char c : json) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -80,7 +64,7 @@ int main(int argc, char** argv) {
     std::string id = std::to_string(n++);
     ok &= Write(out / "decode_fuzz", "json-" + id, "application/json\n" + event + "\n" + json);
     ok &= Write(out / "decode_fuzz", "form-" + id,
-                "application/x-www-form-urlencoded; charset=utf-8\n" + event + "\n" + FormEncode(json));
+                "application/x-www-form-urlencoded; charset=utf-8\n" + event + "\n" + "payload=" + relayq::handlers::FormUrlEncode(json));
     ok &= Write(out / "signature_fuzz", "sig-" + id,
                 relayq::handlers::SignBody(json, "It's a Secret to Everybody") + "\n" + json);
   }

@@ -26,6 +26,15 @@ TEST(FormTest, ExtractsPayloadField) {
   EXPECT_EQ(*json, "{\"a\": 1}");
 }
 
+TEST(FormTest, EncodeRoundTripsEveryByte) {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
+  all += " {\"a\": \"b&c=d+e\"}";
+  std::string encoded = FormUrlEncode(all);
+  EXPECT_EQ(encoded.find_first_of("&= {}\""), std::string::npos);
+  EXPECT_EQ(*FormUrlDecode(encoded), all);
+}
+
 TEST(FormTest, RejectsMissingPayloadAndBadEscapes) {
   EXPECT_FALSE(ExtractJson(BodyType::kForm, "foo=bar").ok());
   EXPECT_FALSE(ExtractJson(BodyType::kForm, "payload=%7").ok());

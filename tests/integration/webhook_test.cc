@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "handlers/decode.h"
 #include "tests/fakes/github_payloads.h"
 #include "tests/integration/integration_fixture.h"
 
@@ -68,16 +69,7 @@ TEST_F(WebhookTest, FormEncodedDeliveryLargerThanLibraryFormLimit) {
   // workflow_run delivery form-encoded is ~3x that.
   RunSpec spec;
   std::string json = WorkflowRunPayload(spec);
-  std::string form = "payload=";
-  for (unsigned char ch : json) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      form += static_cast<char>(ch);
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", ch);
-      form += hex;
-    }
-  }
+  std::string form = "payload=" + handlers::FormUrlEncode(json);
   ASSERT_GT(form.size(), 15000u);
   auto c = Client();
   auto res = c->Post("/webhook", Headers("workflow_run", "f-1", form), form,
