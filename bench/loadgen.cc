@@ -10,7 +10,10 @@
 // signed with HMAC-SHA256 like GitHub, with a unique X-GitHub-Delivery. One
 // thread per connection sends a request and waits for its answer (GitHub
 // does not pipeline). --rate spreads a fixed total request rate over the
-// connections (open loop per connection; 0 = as fast as answers come).
+// connections (open loop per connection; 0 = as fast as answers come); the
+// connections' send times are staggered evenly, so the receiver sees one
+// arrival every 1/rate seconds rather than a burst from every connection at
+// once.
 // Prints one line of key=value figures; --ids-out writes the delivery ids
 // that got a 2xx, so a caller can check every acknowledged delivery is
 // stored. --first-ok retries one delivery every millisecond until a 2xx
@@ -112,7 +115,11 @@ void Run(const Options& o, const std::string& body, const std::string& signature
   std::string buf;
   uint64_t seq = 0;
   const double per_conn_rate = o.rate > 0 ? o.rate / o.connections : 0;
-  Clock::time_point next_send = start;
+  // Connection `index` sends at start + (index + k * connections) / rate:
+  // evenly spaced arrivals overall, not all connections at the same instant.
+  Clock::time_point next_send =
+      start + (per_conn_rate > 0 ? std::chrono::nanoseconds(static_cast<int64_t>(1e9 * index / o.rate))
+                                 : std::chrono::nanoseconds(0));
   while (Clock::now() < end) {
     if (fd < 0) {
       fd = Connect(o);
@@ -123,8 +130,8 @@ void Run(const Options& o, const std::string& body, const std::string& signature
       }
     }
     if (per_conn_rate > 0) {
-      next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_conn_rate));
       std::this_thread::sleep_until(next_send);
+      next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_conn_rate));
     }
     char id[96];
     std::snprintf(id, sizeof id, "%s-%d-%llu", o.prefix.c_str(), index,
