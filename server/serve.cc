@@ -2,11 +2,14 @@
 
 #include <openssl/rand.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "common/strings.h"
@@ -32,20 +35,29 @@ namespace {
 
 // Creates `path` with mode 0600 holding a new random secret. The secret is
 // printed once, to stdout (not the log), so the user can paste it into
-// GitHub's webhook settings.
+// GitHub's webhook settings. O_EXCL: a file that appeared meanwhile (another
+// relayq starting, or an empty file the user made) is never overwritten.
 Result<std::string> GenerateSecretFile(const std::string& path) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a secret");
-  std::string secret = HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
-  mode_t old = ::umask(077);
-  std::ofstream out(path, std::ios::trunc);
-  ::umask(old);
-  if (!out) return Status::IoError("cannot create the secret file " + path);
-  out << secret << "\n";
-  out.close();
-  if (!out) return Status::IoError("cannot write the secret file " + path);
-  ::chmod(path.c_str(), 0600);
-  return secret;
+  std::string text =
+      HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    return Status::InvalidArgument("the secret file " + path +
+                                   " exists but holds no secret: put one in it, or remove it "
+                                   "so relayq generates one");
+  }
+  if (fd < 0) return Status::IoError("cannot create the secret file " + path + ": " + std::strerror(errno));
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  written = ::fsync(fd) == 0 && written;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return Status::IoError("cannot write the secret file " + path);
+  }
+  text.pop_back();
+  return text;
 }
 
 int Fail(const Status& s) {

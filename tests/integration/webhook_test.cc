@@ -306,5 +306,18 @@ TEST_F(WebhookConfigTest, GeneratesSecretFileOnceWhenNoneConfigured) {
   EXPECT_EQ(ss.str().find(secret), std::string::npos);
 }
 
+TEST_F(WebhookConfigTest, EmptySecretFileIsNeverOverwritten) {
+  auto env = Env();
+  env.erase("RELAYQ_WEBHOOK_SECRET");
+  std::ofstream(dir_.File("relayq.secret")) << "\n";
+  auto r = RunRelayq(dir_.path(), {"serve"}, env);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("relayq.secret exists but holds no secret"), std::string::npos) << r.err;
+  std::ifstream in(dir_.File("relayq.secret"));
+  std::stringstream kept;
+  kept << in.rdbuf();
+  EXPECT_EQ(kept.str(), "\n");
+}
+
 }  // namespace
 }  // namespace relayq::testing
