@@ -125,6 +125,9 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
       w.body.append(data, n);
       return true;
     });
+    // Kept for the log line: Handle() takes the request, and each header
+    // lookup in cpp-httplib is a case-insensitive map search.
+    std::string event = w.event.substr(0, 64), delivery = w.delivery_id.substr(0, 128);
     handlers::WebhookAnswer answer;
     // cpp-httplib marks a body over its payload limit with 413 itself.
     if (too_large || res.status == 413) {
@@ -144,11 +147,10 @@ void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             deps.clock.Monotonic() - start).count();
     latency->Observe(static_cast<double>(micros) / 1e6);
-    std::string event = req.get_header_value("X-GitHub-Event");
     counters->Get(event, answer.status)->Increment();
     Log(answer.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "delivery",
-        {{"id", req.get_header_value("X-GitHub-Delivery").substr(0, 128)},
-         {"event", event.substr(0, 64)},
+        {{"id", std::move(delivery)},
+         {"event", event},
          {"action", answer.action},
          {"repo", answer.repository},
          {"status", std::to_string(answer.status)},
