@@ -20,7 +20,11 @@
 #      concurrency, timeouts, permissions, runner labels, artifacts), with
 #      python3-yaml.
 #   3. shellcheck (and bash -n) on every *.sh under workflows/ deploy/ bin/
-#      tests/kit/ .ci/.
+#      tests/kit/ .ci/. With -x it follows `source`: transcribe.sh and
+#      summarize.sh source workflows/kit_lib.sh, the runner-setup scripts
+#      deploy/runner_lib.sh, each named by a `# shellcheck
+#      source-path=SCRIPTDIR source=...` directive, so it works from any
+#      directory; a missing library fails the check (SC1091).
 #   4. systemd-analyze verify on deploy/relayq.service. verify fails when the
 #      ExecStart binary does not exist (/usr/local/bin/relayq is not installed
 #      here), so it checks a temporary copy whose ExecStart is /bin/true; and
@@ -29,8 +33,9 @@
 #      `systemd-analyze security --offline=true --threshold=30` keeps the
 #      unit's exposure score at 3.0 or better.
 #   5. deploy/com.relayq.relayq.plist parses (plistlib) and
-#      deploy/config.example.yaml is valid YAML; the deploy scripts answer
-#      --help and funnel.sh exposes only /webhook and refuses the admin port.
+#      deploy/config.example.yaml is valid YAML; the kit scripts answer
+#      --help (not the sourced *_lib.sh files) and funnel.sh exposes only
+#      /webhook and refuses the admin port.
 #
 # Prints one line per check and "lint: N passed, M failed" last; exits 1 if
 # any check failed.
@@ -285,6 +290,7 @@ fi
 
 help_ok=1
 for f in deploy/*.sh bin/dispatch.sh workflows/*.sh; do
+  [[ $f == *_lib.sh ]] && continue # sourced by the scripts, not run
   bash "$f" --help >/dev/null 2>&1 || { help_ok=0; echo "       $f --help failed"; }
 done
 if [[ $help_ok == 1 ]]; then ok "--help on every kit script"; else bad "--help"; fi

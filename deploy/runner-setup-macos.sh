@@ -6,7 +6,8 @@
 #   deploy/runner-setup-macos.sh --repo OWNER/NAME [--token TOKEN] [options]
 #   deploy/runner-setup-macos.sh --help
 #
-# Run it on the Mac as the user that will own the runner (not root). It:
+# Run it on the Mac, from a clone of relayq (it sources deploy/runner_lib.sh),
+# as the user that will own the runner (not root). It:
 #   1. installs ffmpeg and whisper.cpp (whisper-cli) with Homebrew and
 #      downloads a ggml model to ~/.local/share/whisper.cpp/models
 #      (skip with --no-deps / --no-whisper);
@@ -41,65 +42,18 @@
 set -euo pipefail
 
 PROG=runner-setup-macos.sh
-usage() { sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p;}' "$0"; }
-die() {
-  local code=$1
-  shift
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit "$code"
-}
-say() { printf '==> %s\n' "$*"; }
+# usage, die, say, the shared options (parse_args), run, the checks, the
+# runner's download and registration and the env file, shared with
+# runner-setup-rpi.sh.
+RUNNER_LIB="$(dirname "${BASH_SOURCE[0]}")/runner_lib.sh"
+[[ -r $RUNNER_LIB ]] || { printf '%s: error: %s is missing (run this from a clone of relayq)\n' "$PROG" "$RUNNER_LIB" >&2; exit 2; }
+# shellcheck source-path=SCRIPTDIR source=runner_lib.sh
+source "$RUNNER_LIB"
 
-REPO="" URL="" TOKEN=${RUNNER_TOKEN:-} NAME="" EXTRA_LABELS=""
-DIR=${HOME:-}/actions-runner RUNNER_VERSION="" MODEL=base
-WHISPER=1 DEPS=1 SERVICE=1 DRY_RUN=0
-
-need_arg() { [[ $# -ge 2 ]] || die 2 "option $1 needs a value (see --help)"; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    -h | --help)
-      usage
-      exit 0
-      ;;
-    --repo) need_arg "$@"; REPO=$2; shift 2 ;;
-    --url) need_arg "$@"; URL=$2; shift 2 ;;
-    --token) need_arg "$@"; TOKEN=$2; shift 2 ;;
-    --name) need_arg "$@"; NAME=$2; shift 2 ;;
-    --extra-labels) need_arg "$@"; EXTRA_LABELS=$2; shift 2 ;;
-    --dir) need_arg "$@"; DIR=$2; shift 2 ;;
-    --runner-version) need_arg "$@"; RUNNER_VERSION=${2#v}; shift 2 ;;
-    --model) need_arg "$@"; MODEL=$2; shift 2 ;;
-    --no-whisper) WHISPER=0; shift ;;
-    --no-deps) DEPS=0; shift ;;
-    --no-service) SERVICE=0; shift ;;
-    --dry-run) DRY_RUN=1; shift ;;
-    *) die 2 "unknown argument: $1 (see --help)" ;;
-  esac
-done
-
-# run CMD...: run it, or print it under --dry-run (the token is masked).
-run() {
-  local a out=()
-  for a in "$@"; do
-    if [[ -n $TOKEN && $a == "$TOKEN" ]]; then out+=("***"); else out+=("$a"); fi
-  done
-  if [[ $DRY_RUN == 1 ]]; then
-    printf '+'
-    printf ' %q' "${out[@]}"
-    printf '\n'
-  else
-    "$@"
-  fi
-}
-
-if [[ -z $URL ]]; then
-  [[ -n $REPO ]] || die 2 "--repo OWNER/NAME (or --url) is required"
-  [[ $REPO =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]] || die 2 "--repo must be OWNER/NAME, got '$REPO'"
-  URL="https://github.com/$REPO"
-fi
-case $URL in https://*) ;; *) die 2 "--url must be https://..., got '$URL'" ;; esac
-[[ $DRY_RUN == 1 || ${EUID:-$(id -u)} -ne 0 ]] ||
-  die 2 "run this as the user that will own the runner, not root (it uses sudo where needed)"
+# extra_arg WORD: this script takes no options beyond the shared ones.
+extra_arg() { return 1; }
+parse_args "$@"
+check_url_and_user
 [[ $(uname -s) == Darwin || $DRY_RUN == 1 ]] || die 2 "this script is for macOS; use runner-setup-rpi.sh on a Raspberry Pi"
 
 LABELS="macmini,audio,ffmpeg,heavy"
@@ -114,11 +68,7 @@ case $(uname -m) in
   *) die 2 "unsupported CPU $(uname -m) for the GitHub runner" ;;
 esac
 
-if [[ -z $TOKEN ]] && ! { command -v gh >/dev/null 2>&1 && [[ -n $REPO ]]; }; then
-  [[ $DRY_RUN == 1 ]] ||
-    die 2 "no registration token: pass --token (Settings > Actions > Runners > New self-hosted runner), set RUNNER_TOKEN, or log in with gh"
-  TOKEN=DRY-RUN-TOKEN
-fi
+check_token
 
 say "runner '$NAME' for $URL with labels self-hosted,$LABELS ($ARCH) in $DIR"
 
@@ -150,41 +100,8 @@ if [[ $WHISPER == 1 ]]; then
 fi
 
 # 2. the runner ------------------------------------------------------------
-if [[ -z $TOKEN ]]; then
-  if command -v gh >/dev/null 2>&1 && [[ -n $REPO ]]; then
-    say "asking gh for a registration token"
-    if [[ $DRY_RUN == 1 ]]; then
-      TOKEN=DRY-RUN-TOKEN
-    else
-      TOKEN=$(gh api -X POST "repos/$REPO/actions/runners/registration-token" --jq .token) ||
-        die 1 "gh could not create a registration token (needs admin rights on $REPO)"
-    fi
-  else
-    die 2 "no registration token: pass --token (Settings > Actions > Runners > New self-hosted runner) or set RUNNER_TOKEN"
-  fi
-fi
-
-if [[ -z $RUNNER_VERSION ]]; then
-  if [[ $DRY_RUN == 1 ]]; then
-    RUNNER_VERSION=LATEST
-  else
-    RUNNER_VERSION=$(curl -fsSL https://api.github.com/repos/actions/runner/releases/latest |
-      sed -n 's/.*"tag_name": *"v\([0-9.]*\)".*/\1/p' | head -n 1) || true
-    [[ -n $RUNNER_VERSION ]] || die 1 "cannot find the latest runner release; pass --runner-version"
-  fi
-fi
-tarball="actions-runner-osx-$ARCH-$RUNNER_VERSION.tar.gz"
-say "installing runner $RUNNER_VERSION"
-run mkdir -p "$DIR"
-if [[ ! -x $DIR/config.sh ]]; then
-  run curl -fL -o "$DIR/$tarball" "https://github.com/actions/runner/releases/download/v$RUNNER_VERSION/$tarball"
-  run tar -xzf "$DIR/$tarball" -C "$DIR"
-  run rm -f "$DIR/$tarball"
-fi
-(
-  run cd "$DIR"
-  run ./config.sh --url "$URL" --token "$TOKEN" --labels "$LABELS" --name "$NAME" --unattended --replace
-)
+download_runner osx
+register_runner
 
 # 3. the service -------------------------------------------------------------
 if [[ $SERVICE == 1 ]]; then
@@ -197,32 +114,6 @@ if [[ $SERVICE == 1 ]]; then
 fi
 
 # 4. ~/.config/relayq/env ------------------------------------------------------
-ENV_DIR=${HOME:-}/.config/relayq
-ENV_FILE=$ENV_DIR/env
-if [[ -e $ENV_FILE ]]; then
-  say "$ENV_FILE exists; left as it is"
-else
-  say "writing $ENV_FILE (mode 0600)"
-  if [[ $DRY_RUN == 0 ]]; then
-    (
-      umask 077
-      mkdir -p "$ENV_DIR"
-      cat >"$ENV_FILE" <<EOF
-# relayq runner settings, read by the kit's transcribe.sh/summarize.sh.
-# KEY=VALUE lines; parsed, never executed. Job inputs override these.
-ASR_BACKEND=$DEFAULT_BACKEND
-WHISPER_MODEL=$MODEL
-WHISPER_BIN=$WHISPER_BIN_PATH
-WHISPER_MODEL_DIR=$MODEL_DIR
-MAX_SIZE_MB=$MAX_SIZE_MB
-# For the openai/openrouter backends and summaries:
-#AI_API_KEY=
-#AI_BASE_URL=https://api.openai.com/v1
-#OPENROUTER_BASE_URL=https://openrouter.ai/api/v1
-EOF
-      chmod 600 "$ENV_FILE"
-    )
-  fi
-fi
+write_env_file "$MODEL_DIR"
 
 say "done: the runner shows up under $URL/settings/actions/runners"

@@ -18,6 +18,8 @@
 # "auto" (default) is api when an AI_API_KEY is set, else local.
 # Settings come from ~/.config/relayq/env, parsed like transcribe.sh does
 # (never sourced); a non-empty environment variable wins over the file.
+# Needs kit_lib.sh, the helpers it shares with transcribe.sh, in its own
+# folder: copy the whole workflows folder.
 #
 # Exit codes: 0 success, 2 usage error, 3 configuration error or missing
 # transcript, 7 summarization failed (API error).
@@ -26,126 +28,12 @@ set -euo pipefail
 readonly EX_USAGE=2 EX_CONFIG=3 EX_FAILED=7
 PROG=summarize.sh
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-  local code=$1
-  shift
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit "$code"
-}
-usage() {
-  sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p;}' "$0"
-}
-
-CONFIG_KEYS="ASR_BACKEND WHISPER_MODEL WHISPER_BIN WHISPER_KIND WHISPER_MODEL_DIR
-WHISPER_LANGUAGE WHISPER_THREADS WHISPER_ARGS AI_API_KEY AI_BASE_URL AI_MODEL
-OPENROUTER_API_KEY OPENROUTER_BASE_URL OPENROUTER_MODEL MAX_SIZE_MB API_MAX_MB
-DOWNLOAD_TIMEOUT FFMPEG CONVERT SUMMARY_BACKEND SUMMARY_MODEL SUMMARY_MAX_CHARS"
-
-# Every key starts empty (file_KEY holds the env file's value).
-for _k in $CONFIG_KEYS; do printf -v "file_$_k" '%s' ''; done
-unset _k
-
-is_config_key() {
-  local k
-  for k in $CONFIG_KEYS; do
-    [[ $k == "$1" ]] && return 0
-  done
-  return 1
-}
-
-# parse_env_file FILE: sets file_KEY for every recognised KEY=VALUE line.
-# Accepted syntax: blank lines, '# comments', an optional 'export ' prefix,
-# VALUE bare (an unquoted ' #' starts a comment), 'single quoted' (literal) or
-# "double quoted" (\" and \\ escapes). Nothing is expanded or executed: a
-# value like $(cmd) or `cmd` is kept as the literal text.
-parse_env_file() {
-  local file=$1 line key value lineno=0 q
-  while IFS= read -r line || [[ -n $line ]]; do
-    lineno=$((lineno + 1))
-    line=${line%$'\r'}
-    # trim leading whitespace
-    line=${line#"${line%%[![:space:]]*}"}
-    [[ -z $line || ${line:0:1} == "#" ]] && continue
-    if [[ $line == export[[:space:]]* ]]; then
-      line=${line#export}
-      line=${line#"${line%%[![:space:]]*}"}
-    fi
-    if [[ ! $line =~ ^([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$ ]]; then
-      log "warning: $file:$lineno: not KEY=VALUE, ignored"
-      continue
-    fi
-    key=${BASH_REMATCH[1]}
-    value=${BASH_REMATCH[2]}
-    q=${value:0:1}
-    if [[ $q == "'" ]]; then
-      value=${value:1}
-      if [[ $value != *"'"* ]]; then
-        log "warning: $file:$lineno: unterminated quote, line ignored"
-        continue
-      fi
-      value=${value%%"'"*}
-    elif [[ $q == '"' ]]; then
-      value=${value:1}
-      local out="" c i=0 closed=0
-      while ((i < ${#value})); do
-        c=${value:i:1}
-        if [[ $c == "\\" && $((i + 1)) -lt ${#value} ]]; then
-          i=$((i + 1))
-          out+=${value:i:1}
-        elif [[ $c == '"' ]]; then
-          closed=1
-          break
-        else
-          out+=$c
-        fi
-        i=$((i + 1))
-      done
-      if ((closed == 0)); then
-        log "warning: $file:$lineno: unterminated quote, line ignored"
-        continue
-      fi
-      value=$out
-    else
-      # unquoted: strip an inline comment (' #...') and trailing whitespace
-      if [[ $value =~ ^(.*[^[:space:]])?[[:space:]]+#.*$ ]]; then
-        value=${BASH_REMATCH[1]:-}
-      fi
-      value=${value%"${value##*[![:space:]]}"}
-    fi
-    if is_config_key "$key"; then
-      printf -v "file_$key" '%s' "$value"
-    else
-      log "warning: $file:$lineno: unknown key $key, ignored"
-    fi
-  done <"$file"
-}
-
-# cfg KEY DEFAULT: process environment (non-empty) > env file > DEFAULT.
-cfg() {
-  local key=$1 def=${2-} envv filev
-  envv=$(printenv "$key" 2>/dev/null || true)
-  if [[ -n $envv ]]; then
-    printf '%s' "$envv"
-    return
-  fi
-  filev="file_$key"
-  if [[ -n ${!filev} ]]; then
-    printf '%s' "${!filev}"
-    return
-  fi
-  printf '%s' "$def"
-}
-
-redact_url() {
-  local u=$1
-  u=${u%%#*}
-  u=${u%%\?*}
-  if [[ $u =~ ^([A-Za-z]+://)[^/@]*@(.*)$ ]]; then
-    u="${BASH_REMATCH[1]}${BASH_REMATCH[2]}"
-  fi
-  printf '%s' "$u"
-}
+# log, die, usage, need_arg, the env-file reader (parse_env_file, cfg) and
+# redact_url, shared with transcribe.sh.
+KIT_LIB="$(dirname "${BASH_SOURCE[0]}")/kit_lib.sh"
+[[ -r $KIT_LIB ]] || { printf '%s: error: %s is missing (copy the whole workflows folder)\n' "$PROG" "$KIT_LIB" >&2; exit "$EX_CONFIG"; }
+# shellcheck source-path=SCRIPTDIR source=kit_lib.sh
+source "$KIT_LIB"
 
 INPUT=${INPUT:-transcript}
 SRC_URL=${URL-}
@@ -153,7 +41,6 @@ OUT=${OUT_DIR:-$PWD/summary-out}
 BACKEND_SEL=${SUMMARY_BACKEND_INPUT-}
 ENV_FILE=${RELAYQ_ENV_FILE:-${HOME:-/nonexistent}/.config/relayq/env}
 
-need_arg() { [[ $# -ge 2 ]] || die "$EX_USAGE" "option $1 needs a value (see --help)"; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     -h | --help)

@@ -13,19 +13,22 @@
 # MODEL, OUT_DIR, RELAYQ_ENV_FILE); options win over variables.
 #
 # Runner settings come from ~/.config/relayq/env (KEY=VALUE lines, see
-# docs/kit.md). The file is parsed, never sourced: nothing in it is executed.
+# docs/kit.md). The file is parsed (by kit_lib.sh), never sourced: nothing in
+# it is executed.
 # Precedence, highest first: the job's inputs (--backend/--model, BACKEND/MODEL)
 # > a non-empty process environment variable of the same key > the env file
 # > built-in defaults. BACKEND "runner" (or empty) means "use the runner's
 # ASR_BACKEND".
 #
-# Works with bash 3.2 (macOS /bin/bash) and later.
+# Needs kit_lib.sh, the helpers it shares with summarize.sh, in its own
+# folder: copy the whole workflows folder. Works with bash 3.2 (macOS
+# /bin/bash) and later.
 #
 # Exit codes:
 #   0 success
 #   2 usage error (bad option, missing or non-http(s) URL, unknown backend)
 #   3 configuration error (unreadable env file, missing API key, no whisper
-#     binary or model, missing tool such as curl or ffmpeg)
+#     binary or model, missing tool such as curl or ffmpeg, no kit_lib.sh)
 #   4 download failed (HTTP error, network error, timeout)
 #   5 download too large (over MAX_SIZE_MB)
 #   6 audio conversion failed (ffmpeg)
@@ -37,134 +40,14 @@ readonly EX_USAGE=2 EX_CONFIG=3 EX_DOWNLOAD=4 EX_TOO_LARGE=5 EX_CONVERT=6 EX_TRA
 PROG=transcribe.sh
 API_MAX_MB_DEFAULT=25     # OpenAI's upload limit for /audio/transcriptions
 
-log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() {
-  local code=$1
-  shift
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit "$code"
-}
-
-usage() {
-  sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p;}' "$0"
-}
-
-# --- configuration ----------------------------------------------------------
-
-# Keys the env file may set. Anything else is ignored with a warning.
-CONFIG_KEYS="ASR_BACKEND WHISPER_MODEL WHISPER_BIN WHISPER_KIND WHISPER_MODEL_DIR
-WHISPER_LANGUAGE WHISPER_THREADS WHISPER_ARGS AI_API_KEY AI_BASE_URL AI_MODEL
-OPENROUTER_API_KEY OPENROUTER_BASE_URL OPENROUTER_MODEL MAX_SIZE_MB API_MAX_MB
-DOWNLOAD_TIMEOUT FFMPEG CONVERT SUMMARY_BACKEND SUMMARY_MODEL SUMMARY_MAX_CHARS"
-
-# Every key starts empty (file_KEY holds the env file's value).
-for _k in $CONFIG_KEYS; do printf -v "file_$_k" '%s' ''; done
-unset _k
-
-is_config_key() {
-  local k
-  for k in $CONFIG_KEYS; do
-    [[ $k == "$1" ]] && return 0
-  done
-  return 1
-}
-
-# parse_env_file FILE: sets file_KEY for every recognised KEY=VALUE line.
-# Accepted syntax: blank lines, '# comments', an optional 'export ' prefix,
-# VALUE bare (an unquoted ' #' starts a comment), 'single quoted' (literal) or
-# "double quoted" (\" and \\ escapes). Nothing is expanded or executed: a
-# value like $(cmd) or `cmd` is kept as the literal text.
-parse_env_file() {
-  local file=$1 line key value lineno=0 q
-  while IFS= read -r line || [[ -n $line ]]; do
-    lineno=$((lineno + 1))
-    line=${line%$'\r'}
-    # trim leading whitespace
-    line=${line#"${line%%[![:space:]]*}"}
-    [[ -z $line || ${line:0:1} == "#" ]] && continue
-    if [[ $line == export[[:space:]]* ]]; then
-      line=${line#export}
-      line=${line#"${line%%[![:space:]]*}"}
-    fi
-    if [[ ! $line =~ ^([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*=[[:space:]]*(.*)$ ]]; then
-      log "warning: $file:$lineno: not KEY=VALUE, ignored"
-      continue
-    fi
-    key=${BASH_REMATCH[1]}
-    value=${BASH_REMATCH[2]}
-    q=${value:0:1}
-    if [[ $q == "'" ]]; then
-      value=${value:1}
-      if [[ $value != *"'"* ]]; then
-        log "warning: $file:$lineno: unterminated quote, line ignored"
-        continue
-      fi
-      value=${value%%"'"*}
-    elif [[ $q == '"' ]]; then
-      value=${value:1}
-      local out="" c i=0 closed=0
-      while ((i < ${#value})); do
-        c=${value:i:1}
-        if [[ $c == "\\" && $((i + 1)) -lt ${#value} ]]; then
-          i=$((i + 1))
-          out+=${value:i:1}
-        elif [[ $c == '"' ]]; then
-          closed=1
-          break
-        else
-          out+=$c
-        fi
-        i=$((i + 1))
-      done
-      if ((closed == 0)); then
-        log "warning: $file:$lineno: unterminated quote, line ignored"
-        continue
-      fi
-      value=$out
-    else
-      # unquoted: strip an inline comment (' #...') and trailing whitespace
-      if [[ $value =~ ^(.*[^[:space:]])?[[:space:]]+#.*$ ]]; then
-        value=${BASH_REMATCH[1]:-}
-      fi
-      value=${value%"${value##*[![:space:]]}"}
-    fi
-    if is_config_key "$key"; then
-      printf -v "file_$key" '%s' "$value"
-    else
-      log "warning: $file:$lineno: unknown key $key, ignored"
-    fi
-  done <"$file"
-}
-
-# cfg KEY DEFAULT: process environment (non-empty) > env file > DEFAULT.
-cfg() {
-  local key=$1 def=${2-} envv filev
-  envv=$(printenv "$key" 2>/dev/null || true)
-  if [[ -n $envv ]]; then
-    printf '%s' "$envv"
-    return
-  fi
-  filev="file_$key"
-  if [[ -n ${!filev} ]]; then
-    printf '%s' "${!filev}"
-    return
-  fi
-  printf '%s' "$def"
-}
+# log, die, usage, need_arg, the env-file reader (parse_env_file, cfg) and
+# redact_url, shared with summarize.sh.
+KIT_LIB="$(dirname "${BASH_SOURCE[0]}")/kit_lib.sh"
+[[ -r $KIT_LIB ]] || { printf '%s: error: %s is missing (copy the whole workflows folder)\n' "$PROG" "$KIT_LIB" >&2; exit "$EX_CONFIG"; }
+# shellcheck source-path=SCRIPTDIR source=kit_lib.sh
+source "$KIT_LIB"
 
 # --- helpers ----------------------------------------------------------------
-
-# The URL with any query string and fragment and user:password@ removed, for
-# messages (signed URLs carry tokens in the query).
-redact_url() {
-  local u=$1
-  u=${u%%#*}
-  u=${u%%\?*}
-  if [[ $u =~ ^([A-Za-z]+://)[^/@]*@(.*)$ ]]; then
-    u="${BASH_REMATCH[1]}${BASH_REMATCH[2]}"
-  fi
-  printf '%s' "$u"
-}
 
 json_escape() {
   local s=$1 out="" c i code
@@ -231,8 +114,6 @@ ARG_BACKEND=${BACKEND-}
 ARG_MODEL=${MODEL-}
 ARG_OUT_DIR=${OUT_DIR-}
 ENV_FILE=${RELAYQ_ENV_FILE:-${HOME:-/nonexistent}/.config/relayq/env}
-
-need_arg() { [[ $# -ge 2 ]] || die "$EX_USAGE" "option $1 needs a value (see --help)"; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in

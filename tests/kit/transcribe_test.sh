@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tests for workflows/transcribe.sh (and workflows/summarize.sh) against a
-# fake OpenAI-compatible server on 127.0.0.1, a fake whisper binary and a fake
-# ffmpeg. Self-contained: needs bash, curl and python3. Prints
-# "N passed, M failed" last and exits non-zero when anything failed.
+# Tests for workflows/transcribe.sh (and workflows/summarize.sh; both source
+# workflows/kit_lib.sh) against a fake OpenAI-compatible server on 127.0.0.1,
+# a fake whisper binary and a fake ffmpeg. Self-contained: needs bash, curl
+# and python3. Prints "N passed, M failed" last and exits non-zero when
+# anything failed.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -362,6 +363,34 @@ if [[ -f $SUMMARIZE ]]; then
   expect "names the file" contains "$TMP/stderr" "nope.txt"
   finish
 fi
+
+# --- the workflows folder copied elsewhere (kit_lib.sh beside the scripts) ----
+
+KIT_COPY=$TMP/repo/.github/relayq
+mkdir -p "$KIT_COPY" "$TMP/lonely"
+cp "$ROOT/workflows/transcribe.sh" "$ROOT/workflows/summarize.sh" "$ROOT/workflows/kit_lib.sh" "$KIT_COPY/"
+cp "$ROOT/workflows/transcribe.sh" "$TMP/lonely/"
+
+begin "copied workflows folder: transcribe.sh finds kit_lib.sh beside it"
+write_env "ASR_BACKEND=local" "WHISPER_BIN=$TMP/bin/whisper-cli" "WHISPER_MODEL_DIR=$TMP/models"
+run_script "$KIT_COPY/transcribe.sh" -- --url "$BASE/audio/episode.wav"
+expect "exit 0 (got $RC)" rc_is 0
+expect "transcript text" file_has "$TMP/out/transcript.txt" "hello from the fake whisper"
+finish
+
+begin "copied workflows folder: summarize.sh finds kit_lib.sh beside it"
+write_env "# nothing"
+printf 'Only sentence.\n' >"$TMP/copy-transcript.txt"
+run_script "$KIT_COPY/summarize.sh" -- --input "$TMP/copy-transcript.txt"
+expect "exit 0 (got $RC)" rc_is 0
+expect "summary" file_has "$TMP/out/summary.txt" "Only sentence."
+finish
+
+begin "transcribe.sh without kit_lib.sh is a configuration error"
+run_script "$TMP/lonely/transcribe.sh" -- --url "$BASE/audio/episode.wav"
+expect "exit 3 (got $RC)" rc_is 3
+expect "names kit_lib.sh" contains "$TMP/stderr" "kit_lib.sh is missing"
+finish
 
 echo "$PASS passed, $FAIL failed"
 [[ $FAIL == 0 ]]
