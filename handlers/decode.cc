@@ -2,10 +2,12 @@
 
 #include <cctype>
 #include <utility>
-#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.h"
+#include "handlers/decode_internal.h"
+#include "handlers/json_scan.h"
 
 namespace relayq::handlers {
 namespace {
@@ -131,131 +133,38 @@ void DecodeRun(const json& payload, Decoded& out) {
   out.run = std::move(e);
 }
 
-// --- Parsing only what DecodePayload reads -----------------------------------
+// --- The paths DecodePayload reads ---------------------------------------------
 //
 // A full DOM of an 8 KB GitHub payload is ~300 map nodes and strings, most of
-// them never read; building and freeing them cost more than the rest of a
-// delivery's CPU. PrunedParser is a SAX handler that still validates the
-// whole text exactly as json::parse does (same lexer, same strict end check),
-// but keeps only the values at the paths in kSchema below. A kept object or
-// array whose schema has no children is kept empty, and a scalar is kept
-// as-is wherever it appears on a kept path, so every accessor above (Field,
-// OptString, OptInt, is_object/is_array checks) sees exactly what it would
-// see in the full DOM. Duplicate keys overwrite, as in the DOM.
-struct SchemaNode {
-  enum class Kind { kLeaf, kObject, kArray };
-  Kind kind;
-  std::vector<std::pair<std::string_view, const SchemaNode*>> keys;  // kObject
-  const SchemaNode* elements = nullptr;                              // kArray
-};
-
-const SchemaNode kLeaf{SchemaNode::Kind::kLeaf, {}, nullptr};
-const SchemaNode kLabels{SchemaNode::Kind::kArray, {}, &kLeaf};
-const SchemaNode kLogin{SchemaNode::Kind::kObject, {{"login", &kLeaf}}, nullptr};
-const SchemaNode kRepository{SchemaNode::Kind::kObject,
+// them never read. ScanJson (json_scan.h) validates the whole text as
+// json::parse would but keeps only the values on these paths; every accessor
+// above (Field, OptString, OptInt, is_object/is_array checks) sees in the
+// pruned tree exactly what it would see in the full DOM.
+const JsonSchema kLeaf{JsonSchema::Kind::kLeaf, {}, nullptr};
+const JsonSchema kLabels{JsonSchema::Kind::kArray, {}, &kLeaf};
+const JsonSchema kLogin{JsonSchema::Kind::kObject, {{"login", &kLeaf}}, nullptr};
+const JsonSchema kRepository{JsonSchema::Kind::kObject,
                              {{"full_name", &kLeaf}, {"owner", &kLogin}}, nullptr};
-const SchemaNode kWorkflowJob{
-    SchemaNode::Kind::kObject,
+const JsonSchema kWorkflowJob{
+    JsonSchema::Kind::kObject,
     {{"id", &kLeaf}, {"run_id", &kLeaf}, {"run_attempt", &kLeaf}, {"workflow_name", &kLeaf},
      {"name", &kLeaf}, {"labels", &kLabels}, {"status", &kLeaf}, {"conclusion", &kLeaf},
      {"runner_name", &kLeaf}, {"runner_group_name", &kLeaf}, {"created_at", &kLeaf},
      {"started_at", &kLeaf}, {"completed_at", &kLeaf}},
     nullptr};
-const SchemaNode kWorkflowRun{
-    SchemaNode::Kind::kObject,
+const JsonSchema kWorkflowRun{
+    JsonSchema::Kind::kObject,
     {{"id", &kLeaf}, {"run_attempt", &kLeaf}, {"path", &kLeaf}, {"name", &kLeaf},
      {"display_title", &kLeaf}, {"event", &kLeaf}, {"status", &kLeaf}, {"conclusion", &kLeaf},
      {"html_url", &kLeaf}, {"head_branch", &kLeaf}, {"head_sha", &kLeaf},
      {"created_at", &kLeaf}, {"updated_at", &kLeaf}, {"run_started_at", &kLeaf}},
     nullptr};
-// Every path DecodePayload, DecodeJob and DecodeRun read. Keep in step with them.
-const SchemaNode kSchema{
-    SchemaNode::Kind::kObject,
+// Every path DecodeParsed, DecodeJob and DecodeRun read. Keep in step with them.
+const JsonSchema kSchema{
+    JsonSchema::Kind::kObject,
     {{"action", &kLeaf}, {"repository", &kRepository}, {"organization", &kLogin},
      {"workflow_job", &kWorkflowJob}, {"workflow_run", &kWorkflowRun}},
     nullptr};
-
-class PrunedParser {
- public:
-  explicit PrunedParser(json& root) : root_(root) {}
-
-  bool null() { return Scalar(json(nullptr)); }
-  bool boolean(bool v) { return Scalar(json(v)); }
-  bool number_integer(json::number_integer_t v) { return Scalar(json(v)); }
-  bool number_unsigned(json::number_unsigned_t v) { return Scalar(json(v)); }
-  bool number_float(json::number_float_t v, const std::string&) { return Scalar(json(v)); }
-  bool string(json::string_t& v) {
-    if (json* slot = Slot().first) *slot = std::move(v);
-    return true;
-  }
-  bool binary(json::binary_t&) { return Scalar(json()); }  // not produced by JSON text
-  bool start_object(std::size_t) { return Open(json::value_t::object, SchemaNode::Kind::kObject); }
-  bool start_array(std::size_t) { return Open(json::value_t::array, SchemaNode::Kind::kArray); }
-  bool end_object() { return Close(); }
-  bool end_array() { return Close(); }
-  bool key(json::string_t& k) {
-    next_ = nullptr;
-    Frame& f = stack_.back();
-    if (f.value == nullptr) return true;
-    for (const auto& [name, node] : f.node->keys) {
-      if (name == k) {
-        next_ = &(*f.value)[k];
-        next_node_ = node;
-        break;
-      }
-    }
-    return true;
-  }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
-    return false;
-  }
-
- private:
-  struct Frame {
-    json* value;             // the kept container, or nullptr while skipping
-    const SchemaNode* node;  // its schema (children to keep)
-  };
-
-  // Where the value now starting goes (nullptr: not kept) and its schema.
-  std::pair<json*, const SchemaNode*> Slot() {
-    if (stack_.empty()) return {&root_, &kSchema};
-    Frame& f = stack_.back();
-    if (f.value == nullptr) return {nullptr, nullptr};
-    if (f.value->is_array()) {
-      f.value->push_back(json());
-      return {&f.value->back(), f.node->elements};
-    }
-    json* slot = next_;
-    next_ = nullptr;
-    return {slot, next_node_};
-  }
-  bool Scalar(json v) {
-    if (json* slot = Slot().first) *slot = std::move(v);
-    return true;
-  }
-  bool Open(json::value_t type, SchemaNode::Kind kind) {
-    auto [slot, node] = Slot();
-    if (slot == nullptr) {
-      stack_.push_back({nullptr, nullptr});
-      return true;
-    }
-    *slot = json(type);
-    // A container where the schema wants another shape (or a leaf) is kept
-    // empty: readers only test its type.
-    stack_.push_back(node->kind == kind ? Frame{slot, node} : Frame{nullptr, nullptr});
-    return true;
-  }
-  bool Close() {
-    stack_.pop_back();
-    next_ = nullptr;
-    return true;
-  }
-
-  json& root_;
-  std::vector<Frame> stack_;
-  json* next_ = nullptr;                 // the slot of the key just read, if kept
-  const SchemaNode* next_node_ = nullptr;  // its schema
-};
 
 }  // namespace
 
@@ -322,13 +231,9 @@ Result<std::string> ExtractJson(BodyType type, std::string_view body) {
   return Status::InvalidArgument("form body has no payload field");
 }
 
-Result<Decoded> DecodePayload(std::string_view event, std::string_view text) {
-  json payload;
-  PrunedParser pruned(payload);
-  // Never throws: the handler reports errors by returning false.
-  if (!json::sax_parse(text, &pruned, json::input_format_t::json, /*strict=*/true)) {
-    return Status::InvalidArgument("body is not valid JSON");
-  }
+const JsonSchema& DecodeSchema() { return kSchema; }
+
+Result<Decoded> DecodeParsed(std::string_view event, const nlohmann::json& payload) {
   if (!payload.is_object()) return Status::InvalidArgument("body is not a JSON object");
 
   Decoded out;
@@ -353,6 +258,12 @@ Result<Decoded> DecodePayload(std::string_view event, std::string_view text) {
     out.run.reset();
   }
   return out;
+}
+
+Result<Decoded> DecodePayload(std::string_view event, std::string_view text) {
+  json payload;
+  if (!ScanJson(text, kSchema, payload)) return Status::InvalidArgument("body is not valid JSON");
+  return DecodeParsed(event, payload);
 }
 
 }  // namespace relayq::handlers
