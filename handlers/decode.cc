@@ -194,23 +194,31 @@ std::string FormUrlEncode(std::string_view text) {
 }
 
 Result<std::string> FormUrlDecode(std::string_view text) {
+  // A form-encoded payload escapes most JSON punctuation, so escapes are a
+  // large share of its bytes: decode them with a table, not a parse each.
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
   std::string out;
-  out.reserve(text.size());
+  out.resize(text.size());
+  size_t n = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (c == '+') {
-      out += ' ';
+      c = ' ';
     } else if (c == '%') {
-      if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
-          !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-        return Status::InvalidArgument("bad percent-escape in form body");
-      }
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      const int high = i + 2 < text.size() ? hex(text[i + 1]) : -1;
+      const int low = high >= 0 ? hex(text[i + 2]) : -1;
+      if (low < 0) return Status::InvalidArgument("bad percent-escape in form body");
+      c = static_cast<char>(high * 16 + low);
       i += 2;
-    } else {
-      out += c;
     }
+    out[n++] = c;
   }
+  out.resize(n);
   return out;
 }
 
