@@ -1,6 +1,6 @@
 // store_micro: the durable store's insert path on its own, as Google
 // Benchmark micro-benchmarks: Store::Ingest of a decoded ~7 KB workflow_job
-// delivery (compression, the writer thread's group commit, the lifecycle
+// delivery (compression, the group commit, the lifecycle
 // merge) from 1 and 16 threads, with synchronous=FULL and NORMAL, on a fresh
 // store in a temporary directory. items_per_second is deliveries stored per
 // second; the time per iteration is one caller's wait for its commit.
