@@ -6,8 +6,12 @@
 //           [--ids-out FILE] [--prefix ID]
 //   loadgen --port P --first-ok SECONDS   # wait for the first 2xx, print ms
 //
-// Each request is a real ~8 KB `workflow_job` payload (or --body FILE),
-// signed with HMAC-SHA256 like GitHub, with a unique X-GitHub-Delivery. One
+// Each request is a real ~7 KB `workflow_job` payload (or --body FILE),
+// signed with HMAC-SHA256 like GitHub, with a unique X-GitHub-Delivery. The
+// payloads are 256 different ones, as a few repositories' jobs would send
+// (4 repositories, different job and run ids, names, labels, runners and
+// actions), so a receiver that compresses or dedupes bodies sees realistic
+// ones rather than one body over and over. One
 // thread per connection sends a request and waits for its answer (GitHub
 // does not pipeline). --rate spreads a fixed total request rate over the
 // connections (open loop per connection; 0 = as fast as answers come); the
@@ -108,7 +112,40 @@ int ReadResponse(int fd, std::string& buf) {
   return status;
 }
 
-void Run(const Options& o, const std::string& body, const std::string& signature, int index,
+struct SignedBody {
+  std::string body;
+  std::string signature;
+};
+
+std::vector<SignedBody> Bodies(const Options& o) {
+  std::vector<SignedBody> out;
+  if (!o.body_file.empty()) {
+    std::ifstream in(o.body_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out.push_back({ss.str(), ""});
+  } else {
+    static const char* kRepos[] = {"octo-org/media-kit", "octo-org/podcast-notes",
+                                   "octo-cat/home-lab", "octo-org/site"};
+    static const char* kActions[] = {"queued", "in_progress", "completed", "queued"};
+    for (int k = 0; k < 256; ++k) {
+      relayq::testing::JobSpec spec;
+      spec.job_id = 29679449 + k;
+      spec.run_id = 11185212 + k / 4;
+      spec.repository = kRepos[k % 4];
+      spec.action = kActions[(k / 4) % 4];
+      if (spec.action != "queued") spec.runner_name = k % 3 ? "macmini" : "rpi4-a";
+      if (spec.action == "completed") spec.conclusion = k % 5 ? "success" : "failure";
+      if (k % 2) spec.labels = {"self-hosted", "rpi4", "audio"};
+      spec.name = k % 3 ? "transcribe" : "summarize-" + std::to_string(k);
+      out.push_back({relayq::testing::WorkflowJobPayload(spec), ""});
+    }
+  }
+  for (SignedBody& b : out) b.signature = relayq::handlers::SignBody(b.body, o.secret);
+  return out;
+}
+
+void Run(const Options& o, const std::vector<SignedBody>& bodies, int index,
          Clock::time_point start, Clock::time_point measure_from, Clock::time_point end,
          Worker& w) {
   int fd = Connect(o);
@@ -133,6 +170,9 @@ void Run(const Options& o, const std::string& body, const std::string& signature
       std::this_thread::sleep_until(next_send);
       next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_conn_rate));
     }
+    const SignedBody& chosen = bodies[(static_cast<size_t>(index) * 61 + seq) % bodies.size()];
+    const std::string& body = chosen.body;
+    const std::string& signature = chosen.signature;
     char id[96];
     std::snprintf(id, sizeof id, "%s-%d-%llu", o.prefix.c_str(), index,
                   static_cast<unsigned long long>(seq++));
@@ -239,19 +279,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "loadgen: --port is required\n");
     return 2;
   }
-  std::string body;
-  if (!o.body_file.empty()) {
-    std::ifstream in(o.body_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    body = ss.str();
-  } else {
-    relayq::testing::JobSpec spec;
-    spec.action = "queued";
-    body = relayq::testing::WorkflowJobPayload(spec);
-  }
-  const std::string signature = relayq::handlers::SignBody(body, o.secret);
-  if (o.first_ok > 0) return WaitFirstOk(o, body, signature) ? 0 : 1;
+  const std::vector<SignedBody> bodies = Bodies(o);
+  if (o.first_ok > 0) return WaitFirstOk(o, bodies[0].body, bodies[0].signature) ? 0 : 1;
+  size_t body_bytes = 0;
+  for (const SignedBody& b : bodies) body_bytes += b.body.size();
+  body_bytes /= bodies.size();
 
   std::vector<Worker> workers(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;
@@ -259,7 +291,7 @@ int main(int argc, char** argv) {
   const auto measure_from = start + std::chrono::milliseconds(static_cast<int64_t>(o.warmup * 1000));
   const auto end = measure_from + std::chrono::milliseconds(static_cast<int64_t>(o.seconds * 1000));
   for (int i = 0; i < o.connections; ++i) {
-    threads.emplace_back(Run, std::cref(o), std::cref(body), std::cref(signature), i, start,
+    threads.emplace_back(Run, std::cref(o), std::cref(bodies), i, start,
                          measure_from, end, std::ref(workers[static_cast<size_t>(i)]));
   }
   for (auto& t : threads) t.join();
@@ -286,7 +318,7 @@ int main(int argc, char** argv) {
   std::printf(
       "connections=%d seconds=%.1f body_bytes=%zu ok=%llu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
       "max_ms=%.3f non2xx=%llu errors=%llu\n",
-      o.connections, o.seconds, body.size(), static_cast<unsigned long long>(ok),
+      o.connections, o.seconds, body_bytes, static_cast<unsigned long long>(ok),
       static_cast<double>(ok) / o.seconds, pct(0.50), pct(0.99), all.empty() ? 0 : all.back() / 1000.0,
       static_cast<unsigned long long>(non2xx), static_cast<unsigned long long>(errors));
   return 0;

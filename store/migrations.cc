@@ -156,6 +156,19 @@ CREATE INDEX jobs_wait_by_queued ON jobs(queued_at, wait_seconds, labels);
 -- A job's history finds its routing actions without scanning them all.
 CREATE INDEX actions_by_job ON actions(job_id);
 )sql"},
+    {5, "zstd dictionaries for raw bodies",
+     R"sql(
+-- Trained on earlier bodies of one event (store/body_codec.h); a body
+-- compressed with one names its id in its zstd frame. Never deleted: old
+-- bodies may need them.
+CREATE TABLE body_dictionaries (
+  id         INTEGER PRIMARY KEY,  -- zstd's dictionary id
+  event      TEXT NOT NULL,
+  created_at INTEGER NOT NULL,     -- Unix ms
+  samples    INTEGER NOT NULL,     -- bodies it was trained on
+  bytes      BLOB NOT NULL
+);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

@@ -10,11 +10,15 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "store/body_codec.h"
@@ -31,6 +35,7 @@ struct Pending {
   Delivery delivery;  // its body moved out into `body`
   EncodedBody body;
   int64_t body_size = 0;  // bytes before compression
+  bool with_dictionary = false;
   std::promise<Result<IngestResult>> done;
 };
 
@@ -58,6 +63,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { Close(); }
 
   Status Prepare();
+  Status LoadDictionaries();
   void Start() { writer_ = std::thread([this] { WriterLoop(); }); }
 
   Result<IngestResult> Ingest(Delivery delivery) override;
@@ -81,6 +87,10 @@ class SqliteStore final : public Store {
   Status LinkRunToRequest(const RunState& run);
   Result<std::optional<RunState>> LoadRun(int64_t run_id, int64_t attempt);
   Status RecordActions(const std::vector<NewAction>& actions, int64_t now, bool& any_new);
+  std::shared_ptr<const BodyDictionary> DictionaryFor(const std::string& event) const;
+  void CountForDictionary(const std::deque<Pending*>& batch,
+                          const std::vector<Result<IngestResult>>& results);
+  void TrainDictionaryFor(const std::string& event);
 
   // TxnReader, used by the routing hook on the writer thread.
   class Reader;
@@ -104,6 +114,15 @@ class SqliteStore final : public Store {
   bool stopping_ = false;       // guarded by mu_
   StoreStats stats_;            // guarded by mu_
   std::thread writer_;
+
+  // Body dictionaries: the one each event's new bodies use (guarded by
+  // dict_mu_), and, on the writer thread only, how many bodies of each event
+  // went without one and which events have had a training started.
+  mutable std::mutex dict_mu_;
+  std::map<std::string, std::shared_ptr<const BodyDictionary>> dictionary_by_event_;
+  std::map<std::string, size_t> undictionaried_;
+  std::set<std::string> training_started_;
+  std::vector<std::thread> trainers_;  // writer thread starts them; Close joins
   std::once_flag closed_;
 };
 
@@ -176,7 +195,9 @@ Status SqliteStore::Prepare() {
 
 Result<IngestResult> SqliteStore::Ingest(Delivery delivery) {
   Pending p;
-  p.body = EncodeBody(delivery.body);
+  std::shared_ptr<const BodyDictionary> dictionary = DictionaryFor(delivery.event);
+  p.body = EncodeBody(delivery.body, dictionary.get());
+  p.with_dictionary = dictionary != nullptr && p.body.codec == kCodecZstd;
   p.body_size = static_cast<int64_t>(delivery.body.size());
   // The compressed copy is what is kept; free the raw bytes before waiting.
   std::string().swap(delivery.body);
@@ -253,6 +274,7 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
       ++stats_.failed_commits;
     }
   }
+  if (committed.ok()) CountForDictionary(batch, results);
   if (committed.ok() && batch_has_new_actions_ && on_new_actions_) on_new_actions_();
   batch_has_new_actions_ = false;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -454,6 +476,88 @@ Status SqliteStore::RecordActions(const std::vector<NewAction>& actions, int64_t
   return Status::Ok();
 }
 
+std::shared_ptr<const BodyDictionary> SqliteStore::DictionaryFor(const std::string& event) const {
+  std::lock_guard lock(dict_mu_);
+  auto it = dictionary_by_event_.find(event);
+  return it == dictionary_by_event_.end() ? nullptr : it->second;
+}
+
+Status SqliteStore::LoadDictionaries() {
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt s, Stmt::Prepare(db_.get(), "SELECT event, bytes FROM body_dictionaries ORDER BY created_at"));
+  std::lock_guard lock(dict_mu_);
+  for (Result<bool> row = s.Step(); row.ok() && *row; row = s.Step()) {
+    auto dictionary = BodyDictionary::FromBytes(s.Blob(1));
+    if (!dictionary.ok()) return dictionary.status().WithContext("body_dictionaries");
+    dictionary_by_event_[s.Text(0)] = *dictionary;  // the newest wins
+  }
+  return Status::Ok();
+}
+
+// Writer thread, after a commit: once enough bodies of an event were stored
+// without a dictionary, train one for it in the background.
+void SqliteStore::CountForDictionary(const std::deque<Pending*>& batch,
+                                     const std::vector<Result<IngestResult>>& results) {
+  if (options_.dictionary_after == 0) return;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Pending& p = *batch[i];
+    if (!results[i].ok() || results[i]->duplicate || p.with_dictionary ||
+        p.body.codec != kCodecZstd) {
+      continue;
+    }
+    const std::string& event = p.delivery.event;
+    if (++undictionaried_[event] < options_.dictionary_after || training_started_.count(event)) {
+      continue;
+    }
+    training_started_.insert(event);
+    trainers_.emplace_back([this, event] { TrainDictionaryFor(event); });
+  }
+}
+
+// On a trainer thread with its own connection: trains on the latest bodies
+// of `event`, records the dictionary (committed before any body uses it, so
+// no stored body can name a dictionary the store lacks), then publishes it.
+// A failure leaves the event without a dictionary until the next start.
+void SqliteStore::TrainDictionaryFor(const std::string& event) {
+  constexpr size_t kCapacity = 32 * 1024;  // zstd's advice: ~100x smaller than the samples
+  auto db = OpenDb(options_.path, SQLITE_OPEN_READWRITE);
+  if (!db.ok()) return;
+  sqlite3_busy_timeout(db->get(), options_.busy_timeout_ms);
+  std::vector<std::string> samples;
+  {
+    auto s = Stmt::Prepare(db->get(),
+                           "SELECT body_codec, body FROM deliveries WHERE event = ?1 AND body IS "
+                           "NOT NULL ORDER BY seq DESC LIMIT ?2");
+    if (!s.ok()) return;
+    s->Bind(1, std::string_view(event)).Bind(2, static_cast<int64_t>(options_.dictionary_after));
+    for (Result<bool> row = s->Step(); row.ok() && *row; row = s->Step()) {
+      // Bodies made with an earlier dictionary are not decoded here (none
+      // is passed); the rest are the samples.
+      auto body = DecodeBody(s->Text(0), s->Blob(1));
+      if (body.ok()) samples.push_back(std::move(*body));
+    }
+  }
+  auto bytes = TrainDictionary(samples, kCapacity);
+  if (!bytes.ok()) return;
+  auto dictionary = BodyDictionary::FromBytes(std::move(*bytes));
+  if (!dictionary.ok()) return;
+  auto insert = Stmt::Prepare(db->get(),
+                              "INSERT INTO body_dictionaries (id, event, created_at, samples, bytes) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING");
+  if (!insert.ok()) return;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  insert->Bind(1, static_cast<int64_t>((*dictionary)->id()))
+      .Bind(2, std::string_view(event))
+      .Bind(3, static_cast<int64_t>(now))
+      .Bind(4, static_cast<int64_t>(samples.size()))
+      .BindBlob(5, (*dictionary)->bytes());
+  if (!insert->Run().ok()) return;
+  std::lock_guard lock(dict_mu_);
+  dictionary_by_event_[event] = *dictionary;
+}
+
 Status SqliteStore::CheckWritable() {
   // A separate connection, so the probe never waits behind the writer's queue
   // and never holds the writer's statements.
@@ -472,6 +576,7 @@ void SqliteStore::Close() {
     }
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    for (std::thread& t : trainers_) t.join();
     // Statements must be finalized before the connection closes.
     for (Stmt* s : {&insert_delivery_, &select_job_, &upsert_job_, &insert_label_,
                     &insert_job_event_, &select_run_, &upsert_run_, &savepoint_, &release_,
@@ -504,6 +609,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& /
   if (!s.ok()) return s.WithContext("store " + options.path);
   auto store = std::make_unique<SqliteStore>(options, std::move(db));
   RELAYQ_RETURN_IF_ERROR(store->Prepare());
+  RELAYQ_RETURN_IF_ERROR(store->LoadDictionaries());
   store->Start();
   return std::unique_ptr<Store>(std::move(store));
 }

@@ -34,6 +34,10 @@ struct StoreOptions {
   // How long a write waits for a lock held by another process (a backup, the
   // CLI) before failing with Unavailable.
   int busy_timeout_ms = 5000;
+  // After this many bodies of one event compressed without a dictionary, a
+  // background thread trains a zstd dictionary on the latest of them and
+  // later bodies of that event use it (store/body_codec.h). 0: never.
+  size_t dictionary_after = 1000;
 };
 
 // What one delivery changed, offered to the routing hook inside the
