@@ -64,7 +64,7 @@ class SqliteStore final : public Store {
 
   Status Prepare();
   Status LoadDictionaries();
-  void Start() { writer_ = std::thread([this] { WriterLoop(); }); }
+  void Start();
 
   Result<IngestResult> Ingest(Delivery delivery) override;
   Status CheckWritable() override;
@@ -80,6 +80,8 @@ class SqliteStore final : public Store {
 
  private:
   void WriterLoop();
+  void CheckpointLoop();
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages);
   void CommitBatch(std::deque<Pending*>& batch);
   Result<IngestResult> Apply(Pending& p);
   Status ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChange& change);
@@ -97,7 +99,7 @@ class SqliteStore final : public Store {
   friend class Reader;
 
   const StoreOptions options_;
-  Db db_;  // used only by the writer thread after Start()
+  Db db_;  // used only by the writer thread after Start() (and its WAL hook)
 
   // Prepared once, used only by the writer thread.
   Stmt insert_delivery_, select_job_, upsert_job_, insert_label_, insert_job_event_,
@@ -114,6 +116,16 @@ class SqliteStore final : public Store {
   bool stopping_ = false;       // guarded by mu_
   StoreStats stats_;            // guarded by mu_
   std::thread writer_;
+
+  // Checkpoints (copying the WAL back into the database file, with an
+  // fsync) run on their own thread and connection, so the writer never
+  // stalls for one: at a steady 1,000 deliveries/s an in-line checkpoint
+  // every second or so was what the slowest 1% of answers waited for.
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
+  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
+  std::thread checkpointer_;
 
   // Body dictionaries: the one each event's new bodies use (guarded by
   // dict_mu_), and, on the writer thread only, how many bodies of each event
@@ -210,6 +222,53 @@ Result<IngestResult> SqliteStore::Ingest(Delivery delivery) {
   }
   cv_.notify_one();
   return done.get();
+}
+
+// WAL size, in pages, at which the checkpointer is woken; and the size at
+// which the writer checkpoints itself because the checkpointer has fallen
+// behind (a WAL that never stops growing slows every reader).
+constexpr int kCheckpointPages = 256;
+constexpr int kWriterCheckpointPages = 16384;
+
+void SqliteStore::Start() {
+  // Replaces SQLite's automatic checkpoint on the writer's connection.
+  sqlite3_wal_hook(db_.get(), &SqliteStore::OnWalCommit, this);
+  checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+// Called by SQLite on the writer thread after each commit.
+int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (wal_pages >= kWriterCheckpointPages) {
+    (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (wal_pages >= kCheckpointPages) {
+    std::lock_guard lock(store->checkpoint_mu_);
+    store->checkpoint_wanted_ = true;
+    store->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  auto db = OpenDb(options_.path, SQLITE_OPEN_READWRITE);
+  if (!db.ok()) return;  // the writer's own fallback keeps the WAL bounded
+  sqlite3_busy_timeout(db->get(), options_.busy_timeout_ms);
+  (void)Exec(db->get(), options_.synchronous == StoreOptions::Sync::kFull
+                            ? "PRAGMA synchronous = FULL"
+                            : "PRAGMA synchronous = NORMAL");
+  std::unique_lock lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stop_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE: copies what is committed without blocking the writer; the
+    // writer restarts the WAL from the top once all of it has been copied.
+    (void)sqlite3_wal_checkpoint_v2(db->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                    nullptr);
+    lock.lock();
+  }
 }
 
 void SqliteStore::WriterLoop() {
@@ -577,6 +636,12 @@ void SqliteStore::Close() {
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     for (std::thread& t : trainers_) t.join();
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
     // Statements must be finalized before the connection closes.
     for (Stmt* s : {&insert_delivery_, &select_job_, &upsert_job_, &insert_label_,
                     &insert_job_event_, &select_run_, &upsert_run_, &savepoint_, &release_,

@@ -114,6 +114,38 @@ TEST_F(StoreTest, CloseFinishesQueuedWritesThenRefuses) {
 
 TEST_F(StoreTest, ReportsWritable) { EXPECT_TRUE(store_->CheckWritable().ok()); }
 
+TEST_F(StoreTest, CheckpointsRunInTheBackgroundWhileOpen) {
+  // Incompressible bodies, so the WAL passes the checkpoint threshold fast.
+  uint64_t x = 88172645463325252ULL;
+  auto random_body = [&x] {
+    std::string b(8000, '\0');
+    for (char& c : b) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = static_cast<char>('a' + x % 26);
+    }
+    return b;
+  };
+  for (int i = 0; i < 600; ++i) {
+    Delivery d = JobDelivery("ck-" + std::to_string(i), 100 + i, "queued");
+    d.body = random_body();
+    ASSERT_TRUE(store_->Ingest(std::move(d)).ok());
+  }
+  // The database file itself grows while the store is open: the WAL is being
+  // copied back by the checkpointer (the writer's connection no longer
+  // checkpoints on its own below 64 MB of WAL).
+  struct stat st {};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (::stat(dir_.File("relayq.db").c_str(), &st) == 0 && st.st_size < 2'000'000 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(st.st_size, 2'000'000);
+  testing::SqliteReader db(dir_.File("relayq.db"));
+  EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries"), 600);
+}
+
 // Every stored body of the store at `path`, by delivery id, decoded with the
 // store's own dictionaries.
 std::map<std::string, std::pair<std::string, uint32_t>> StoredBodies(const std::string& path) {
