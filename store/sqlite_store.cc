@@ -125,7 +125,7 @@ class SqliteStore final : public Store {
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
   bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
-  std::thread checkpointer_;
+  std::thread checkpointer_;  // started (and so assigned) by the writer thread only
 
   // Body dictionaries: the one each event's new bodies use (guarded by
   // dict_mu_), and, on the writer thread only, how many bodies of each event
@@ -231,9 +231,10 @@ constexpr int kCheckpointPages = 256;
 constexpr int kWriterCheckpointPages = 16384;
 
 void SqliteStore::Start() {
-  // Replaces SQLite's automatic checkpoint on the writer's connection.
+  // Replaces SQLite's automatic checkpoint on the writer's connection. The
+  // checkpointer itself starts with the first checkpoint it is needed for,
+  // so an idle relayq holds no thread or connection for it.
   sqlite3_wal_hook(db_.get(), &SqliteStore::OnWalCommit, this);
-  checkpointer_ = std::thread([this] { CheckpointLoop(); });
   writer_ = std::thread([this] { WriterLoop(); });
 }
 
@@ -243,6 +244,9 @@ int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* name, int wal_
   if (wal_pages >= kWriterCheckpointPages) {
     (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   } else if (wal_pages >= kCheckpointPages) {
+    if (!store->checkpointer_.joinable()) {
+      store->checkpointer_ = std::thread([store] { store->CheckpointLoop(); });
+    }
     std::lock_guard lock(store->checkpoint_mu_);
     store->checkpoint_wanted_ = true;
     store->checkpoint_cv_.notify_one();
@@ -636,6 +640,9 @@ void SqliteStore::Close() {
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
     for (std::thread& t : trainers_) t.join();
+    // The commits of closing (PRAGMA optimize below) must not start a
+    // checkpointer that nothing would join.
+    if (db_) sqlite3_wal_hook(db_.get(), nullptr, nullptr);
     {
       std::lock_guard lock(checkpoint_mu_);
       checkpoint_stop_ = true;
