@@ -22,4 +22,12 @@ std::vector<std::string> SplitAndTrim(std::string_view text, char sep);
 // Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
 
+// The value of one hex digit (either case), or -1 when `c` is not one.
+inline int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 }  // namespace relayq

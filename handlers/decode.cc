@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/strings.h"
 #include "common/time_format.h"
 #include "handlers/decode_internal.h"
 #include "handlers/json_scan.h"
@@ -195,13 +196,7 @@ std::string FormUrlEncode(std::string_view text) {
 
 Result<std::string> FormUrlDecode(std::string_view text) {
   // A form-encoded payload escapes most JSON punctuation, so escapes are a
-  // large share of its bytes: decode them with a table, not a parse each.
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
+  // large share of its bytes: decode them digit by digit, not a parse each.
   std::string out;
   out.resize(text.size());
   size_t n = 0;
@@ -210,8 +205,8 @@ Result<std::string> FormUrlDecode(std::string_view text) {
     if (c == '+') {
       c = ' ';
     } else if (c == '%') {
-      const int high = i + 2 < text.size() ? hex(text[i + 1]) : -1;
-      const int low = high >= 0 ? hex(text[i + 2]) : -1;
+      const int high = i + 2 < text.size() ? HexDigitValue(text[i + 1]) : -1;
+      const int low = high >= 0 ? HexDigitValue(text[i + 2]) : -1;
       if (low < 0) return Status::InvalidArgument("bad percent-escape in form body");
       c = static_cast<char>(high * 16 + low);
       i += 2;

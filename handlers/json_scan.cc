@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "common/strings.h"
+
 namespace relayq::handlers {
 namespace {
 
@@ -61,13 +63,6 @@ size_t Utf8Length(const unsigned char* p, const unsigned char* end) {
     if ((p[i] & 0xC0) != 0x80) return 0;
   }
   return length;
-}
-
-int HexDigit(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 void AppendUtf8(std::string& out, uint32_t cp) {
@@ -271,7 +266,7 @@ int Scanner::Hex4() {
   if (end_ - p_ < 4) return -1;
   int unit = 0;
   for (int i = 0; i < 4; ++i) {
-    const int d = HexDigit(p_[i]);
+    const int d = HexDigitValue(static_cast<char>(p_[i]));
     if (d < 0) return -1;
     unit = unit * 16 + d;
   }

@@ -23,13 +23,6 @@ Digest Hmac(std::string_view body, std::string_view secret) {
   return out;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string SignBody(std::string_view body, std::string_view secret) {
@@ -47,7 +40,7 @@ Status VerifySignature(std::string_view body, std::string_view header,
   Digest claimed{};
   std::string_view hex = header.substr(kPrefix.size());
   for (size_t i = 0; i < kDigestSize; ++i) {
-    int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
+    int hi = HexDigitValue(hex[2 * i]), lo = HexDigitValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       return Status::InvalidSignature("malformed X-Hub-Signature-256 (want sha256=<64 hex>)");
     }
