@@ -10,7 +10,6 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -30,6 +29,12 @@
 
 namespace relayq::store {
 namespace {
+
+// Sets a connection's durability to the store's mode (see StoreOptions).
+const char* SynchronousPragma(StoreOptions::Sync sync) {
+  return sync == StoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL";
+}
 
 struct Pending {
   Delivery delivery;  // its body moved out into `body`
@@ -58,11 +63,13 @@ std::optional<int64_t> RelayqIdInTitle(const std::optional<std::string>& title) 
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(StoreOptions options, Db db) : options_(std::move(options)), db_(std::move(db)) {}
+  SqliteStore(StoreOptions options, Db db, Clock& clock)
+      : options_(std::move(options)), db_(std::move(db)), clock_(clock) {}
 
   ~SqliteStore() override { Close(); }
 
   Status Prepare();
+  Result<Db> OpenBeside(int busy_timeout_ms) const;
   Status LoadDictionaries();
   void Start();
 
@@ -100,6 +107,7 @@ class SqliteStore final : public Store {
 
   const StoreOptions options_;
   Db db_;  // used only by the writer thread after Start() (and its WAL hook)
+  Clock& clock_;  // stamps body dictionaries
 
   // Prepared once, used only by the writer thread.
   Stmt insert_delivery_, select_job_, upsert_job_, insert_label_, insert_job_event_,
@@ -258,12 +266,8 @@ int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* name, int wal_
 }
 
 void SqliteStore::CheckpointLoop() {
-  auto db = OpenDb(options_.path, SQLITE_OPEN_READWRITE);
+  auto db = OpenBeside(options_.busy_timeout_ms);
   if (!db.ok()) return;  // the writer's own fallback keeps the WAL bounded
-  sqlite3_busy_timeout(db->get(), options_.busy_timeout_ms);
-  (void)Exec(db->get(), options_.synchronous == StoreOptions::Sync::kFull
-                            ? "PRAGMA synchronous = FULL"
-                            : "PRAGMA synchronous = NORMAL");
   std::unique_lock lock(checkpoint_mu_);
   for (;;) {
     checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stop_; });
@@ -586,9 +590,8 @@ void SqliteStore::CountForDictionary(const std::deque<Pending*>& batch,
 // A failure leaves the event without a dictionary until the next start.
 void SqliteStore::TrainDictionaryFor(const std::string& event) {
   constexpr size_t kCapacity = 32 * 1024;  // zstd's advice: ~100x smaller than the samples
-  auto db = OpenDb(options_.path, SQLITE_OPEN_READWRITE);
+  auto db = OpenBeside(options_.busy_timeout_ms);
   if (!db.ok()) return;
-  sqlite3_busy_timeout(db->get(), options_.busy_timeout_ms);
   std::vector<std::string> samples;
   {
     auto s = Stmt::Prepare(db->get(),
@@ -611,12 +614,9 @@ void SqliteStore::TrainDictionaryFor(const std::string& event) {
                               "INSERT INTO body_dictionaries (id, event, created_at, samples, bytes) "
                               "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING");
   if (!insert.ok()) return;
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
   insert->Bind(1, static_cast<int64_t>((*dictionary)->id()))
       .Bind(2, std::string_view(event))
-      .Bind(3, static_cast<int64_t>(now))
+      .Bind(3, ToUnixMillis(clock_.Now()))
       .Bind(4, static_cast<int64_t>(samples.size()))
       .BindBlob(5, (*dictionary)->bytes());
   if (!insert->Run().ok()) return;
@@ -624,14 +624,21 @@ void SqliteStore::TrainDictionaryFor(const std::string& event) {
   dictionary_by_event_[event] = *dictionary;
 }
 
+// Another connection to the store file, in the store's durability mode, for
+// work beside the writer's (its statements stay the writer's alone).
+Result<Db> SqliteStore::OpenBeside(int busy_timeout_ms) const {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(options_.path, SQLITE_OPEN_READWRITE));
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  RELAYQ_RETURN_IF_ERROR(Exec(db.get(), SynchronousPragma(options_.synchronous)));
+  return db;
+}
+
 Status SqliteStore::CheckWritable() {
   // A separate connection, so the probe never waits behind the writer's queue
   // and never holds the writer's statements.
-  auto db = OpenDb(options_.path, SQLITE_OPEN_READWRITE);
+  auto db = OpenBeside(1000);
   if (!db.ok()) return db.status();
-  sqlite3_busy_timeout(db->get(), 1000);
-  Status s = Exec(db->get(), "BEGIN IMMEDIATE; ROLLBACK;");
-  return s;
+  return Exec(db->get(), "BEGIN IMMEDIATE; ROLLBACK;");
 }
 
 void SqliteStore::Close() {
@@ -666,7 +673,7 @@ void SqliteStore::Close() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& /*clock*/) {
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& clock) {
   struct stat st {};
   const bool existed = ::stat(options.path.c_str(), &st) == 0;
   RELAYQ_ASSIGN_OR_RETURN(
@@ -676,13 +683,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& /
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
   Status s = Exec(db.get(), "PRAGMA journal_mode = WAL");
   if (s.ok()) {
-    s = Exec(db.get(), options.synchronous == StoreOptions::Sync::kFull
-                           ? "PRAGMA synchronous = FULL"
-                           : "PRAGMA synchronous = NORMAL");
+    s = Exec(db.get(), SynchronousPragma(options.synchronous));
   }
   if (s.ok()) s = Migrate(db.get());
   if (!s.ok()) return s.WithContext("store " + options.path);
-  auto store = std::make_unique<SqliteStore>(options, std::move(db));
+  auto store = std::make_unique<SqliteStore>(options, std::move(db), clock);
   RELAYQ_RETURN_IF_ERROR(store->Prepare());
   RELAYQ_RETURN_IF_ERROR(store->LoadDictionaries());
   store->Start();

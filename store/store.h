@@ -93,7 +93,8 @@ class Store {
 
   // Opens (creating and migrating as needed) the store at options.path and
   // starts its writer thread. Fails with a clear Status when the file cannot
-  // be opened, is not a relayq store, or is from a newer relayq.
+  // be opened, is not a relayq store, or is from a newer relayq. `clock`
+  // stamps the body dictionaries it trains and must outlive the store.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, Clock& clock);
 
   // Records `delivery` and applies its job/run event, then returns once the
