@@ -27,7 +27,7 @@
 #
 # Settings (environment): CONNECTIONS ("1 16 64"), SECONDS_EACH (10),
 # WARMUP (2), REPS (3), STEADY_RATE (1000; 0 skips the steady run),
-# SYNCS ("full normal"), PEERS ("webhook octokit"), BUILD (build-release),
+# SYNCS ("full normal"), PEERS ("webhook octokit"; empty for none), BUILD (build-release),
 # KEEP (1: keep the work directory and print its path).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +38,7 @@ WARMUP=${WARMUP:-2}
 REPS=${REPS:-3}
 STEADY_RATE=${STEADY_RATE:-1000}
 SYNCS=${SYNCS:-full normal}
-PEERS=${PEERS:-webhook octokit}
+PEERS=${PEERS-webhook octokit}  # empty: relayq alone (bench/intake.sh)
 SECRET=bench-secret
 
 log() { echo "bench: $*" >&2; }
