@@ -28,6 +28,7 @@
 # Settings (environment): CONNECTIONS ("1 16 64"), SECONDS_EACH (10),
 # WARMUP (2), REPS (3), STEADY_RATE (1000; 0 skips the steady run),
 # SYNCS ("full normal"), PEERS ("webhook octokit"; empty for none), BUILD (build-release),
+# HOSTILE (1: run the hostile mix of bench/hostile.sh against relayq meanwhile),
 # KEEP (1: keep the work directory and print its path).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -179,6 +180,21 @@ JSON
   NAMES+=("$peer") PORTS+=("$port") PATHS+=("$path")
 done
 
+# --- optional: the hostile mix against relayq while it is measured -----------
+# HOSTILE=1 runs bench/hostile_bench's whole attack mix (1,000 idle, 200
+# tricklers, 200 slow bodies, an endless header line) against every relayq
+# for the whole benchmark, so its figures show what the attack costs.
+ATTACK_PIDS=()
+if [[ ${HOSTILE:-0} == 1 ]]; then
+  cmake --build "$BUILD" -j "$(nproc)" --target hostile_bench >/dev/null
+  for i in "${!NAMES[@]}"; do
+    [[ ${NAMES[$i]} == relayq-* ]] || continue
+    "$BUILD/bench/hostile_bench" --attack-only "${PORTS[$i]}" --seconds 100000 >/dev/null 2>&1 &
+    ATTACK_PIDS+=("$!")
+  done
+  log "hostile mix running against relayq"
+fi
+
 # --- drive them in turn ------------------------------------------------------
 for ((rep = 1; rep <= REPS; rep++)); do
   for c in $CONNECTIONS; do
@@ -190,6 +206,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
     done
   fi
 done
+
+for p in "${ATTACK_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 
 # --- stop; check relayq's stores ---------------------------------------------
 declare -A PEAK
@@ -240,6 +258,22 @@ for n, c in order:
         best = max((med[(p, c)][0] for p in peers if (p, c) in med), default=0)
         if best > 0: ratio = f"{rps / best:.2f}x"
     print(f"{n:<16}{c:>8}{rps:>10.0f}{p50:>9.2f}{p99:>9.2f}{err:>8}  {ratio}")
+# Every repetition, not only the medians: each receiver's deliveries/s in the
+# same round (they ran one after another), and relayq's ratio to each peer.
+reps = defaultdict(dict)
+for line in open(sys.argv[1]):
+    n, c, r, rps, *_ = line.rstrip("\n").split("\t")
+    reps[(c, int(r))][n] = float(rps or 0)
+names = list(dict.fromkeys(n for n, _ in order))
+print()
+print("every pair (deliveries/s per repetition; relayq / peer):")
+for (c, r) in sorted(reps, key=lambda k: (k[0] == "steady", k[0].isdigit() and int(k[0]), k[1])):
+    if c == "steady": continue
+    got = reps[(c, r)]
+    cells = "  ".join(f"{n}={got[n]:.0f}" for n in names if n in got)
+    ratios = "  ".join(f"{q}/{p}={got[q] / got[p]:.2f}x" for q in got if q.startswith("relayq")
+                       for p in peers if p in got and got[p] > 0)
+    print(f"  conns={c:<4} rep={r}: {cells}   {ratios}")
 PY
 echo
 cat "$EXTRA"

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "handlers/decode.h"
@@ -62,40 +64,53 @@ WebhookAnswer Intake::Reject(int status, std::string_view outcome, std::string_v
   return a;
 }
 
-WebhookAnswer Intake::Handle(WebhookRequest req) {
+WebhookAnswer Intake::Handle(WebhookRequest request) {
+  std::promise<WebhookAnswer> promise;
+  std::future<WebhookAnswer> answer = promise.get_future();
+  HandleAsync(std::move(request), [&promise](WebhookAnswer a) { promise.set_value(std::move(a)); });
+  return answer.get();
+}
+
+void Intake::HandleAsync(WebhookRequest req, std::function<void(WebhookAnswer)> done) {
   BodyType type = ClassifyContentType(req.content_type);
   if (type == BodyType::kUnsupported) {
-    return Reject(415, "unsupported_media_type",
-                  "content type must be application/json or application/x-www-form-urlencoded");
+    return done(Reject(415, "unsupported_media_type",
+                       "content type must be application/json or application/x-www-form-urlencoded"));
   }
-  if (req.event.empty()) return Reject(400, "bad_request", "missing X-GitHub-Event header");
+  if (req.event.empty()) return done(Reject(400, "bad_request", "missing X-GitHub-Event header"));
   if (!PlausibleDeliveryId(req.delivery_id)) {
-    return Reject(400, "bad_request", "missing or malformed X-GitHub-Delivery header");
+    return done(Reject(400, "bad_request", "missing or malformed X-GitHub-Delivery header"));
   }
   if (Status s = VerifySignature(req.body, req.signature, options_.secrets); !s.ok()) {
     signature_failures_->Increment();
-    return Reject(401, "bad_signature", s.message());
+    return done(Reject(401, "bad_signature", s.message()));
+  }
+  std::optional<int64_t> hook_id;
+  if (!req.hook_id.empty()) {
+    int64_t id = 0;
+    auto [end, ec] = std::from_chars(req.hook_id.data(), req.hook_id.data() + req.hook_id.size(), id);
+    if (ec != std::errc() || end != req.hook_id.data() + req.hook_id.size() || id < 0) {
+      return done(Reject(400, "bad_request", "X-GitHub-Hook-ID is not a hook id (a whole number)"));
+    }
+    hook_id = id;
   }
   // A JSON body is decoded in place; only a form body needs its payload
   // field extracted (and so copied) first.
   Result<std::string> form_json = std::string();
   if (type == BodyType::kForm) {
     form_json = ExtractJson(type, req.body);
-    if (!form_json.ok()) return Reject(400, "bad_request", form_json.status().message());
+    if (!form_json.ok()) return done(Reject(400, "bad_request", form_json.status().message()));
   }
   Result<Decoded> decoded =
       DecodePayload(req.event, type == BodyType::kForm ? std::string_view(*form_json)
                                                        : std::string_view(req.body));
-  if (!decoded.ok()) return Reject(400, "bad_request", decoded.status().message());
+  if (!decoded.ok()) return done(Reject(400, "bad_request", decoded.status().message()));
 
   store::Delivery d;
   d.id = req.delivery_id;
   d.event = req.event;
   d.action = decoded->action;
-  if (!req.hook_id.empty() && req.hook_id.size() < 20 &&
-      std::all_of(req.hook_id.begin(), req.hook_id.end(), ::isdigit)) {
-    d.hook_id = std::stoll(req.hook_id);
-  }
+  if (hook_id) d.hook_id = *hook_id;
   d.repository = decoded->repository;
   d.received_at = ToUnixMillis(clock_.Now());
   d.content_type = req.content_type;
@@ -120,12 +135,21 @@ WebhookAnswer Intake::Handle(WebhookRequest req) {
     d.outcome = store::Outcome::kIgnored;
     d.reason = "event not interpreted by relayq";
   }
-  const store::Outcome outcome = d.outcome;
 
+  // What the answer needs once the commit is done.
   WebhookAnswer a;
   a.action = decoded->action;
   a.repository = decoded->repository;
-  Result<store::IngestResult> r = store_.Ingest(std::move(d));
+  a.status = success_status;
+  a.outcome = std::string(store::OutcomeName(d.outcome));
+  store_.IngestAsync(std::move(d), [this, a = std::move(a), id = std::move(req.delivery_id),
+                                    done = std::move(done)](Result<store::IngestResult> r) mutable {
+    done(Committed(std::move(a), id, r));
+  });
+}
+
+WebhookAnswer Intake::Committed(WebhookAnswer a, const std::string& delivery_id,
+                                const Result<store::IngestResult>& r) {
   if (!r.ok()) {
     bool retry = r.status().code() == Status::Code::kUnavailable;
     WebhookAnswer e = Reject(retry ? 503 : 500, "store_error",
@@ -138,15 +162,13 @@ WebhookAnswer Intake::Handle(WebhookRequest req) {
   if (r->duplicate) {
     a.status = 200;
     a.outcome = "duplicate";
-    a.body = JsonBody({{"status", "duplicate"}, {"delivery", req.delivery_id}});
+    a.body = JsonBody({{"status", "duplicate"}, {"delivery", delivery_id}});
     return a;
   }
-  a.status = success_status;
-  a.outcome = std::string(store::OutcomeName(outcome));
-  if (outcome == store::Outcome::kRefused) {
-    a.body = JsonBody({{"error", "repository not allowed"}, {"delivery", req.delivery_id}});
+  if (a.status == 403) {
+    a.body = JsonBody({{"error", "repository not allowed"}, {"delivery", delivery_id}});
   } else {
-    a.body = JsonBody({{"status", a.outcome}, {"delivery", req.delivery_id}});
+    a.body = JsonBody({{"status", a.outcome}, {"delivery", delivery_id}});
   }
   return a;
 }

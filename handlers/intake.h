@@ -2,12 +2,14 @@
 //
 //   verify signature -> decode -> check the allow-list -> record (durably)
 //
-// and the answer to give GitHub. Handle() returns only after the delivery is
-// committed to the store (or has failed to be), so the HTTP layer can answer
-// straight away. It never throws: every stranger's input ends in an answer.
-// Thread-safe: called concurrently from the HTTP worker threads.
+// and the answer to give GitHub. HandleAsync() checks, verifies and decodes on
+// the caller's thread (the HTTP I/O thread) and gives its answer once the
+// delivery is committed to the store (or has failed to be), so the HTTP layer
+// can answer straight away. It never throws: every stranger's input ends in
+// an answer. Thread-safe: called concurrently from the HTTP I/O threads.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,11 +51,21 @@ class Intake {
  public:
   Intake(IntakeOptions options, store::Store& store, Clock& clock, MetricsRegistry& metrics);
 
+  // Calls `done` exactly once: at once (on this thread) for a request that
+  // is refused before it reaches the store, else after the store's commit
+  // (on the store's writer thread; `done` must be quick).
+  void HandleAsync(WebhookRequest request, std::function<void(WebhookAnswer)> done);
+
+  // HandleAsync(), waiting for the answer (tests, tools).
   WebhookAnswer Handle(WebhookRequest request);
 
  private:
   bool Allowed(const std::string& repository, const std::string& owner) const;
   WebhookAnswer Reject(int status, std::string_view outcome, std::string_view why);
+  // The answer for a delivery the store has finished with: `a` carries the
+  // status and outcome it gets when it was recorded anew.
+  WebhookAnswer Committed(WebhookAnswer a, const std::string& delivery_id,
+                          const Result<store::IngestResult>& r);
 
   const IntakeOptions options_;
   std::vector<std::string> allow_lower_;

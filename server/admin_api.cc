@@ -40,18 +40,19 @@ Status ReaderPool::With(const std::function<Status(store::StoreReader&)>& use) {
 
 namespace {
 
-void JsonError(httplib::Response& res, int status, const std::string& why) {
-  res.status = status;
-  res.set_content(nlohmann::json{{"error", why}}.dump(), "application/json");
+HttpResponse StoreError(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kInvalidArgument: return HttpResponse::Error(400, s.message());
+    case Status::Code::kNotFound: return HttpResponse::Error(404, s.message());
+    case Status::Code::kUnavailable: return HttpResponse::Error(503, "store busy: " + s.message());
+    default: return HttpResponse::Error(500, "store: " + s.message());
+  }
 }
 
-void StoreError(httplib::Response& res, const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kInvalidArgument: return JsonError(res, 400, s.message());
-    case Status::Code::kNotFound: return JsonError(res, 404, s.message());
-    case Status::Code::kUnavailable: return JsonError(res, 503, "store busy: " + s.message());
-    default: return JsonError(res, 500, "store: " + s.message());
-  }
+// A JSON body that cannot throw: text from the store (names GitHub sent) may
+// hold invalid UTF-8, which is replaced.
+HttpResponse JsonOk(const nlohmann::json& body) {
+  return HttpResponse::Json(200, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 const std::vector<std::string> kListParams = {"repo", "label", "status", "since",
@@ -59,11 +60,10 @@ const std::vector<std::string> kListParams = {"repo", "label", "status", "since"
 
 // Builds a ListQuery from the query string; InvalidArgument names the
 // parameter and what is wrong with it.
-Result<store::ListQuery> ParseListQuery(store::Kind kind, const httplib::Request& req,
-                                        WallTime now) {
+Result<store::ListQuery> ParseListQuery(store::Kind kind, const HttpRequest& req, WallTime now) {
   store::ListQuery q;
   q.kind = kind;
-  for (const auto& [key, value] : req.params) {
+  for (const auto& [key, value] : req.query) {
     if (std::find(kListParams.begin(), kListParams.end(), key) == kListParams.end()) {
       std::string hint = ClosestMatch(key, kListParams);
       return Status::InvalidArgument(
@@ -71,15 +71,12 @@ Result<store::ListQuery> ParseListQuery(store::Kind kind, const httplib::Request
           (hint.empty() ? " (use repo, label, status, since, until, limit, cursor)"
                         : " (did you mean '" + hint + "'?)"));
     }
-    if (req.get_param_value_count(key) > 1) {
+    if (req.ParamCount(key) > 1) {
       return Status::InvalidArgument("query parameter '" + key + "' given more than once");
     }
     if (value.empty()) return Status::InvalidArgument("query parameter '" + key + "' is empty");
   }
-  auto param = [&](const char* k) -> std::optional<std::string> {
-    if (!req.has_param(k)) return std::nullopt;
-    return req.get_param_value(k);
-  };
+  auto param = [&](const char* k) { return req.Param(k); };
   q.repo = param("repo");
   q.label = param("label");
   q.status = param("status");
@@ -166,68 +163,83 @@ class Services final : public AuditServices {
 
 }  // namespace
 
-std::unique_ptr<AuditServices> AddAuditApi(httplib::Server& server, AuditApiDeps deps) {
+std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
   auto pool = std::make_shared<ReaderPool>(deps.db_path);
   Clock& clock = deps.clock;
+  constexpr auto kBlocking = Route::Runs::kBlocking;  // every store read may wait on a lock
 
   for (store::Kind kind : {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries,
                            store::Kind::kActions}) {
     std::string path = "/api/v1/" + std::string(store::KindName(kind));
-    server.Get(path, [pool, kind, &clock](const httplib::Request& req, httplib::Response& res) {
-      auto q = ParseListQuery(kind, req, clock.Now());
-      if (!q.ok()) return JsonError(res, 400, q.status().message());
-      nlohmann::json body;
-      Status s = pool->With([&](store::StoreReader& r) {
-        auto page = r.List(*q);
-        if (!page.ok()) return page.status();
-        body["items"] = nlohmann::json::array();
-        for (const auto& item : page->items) body["items"].push_back(RecordJson(item));
-        body["next"] = page->next.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next);
-        return Status::Ok();
-      });
-      if (!s.ok()) return StoreError(res, s);
-      res.set_content(body.dump(), "application/json");
-    });
+    router.Get(
+        path,
+        [pool, kind, &clock](const HttpRequest& req) {
+          auto q = ParseListQuery(kind, req, clock.Now());
+          if (!q.ok()) return HttpResponse::Error(400, q.status().message());
+          nlohmann::json body;
+          Status s = pool->With([&](store::StoreReader& r) {
+            auto page = r.List(*q);
+            if (!page.ok()) return page.status();
+            body["items"] = nlohmann::json::array();
+            for (const auto& item : page->items) body["items"].push_back(RecordJson(item));
+            body["next"] = page->next.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next);
+            return Status::Ok();
+          });
+          if (!s.ok()) return StoreError(s);
+          return JsonOk(body);
+        },
+        kBlocking);
   }
 
-  server.Get(R"(/api/v1/jobs/(\d{1,18}))",
-             [pool](const httplib::Request& req, httplib::Response& res) {
-               int64_t id = 0;
-               const std::string& text = req.matches[1].str();
-               std::from_chars(text.data(), text.data() + text.size(), id);
-               nlohmann::json body;
-               Status s = pool->With([&](store::StoreReader& r) {
-                 auto h = r.Job(id);
-                 if (!h.ok()) return h.status();
-                 body = JobHistoryJson(*h);
-                 return Status::Ok();
-               });
-               if (!s.ok()) return StoreError(res, s);
-               res.set_content(body.dump(), "application/json");
-             });
+  router.Get(
+      "/api/v1/jobs/{id}",
+      [pool](const HttpRequest& req) {
+        const std::string& text = req.path_params.at(0);
+        int64_t id = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+        if (ec != std::errc() || end != text.data() + text.size() || text.size() > 18 || id < 0) {
+          return HttpResponse::Error(404, "no such job: a job id is a whole number");
+        }
+        nlohmann::json body;
+        Status s = pool->With([&](store::StoreReader& r) {
+          auto h = r.Job(id);
+          if (!h.ok()) return h.status();
+          body = JobHistoryJson(*h);
+          return Status::Ok();
+        });
+        if (!s.ok()) return StoreError(s);
+        return JsonOk(body);
+      },
+      kBlocking);
 
-  server.Get("/api/v1/summary", [pool, &clock](const httplib::Request&, httplib::Response& res) {
-    nlohmann::json body;
-    Status s = pool->With([&](store::StoreReader& r) {
-      Status inner;
-      body = Summary(r, ToUnixMillis(clock.Now()), inner);
-      return inner;
-    });
-    if (!s.ok()) return StoreError(res, s);
-    res.set_content(body.dump(), "application/json");
-  });
+  router.Get(
+      "/api/v1/summary",
+      [pool, &clock](const HttpRequest&) {
+        nlohmann::json body;
+        Status s = pool->With([&](store::StoreReader& r) {
+          Status inner;
+          body = Summary(r, ToUnixMillis(clock.Now()), inner);
+          return inner;
+        });
+        if (!s.ok()) return StoreError(s);
+        return JsonOk(body);
+      },
+      kBlocking);
 
-  server.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  router.Get("/", [](const HttpRequest&) {
+    HttpResponse res;
     // The page may have been opened with ?token=: keep it out of caches and
     // of any Referer header.
-    res.set_header("Cache-Control", "no-store");
-    res.set_header("Referrer-Policy", "no-referrer");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_header("Content-Security-Policy",
-                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                   "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
-                   "frame-ancestors 'none'");
-    res.set_content(std::string(DashboardHtml()), "text/html; charset=utf-8");
+    res.headers = {{"Cache-Control", "no-store"},
+                   {"Referrer-Policy", "no-referrer"},
+                   {"X-Content-Type-Options", "nosniff"},
+                   {"Content-Security-Policy",
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+                    "frame-ancestors 'none'"}};
+    res.content_type = "text/html; charset=utf-8";
+    res.body = std::string(DashboardHtml());
+    return res;
   });
 
   RegisterStoreMetrics(deps.metrics, pool, clock, kVersion);

@@ -9,12 +9,10 @@
 //   GET /api/v1/summary     what the dashboard shows (queues per label, runners)
 //   GET /                   the dashboard (server/dashboard.h)
 //
-// Authentication is the admin listener's pre-routing handler (routes.cc);
-// nothing here sees the token. Thread safety: handlers run on the listener's
-// worker threads; the pool hands each its own connection.
+// Authentication is the admin router's header check (routes.cc); nothing
+// here sees the token. Thread safety: the store-reading handlers run on the
+// listener's worker pool; the pool hands each its own connection.
 #pragma once
-
-#include <httplib.h>
 
 #include <functional>
 #include <memory>
@@ -25,6 +23,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/status.h"
+#include "server/http.h"
 #include "store/query.h"
 
 namespace relayq::server {
@@ -58,9 +57,9 @@ class AuditServices {
   virtual ~AuditServices() = default;
 };
 
-// Adds the routes above to `server` and registers the store, process and
+// Adds the routes above to `router` and registers the store, process and
 // build metrics (server/metrics_audit.h) on deps.metrics. Call once, before
 // the listener starts; keep the result until the listener has stopped.
-std::unique_ptr<AuditServices> AddAuditApi(httplib::Server& server, AuditApiDeps deps);
+std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps);
 
 }  // namespace relayq::server

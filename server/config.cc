@@ -231,10 +231,30 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.String(ad["token_file"], "admin.token_file", c.admin_token_file));
     }
     if (YAML::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(http, "http", {"threads", "keep_alive_timeout", "read_timeout"}));
-      RELAYQ_RETURN_IF_ERROR(r.Int(http["threads"], "http.threads", 2, 1024, c.http_threads));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(http, "http", {"threads", "io_threads", "keep_alive_timeout",
+                                                   "read_timeout", "header_timeout", "request_timeout",
+                                                   "max_connections", "admin_max_connections"}));
+      int ignored = 0;
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["threads"], "http.threads", 1, 1024, ignored));
+      c.http_threads_given = http["threads"].IsDefined() && !http["threads"].IsNull();
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["io_threads"], "http.io_threads", 0, 64, c.io_threads));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(http["keep_alive_timeout"], "http.keep_alive_timeout", c.keep_alive_timeout_s));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["read_timeout"], "http.read_timeout", c.read_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["read_timeout"], "http.read_timeout", c.header_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["header_timeout"], "http.header_timeout", c.header_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["request_timeout"], "http.request_timeout", c.request_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["max_connections"], "http.max_connections", 1, 1000000, c.max_connections));
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["admin_max_connections"], "http.admin_max_connections", 1, 100000,
+                                   c.admin_max_connections));
+      for (auto [key, value] : {std::pair{"header_timeout", c.header_timeout_s},
+                                std::pair{"request_timeout", c.request_timeout_s},
+                                std::pair{"keep_alive_timeout", c.keep_alive_timeout_s}}) {
+        if (value < 1) return ConfigError(path, http[key], std::string("http.") + key, "must be at least 1s");
+      }
+      if (c.request_timeout_s < c.header_timeout_s) {
+        return ConfigError(path, http["request_timeout"], "http.request_timeout",
+                           "must not be shorter than http.header_timeout (" +
+                               std::to_string(c.header_timeout_s) + "s)");
+      }
     }
     if (YAML::Node log = root["log"]; log.IsDefined() && !log.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(log, "log", {"format", "level"}));

@@ -62,13 +62,26 @@ struct Config {
   std::string admin_token_file;
   std::string admin_token;
 
-  // http.threads: worker threads per listener; each keep-alive connection
-  // holds one while open. Default 64.
-  int http_threads = 64;
+  // http.header_timeout: the TLS handshake, request line and headers must
+  // arrive within this of the connection (or of the request's first byte on
+  // a kept-alive connection); also the bound on writing an answer. Default
+  // 10s, the whole of GitHub's answer budget. http.read_timeout is its old
+  // name, still accepted.
+  int header_timeout_s = 10;
+  // http.request_timeout: the whole request, body included. Default 30s.
+  int request_timeout_s = 30;
   // http.keep_alive_timeout: how long an idle keep-alive connection is kept.
   int keep_alive_timeout_s = 5;
-  // http.read_timeout: how long a request may take to arrive.
-  int read_timeout_s = 10;
+  // http.max_connections / http.admin_max_connections: open connections per
+  // listener; one more is answered 503 and closed. Defaults 10000 and 256.
+  int max_connections = 10000;
+  int admin_max_connections = 256;
+  // http.io_threads: event-loop threads of the public listener. Default 0:
+  // one per core, at most 2 (the store's single writer is the limit beyond).
+  int io_threads = 0;
+  // http.threads: accepted for old configurations and ignored (it sized
+  // cpp-httplib's thread-per-connection pool, which relayq no longer uses).
+  bool http_threads_given = false;
 
   // log.format: text (default) or json. log.level: debug, info (default), warn, error.
   std::string log_format = "text";

@@ -1,50 +1,51 @@
 #include "server/routes.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "handlers/decode.h"
 #include "server/logging.h"
 
 namespace relayq::server {
 namespace {
 
-void JsonError(httplib::Response& res, int status, std::string_view why) {
-  res.status = status;
-  nlohmann::json j = {{"error", std::string(why)}};
-  res.set_content(j.dump(), "application/json");
-}
-
-const char* StatusText(int status) {
-  switch (status) {
-    case 400: return "bad request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not found";
-    case 405: return "method not allowed";
-    case 413: return "body too large";
-    case 414: return "URI too long";
-    case 415: return "unsupported media type";
-    case 431: return "request header fields too large";
-    case 503: return "service unavailable";
-    default: return "error";
-  }
-}
+// Every event name GitHub's webhooks send (docs: "Webhook events and
+// payloads"), sorted; anything else is counted as "other".
+constexpr std::string_view kGitHubEvents[] = {
+    "branch_protection_configuration", "branch_protection_rule", "check_run", "check_suite",
+    "code_scanning_alert", "commit_comment", "create", "custom_property",
+    "custom_property_values", "delete", "dependabot_alert", "deploy_key", "deployment",
+    "deployment_protection_rule", "deployment_review", "deployment_status", "discussion",
+    "discussion_comment", "fork", "github_app_authorization", "gollum", "installation",
+    "installation_repositories", "installation_target", "issue_comment", "issues", "label",
+    "marketplace_purchase", "member", "membership", "merge_group", "meta", "milestone",
+    "org_block", "organization", "package", "page_build", "personal_access_token_request",
+    "ping", "project", "project_card", "project_column", "projects_v2", "projects_v2_item",
+    "public", "pull_request", "pull_request_review", "pull_request_review_comment",
+    "pull_request_review_thread", "push", "registry_package", "release", "repository",
+    "repository_advisory", "repository_dispatch", "repository_import",
+    "repository_ruleset", "repository_vulnerability_alert", "secret_scanning_alert",
+    "secret_scanning_alert_location", "security_advisory", "security_and_analysis",
+    "sponsorship", "star", "status", "sub_issues", "team", "team_add", "watch",
+    "workflow_dispatch", "workflow_job", "workflow_run", "relayq_reconcile", "other"};
 
 // relayq_webhook_deliveries_total{event,code}, without taking the registry's
 // lock per delivery: the counters of the events GitHub sends for workflows
 // and the codes /webhook answers are cached after their first use (so
-// /metrics shows exactly the series that occurred, as before); any other
-// pair goes to the registry. Thread-safe.
+// /metrics shows exactly the series that occurred); any other pair goes to
+// the registry. Both labels come from fixed sets. Thread-safe.
 class DeliveryCounters {
  public:
   explicit DeliveryCounters(MetricsRegistry& metrics) : metrics_(metrics) {}
 
-  Counter* Get(const std::string& event, int code) {
+  Counter* Get(std::string_view event, int code) {
     const int e = EventIndex(event), c = CodeIndex(code);
-    if (e < 0 || c < 0) return Lookup(event, code);
+    if (e < 0 || c < 0) return Lookup(EventLabel(event), code);
     std::atomic<Counter*>& slot = slots_[static_cast<size_t>(e * kCodes.size() + c)];
     Counter* counter = slot.load(std::memory_order_acquire);
     if (counter == nullptr) {
@@ -71,148 +72,164 @@ class DeliveryCounters {
     }
     return -1;
   }
-  Counter* Lookup(const std::string& event, int code) {
+  Counter* Lookup(std::string_view event, int code) {
     return metrics_.GetCounter("relayq_webhook_deliveries_total",
                                "Webhook deliveries by event and answer",
-                               {{"event", event.size() <= 64 ? event : "(long)"},
-                                {"code", std::to_string(code)}});
+                               {{"event", std::string(event)}, {"code", std::to_string(code)}});
   }
 
   MetricsRegistry& metrics_;
   std::array<std::atomic<Counter*>, kEvents.size() * kCodes.size()> slots_{};
 };
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+HttpResponse Answer(const handlers::WebhookAnswer& a) {
+  return HttpResponse::Json(a.status, a.body);
+}
+
+// Refusals that need no body, so none is read: GitHub does not compress
+// deliveries, and only JSON and its `payload=` form are webhook bodies.
+std::optional<HttpResponse> CheckWebhookHeader(const HttpRequest& req) {
+  std::string_view encoding = req.Header("Content-Encoding");
+  if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
+    return HttpResponse::Error(415, "Content-Encoding must be identity (GitHub does not compress deliveries)");
+  }
+  if (handlers::ClassifyContentType(req.Header("Content-Type")) == handlers::BodyType::kUnsupported) {
+    return HttpResponse::Error(
+        415, "content type must be application/json or application/x-www-form-urlencoded");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-void SetJsonErrorHandler(httplib::Server& server) {
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    JsonError(res, res.status, StatusText(res.status));
-  });
+std::string_view EventLabel(std::string_view event) {
+  for (std::string_view e : kGitHubEvents) {
+    if (e == event) return e;
+  }
+  return "other";
 }
 
-void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps) {
+void AddPublicRoutes(Router& router, PublicRouteDeps deps) {
   MetricsRegistry& metrics = deps.metrics;
   Histogram* latency = metrics.GetHistogram(
-      "relayq_webhook_duration_seconds", "Time from a delivery's arrival to its answer",
+      "relayq_webhook_duration_seconds",
+      "Time from a delivery's complete arrival to its answer",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
-
   auto counters = std::make_shared<DeliveryCounters>(metrics);
-  server.Post("/webhook", [deps, latency, counters](const httplib::Request& req,
-                                                    httplib::Response& res,
-                                          const httplib::ContentReader& read) {
+  // The series unverified requests are counted in exist from the start.
+  for (int code : {400, 401, 415}) counters->Get("other", code);
+
+  Route webhook;
+  webhook.method = "POST";
+  webhook.pattern = "/webhook";
+  webhook.max_body_bytes = deps.max_body_bytes;
+  webhook.header_check = CheckWebhookHeader;
+  // Inline: verify and decode take microseconds on the I/O thread; the
+  // answer comes when the store's group commit completes.
+  webhook.handler = [deps, latency, counters](HttpRequest&& req, Respond respond) {
     const MonoTime start = deps.clock.Monotonic();
     handlers::WebhookRequest w;
-    w.content_type = req.get_header_value("Content-Type");
-    w.event = req.get_header_value("X-GitHub-Event");
-    w.delivery_id = req.get_header_value("X-GitHub-Delivery");
-    w.signature = req.get_header_value("X-Hub-Signature-256");
-    w.hook_id = req.get_header_value("X-GitHub-Hook-ID");
-    bool too_large = false;
-    if (req.has_header("Content-Length")) {
-      const size_t declared = static_cast<size_t>(
-          std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10));
-      too_large = declared > deps.max_body_bytes;
-      if (!too_large) w.body.reserve(declared);
-    }
-    // A content-reader route: cpp-httplib would otherwise buffer form bodies
-    // itself and refuse any over its compiled-in 8 KiB form limit.
-    bool complete = too_large || read([&](const char* data, size_t n) {
-      if (w.body.size() + n > deps.max_body_bytes) {
-        too_large = true;
-        return false;
-      }
-      w.body.append(data, n);
-      return true;
-    });
-    // Kept for the log line: Handle() takes the request, and each header
-    // lookup in cpp-httplib is a case-insensitive map search.
+    w.content_type = std::string(req.Header("Content-Type"));
+    w.event = std::string(req.Header("X-GitHub-Event"));
+    w.delivery_id = std::string(req.Header("X-GitHub-Delivery"));
+    w.signature = std::string(req.Header("X-Hub-Signature-256"));
+    w.hook_id = std::string(req.Header("X-GitHub-Hook-ID"));
+    w.body = std::move(req.body);
     std::string event = w.event.substr(0, 64), delivery = w.delivery_id.substr(0, 128);
-    handlers::WebhookAnswer answer;
-    // cpp-httplib marks a body over its payload limit with 413 itself.
-    if (too_large || res.status == 413) {
-      answer.status = 413;
-      answer.outcome = "too_large";
-      answer.body = R"({"error":"body over the size limit"})";
-    } else if (!complete) {
-      answer.status = 400;
-      answer.outcome = "bad_request";
-      answer.body = R"({"error":"incomplete body"})";
-    } else {
-      answer = deps.intake.Handle(std::move(w));
-    }
-    res.status = answer.status;
-    res.set_content(answer.body, "application/json");
-
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            deps.clock.Monotonic() - start).count();
-    latency->Observe(static_cast<double>(micros) / 1e6);
-    counters->Get(event, answer.status)->Increment();
-    Log(answer.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "delivery",
-        {{"id", std::move(delivery)},
-         {"event", event},
-         {"action", answer.action},
-         {"repo", answer.repository},
-         {"status", std::to_string(answer.status)},
-         {"outcome", answer.outcome},
-         {"us", std::to_string(micros)}});
-  });
-
-  // Wrong methods on the webhook route get 405, not a misleading 404.
-  auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Allow", "POST");
-    JsonError(res, 405, "use POST for /webhook");
+    Clock& clock = deps.clock;
+    deps.intake.HandleAsync(
+        std::move(w), [&clock, start, latency, counters, event = std::move(event),
+                       delivery = std::move(delivery),
+                       respond = std::move(respond)](handlers::WebhookAnswer answer) mutable {
+          // Called on the store's writer thread: hand everything but the
+          // answer itself to the I/O thread.
+          HttpResponse res = Answer(answer);
+          res.on_sent = [&clock, start, latency, counters, event = std::move(event),
+                         delivery = std::move(delivery), answer = std::move(answer)]() mutable {
+            const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    clock.Monotonic() - start).count();
+            latency->Observe(static_cast<double>(micros) / 1e6);
+            // A request that never proved it knows the secret adds no
+            // series: it is counted under "other", whatever event it names.
+            const bool verified =
+                answer.status != 401 && answer.status != 400 && answer.status != 415;
+            counters->Get(verified ? EventLabel(event) : "other", answer.status)->Increment();
+            Log(answer.status >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "delivery",
+                {{"id", std::move(delivery)},
+                 {"event", event},
+                 {"action", answer.action},
+                 {"repo", answer.repository},
+                 {"status", std::to_string(answer.status)},
+                 {"outcome", answer.outcome},
+                 {"us", std::to_string(micros)}});
+          };
+          respond(std::move(res));
+        });
   };
-  server.Get("/webhook", not_allowed);
-  server.Put("/webhook", not_allowed);
-  server.Delete("/webhook", not_allowed);
-  server.Patch("/webhook", not_allowed);
-
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
+  router.Add(std::move(webhook));
+  router.Get("/healthz", [](const HttpRequest&) {
+    return HttpResponse::Json(200, R"({"status":"ok"})");
   });
 }
 
-void AddAdminRoutes(httplib::Server& server, AdminRouteDeps deps) {
-  auto authorized = [token = deps.admin_token](const httplib::Request& req) {
-    if (token.empty()) return false;
-    std::string header = req.get_header_value("Authorization");
+void AddAdminRoutes(Router& router, AdminRouteDeps deps) {
+  auto authorized = [token = deps.admin_token](const HttpRequest& req) {
+    std::string_view header = req.Header("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
-    if (header.compare(0, kBearer.size(), kBearer) == 0) {
-      return ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), token);
+    if (header.substr(0, kBearer.size()) == kBearer) {
+      return ConstantTimeEquals(header.substr(kBearer.size()), token);
     }
     // The one exception: a browser cannot send a bearer header when it loads
     // a page, so the dashboard (GET /, exactly that path) also takes the
     // token as ?token=, compared the same constant-time way. Every API call
     // the page makes then sends the header (server/dashboard.h).
     if (req.path == "/" && (req.method == "GET" || req.method == "HEAD") &&
-        req.get_param_value_count("token") == 1) {
-      return ConstantTimeEquals(req.get_param_value("token"), token);
+        req.ParamCount("token") == 1) {
+      return ConstantTimeEquals(*req.Param("token"), token);
     }
     return false;
   };
-  server.set_pre_routing_handler([authorized](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/healthz" || authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer");
-    JsonError(res, 401, "missing or wrong bearer token");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
+  const bool enabled = !deps.admin_token.empty();
+  router.SetHeaderCheck(
+      [authorized, enabled](const HttpRequest& req) -> std::optional<HttpResponse> {
+        if (enabled && authorized(req)) return std::nullopt;
+        HttpResponse r = HttpResponse::Error(
+            401, enabled ? "missing or wrong bearer token"
+                         : "the admin API is disabled: no admin token is configured "
+                           "(set RELAYQ_ADMIN_TOKEN or admin.token_file)");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+      },
+      {"/healthz"});
+  router.Get("/healthz", [](const HttpRequest&) {
+    return HttpResponse::Json(200, R"({"status":"ok"})");
   });
   store::Store& store = deps.store;
-  server.Get("/readyz", [&store](const httplib::Request&, httplib::Response& res) {
-    Status s = store.CheckWritable();
-    if (s.ok()) {
-      res.set_content(R"({"status":"ready"})", "application/json");
-    } else {
-      JsonError(res, 503, "store not writable: " + s.message());
-    }
-  });
+  router.Get(
+      "/readyz",
+      [&store](const HttpRequest&) {
+        Status s = store.CheckWritable();
+        if (s.ok()) return HttpResponse::Json(200, R"({"status":"ready"})");
+        return HttpResponse::Error(503, "store not writable: " + s.message());
+      },
+      Route::Runs::kBlocking);
   MetricsRegistry& metrics = deps.metrics;
-  server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  router.Get(
+      "/metrics",
+      [&metrics](const HttpRequest&) {
+        HttpResponse r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics.RenderPrometheus();
+        return r;
+      },
+      Route::Runs::kBlocking);
 }
 
 }  // namespace relayq::server

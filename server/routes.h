@@ -6,13 +6,12 @@
 // handlers and back; they hold no state of their own. Thread-safe.
 #pragma once
 
-#include <httplib.h>
-
 #include <string>
 
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "handlers/intake.h"
+#include "server/http.h"
 #include "store/store.h"
 
 namespace relayq::server {
@@ -21,20 +20,22 @@ struct PublicRouteDeps {
   handlers::Intake& intake;
   MetricsRegistry& metrics;
   Clock& clock;
-  size_t max_body_bytes;
+  size_t max_body_bytes;  // webhook.max_body
 };
 
-void AddPublicRoutes(httplib::Server& server, PublicRouteDeps deps);
+void AddPublicRoutes(Router& router, PublicRouteDeps deps);
 
 struct AdminRouteDeps {
   store::Store& store;
   MetricsRegistry& metrics;
-  std::string admin_token;  // empty: every protected route answers 401
+  std::string admin_token;  // empty: the admin API is off, every protected route answers 401
 };
 
-void AddAdminRoutes(httplib::Server& server, AdminRouteDeps deps);
+void AddAdminRoutes(Router& router, AdminRouteDeps deps);
 
-// Answers 404/405 and library-level errors (413, 400) with a small JSON body.
-void SetJsonErrorHandler(httplib::Server& server);
+// The label relayq_webhook_deliveries_total gives an X-GitHub-Event value:
+// the event itself when it is one GitHub sends, else "other", so a stranger
+// cannot add series.
+std::string_view EventLabel(std::string_view event);
 
 }  // namespace relayq::server

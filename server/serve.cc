@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 #include <iostream>
 
 #include "common/strings.h"
@@ -21,7 +23,7 @@
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
 #include "server/github_setup.h"
-#include "server/listener.h"
+#include "server/http_server.h"
 #include "server/logging.h"
 #include "server/maintenance_cmd.h"
 #include "server/metrics_audit.h"
@@ -147,42 +149,67 @@ int RunServe(Config config) {
        {"routes", std::to_string((*loaded_policy)->routes.size())},
        {"chains", std::to_string((*loaded_policy)->chains.size())}});
 
-  ListenerOptions pub;
+  HttpServerOptions pub;
   pub.name = "public";
   if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return Fail(s.WithContext("--listen"));
-  pub.threads = config.http_threads;
-  pub.keep_alive_timeout_s = config.keep_alive_timeout_s;
-  pub.read_timeout_s = config.read_timeout_s;
-  pub.max_body_bytes = config.max_body_bytes;
   pub.tls_cert = config.tls_cert;
   pub.tls_key = config.tls_key;
-  ListenerOptions adm;
+  pub.header_timeout = std::chrono::seconds(config.header_timeout_s);
+  pub.request_timeout = std::chrono::seconds(config.request_timeout_s);
+  pub.keep_alive_timeout = std::chrono::seconds(config.keep_alive_timeout_s);
+  pub.max_connections = static_cast<size_t>(config.max_connections);
+  // Bodies being read at once, all connections together: room for several
+  // deliveries at GitHub's 25 MB cap, well inside relayq's 256 MB budget.
+  pub.memory_budget_bytes = std::max<size_t>(96u << 20, config.max_body_bytes);
+  pub.io_threads = config.io_threads > 0
+                       ? config.io_threads
+                       : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+  HttpServerOptions adm = pub;
   adm.name = "admin";
   if (Status s = SplitHostPort(config.admin_listen, adm.host, adm.port); !s.ok()) {
     return Fail(s.WithContext("--admin-listen"));
   }
-  adm.threads = 8;
-  adm.read_timeout_s = config.read_timeout_s;
+  adm.tls_cert.clear();
+  adm.tls_key.clear();
+  adm.max_connections = static_cast<size_t>(config.admin_max_connections);
   adm.max_body_bytes = 1 << 20;
+  adm.memory_budget_bytes = 16u << 20;
+  adm.io_threads = 1;
+  adm.worker_threads = 4;  // store reads for the API, /metrics and /readyz
+  if (config.http_threads_given) {
+    Log(LogLevel::kWarn, "http.threads is ignored: connections no longer hold a thread each "
+                         "(see http.io_threads and http.max_connections)");
+  }
 
-  auto public_listener = Listener::Create(pub);
-  if (!public_listener.ok()) return Fail(public_listener.status());
-  auto admin_listener = Listener::Create(adm);
-  if (!admin_listener.ok()) return Fail(admin_listener.status());
+  // Every connection is a descriptor: make room for both caps and the store.
+  const uint64_t wanted = pub.max_connections + adm.max_connections + 64;
+  if (uint64_t limit = RaiseFileLimit(wanted); limit < wanted) {
+    const size_t fit = limit > adm.max_connections + 64 ? limit - adm.max_connections - 64 : 16;
+    Log(LogLevel::kWarn, "the open-file limit is too low for http.max_connections; lowered",
+        {{"limit", std::to_string(limit)},
+         {"wanted", std::to_string(wanted)},
+         {"max_connections", std::to_string(fit)},
+         {"hint", "raise LimitNOFILE= in the unit, or ulimit -n"}});
+    pub.max_connections = std::min(pub.max_connections, fit);
+  }
 
-  AddPublicRoutes((*public_listener)->server(), {intake, metrics, clock, config.max_body_bytes});
-  SetJsonErrorHandler((*public_listener)->server());
+  Router public_routes;
+  AddPublicRoutes(public_routes, {intake, metrics, clock, config.max_body_bytes});
   if (config.admin_token.empty()) {
     Log(LogLevel::kWarn, "admin API disabled: set RELAYQ_ADMIN_TOKEN or admin.token_file");
   }
-  AddAdminRoutes((*admin_listener)->server(), {**store, metrics, config.admin_token});
+  Router admin_routes;
+  AddAdminRoutes(admin_routes, {**store, metrics, config.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
-  auto audit = AddAuditApi((*admin_listener)->server(), {config.db_path, metrics, clock});
+  auto audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
   if (github_client) {
     RegisterGitHubMetrics(metrics, [c = github_client.get()] { return c->Stats(); });
   }
-  SetJsonErrorHandler((*admin_listener)->server());
 
+  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &metrics);
+  if (!public_listener.ok()) return Fail(public_listener.status());
+  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &metrics);
+  if (!admin_listener.ok()) return Fail(admin_listener.status());
   if (Status s = (*public_listener)->Start(); !s.ok()) return Fail(s);
   if (Status s = (*admin_listener)->Start(); !s.ok()) return Fail(s);
 

@@ -1,11 +1,11 @@
 // SqliteStore: the Store implementation (see store.h for the contract).
 //
 // One writer thread owns the write connection and every prepared statement.
-// Callers of Ingest() compress the body on their own thread, queue a Pending
-// entry and wait on its future; the writer takes everything queued (up to
-// max_batch), applies each entry inside its own SAVEPOINT of one transaction
-// (so a bad entry cannot spoil its neighbours), commits once, and then
-// completes every future. A failed commit fails every entry of the batch:
+// Callers of IngestAsync() compress the body on their own thread and queue a
+// Pending entry (Ingest() does the same and waits); the writer takes
+// everything queued (up to max_batch), applies each entry inside its own
+// SAVEPOINT of one transaction (so a bad entry cannot spoil its neighbours),
+// commits once, and then calls every entry's completion. A failed commit fails every entry of the batch:
 // none of them was recorded, so none may be acknowledged.
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -41,7 +41,7 @@ struct Pending {
   EncodedBody body;
   int64_t body_size = 0;  // bytes before compression
   bool with_dictionary = false;
-  std::promise<Result<IngestResult>> done;
+  IngestDone done;
 };
 
 // The relayq id in a run's display title ("... [relayq:42]"), if any.
@@ -74,6 +74,7 @@ class SqliteStore final : public Store {
   void Start();
 
   Result<IngestResult> Ingest(Delivery delivery) override;
+  void IngestAsync(Delivery delivery, IngestDone done) override;
   Status CheckWritable() override;
   StoreStats Stats() const override {
     std::lock_guard lock(mu_);
@@ -89,7 +90,7 @@ class SqliteStore final : public Store {
   void WriterLoop();
   void CheckpointLoop();
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int wal_pages);
-  void CommitBatch(std::deque<Pending*>& batch);
+  void CommitBatch(std::deque<std::unique_ptr<Pending>>& batch);
   Result<IngestResult> Apply(Pending& p);
   Status ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChange& change);
   Status ApplyRun(const RunEvent& e, LifecycleChange& change);
@@ -97,7 +98,7 @@ class SqliteStore final : public Store {
   Result<std::optional<RunState>> LoadRun(int64_t run_id, int64_t attempt);
   Status RecordActions(const std::vector<NewAction>& actions, int64_t now, bool& any_new);
   std::shared_ptr<const BodyDictionary> DictionaryFor(const std::string& event) const;
-  void CountForDictionary(const std::deque<Pending*>& batch,
+  void CountForDictionary(const std::deque<std::unique_ptr<Pending>>& batch,
                           const std::vector<Result<IngestResult>>& results);
   void TrainDictionaryFor(const std::string& event);
 
@@ -120,7 +121,7 @@ class SqliteStore final : public Store {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending*> queue_;  // guarded by mu_
+  std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   StoreStats stats_;            // guarded by mu_
   std::thread writer_;
@@ -214,22 +215,32 @@ Status SqliteStore::Prepare() {
 }
 
 Result<IngestResult> SqliteStore::Ingest(Delivery delivery) {
-  Pending p;
+  std::promise<Result<IngestResult>> promise;
+  std::future<Result<IngestResult>> done = promise.get_future();
+  IngestAsync(std::move(delivery),
+              [&promise](Result<IngestResult> r) { promise.set_value(std::move(r)); });
+  return done.get();
+}
+
+void SqliteStore::IngestAsync(Delivery delivery, IngestDone done) {
+  auto p = std::make_unique<Pending>();
   std::shared_ptr<const BodyDictionary> dictionary = DictionaryFor(delivery.event);
-  p.body = EncodeBody(delivery.body, dictionary.get());
-  p.with_dictionary = dictionary != nullptr && p.body.codec == kCodecZstd;
-  p.body_size = static_cast<int64_t>(delivery.body.size());
+  p->body = EncodeBody(delivery.body, dictionary.get());
+  p->with_dictionary = dictionary != nullptr && p->body.codec == kCodecZstd;
+  p->body_size = static_cast<int64_t>(delivery.body.size());
   // The compressed copy is what is kept; free the raw bytes before waiting.
   std::string().swap(delivery.body);
-  p.delivery = std::move(delivery);
-  std::future<Result<IngestResult>> done = p.done.get_future();
+  p->delivery = std::move(delivery);
+  p->done = std::move(done);
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return Status::Unavailable("the store is closing");
-    queue_.push_back(&p);
+    if (!stopping_) {
+      queue_.push_back(std::move(p));
+      p = nullptr;
+    }
   }
+  if (p) return p->done(Status::Unavailable("the store is closing"));
   cv_.notify_one();
-  return done.get();
 }
 
 // WAL size, in pages, at which the checkpointer is woken; and the size at
@@ -283,14 +294,14 @@ void SqliteStore::CheckpointLoop() {
 }
 
 void SqliteStore::WriterLoop() {
-  std::deque<Pending*> batch;
+  std::deque<std::unique_ptr<Pending>> batch;
   for (;;) {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is written
       while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(queue_.front());
+        batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
@@ -299,19 +310,19 @@ void SqliteStore::WriterLoop() {
   }
 }
 
-void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
+void SqliteStore::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
   Status begun = begin_.Run();
   if (!begun.ok()) {
     {
       std::lock_guard lock(mu_);
       ++stats_.failed_commits;
     }
-    for (Pending* p : batch) p->done.set_value(begun.WithContext("recording delivery"));
+    for (auto& p : batch) p->done(begun.WithContext("recording delivery"));
     return;
   }
   std::vector<Result<IngestResult>> results;
   results.reserve(batch.size());
-  for (Pending* p : batch) {
+  for (auto& p : batch) {
     Status sp = savepoint_.Run();
     if (!sp.ok()) {
       results.emplace_back(sp);
@@ -325,7 +336,7 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
   Status committed = commit_.Run();
   if (!committed.ok()) (void)rollback_.Run();
 
-  // Stats first, futures second: a caller that returns from Ingest() sees
+  // Stats first, completions second: a caller that returns from Ingest() sees
   // its own delivery counted.
   {
     uint64_t ok_count = 0, dup_count = 0;
@@ -349,9 +360,9 @@ void SqliteStore::CommitBatch(std::deque<Pending*>& batch) {
   batch_has_new_actions_ = false;
   for (size_t i = 0; i < batch.size(); ++i) {
     if (!committed.ok()) {
-      batch[i]->done.set_value(committed.WithContext("committing deliveries"));
+      batch[i]->done(committed.WithContext("committing deliveries"));
     } else {
-      batch[i]->done.set_value(std::move(results[i]));
+      batch[i]->done(std::move(results[i]));
     }
   }
 }
@@ -566,7 +577,7 @@ Status SqliteStore::LoadDictionaries() {
 
 // Writer thread, after a commit: once enough bodies of an event were stored
 // without a dictionary, train one for it in the background.
-void SqliteStore::CountForDictionary(const std::deque<Pending*>& batch,
+void SqliteStore::CountForDictionary(const std::deque<std::unique_ptr<Pending>>& batch,
                                      const std::vector<Result<IngestResult>>& results) {
   if (options_.dictionary_after == 0) return;
   for (size_t i = 0; i < batch.size(); ++i) {

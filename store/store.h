@@ -1,13 +1,15 @@
 // Store: relayq's durable record of deliveries, runs and jobs (SQLite).
 //
 // Writes go through one writer thread that commits concurrent deliveries in
-// one shared transaction ("group commit"): each Ingest() call blocks until the
-// transaction holding its delivery is committed to disk, so a caller that
-// answers GitHub after Ingest() returns never acknowledges what could be lost.
+// one shared transaction ("group commit"): each Ingest() call blocks, and each
+// IngestAsync() completes, only once the transaction holding its delivery is
+// committed to disk, so a caller that answers GitHub then never acknowledges
+// what could be lost.
 // A delivery is recorded and applied to the job/run lifecycle in the same
 // transaction, so the two never disagree.
 //
-// Thread safety: Ingest, CheckWritable and Close may be called from any thread.
+// Thread safety: Ingest, IngestAsync, CheckWritable and Close may be called
+// from any thread.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +81,11 @@ struct IngestResult {
   bool duplicate = false;  // the delivery id was already recorded; nothing changed
 };
 
+// Called once with the outcome of an IngestAsync(), on the store's writer
+// thread (or at once on the caller's, when the store is closing). It must be
+// quick and must not call back into the store.
+using IngestDone = std::function<void(Result<IngestResult>)>;
+
 // Counters for metrics and benchmarks; monotonic since Open.
 struct StoreStats {
   uint64_t commits = 0;
@@ -102,6 +109,11 @@ class Store {
   // Unavailable when the disk is full, the file is locked or the store is
   // closing: then nothing of this delivery is recorded.
   virtual Result<IngestResult> Ingest(Delivery delivery) = 0;
+
+  // Ingest() without waiting: the body is compressed on the caller's thread,
+  // then `done` receives what Ingest() would have returned, after the commit.
+  // Close() completes every delivery queued before it.
+  virtual void IngestAsync(Delivery delivery, IngestDone done) = 0;
 
   // Installs the routing hook (null: none) and a callback run after a commit
   // that recorded new actions (to wake the executor). Call before serving;

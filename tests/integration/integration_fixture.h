@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,10 @@ inline constexpr char kAdminToken[] = "integration-admin-token";
 
 class IntegrationTest : public ::testing::Test {
  protected:
+  // A server may answer (413, 401) before a client has sent its whole body
+  // and then close: the client's next write must fail, not kill the test.
+  IntegrationTest() { ::signal(SIGPIPE, SIG_IGN); }
+
   std::map<std::string, std::string> Env() const {
     return {{"PATH", "/usr/bin:/bin"},
             {"RELAYQ_WEBHOOK_SECRET", kSecret},
