@@ -98,8 +98,9 @@ struct Config {
   // that sends workflow_job.
   std::string github_hook_url;
 
-  // recovery.since: how far back start-up recovery looks for deliveries
-  // relayq missed. Default 24h (GitHub keeps three days).
+  // recovery.since: how far back recovery's first pass for a repository
+  // looks for deliveries relayq missed. Default 24h (GitHub keeps three
+  // days).
   int recovery_since_s = 24 * 3600;
   // recovery.stale_after: a job recorded as queued or in progress whose state
   // has not changed for this long is checked against GitHub. Default 5m.
