@@ -77,7 +77,10 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
                             std::vector<store::NewAction>& out) {
   std::optional<store::DispatchRequest> request = reader.RequestForRun(run.id);
   policy::JobView view = MakeJobView(job, run, request);
-  FallbackDecision d = policy::DecideFallback(policy, view, /*availability=*/nullptr, now);
+  // Never DecideFallback here: lateness and needs_* constraints are judged at
+  // the deadline with the runner status of that moment (by the executor). A
+  // job whose webhook arrives after its deadline is scheduled due now.
+  FallbackDecision d = policy::PlanFallback(policy, view);
   if (d.kind == FallbackDecision::Kind::kNotGoverned || d.kind == FallbackDecision::Kind::kNotQueued) {
     return;
   }
@@ -91,24 +94,36 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   json payload = {{"route", d.route->name}, {"job_id", job.id}};
   if (request) payload["request_id"] = request->id;
   a.payload = Dump(payload);
-  if (d.kind == FallbackDecision::Kind::kRefused) {
+  // Refusals depend on the request behind the run (its inputs, how often it
+  // fell back), so one is final only once the run is linked to its request.
+  // Until then the link may still come (the dispatch answer, with
+  // return_run_details, can be recorded after the run's webhooks): the job
+  // is scheduled and judged again at its deadline with what is linked then.
+  if (d.kind == FallbackDecision::Kind::kRefused && request) {
     // Known at once and for good: recorded so the audit log says why relayq
     // will not move this job.
     a.status = "aborted";
     a.reason = "route " + d.route->name + ": " + d.reason;
     a.last_error = std::string(policy::RefusalReasonName(d.refusal));
-  } else {
-    a.status = "scheduled";
-    a.due_at = d.due_at_ms;
-    if (d.route->fallback_when_offline) {
-      // The runner status is only known to the executor (an API call): wake
-      // at the earliest moment an offline fallback could be due; if the
-      // preferred runners are online then, the executor reschedules to the
-      // full queue_timeout.
-      a.due_at = std::min(d.due_at_ms, view.queued_at_ms + d.route->offline_grace.count());
-    }
-    a.reason = "route " + d.route->name + ": job " + std::to_string(job.id) + " queued at " +
-               FormatRfc3339(view.queued_at_ms) + ", falls back at " + FormatRfc3339(d.due_at_ms);
+    out.push_back(std::move(a));
+    return;
+  }
+  a.status = "scheduled";
+  a.due_at = d.due_at_ms;
+  if (d.route->fallback_when_offline) {
+    // The runner status is only known to the executor (an API call): wake
+    // at the earliest moment an offline fallback could be due; if the
+    // preferred runners are online then, the executor reschedules to the
+    // full queue_timeout.
+    a.due_at = std::min(d.due_at_ms, view.queued_at_ms + d.route->offline_grace.count());
+  }
+  a.reason = "route " + d.route->name + ": job " + std::to_string(job.id) + " queued at " +
+             FormatRfc3339(view.queued_at_ms) +
+             (d.due_at_ms <= now ? ", already past its deadline " : ", falls back at ") +
+             FormatRfc3339(d.due_at_ms);
+  if (d.kind == FallbackDecision::Kind::kRefused) {
+    a.reason += " unless still refused then (" + std::string(policy::RefusalReasonName(d.refusal)) +
+                ": the run is not linked to a relayq request yet)";
   }
   out.push_back(std::move(a));
 }

@@ -4,8 +4,15 @@
 // with the policy in force, and returns the actions to record in the same
 // transaction:
 //   - a queued job governed by a route gets a `fallback:RUN:ATTEMPT` action
-//     scheduled at its deadline (queued_at + queue_timeout), or an aborted
-//     one saying why the route can never act for it (e.g. inputs unknown);
+//     scheduled at its deadline (queued_at + queue_timeout; already past for
+//     a job whose webhook came late, so due at once), or, when the run is
+//     linked to its relayq request, an aborted one saying why the route can
+//     never act for it (e.g. max_fallbacks). Lateness and needs_* are never
+//     judged here but at the deadline, with runner status, by the executor;
+//     a refusal that hinges on a request not linked yet is judged there too.
+//     GitHub cancels runs, not jobs: a run attempt gets one fallback, due at
+//     the earliest deadline of its governed queued jobs (the store keeps the
+//     earlier of two scheduled fallbacks with one key);
 //   - a completed run gets one `chain:NAME:RUN:ATTEMPT` action per chain that
 //     follows it.
 // A job is only judged once its run is recorded (the route may match on the

@@ -203,6 +203,14 @@ FallbackDecision DecideFallback(const Policy& policy, const JobView& job,
   return d;
 }
 
+FallbackDecision PlanFallback(const Policy& policy, const JobView& job) {
+  FallbackDecision d = Evaluate(policy, job, /*avail=*/nullptr);
+  if (d.kind == FallbackDecision::Kind::kRefused) {
+    d.due_at_ms = job.queued_at_ms + d.route->queue_timeout.count();
+  }
+  return d;
+}
+
 std::optional<int64_t> FallbackDeadline(const Policy& policy, const JobView& job,
                                         const RunnerAvailability* availability) {
   FallbackDecision d = Evaluate(policy, job, availability);

@@ -20,9 +20,10 @@
 //   8. a needs_<label> constraint that the fallback labels do not list is not
 //      proven by the runner status                       -> kRefused kMissingCapability
 //   9. otherwise                                         -> kDue
-// Refusals 3-6 depend only on the job and are known at once, so a caller
-// records them when the job is first seen; 8 depends on the runner status at
-// the deadline. due_at is queued_at + queue_timeout, or queued_at +
+// Refusals 3-6 depend only on the job and the request behind its run, so a
+// caller that knows the request may record them when the job is first seen
+// (PlanFallback); 7 and 8 are judged at the deadline, with the runner status
+// of that moment, by DecideFallback. due_at is queued_at + queue_timeout, or queued_at +
 // offline_grace when the route sets fallback_when_offline and the runner
 // status shows no online runner carrying every `prefer` label.
 //
@@ -125,6 +126,14 @@ const Route* MatchRoute(const Policy& policy, const JobView& job);
 // the rules). `availability` may be null.
 FallbackDecision DecideFallback(const Policy& policy, const JobView& job,
                                 const RunnerAvailability* availability, int64_t now_ms);
+
+// What can be known about `job` before its deadline and without runner
+// status: rules 1-6 and the deadline. Answers kNotGoverned, kNotQueued,
+// kRefused (3-6) or kNotDue with due_at_ms set, which may already be past
+// (a job whose webhook arrived late); never kDue or kMissingCapability. For
+// kRefused, due_at_ms is still set to the nominal deadline (queued_at +
+// queue_timeout), for a caller that cannot yet take the refusal as final.
+FallbackDecision PlanFallback(const Policy& policy, const JobView& job);
 
 // When DecideFallback will stop answering kNotDue for `job`, in Unix ms, or
 // nullopt when it never will (not governed, not queued, refused at once). The

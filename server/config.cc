@@ -282,7 +282,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.String(gh["hook_url"], "github.hook_url", c.github_hook_url));
     }
     if (YAML::Node rc = root["recovery"]; rc.IsDefined() && !rc.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(rc, "recovery", {"since", "stale_after"}));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(rc, "recovery", {"since", "stale_after", "interval"}));
+      RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["interval"], "recovery.interval", c.recovery_interval_s));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["since"], "recovery.since", c.recovery_since_s));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
     }

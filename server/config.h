@@ -101,21 +101,27 @@ struct Config {
   // avoid its secondary rate limits. Default 1s; 0 turns pacing off (a
   // GitHub Enterprise Server without such limits, or the fake API in tests).
   int github_write_interval_s = 1;
-  // github.repositories: the repositories (owner/name) relayq serves. On
-  // start, serve recovers missed deliveries for each (see recovery.*), and
-  // `relayq doctor` checks each. Default empty: start-up recovery is off.
+  // github.repositories: the repositories (owner/name) relayq serves. serve
+  // recovers missed deliveries for each (see recovery.*), and `relayq
+  // doctor` checks each. Default empty: serve recovers the repositories that
+  // deliver to the store.
   std::vector<std::string> github_repositories;
   // github.hook_url: the webhook URL given to `relayq hooks install`; picks
   // relayq's hook when a repository has several. Default empty: the one hook
   // that sends workflow_job.
   std::string github_hook_url;
 
-  // recovery.since: how far back start-up recovery looks for deliveries
-  // relayq missed. Default 24h (GitHub keeps three days).
+  // recovery.since: how far back recovery's first pass for a repository
+  // looks for deliveries relayq missed. Default 24h (GitHub keeps three
+  // days).
   int recovery_since_s = 24 * 3600;
   // recovery.stale_after: a job recorded as queued or in progress whose state
   // has not changed for this long is checked against GitHub. Default 5m.
   int recovery_stale_after_s = 5 * 60;
+  // recovery.interval: how often serve runs recovery after the pass at
+  // start-up (a delivery relayq could not take while running, e.g. answered
+  // 503, is only recovered so). Default 10m; 0: at start-up only.
+  int recovery_interval_s = 10 * 60;
 };
 
 // Reads `path` (empty: defaults only). Does not apply the environment.

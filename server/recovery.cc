@@ -1,6 +1,7 @@
 #include "server/recovery.h"
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -116,7 +117,7 @@ std::vector<github::HookDelivery> MissingDeliveries(const std::vector<github::Ho
 }
 
 bool NeedsReconcile(const store::JobState& recorded, const github::WorkflowJob& api) {
-  return store::JobStage(api.status) > store::JobStage(recorded.status);
+  return store::JobStatusIsLater(api.status, recorded.status);
 }
 
 store::Delivery ReconcileDelivery(const store::JobState& recorded, const github::WorkflowJob& api,
@@ -250,12 +251,12 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
   return report;
 }
 
-// ---- StartupRecovery ----
+// ---- PeriodicRecovery ----
 
 namespace {
 
-// A Sleeper whose waits end early, for good, once Stop() is called, so the
-// GitHub client's backoff never holds up shutdown.
+// A Sleeper whose waits end early, for good, once Stop() is called, so
+// neither the interval nor the GitHub client's backoff holds up shutdown.
 class StoppableSleeper final : public github::Sleeper {
  public:
   void SleepFor(std::chrono::milliseconds d) override {
@@ -279,78 +280,129 @@ class StoppableSleeper final : public github::Sleeper {
   bool stopped_ = false;  // guarded by mu_
 };
 
+// How far back the first scan for repositories that deliver to the store
+// looks; later scans read only what arrived since the previous one.
+constexpr int64_t kSeenRepositoriesWindowMs = int64_t{30} * 24 * 3600 * 1000;
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void LogReport(const std::string& repository, const RecoveryReport& report) {
+  LogFields fields = {{"repository", repository},
+                      {"hook", std::to_string(report.hook_id)},
+                      {"missing", std::to_string(report.missing)},
+                      {"redelivered", std::to_string(report.redelivered)},
+                      {"redelivery_failed", std::to_string(report.redelivery_failed)},
+                      {"jobs_checked", std::to_string(report.jobs_checked)},
+                      {"reconciled", std::to_string(report.reconciled)}};
+  if (!report.problems.empty()) {
+    fields.emplace_back("problems", std::to_string(report.problems.size()));
+    fields.emplace_back("first_problem", report.problems.front());
+  }
+  if (report.interrupted) fields.emplace_back("interrupted", "true");
+  const bool quiet = report.problems.empty() && report.missing == 0 && report.reconciled == 0;
+  Log(report.problems.empty() ? (quiet ? LogLevel::kDebug : LogLevel::kInfo) : LogLevel::kWarn,
+      "recovery", fields);
+}
+
 }  // namespace
 
-struct StartupRecovery::Impl {
+struct PeriodicRecovery::Impl {
+  Impl(const Config& config, store::Store& store, Clock& clock)
+      : config(config), store(store), clock(clock) {}
+
+  void Loop(std::stop_token stop);
+  std::vector<std::string> Repositories();
+
+  const Config config;
+  store::Store& store;
+  Clock& clock;
   StoppableSleeper sleeper;
   std::unique_ptr<github::GitHubClient> client;
+  // Loop thread only: repositories seen in deliveries (by lower-case name),
+  // how far the store has been scanned for them, and when each
+  // repository's last successful pass started (Unix ms).
+  std::map<std::string, std::string> seen;
+  int64_t seen_scanned_to = 0;
+  std::map<std::string, int64_t> last_pass;
   std::jthread thread;  // last: joined before the members it uses go away
 };
 
-StartupRecovery::StartupRecovery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
+  if (!config.github_repositories.empty()) return config.github_repositories;
+  const int64_t now_ms = ToUnixMillis(clock.Now());
+  const int64_t from = seen_scanned_to != 0 ? seen_scanned_to : now_ms - kSeenRepositoriesWindowMs;
+  auto found = store::SeenRepositories(config.db_path, from);
+  if (!found.ok()) {
+    Log(LogLevel::kWarn, "recovery: cannot read the repositories that deliver to the store",
+        {{"error", found.status().message()}});
+  } else {
+    for (const std::string& r : *found) seen.emplace(Lower(r), r);
+    // Overlap by a minute: a delivery committed late still counts.
+    seen_scanned_to = now_ms - 60'000;
+  }
+  std::vector<std::string> out;
+  for (const auto& [key, repo] : seen) out.push_back(repo);
+  return out;
+}
 
-StartupRecovery::~StartupRecovery() {
+void PeriodicRecovery::Impl::Loop(std::stop_token stop) {
+  const int64_t interval_ms = int64_t{config.recovery_interval_s} * 1000;
+  for (;;) {
+    const int64_t pass_start = ToUnixMillis(clock.Now());
+    for (const std::string& repo : Repositories()) {
+      if (stop.stop_requested()) return;
+      RecoveryOptions o;
+      o.repository = repo;
+      o.hook_url = config.github_hook_url;
+      o.since_ms = pass_start - int64_t{config.recovery_since_s} * 1000;
+      if (auto it = last_pass.find(Lower(repo)); it != last_pass.end()) {
+        o.since_ms = std::max(o.since_ms, it->second - interval_ms);
+      }
+      o.stale_after = std::chrono::seconds(config.recovery_stale_after_s);
+      o.db_path = config.db_path;
+      auto report = RecoverRepository(*client, store, clock, o, stop);
+      if (!report.ok()) {
+        Log(LogLevel::kWarn, "recovery failed",
+            {{"repository", repo}, {"error", report.status().message()}});
+        continue;
+      }
+      LogReport(repo, *report);
+      if (!report->interrupted) last_pass[Lower(repo)] = pass_start;
+    }
+    if (interval_ms <= 0 || stop.stop_requested()) return;
+    sleeper.SleepFor(std::chrono::milliseconds(interval_ms));
+    if (stop.stop_requested()) return;
+  }
+}
+
+PeriodicRecovery::PeriodicRecovery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PeriodicRecovery::~PeriodicRecovery() {
   impl_->thread.request_stop();
   impl_->sleeper.Stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::unique_ptr<StartupRecovery> StartupRecovery::Start(const Config& config, store::Store& store,
-                                                        Clock& clock) {
-  if (config.github_repositories.empty()) {
-    Log(LogLevel::kInfo, "start-up recovery off: no github.repositories configured");
-    return nullptr;
-  }
+std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(const Config& config,
+                                                          store::Store& store, Clock& clock) {
   if (!HasGitHubCredentials(config)) {
     Log(LogLevel::kWarn,
-        "start-up recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
+        "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
     return nullptr;
   }
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(config, store, clock);
   auto client = MakeGitHubClient(config, clock, impl->sleeper);
   if (!client.ok()) {
-    Log(LogLevel::kWarn, "start-up recovery off", {{"error", client.status().message()}});
+    Log(LogLevel::kWarn, "recovery off", {{"error", client.status().message()}});
     return nullptr;
   }
   impl->client = std::move(*client);
-
-  std::vector<RecoveryOptions> runs;
-  const int64_t now_ms = ToUnixMillis(clock.Now());
-  for (const std::string& repo : config.github_repositories) {
-    RecoveryOptions o;
-    o.repository = repo;
-    o.hook_url = config.github_hook_url;
-    o.since_ms = now_ms - int64_t{config.recovery_since_s} * 1000;
-    o.stale_after = std::chrono::seconds(config.recovery_stale_after_s);
-    o.db_path = config.db_path;
-    runs.push_back(std::move(o));
-  }
-  github::GitHubClient* c = impl->client.get();
-  impl->thread = std::jthread([c, &store, &clock, runs = std::move(runs)](std::stop_token stop) {
-    for (const RecoveryOptions& o : runs) {
-      if (stop.stop_requested()) return;
-      auto report = RecoverRepository(*c, store, clock, o, stop);
-      if (!report.ok()) {
-        Log(LogLevel::kWarn, "recovery failed",
-            {{"repository", o.repository}, {"error", report.status().message()}});
-        continue;
-      }
-      LogFields fields = {{"repository", o.repository},
-                          {"hook", std::to_string(report->hook_id)},
-                          {"missing", std::to_string(report->missing)},
-                          {"redelivered", std::to_string(report->redelivered)},
-                          {"redelivery_failed", std::to_string(report->redelivery_failed)},
-                          {"jobs_checked", std::to_string(report->jobs_checked)},
-                          {"reconciled", std::to_string(report->reconciled)}};
-      if (!report->problems.empty()) {
-        fields.emplace_back("problems", std::to_string(report->problems.size()));
-        fields.emplace_back("first_problem", report->problems.front());
-      }
-      if (report->interrupted) fields.emplace_back("interrupted", "true");
-      Log(report->problems.empty() ? LogLevel::kInfo : LogLevel::kWarn, "recovery", fields);
-    }
-  });
-  return std::unique_ptr<StartupRecovery>(new StartupRecovery(std::move(impl)));
+  Impl* i = impl.get();
+  impl->thread = std::jthread([i](std::stop_token stop) { i->Loop(stop); });
+  return std::unique_ptr<PeriodicRecovery>(new PeriodicRecovery(std::move(impl)));
 }
 
 }  // namespace relayq::server

@@ -16,14 +16,15 @@
 // counts once and is redelivered once, through its newest attempt.
 //
 // Used by `relayq hooks recover` and, on a background thread, by `relayq
-// serve` at start-up (StartupRecovery). Thread safety: the free functions
-// are reentrant; StartupRecovery's methods are called from the thread that
-// owns it.
+// serve` at start-up and periodically (PeriodicRecovery). Thread safety: the
+// free functions are reentrant; PeriodicRecovery's methods are called from
+// the thread that owns it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -118,26 +119,34 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
                                          Clock& clock, const RecoveryOptions& options,
                                          std::stop_token stop = {});
 
-// ---- start-up recovery in serve ----
+// ---- recovery while serving ----
 
-// Recovery for every github.repositories entry, on its own thread, started
-// after the listeners so it never delays them. Destruction requests a stop,
-// wakes any backoff wait of the GitHub client, and joins the thread.
-class StartupRecovery {
+// Recovery in `relayq serve`: a pass at start-up and then one every
+// recovery.interval (default 10 minutes; 0: at start-up only), on its own
+// thread, started after the listeners so it never delays them. A pass covers
+// github.repositories when set, else every repository that has delivered a
+// workflow_job or workflow_run to the store (so a repository's first
+// delivery adds it to the next pass). The first pass of a repository looks
+// back recovery.since; later ones back to the start of its previous
+// successful pass, less one interval, so a delivery relayq answered 503
+// between two passes is redelivered by the next one. Destruction requests a
+// stop, wakes any wait (the interval, or the GitHub client's backoff), and
+// joins the thread.
+class PeriodicRecovery {
  public:
   // Starts the thread, or returns null after logging once why recovery is
-  // off (no repositories configured, no credentials, a client that cannot be
-  // built). `store` and `clock` must outlive the returned object.
-  static std::unique_ptr<StartupRecovery> Start(const Config& config, store::Store& store,
-                                                Clock& clock);
-  ~StartupRecovery();
-  StartupRecovery(const StartupRecovery&) = delete;
-  StartupRecovery& operator=(const StartupRecovery&) = delete;
+  // off (no GitHub credentials, a client that cannot be built). `store` and
+  // `clock` must outlive the returned object.
+  static std::unique_ptr<PeriodicRecovery> Start(const Config& config, store::Store& store,
+                                                 Clock& clock);
+  ~PeriodicRecovery();
+  PeriodicRecovery(const PeriodicRecovery&) = delete;
+  PeriodicRecovery& operator=(const PeriodicRecovery&) = delete;
 
   struct Impl;
 
  private:
-  explicit StartupRecovery(std::unique_ptr<Impl> impl);
+  explicit PeriodicRecovery(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -31,6 +31,7 @@
 #include "server/routes.h"
 #include "store/action_store.h"
 #include "store/store.h"
+#include "store/store_lock.h"
 
 namespace relayq::server {
 namespace {
@@ -92,6 +93,12 @@ int RunServe(Config config) {
   ::signal(SIGPIPE, SIG_IGN);
 
   SetupLogging(config.log_format, config.log_level);
+
+  // One daemon per store: a second one would take the first's routing
+  // actions for abandoned ones. Held until RunServe returns (or the process
+  // dies), before anything else touches the store.
+  auto store_lock = store::StoreLock::Acquire(config.db_path);
+  if (!store_lock.ok()) return Fail(store_lock.status());
 
   if (config.secrets.empty()) {
     std::string file = config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
@@ -223,8 +230,9 @@ int RunServe(Config config) {
        {"store", config.db_path},
        {"tls", (*public_listener)->tls() ? "on" : "off"}});
 
-  // [recovery] start-up redelivery of missed deliveries is started here.
-  auto recovery = StartupRecovery::Start(config, **store, clock);  // joined when RunServe returns
+  // [recovery] redelivery of missed deliveries, at start-up and then every
+  // recovery.interval, is started here.
+  auto recovery = PeriodicRecovery::Start(config, **store, clock);  // joined when RunServe returns
   // [maintenance] the daily prune is started here.
   DailyPrune daily_prune(config.db_path, config.retention, clock);  // stopped when RunServe returns
 
@@ -255,6 +263,7 @@ int RunServe(Config config) {
   (*public_listener)->Stop();
   (*admin_listener)->Stop();
   if (executor) executor->Stop();
+  recovery.reset();  // its reconcile writes go through the store
   (*store)->Close();
   Log(LogLevel::kInfo, "stopped");
   return 0;

@@ -1,5 +1,7 @@
 #include "store/lifecycle.h"
 
+#include <algorithm>
+
 namespace relayq::store {
 
 std::string_view OutcomeName(Outcome o) {
@@ -33,6 +35,25 @@ int JobStage(std::string_view status) {
   return 0;
 }
 
+namespace {
+
+// The step of a job status in lifecycle order, finer than JobStage: within
+// stage 2, requested and pending come before queued. 0 for an unknown status.
+int JobStep(std::string_view status) {
+  if (status == "waiting") return 10;
+  if (status == "requested" || status == "pending") return 20;
+  if (status == "queued") return 21;
+  if (status == "in_progress") return 30;
+  if (status == "completed") return 40;
+  return 0;
+}
+
+}  // namespace
+
+bool JobStatusIsLater(std::string_view later, std::string_view earlier) {
+  return JobStep(later) > JobStep(earlier);
+}
+
 int RunStage(std::string_view status) {
   if (status == "requested" || status == "queued" || status == "pending" ||
       status == "waiting") {
@@ -54,12 +75,13 @@ void FillIfEmpty(std::string& dst, const std::string& src) {
   if (dst.empty() && !src.empty()) dst = src;
 }
 
-// The stage an event stands for: its status field, or its action when the
+// The status an event stands for: its status field, or its action when the
 // status is missing or unknown.
-int EventJobStage(const JobEvent& e) {
-  int s = JobStage(e.status);
-  return s != 0 ? s : JobStage(e.action);
+std::string_view EventJobStatus(const JobEvent& e) {
+  return JobStep(e.status) != 0 ? std::string_view(e.status) : std::string_view(e.action);
 }
+
+constexpr int kQueuedStep = 21;
 
 bool SameJob(const JobState& a, const JobState& b) {
   return a.status == b.status && a.conclusion == b.conclusion && a.runner_name == b.runner_name &&
@@ -73,7 +95,9 @@ bool SameJob(const JobState& a, const JobState& b) {
 
 JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e,
                        int64_t received_at) {
-  const int event_stage = EventJobStage(e);
+  const std::string_view event_status = EventJobStatus(e);
+  const int event_step = JobStep(event_status);
+  const int event_stage = JobStage(event_status);
   const bool has_runner = event_stage >= 3 && e.runner_name && !e.runner_name->empty();
   JobState s;
   if (current) {
@@ -84,6 +108,7 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
     s.run_attempt = e.run_attempt;
   }
   const int current_stage = current ? JobStage(s.status) : 0;
+  const int current_step = current ? JobStep(s.status) : 0;
 
   // Facts that do not change over a job's life: fill whatever is missing.
   if (s.run_id == 0) s.run_id = e.run_id;
@@ -104,8 +129,19 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
   if (event_stage == 4) FillIfMissing(s.completed_at, e.completed_at);
 
   bool status_changed = false;
-  if (event_stage > current_stage) {
-    s.status = event_stage == JobStage(e.status) ? e.status : e.action;
+  if (event_step > current_step) {
+    // Leaving waiting/requested/pending for the queue: the queue time starts
+    // now (see the header), not at creation. A job that ended without
+    // reaching a runner (rejected, cancelled while waiting) never queued.
+    const bool reached_queue = event_stage <= 3 || s.started_at.has_value();
+    if (current_step != 0 && current_step < kQueuedStep && event_step >= kQueuedStep &&
+        reached_queue) {
+      int64_t entered = received_at;
+      if (e.created_at) entered = std::max(entered, *e.created_at);
+      if (s.started_at) entered = std::min(entered, *s.started_at);
+      s.queued_at = entered;
+    }
+    s.status = std::string(event_status);
     if (event_stage == 4) s.conclusion = e.conclusion;
     status_changed = true;
   } else if (event_stage == 4 && current_stage == 4) {

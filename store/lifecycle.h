@@ -3,9 +3,18 @@
 // GitHub may deliver events in any order and more than once, and its
 // timestamps have one-second resolution, so ties are common. The rules:
 //   - A job moves only forward in lifecycle order:
-//       waiting (environment approval) < queued < in_progress < completed.
-//     An event of an earlier or equal stage never moves the status back; it
+//       waiting (environment approval) < requested, pending (not yet queued
+//       for a runner, e.g. behind a concurrency group) < queued <
+//       in_progress < completed.
+//     An event of an earlier or equal step never moves the status back; it
 //     may still fill in facts the state lacks (labels, queue time, runner).
+//   - queued_at is when the job entered `queued`: its created_at when the
+//     first event relayq sees is already queued (or later); for a job first
+//     seen waiting, requested or pending, created_at until it moves on, then
+//     the time it was seen to move on (the delivery's received_at, at least
+//     created_at, at most started_at), since GitHub's payloads carry no time
+//     for that step. So a job approved after a long environment wait does
+//     not count the wait as queue time (routing judges lateness from it).
 //   - Order is decided by lifecycle stage, never by timestamp alone.
 //   - A run attempt moves forward likewise:
 //       requested/queued/pending/waiting < in_progress < completed;
@@ -22,8 +31,12 @@
 
 namespace relayq::store {
 
-// Lifecycle stage of a job status (0 for an unknown status).
+// Lifecycle stage of a job status (0 for an unknown status): 1 waiting;
+// 2 requested, pending or queued; 3 in_progress; 4 completed.
 int JobStage(std::string_view status);
+// True when job status `later` is a later lifecycle step than `earlier`
+// (finer than JobStage: pending and requested come before queued).
+bool JobStatusIsLater(std::string_view later, std::string_view earlier);
 // Lifecycle stage of a run status (0 for an unknown status).
 int RunStage(std::string_view status);
 

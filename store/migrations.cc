@@ -179,34 +179,51 @@ Result<int> UserVersion(sqlite3* db) {
   return row ? static_cast<int>(s.Int(0)) : 0;
 }
 
+Status TooNew(int version) {
+  return Status::InvalidArgument("the store has schema version " + std::to_string(version) +
+                                 " but this relayq knows only up to " + std::to_string(kLatest) +
+                                 "; upgrade relayq");
+}
+
 }  // namespace
 
 int LatestSchemaVersion() { return kLatest; }
 
 Status Migrate(sqlite3* db, int target) {
   if (target < 0) target = kLatest;
-  RELAYQ_ASSIGN_OR_RETURN(int current, UserVersion(db));
-  if (current > kLatest) {
-    return Status::InvalidArgument("the store has schema version " + std::to_string(current) +
-                                   " but this relayq knows only up to " +
-                                   std::to_string(kLatest) + "; upgrade relayq");
-  }
+  // One IMMEDIATE transaction around reading the version and every step:
+  // a second process opening the same store at the same moment waits for
+  // the first (busy timeout), then reads the version the first committed
+  // and has nothing left to do, instead of re-running a step ("table
+  // already exists"). A store that is already current takes only the read.
+  RELAYQ_ASSIGN_OR_RETURN(int seen, UserVersion(db));
+  if (seen > kLatest) return TooNew(seen);
+  if (seen >= target) return Status::Ok();
+  RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE").WithContext("schema migration"));
+  auto fail = [db](Status s) {
+    (void)Exec(db, "ROLLBACK");
+    return s;
+  };
+  Result<int> current = UserVersion(db);
+  if (!current.ok()) return fail(current.status());
+  if (*current > kLatest) return fail(TooNew(*current));
   for (const Migration& m : kMigrations) {
-    if (m.version <= current || m.version > target) continue;
-    RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+    if (m.version <= *current || m.version > target) continue;
     Status s = Exec(db, m.sql);
     if (s.ok()) s = Exec(db, "PRAGMA user_version = " + std::to_string(m.version));
-    if (s.ok()) s = Exec(db, "COMMIT");
     if (!s.ok()) {
-      (void)Exec(db, "ROLLBACK");
-      return s.WithContext("schema migration " + std::to_string(m.version) + " (" + m.what + ")");
+      return fail(s.WithContext("schema migration " + std::to_string(m.version) + " (" + m.what +
+                                ")"));
     }
   }
+  Status committed = Exec(db, "COMMIT");
+  if (!committed.ok()) return fail(committed.WithContext("schema migration"));
   return Status::Ok();
 }
 
 Status MigrateFileTo(const std::string& path, int target) {
   RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  sqlite3_busy_timeout(db.get(), 5000);
   return Migrate(db.get(), target);
 }
 

@@ -1,9 +1,11 @@
 // Schema migrations: the store's schema is built and upgraded by numbered
 // steps, and `PRAGMA user_version` records the last step applied.
 //
-// A store from any earlier relayq is upgraded in place on open, each step in
-// its own transaction; a store written by a newer relayq (a higher version
-// than this binary knows) is refused rather than misread.
+// A store from any earlier relayq is upgraded in place on open, all steps in
+// one IMMEDIATE transaction that also reads the version, so two processes
+// opening one store at once upgrade it once; a store written by a newer
+// relayq (a higher version than this binary knows) is refused rather than
+// misread.
 #pragma once
 
 #include <string>
@@ -18,7 +20,9 @@ namespace relayq::store {
 int LatestSchemaVersion();
 
 // Applies migrations to `db` up to `target` (LatestSchemaVersion() by default).
-// Fails without changes if the store is already newer than this binary.
+// Fails without changes if the store is already newer than this binary, or
+// when any step fails (then no step is applied). Waits for another
+// connection's migration through `db`'s busy timeout.
 Status Migrate(sqlite3* db, int target = -1);
 
 // Opens the file at `path` (creating it) and migrates it to exactly `target`.

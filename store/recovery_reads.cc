@@ -65,4 +65,23 @@ Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
   return out;
 }
 
+Result<std::vector<std::string>> SeenRepositories(const std::string& path, int64_t received_since) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  // deliveries_by_time bounds the scan to the window.
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt q, Stmt::Prepare(db.get(), "SELECT min(repository) FROM deliveries WHERE received_at >= ?1 "
+                                      "AND event IN ('workflow_job', 'workflow_run') AND outcome = "
+                                      "'accepted' AND repository <> '' GROUP BY lower(repository) "
+                                      "ORDER BY 1"));
+  q.Bind(1, received_since);
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status().WithContext("store " + path);
+    if (!*row) break;
+    out.push_back(q.Text(0));
+  }
+  return out;
+}
+
 }  // namespace relayq::store

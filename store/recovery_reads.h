@@ -1,6 +1,7 @@
 // Read-only queries for recovering missed deliveries (relayq hooks recover
-// and the start-up recovery in serve): which delivery ids the store already
-// holds, and which jobs it still believes are unfinished.
+// and the periodic recovery in serve): which delivery ids the store already
+// holds, which jobs it still believes are unfinished, and which repositories
+// deliver to it.
 //
 // Each call opens its own read-only connection to the store file, so it runs
 // beside a serving relayq (the store is in WAL mode: readers never block the
@@ -35,5 +36,11 @@ Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
 Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
                                                   const std::string& repository,
                                                   int64_t updated_before, int limit);
+
+// The repositories (owner/name, one spelling each, compared
+// case-insensitively) of workflow_job and workflow_run deliveries the store
+// at `path` accepted at or after `received_since` (Unix ms). NotFound when
+// there is no file at `path`.
+Result<std::vector<std::string>> SeenRepositories(const std::string& path, int64_t received_since);
 
 }  // namespace relayq::store

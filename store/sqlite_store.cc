@@ -36,6 +36,19 @@ const char* SynchronousPragma(StoreOptions::Sync sync) {
                                            : "PRAGMA synchronous = NORMAL";
 }
 
+// Switches the store to WAL (a no-op once it is). Switching a new file needs
+// an exclusive lock, for which SQLite does not call the busy handler, so a
+// process opening the same new store at that moment gets "database is
+// locked": retried here for up to the busy timeout.
+Status EnableWal(sqlite3* db, int busy_timeout_ms) {
+  constexpr int kStepMs = 10;
+  for (int waited = 0;; waited += kStepMs) {
+    Status s = Exec(db, "PRAGMA journal_mode = WAL");
+    if (s.ok() || s.code() != Status::Code::kUnavailable || waited >= busy_timeout_ms) return s;
+    sqlite3_sleep(kStepMs);
+  }
+}
+
 struct Pending {
   Delivery delivery;  // its body moved out into `body`
   EncodedBody body;
@@ -204,7 +217,13 @@ Status SqliteStore::Prepare() {
       "INSERT INTO actions (kind, key, repository, status, due_at, next_attempt_at, attempts, "
       "last_error, reason, payload, job_id, run_id, run_attempt, created_at, updated_at, done_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) "
-      "ON CONFLICT(key) DO NOTHING"));
+      // A key is recorded once; the one exception is a run's fallback not
+      // yet due, which a sibling job with an earlier deadline brings forward
+      // (and makes the job the executor judges), see handlers/router.h.
+      "ON CONFLICT(key) DO UPDATE SET due_at = excluded.due_at, next_attempt_at = "
+      "excluded.due_at, job_id = excluded.job_id, payload = excluded.payload, reason = "
+      "excluded.reason, updated_at = excluded.updated_at WHERE actions.status = 'scheduled' AND "
+      "excluded.status = 'scheduled' AND excluded.due_at < actions.due_at"));
   RELAYQ_RETURN_IF_ERROR(prep(savepoint_, "SAVEPOINT item"));
   RELAYQ_RETURN_IF_ERROR(prep(release_, "RELEASE item"));
   RELAYQ_RETURN_IF_ERROR(prep(rollback_to_, "ROLLBACK TO item"));
@@ -692,7 +711,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& c
   // Raw bodies may hold private repository data: owner-only from the start.
   if (!existed) ::chmod(options.path.c_str(), 0600);
   sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
-  Status s = Exec(db.get(), "PRAGMA journal_mode = WAL");
+  Status s = EnableWal(db.get(), options.busy_timeout_ms);
   if (s.ok()) {
     s = Exec(db.get(), SynchronousPragma(options.synchronous));
   }

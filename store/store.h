@@ -72,7 +72,9 @@ class RoutingHook {
   virtual ~RoutingHook() = default;
   // Actions to record in the same transaction as `change`. An action whose
   // key is already recorded is skipped, which is what makes each action
-  // happen at most once however often its cause is delivered.
+  // happen at most once however often its cause is delivered (except that a
+  // scheduled action still waiting takes an earlier due_at, with its job_id,
+  // payload and reason, from a later one with the same key).
   virtual std::vector<NewAction> OnLifecycleChange(const LifecycleChange& change,
                                                    TxnReader& reader) = 0;
 };

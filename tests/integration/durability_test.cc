@@ -116,5 +116,26 @@ TEST_F(DurabilityTest, EveryAcknowledgedDeliverySurvivesKill9) {
   }
 }
 
+// Regression (issue 12, case 14): a second daemon on the same store started
+// and served beside the first, each taking the other's routing actions.
+TEST_F(DurabilityTest, SecondDaemonOnOneStoreExitsNamingTheFirstsPid) {
+  StartRelayq();
+  CommandResult second = RunRelayqWithin(
+      dir_.path(), {"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, Env(),
+      std::chrono::seconds(20));
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("pid " + std::to_string(process_->pid())), std::string::npos)
+      << second.err;
+  EXPECT_EQ(second.out.find("listening"), std::string::npos) << second.out;
+  // The first one still serves.
+  EXPECT_EQ(Deliver(*Client(), "workflow_job", "after-second", WorkflowJobPayload({})), 202);
+  EXPECT_EQ(process_->Terminate(), 0);
+  // Once it is gone, the store is free again, even after a SIGKILL.
+  StartRelayq();
+  process_->Kill();
+  StartRelayq();
+  EXPECT_EQ(process_->Terminate(), 0);
+}
+
 }  // namespace
 }  // namespace relayq::testing

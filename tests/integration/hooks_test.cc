@@ -230,6 +230,49 @@ TEST_F(HooksTest, ServeRecoversOnStartInTheBackground) {
   EXPECT_EQ(github_->redeliveries().size(), 2u);
 }
 
+// Regression (issue 12, case 13): without github.repositories, serve
+// recovered nothing; the repositories that deliver to the store count.
+TEST_F(HooksTest, ServeRecoversRepositoriesSeenInDeliveriesWithoutConfiguringThem) {
+  JobSpec a;
+  a.repository = kRepo;
+  RecordWithRelayq({{"A", WorkflowJobPayload(a)}});
+  int64_t hook = AddRelayqHook();
+  AddFailedDelivery(hook, "A");
+  int64_t b = AddFailedDelivery(hook, "B");
+  process_ = RelayqProcess::Start({dir_.path(), {}, GitHubEnv()});
+  ASSERT_NE(process_, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return !github_->redeliveries().empty(); }));
+  EXPECT_EQ(RedeliveredIds(), (std::set<int64_t>{b}));
+  EXPECT_EQ(process_->Terminate(), 0);
+}
+
+// Regression (issue 12, case 13): recovery ran only at start-up, so a
+// delivery relayq answered 503 while running was never recovered (GitHub
+// does not redeliver on its own).
+TEST_F(HooksTest, ServeRecoversADeliveryAnswered503WhileRunning) {
+  int64_t hook = AddRelayqHook();
+  std::ofstream(dir_.File("relayq.yaml")) << "recovery:\n  interval: 1s\n";
+  process_ = RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
+  ASSERT_NE(process_, nullptr);
+  JobSpec a;
+  a.repository = kRepo;
+  EXPECT_EQ(Deliver(*Client(), "workflow_job", "A", WorkflowJobPayload(a)), 202);
+  AddFailedDelivery(hook, "A");
+  // Passes go on; none has anything to redeliver yet.
+  ASSERT_TRUE(WaitFor([&] { return github_->CountCalls("GET", "/deliveries") >= 1; }));
+  EXPECT_TRUE(github_->redeliveries().empty());
+  // relayq answers 503 to B (its store was busy): GitHub lists it as failed.
+  FakeDelivery failed;
+  failed.hook_id = hook;
+  failed.guid = "B";
+  failed.status_code = 503;
+  failed.status = "Service Unavailable";
+  int64_t b = github_->AddDelivery(failed);
+  ASSERT_TRUE(WaitFor([&] { return !github_->redeliveries().empty(); }));
+  EXPECT_EQ(RedeliveredIds(), (std::set<int64_t>{b}));
+  EXPECT_EQ(process_->Terminate(), 0);
+}
+
 TEST_F(HooksTest, ServeShutsDownPromptlyWhileRecoveryIsBackingOff) {
   AddRelayqHook();
   // GitHub answers 500 for the deliveries list: the client backs off for

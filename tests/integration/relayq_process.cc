@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -148,24 +150,50 @@ void RelayqProcess::Kill() {
   Wait();
 }
 
-CommandResult RunRelayq(const std::string& workdir, const std::vector<std::string>& args,
-                        const std::map<std::string, std::string>& env) {
+CommandResult RunRelayqWithin(const std::string& workdir, const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& env,
+                              std::chrono::milliseconds limit) {
   std::string err_path = workdir + "/command.stderr.tmp";
   unlink(err_path.c_str());
   Spawned s = Spawn(workdir, args, env, err_path);
   CommandResult r;
   if (s.pid <= 0) return r;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool exited = false;
+  bool killed = false;
+  std::thread watchdog;
+  if (limit.count() > 0) {
+    watchdog = std::thread([&] {
+      std::unique_lock lock(mu);
+      if (!cv.wait_for(lock, limit, [&] { return exited; })) {
+        killed = true;
+        kill(s.pid, SIGKILL);
+      }
+    });
+  }
   r.out = ReadAll(s.out_fd);
   close(s.out_fd);
   int status = 0;
   waitpid(s.pid, &status, 0);
-  r.exit_code = DecodeWaitStatus(status);
+  {
+    std::lock_guard lock(mu);
+    exited = true;
+  }
+  cv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
+  r.exit_code = killed ? -2 : DecodeWaitStatus(status);
   std::ifstream err(err_path);
   std::stringstream ss;
   ss << err.rdbuf();
   r.err = ss.str();
   unlink(err_path.c_str());
   return r;
+}
+
+CommandResult RunRelayq(const std::string& workdir, const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env) {
+  return RunRelayqWithin(workdir, args, env, std::chrono::milliseconds(0));
 }
 
 }  // namespace relayq::testing

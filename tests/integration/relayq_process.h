@@ -64,4 +64,11 @@ struct CommandResult {
 CommandResult RunRelayq(const std::string& workdir, const std::vector<std::string>& args,
                         const std::map<std::string, std::string>& env);
 
+// As RunRelayq, but SIGKILLs the command when it has not exited within
+// `limit` (exit_code -2 then): for a command that should exit at once and,
+// broken, would run on (a second `serve` on one store).
+CommandResult RunRelayqWithin(const std::string& workdir, const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& env,
+                              std::chrono::milliseconds limit);
+
 }  // namespace relayq::testing

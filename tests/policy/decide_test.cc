@@ -302,6 +302,29 @@ TEST_F(DecideFallbackTest, OfflineRunnersDoNotMatterUnlessTheRouteSaysSo) {
 }
 
 // A run relayq did not submit: its inputs are unknown.
+// What a webhook-time caller may know (issue 12, case 8): past the deadline
+// and without runner status, a needs_* route is still only "not due yet" with
+// its deadline, never kDue and never refused for capabilities.
+TEST_F(DecideFallbackTest, PlanIsTheDeadlineEvenPastItAndNeverJudgesCapabilities) {
+  job_.workflow_path = ".github/workflows/convert.yml";
+  clock_.Advance(minutes(30));
+  EXPECT_EQ(Decide(nullptr).refusal, RefusalReason::kMissingCapability);
+  FallbackDecision d = PlanFallback(*policy_, job_);
+  EXPECT_EQ(d.kind, Kind::kNotDue);
+  EXPECT_EQ(d.due_at_ms, job_.queued_at_ms + 5 * 60'000);
+  EXPECT_EQ(d.target_workflow, "convert_rpi.yml");
+}
+
+TEST_F(DecideFallbackTest, PlanRefusalCarriesTheNominalDeadline) {
+  job_.inputs.reset();
+  FallbackDecision d = PlanFallback(*policy_, job_);
+  EXPECT_EQ(d.kind, Kind::kRefused);
+  EXPECT_EQ(d.refusal, RefusalReason::kInputsUnknown);
+  EXPECT_EQ(d.due_at_ms, job_.queued_at_ms + 5 * 60'000);
+  job_.status = "pending";
+  EXPECT_EQ(PlanFallback(*policy_, job_).kind, Kind::kNotQueued);
+}
+
 TEST_F(DecideFallbackTest, UnknownInputsAreRefusedByDefault) {
   job_.inputs.reset();
   FallbackDecision d = Decide();

@@ -89,6 +89,20 @@ TEST(RecoveryConfigTest, KeysParseWithDefaults) {
   EXPECT_EQ(defaults.recovery_stale_after_s, 300);
 }
 
+TEST(RecoveryConfigTest, IntervalDefaultsToTenMinutesAndZeroMeansStartUpOnly) {
+  EXPECT_EQ(Config().recovery_interval_s, 600);
+  testing::TempDir dir;
+  std::string path = dir.File("relayq.yaml");
+  std::ofstream(path) << "recovery:\n  interval: 30m\n";
+  auto c = LoadConfigFile(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->recovery_interval_s, 1800);
+  std::ofstream(path) << "recovery:\n  interval: 0s\n";
+  c = LoadConfigFile(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->recovery_interval_s, 0);
+}
+
 TEST(RecoveryConfigTest, BadRepositoryNamesFileAndLine) {
   testing::TempDir dir;
   std::string path = dir.File("relayq.yaml");

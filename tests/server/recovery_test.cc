@@ -127,6 +127,7 @@ TEST(NeedsReconcileTest, OnlyWhenGitHubIsAhead) {
       {"in_progress", "completed", true}, {"queued", "in_progress", true},
       {"queued", "completed", true},      {"in_progress", "in_progress", false},
       {"in_progress", "queued", false},   {"queued", "queued", false},
+      {"pending", "queued", true},        {"queued", "pending", false},
   };
   for (const auto& c : cases) {
     store::JobState s;

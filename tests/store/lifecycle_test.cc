@@ -40,20 +40,32 @@ JobState Replay(const std::vector<JobEvent>& events) {
   return *s;
 }
 
-void ExpectCompleted(const JobState& s, const std::string& order) {
+// The queued_at Replay(events) must end with: creation, unless the job was
+// first seen waiting; then when it was seen to move on (Replay's received
+// times are kT0 + 1 s, + 2 s, ...).
+int64_t ExpectedQueuedAt(const std::vector<JobEvent>& events) {
+  if (events.front().status != "waiting") return kT0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].status != "waiting") return kT0 + 1000 * static_cast<int64_t>(i + 1);
+  }
+  return kT0;
+}
+
+void ExpectCompleted(const JobState& s, const std::string& order, int64_t queued_at = kT0) {
   EXPECT_EQ(s.status, "completed") << order;
   EXPECT_EQ(s.conclusion, "success") << order;
   EXPECT_EQ(s.runner_name, "macmini-1") << order;
-  EXPECT_EQ(s.queued_at, kT0) << order;
+  EXPECT_EQ(s.queued_at, queued_at) << order;
   EXPECT_EQ(s.started_at, kT0 + 30'000) << order;
   EXPECT_EQ(s.completed_at, kT0 + 330'000) << order;
-  EXPECT_EQ(s.WaitSeconds(), 30) << order;
+  EXPECT_EQ(s.WaitSeconds(), (kT0 + 30'000 - queued_at) / 1000) << order;
   EXPECT_EQ(s.DurationSeconds(), 300) << order;
   EXPECT_EQ(s.labels, (std::vector<std::string>{"self-hosted", "macmini"})) << order;
 }
 
 // Every order of a job's four events, each possibly delivered twice, ends in
-// the same, latest true state.
+// the same, latest true state (queue time aside: it starts when the job is
+// seen to leave `waiting`, see JobLifecycleTest.QueueTimeStartsWhenApproved).
 TEST(JobLifecycleTest, EveryOrderEndsInTheLatestTrueState) {
   std::vector<std::string> actions = {"waiting", "queued", "in_progress", "completed"};
   std::sort(actions.begin(), actions.end());
@@ -65,14 +77,14 @@ TEST(JobLifecycleTest, EveryOrderEndsInTheLatestTrueState) {
       events.push_back(Event(a));
       order += a + " ";
     }
-    ExpectCompleted(Replay(events), order);
+    ExpectCompleted(Replay(events), order, ExpectedQueuedAt(events));
     // Every event delivered twice in a row.
     std::vector<JobEvent> doubled;
     for (const auto& e : events) {
       doubled.push_back(e);
       doubled.push_back(e);
     }
-    ExpectCompleted(Replay(doubled), "doubled " + order);
+    ExpectCompleted(Replay(doubled), "doubled " + order, ExpectedQueuedAt(doubled));
     ++orders;
   } while (std::next_permutation(actions.begin(), actions.end()));
   EXPECT_EQ(orders, 24);
@@ -104,6 +116,55 @@ TEST(JobLifecycleTest, WaitingTwiceIsOneState) {
   auto m3 = MergeJobEvent(m2.state, Event("queued"), kT0 + 2);
   EXPECT_EQ(m3.state.status, "queued");
   EXPECT_TRUE(m3.status_changed);
+}
+
+// Regression (issue 12, case 7): queued_at was the job's created_at, so a job
+// approved after a long environment wait counted the wait as queue time and
+// was cancelled the moment it was approved.
+TEST(JobLifecycleTest, ApprovedAfterALongWaitCountsQueueTimeFromApproval) {
+  const int64_t approved = kT0 + 3 * 3600'000;
+  auto waiting = MergeJobEvent(std::nullopt, Event("waiting"), kT0 + 500);
+  EXPECT_EQ(waiting.state.queued_at, kT0);  // until it moves on: its creation
+  auto queued = MergeJobEvent(waiting.state, Event("queued"), approved);
+  EXPECT_TRUE(queued.status_changed);
+  EXPECT_EQ(queued.state.queued_at, approved);
+  // Redelivered, the queued event changes nothing.
+  auto again = MergeJobEvent(queued.state, Event("queued"), approved + 60'000);
+  EXPECT_FALSE(again.changed);
+  JobEvent started = Event("in_progress");
+  started.started_at = approved + 20'000;
+  auto running = MergeJobEvent(again.state, started, approved + 21'000);
+  EXPECT_EQ(running.state.queued_at, approved);
+  EXPECT_EQ(running.state.WaitSeconds(), 20);
+}
+
+// A job approved and started before relayq heard of its queued event: the
+// queue time ends at the start, never after it.
+TEST(JobLifecycleTest, ApprovedJobSeenFirstRunningWaitedNoLongerThanItsStart) {
+  auto waiting = MergeJobEvent(std::nullopt, Event("waiting"), kT0 + 500);
+  auto running = MergeJobEvent(waiting.state, Event("in_progress"), kT0 + 90'000);
+  EXPECT_EQ(running.state.queued_at, kT0 + 30'000);
+  EXPECT_EQ(running.state.WaitSeconds(), 0);
+}
+
+// Regression (issue 12, case 11): pending and requested were the same stage
+// as queued, so the queued event that followed changed nothing and the job
+// was never judged for a fallback.
+TEST(JobLifecycleTest, PendingOrRequestedThenQueuedIsAStatusChange) {
+  for (const char* first : {"pending", "requested"}) {
+    JobEvent e = Event("queued");
+    e.status = first;  // GitHub's status; the webhook action still says queued
+    auto m1 = MergeJobEvent(std::nullopt, e, kT0 + 1000);
+    EXPECT_EQ(m1.state.status, first);
+    auto m2 = MergeJobEvent(m1.state, Event("queued"), kT0 + 60'000);
+    EXPECT_EQ(m2.state.status, "queued") << first;
+    EXPECT_TRUE(m2.status_changed) << first;
+    EXPECT_EQ(m2.state.queued_at, kT0 + 60'000) << first;
+    // And never back.
+    auto m3 = MergeJobEvent(m2.state, e, kT0 + 61'000);
+    EXPECT_EQ(m3.state.status, "queued") << first;
+    EXPECT_FALSE(m3.status_changed) << first;
+  }
 }
 
 TEST(JobLifecycleTest, RunnerOnQueuedEventIsIgnored) {

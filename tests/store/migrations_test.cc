@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <barrier>
+#include <thread>
+#include <vector>
+
 #include "store/store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/sqlite_reader.h"
@@ -46,6 +50,36 @@ TEST(MigrationsTest, UpgradesFromEveryEarlierVersion) {
       EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE id = 'old-delivery'"), 1);
     }
     EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), 0);
+  }
+}
+
+// Regression (issue 12, case 14): the version was read outside the step's
+// transaction, so two processes opening a new store at once both ran step 1
+// and the second failed with "table already exists".
+TEST(MigrationsTest, ConcurrentOpensOfANewStoreMigrateItOnce) {
+  constexpr int kTrials = 10, kOpeners = 4;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    testing::TempDir dir;
+    const std::string path = dir.File("relayq.db");
+    testing::FakeClock clock;
+    std::barrier start(kOpeners);
+    std::vector<Status> results(kOpeners);
+    std::vector<std::thread> openers;
+    for (int i = 0; i < kOpeners; ++i) {
+      openers.emplace_back([&, i] {
+        StoreOptions o;
+        o.path = path;
+        start.arrive_and_wait();
+        auto store = Store::Open(o, clock);
+        results[i] = store.ok() ? Status::Ok() : store.status();
+      });
+    }
+    for (auto& t : openers) t.join();
+    for (int i = 0; i < kOpeners; ++i) {
+      EXPECT_TRUE(results[i].ok()) << "trial " << trial << ": " << results[i].ToString();
+    }
+    testing::SqliteReader db(path);
+    EXPECT_EQ(db.Count("PRAGMA user_version"), LatestSchemaVersion());
   }
 }
 

@@ -1,0 +1,59 @@
+#include "store/recovery_reads.h"
+
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace relayq::store {
+namespace {
+
+class SeenRepositoriesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions o;
+    o.path = dir_.File("relayq.db");
+    auto s = Store::Open(o, clock_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  void Record(const std::string& id, const std::string& event, const std::string& repository,
+              int64_t received_at, Outcome outcome = Outcome::kAccepted) {
+    Delivery d;
+    d.id = id;
+    d.event = event;
+    d.repository = repository;
+    d.received_at = received_at;
+    d.outcome = outcome;
+    d.body = "{}";
+    ASSERT_TRUE(store_->Ingest(std::move(d)).ok());
+  }
+
+  testing::TempDir dir_;
+  testing::FakeClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+// What periodic recovery covers when github.repositories is not set.
+TEST_F(SeenRepositoriesTest, AcceptedWorkflowDeliveriesInTheWindowOneSpellingEach) {
+  Record("a", "workflow_job", "octo/kit", 2000);
+  Record("b", "workflow_run", "Octo/Kit", 3000);
+  Record("c", "workflow_job", "octo/other", 4000);
+  Record("d", "workflow_job", "old/repo", 500);                       // before the window
+  Record("e", "ping", "ping/only", 5000);                             // not a workflow event
+  Record("f", "workflow_job", "stranger/repo", 5000, Outcome::kRefused);  // not allowed
+  auto seen = SeenRepositories(dir_.File("relayq.db"), 1000);
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  ASSERT_EQ(seen->size(), 2u);
+  EXPECT_TRUE((*seen)[0] == "octo/kit" || (*seen)[0] == "Octo/Kit") << (*seen)[0];
+  EXPECT_EQ((*seen)[1], "octo/other");
+}
+
+TEST_F(SeenRepositoriesTest, MissingStoreIsNotFound) {
+  EXPECT_EQ(SeenRepositories(dir_.File("typo.db"), 0).status().code(), Status::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace relayq::store
