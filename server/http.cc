@@ -102,22 +102,22 @@ HttpResponse HttpResponse::Json(int status, std::string body) {
 
 void Router::Add(Route route) { routes_.push_back(std::move(route)); }
 
-void Router::Get(std::string pattern, SyncHandler handler, Route::Runs runs) {
+void Router::AddSync(std::string method, std::string pattern, SyncHandler handler,
+                     Route::Runs runs) {
   Route r;
-  r.method = "GET";
+  r.method = std::move(method);
   r.pattern = std::move(pattern);
   r.runs = runs;
   r.handler = FromSync(std::move(handler));
   Add(std::move(r));
 }
 
+void Router::Get(std::string pattern, SyncHandler handler, Route::Runs runs) {
+  AddSync("GET", std::move(pattern), std::move(handler), runs);
+}
+
 void Router::Post(std::string pattern, SyncHandler handler, Route::Runs runs) {
-  Route r;
-  r.method = "POST";
-  r.pattern = std::move(pattern);
-  r.runs = runs;
-  r.handler = FromSync(std::move(handler));
-  Add(std::move(r));
+  AddSync("POST", std::move(pattern), std::move(handler), runs);
 }
 
 void Router::SetHeaderCheck(HeaderCheck check, std::vector<std::string> exempt) {

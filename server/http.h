@@ -106,6 +106,8 @@ class Router {
   const std::vector<Route>& Routes() const { return routes_; }
 
  private:
+  void AddSync(std::string method, std::string pattern, SyncHandler handler, Route::Runs runs);
+
   std::vector<Route> routes_;
   HeaderCheck check_;
   std::vector<std::string> exempt_;
