@@ -120,17 +120,22 @@ int RunServe(Config config) {
   handlers::Router router(policy);
   auto action_store = store::ActionStore::Open(config.db_path);
   if (!action_store.ok()) return Fail(action_store.status());
+  // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
+  // requests at once (declared before the client, which unsubscribes).
+  github::StoppableSleeper github_sleeper;
   std::unique_ptr<github::GitHubClient> github_client;
   std::unique_ptr<handlers::ActionExecutor> executor;
   if (HasGitHubCredentials(config)) {
-    auto client = MakeGitHubClient(config, clock);
+    auto client = MakeGitHubClient(config, clock, github_sleeper);
     if (!client.ok()) return Fail(client.status());
     github_client = std::move(*client);
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
+    exec_options.github_sleeper = &github_sleeper;
     executor = std::make_unique<handlers::ActionExecutor>(**action_store, *github_client, policy,
                                                           clock, metrics, exec_options);
-    // A previous daemon that died mid-action: its claims are ours to resume.
+    // A previous daemon that died mid-action: its expired claims are ours to
+    // resume (live ones, renewed by a daemon still running, are left alone).
     (void)(*action_store)->ReleaseClaims("daemon:", ToUnixMillis(clock.Now()));
   } else {
     Log(LogLevel::kWarn,
