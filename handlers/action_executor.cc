@@ -1,5 +1,6 @@
 #include "handlers/action_executor.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "handlers/views.h"
@@ -81,19 +82,30 @@ bool ActionExecutor::Stopping() {
   return stopping_;
 }
 
-int ActionExecutor::RenewHeld() {
-  std::map<int64_t, std::string> held;
+int ActionExecutor::RenewHeld() { return Renew(/*force=*/true); }
+
+int ActionExecutor::Renew(bool force) {
+  std::vector<store::Claim> held;
+  const MonoTime mono = clock_.Monotonic();
+  const int64_t offset = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       mono.time_since_epoch()).count();
   {
     std::lock_guard lock(held_mu_);
-    held = held_;
+    // Unforced (before each claim), renew only when the wall clock stepped
+    // since the last renewal (our live claims may look expired now) or a
+    // renewal is overdue (no heartbeat running).
+    const bool stepped = std::llabs(offset - last_renew_offset_ms_) > 1000;
+    const bool overdue = mono - last_renew_ >= options_.lease / 4;
+    if (!force && !stepped && !overdue) return 0;
+    last_renew_ = mono;
+    last_renew_offset_ms_ = offset;
+    for (const auto& [id, token] : held_) held.push_back(store::Claim{id, token});
   }
-  int renewed = 0;
+  if (held.empty()) return 0;
   const int64_t now = NowMs();
-  for (const auto& [id, token] : held) {
-    // A lost claim is found out by the worker at its next fenced write.
-    if (actions_.Renew(store::Claim{id, token}, now + options_.lease.count(), now).ok()) ++renewed;
-  }
-  return renewed;
+  // A lost claim is found out by its worker at its next fenced write.
+  auto renewed = actions_.RenewAll(held, now + options_.lease.count(), now);
+  return renewed.ok() ? *renewed : 0;
 }
 
 int ActionExecutor::RunDue() {
@@ -102,7 +114,7 @@ int ActionExecutor::RunDue() {
     if (Stopping()) return handled;
     // Our own live claims first: after a wall-clock step they could look
     // expired, and must not be claimed a second time.
-    RenewHeld();
+    Renew(/*force=*/false);
     const int64_t now = NowMs();
     auto claimed = actions_.ClaimDue(now, options_.owner, now + options_.lease.count(),
                                      options_.claim_batch);

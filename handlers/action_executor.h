@@ -85,7 +85,7 @@ struct ExecutorOptions {
   // the longest a running action of a killed process waits to be resumed.
   std::chrono::milliseconds lease{std::chrono::seconds(60)};
   // Backoff between attempts: base * 2^attempts, at most max, with jitter.
-  std::chrono::milliseconds retry_base{std::chrono::seconds(5)};
+  std::chrono::milliseconds retry_base{std::chrono::seconds(2)};
   std::chrono::milliseconds retry_max{std::chrono::minutes(10)};
   // Attempts before an action that keeps failing is given up as failed.
   int max_attempts = 40;
@@ -193,8 +193,14 @@ class ActionExecutor {
   std::map<std::string, CachedRunners> runners_;    // guarded by cache_mu_
   std::mt19937_64 jitter_{std::random_device{}()};  // guarded by cache_mu_
 
+  // Renews the held claims; unless `force`, only after a wall-clock step or
+  // when a renewal is overdue. Returns how many were renewed.
+  int Renew(bool force);
+
   std::mutex held_mu_;
   std::map<int64_t, std::string> held_;  // guarded by held_mu_: action id -> claim token
+  MonoTime last_renew_{};                // guarded by held_mu_
+  int64_t last_renew_offset_ms_ = 0;     // guarded by held_mu_: wall - monotonic then
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -252,6 +252,26 @@ Status ActionStore::Renew(const Claim& claim, int64_t lease_until, int64_t now) 
                        [&](Stmt& q) { q.Bind(3, lease_until).Bind(4, now); });
 }
 
+Result<int> ActionStore::RenewAll(const std::vector<Claim>& claims, int64_t lease_until,
+                                  int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  int renewed = 0;
+  Status s = impl_->InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(
+        Stmt q, Stmt::Prepare(impl_->db.get(),
+                              "UPDATE actions SET next_attempt_at = max(next_attempt_at, ?3), "
+                              "updated_at = ?4 WHERE id = ?1 AND claimed_by = ?2 AND status = 'running'"));
+    for (const Claim& c : claims) {
+      q.Bind(1, c.action_id).Bind(2, std::string_view(c.token)).Bind(3, lease_until).Bind(4, now);
+      RELAYQ_RETURN_IF_ERROR(q.Run());
+      renewed += sqlite3_changes(impl_->db.get()) > 0 ? 1 : 0;
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return renewed;
+}
+
 Status ActionStore::ReleaseClaim(const Claim& claim, int64_t now) {
   std::lock_guard lock(impl_->mu);
   return impl_->Fenced(claim,

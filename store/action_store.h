@@ -91,6 +91,9 @@ class ActionStore {
 
   // Extends a claim's lease to `lease_until`; fails when it was lost.
   Status Renew(const Claim& claim, int64_t lease_until, int64_t now);
+  // Renew for many claims in one transaction; returns how many were renewed
+  // (the others were lost).
+  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now);
 
   // Gives a claim back untouched: the action is pending and due at `now`
   // (its attempts and progress unchanged). Fails when it was lost.
