@@ -290,6 +290,14 @@ Status ActionStore::ReleaseClaims(const std::string& owner_prefix, int64_t now) 
       [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
 }
 
+Status ActionStore::ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Run(
+      "UPDATE actions SET status = 'pending', next_attempt_at = ?2, claimed_by = NULL, "
+      "updated_at = ?2 WHERE status = 'running' AND substr(claimed_by, 1, length(?1)) = ?1",
+      [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
+}
+
 Result<std::optional<int64_t>> ActionStore::NextDueTime() {
   std::lock_guard lock(impl_->mu);
   RELAYQ_ASSIGN_OR_RETURN(

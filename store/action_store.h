@@ -105,6 +105,11 @@ class ActionStore {
   // still running, is never released, so a daemon starting beside another
   // one on the same store does not take over its work.
   Status ReleaseClaims(const std::string& owner_prefix, int64_t now);
+  // Releases every running action of owners whose name starts with
+  // `owner_prefix`, live lease or not. Only for a caller that knows all such
+  // owners are dead: a daemon holding the store's one-daemon lock may release
+  // its dead predecessors' claims at once instead of waiting out their lease.
+  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now);
 
   // The earliest time any unfinished action is due, or nullopt.
   Result<std::optional<int64_t>> NextDueTime();
