@@ -247,9 +247,26 @@ int main(int argc, char** argv) {
   const double after_cpu = (CpuSeconds(pid) - cpu1) / 5.0;
 
   const int64_t done = db.Count("SELECT count(*) FROM actions WHERE kind = 'fallback' AND status = 'done'");
+  // GitHub calls per fallback (every call the fake saw while relayq ran:
+  // checks, cancels, dispatches, runner listings, searches).
+  std::map<std::string, int64_t> calls_by_kind;
+  int64_t total_calls = 0;
+  for (const auto& call : gh.calls()) {
+    std::string kind = call.method + " ";
+    if (call.path.find("/cancel") != std::string::npos) kind += "cancel";
+    else if (call.path.find("/dispatches") != std::string::npos) kind += "dispatch";
+    else if (call.path.find("/actions/jobs/") != std::string::npos) kind += "job";
+    else if (call.path.find("/actions/runners") != std::string::npos) kind += "runners";
+    else if (call.path.find("/actions/runs") != std::string::npos) kind += "runs";
+    else kind += "other";
+    ++calls_by_kind[kind];
+    ++total_calls;
+  }
+  const auto stop_start = SteadyClock::now();
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
+  const double stop_s = std::chrono::duration<double>(SteadyClock::now() - stop_start).count();
 
   Percentiles c = Summarize(cancel_late), d = Summarize(done_late);
   std::printf("routing bench: %d jobs across 2 routes, queue_timeout %ds, synchronous=%s, %ld cores\n", jobs,
@@ -260,6 +277,11 @@ int main(int argc, char** argv) {
   std::printf("done (fallback dispatched) after deadline: p50 %.3f s, p99 %.3f s, max %.3f s\n", d.p50, d.p99, d.max);
   std::printf("relayq CPU while nothing was due: %.2f%% of a core over %.1f s; after all were done: %.2f%% over 5 s\n",
               idle_cpu * 100, idle_window_ms / 1000.0, after_cpu * 100);
+  std::printf("GitHub calls: %lld, %.2f per fallback (", static_cast<long long>(total_calls),
+              jobs > 0 ? static_cast<double>(total_calls) / jobs : 0.0);
+  for (const auto& [kind, n] : calls_by_kind) std::printf(" %s=%lld", kind.c_str(), static_cast<long long>(n));
+  std::printf(" )\n");
+  std::printf("stopped %.2f s after SIGTERM\n", stop_s);
   std::printf("store: %s\n", dir.c_str());
   return done == jobs ? 0 : 1;
 }

@@ -15,6 +15,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kIoError: return "io_error";
     case Status::Code::kCorruption: return "corruption";
     case Status::Code::kInternal: return "internal";
+    case Status::Code::kOutcomeUnknown: return "outcome_unknown";
   }
   return "unknown";
 }

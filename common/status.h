@@ -27,6 +27,9 @@ class [[nodiscard]] Status {
     kIoError,           // the OS refused a file or socket operation
     kCorruption,        // stored data is not what we wrote
     kInternal,          // a bug: an invariant did not hold
+    kOutcomeUnknown,    // a non-idempotent request may or may not have taken
+                        // effect (timeout or 5xx after it was sent): find out
+                        // before sending it again
   };
 
   Status() = default;  // ok
@@ -46,6 +49,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string msg) { return {Code::kIoError, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status OutcomeUnknown(std::string msg) { return {Code::kOutcomeUnknown, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -16,7 +16,13 @@
 //   RateLimited       GitHub kept asking us to slow down after the allowed
 //                     waits, or the next allowed time is too far away.
 //   Unavailable       network errors and 5xx after retries were exhausted, or
-//                     an answer that is not the JSON GitHub documents.
+//                     an answer that is not the JSON GitHub documents, or the
+//                     process is stopping (the request was not sent).
+//   OutcomeUnknown    only from the non-idempotent calls (DispatchWorkflow,
+//                     CancelRun): the request was sent once and may have taken
+//                     effect (timeout, lost connection, 5xx). It is never
+//                     resent; the caller finds out (the run by its
+//                     [relayq:ID] title, the run's status) before sending again.
 // Status messages name the method and path and GitHub's own message, and
 // never contain a token, a JWT or a private key.
 //
@@ -58,16 +64,17 @@ class GitHubClient {
   // `return_run_details`, asks GitHub for the new run's id; if the server is
   // an older GHES that rejects the field (400/422), the dispatch is sent once
   // more without it and the result's run_id is empty. Success means GitHub
-  // accepted the dispatch. Like every call it is retried on 5xx and network
-  // errors; should GitHub have acted before failing, a retry can start a
-  // second run, which is why dispatched runs carry relayq_id in their title.
+  // accepted the dispatch. It is sent at most once: a timeout or 5xx fails
+  // with OutcomeUnknown (a run may exist: dispatched runs carry relayq_id in
+  // their title, so the caller can look), a rate limit with RateLimited.
   virtual Result<DispatchResult> DispatchWorkflow(std::string_view repo, std::string_view workflow,
                                                   std::string_view ref,
                                                   const std::map<std::string, std::string>& inputs,
                                                   bool return_run_details) = 0;
 
   // Asks GitHub to cancel run `run_id`. Ok once GitHub accepted (202);
-  // Conflict when the run cannot be cancelled (already completed).
+  // Conflict when the run cannot be cancelled (already completed). Sent at
+  // most once: OutcomeUnknown when it may have taken effect unanswered.
   virtual Status CancelRun(std::string_view repo, int64_t run_id) = 0;
 
   virtual Result<WorkflowRun> GetRun(std::string_view repo, int64_t run_id) = 0;

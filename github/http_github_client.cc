@@ -219,7 +219,12 @@ class HttpGitHubClientImpl final : public GitHubClient {
       http_.enable_server_certificate_verification(true);
     }
     if (!options_.token.empty()) RememberSecret(options_.token);
+    // A stopping daemon abandons the request in flight instead of waiting for
+    // its read timeout.
+    stop_subscription_ = sleeper_.Subscribe([this] { http_.stop(); });
   }
+
+  ~HttpGitHubClientImpl() override { sleeper_.Unsubscribe(stop_subscription_); }
 
   Result<DispatchResult> DispatchWorkflow(std::string_view repo, std::string_view workflow,
                                           std::string_view ref,
@@ -236,14 +241,14 @@ class HttpGitHubClientImpl final : public GitHubClient {
               body.dump(), AuthMode::kDefault, std::string(repo)};
 
     DispatchResult result;
-    RELAYQ_ASSIGN_OR_RETURN(Answer answer, Send(call));
+    RELAYQ_ASSIGN_OR_RETURN(Answer answer, Send(call, /*idempotent=*/false));
     if (return_run_details && (answer.status == 400 || answer.status == 422)) {
       // Older GHES reject the unknown field; nothing was dispatched, so
       // sending once more without it cannot start the workflow twice.
       body.erase("return_run_details");
       call.body = body.dump();
       result.run_details_unsupported = true;
-      RELAYQ_ASSIGN_OR_RETURN(answer, Send(call));
+      RELAYQ_ASSIGN_OR_RETURN(answer, Send(call, /*idempotent=*/false));
     }
     if (!answer.ok()) return ErrorFor(call, answer);
     if (answer.status == 204 || answer.body.empty()) return result;
@@ -260,7 +265,7 @@ class HttpGitHubClientImpl final : public GitHubClient {
     RELAYQ_ASSIGN_OR_RETURN(std::string base, RepoPath(repo));
     Call call{"POST", base + "/actions/runs/" + std::to_string(run_id) + "/cancel", "",
               AuthMode::kDefault, std::string(repo)};
-    RELAYQ_ASSIGN_OR_RETURN(Answer answer, Send(call));
+    RELAYQ_ASSIGN_OR_RETURN(Answer answer, Send(call, /*idempotent=*/false));
     if (answer.status == 409) {
       return Status::Conflict("run " + std::to_string(run_id) +
                               " is not cancellable (already completed, or past the point it "
@@ -491,17 +496,30 @@ class HttpGitHubClientImpl final : public GitHubClient {
     return answer;
   }
 
+  static Status Stopping(const Call& call) {
+    return Status::Unavailable(Describe(call) + ": not sent: relayq is stopping");
+  }
+
   // Sends `call`, retrying network errors, 5xx and rate limits as the error
   // policy says. Returns the first answer that is not retried (2xx or a
   // final 4xx), or the Status of the last failure when attempts ran out.
-  Result<Answer> Send(const Call& call) {
-    const int attempts = std::max(1, options_.max_attempts);
+  //
+  // A call that is not `idempotent` (a dispatch, a cancel) is sent at most
+  // once: when it may have reached GitHub without an answer (a network
+  // error other than failing to connect, a 5xx) it fails with
+  // OutcomeUnknown and the caller must find out what happened before sending
+  // again. A rate limit means GitHub did not act, so it fails with
+  // RateLimited (and holds later calls until the limit ends) without waiting.
+  Result<Answer> Send(const Call& call, bool idempotent = true) {
+    const int attempts = idempotent ? std::max(1, options_.max_attempts) : 1;
     Status::Code last_code = Status::Code::kUnavailable;
     std::string last_msg = Describe(call) + ": not attempted";
     for (int attempt = 1; attempt <= attempts; ++attempt) {
       if (attempt > 1) Count(&ClientStats::retries);
+      if (sleeper_.Stopping()) return Stopping(call);
       RELAYQ_RETURN_IF_ERROR(WaitForRateLimitGate(call));
       if (IsWrite(call.method)) PaceWrite();
+      if (sleeper_.Stopping()) return Stopping(call);
 
       RELAYQ_ASSIGN_OR_RETURN(std::string authorization, AuthorizationFor(call));
       httplib::Request req;
@@ -532,6 +550,11 @@ class HttpGitHubClientImpl final : public GitHubClient {
         Count(&ClientStats::network_errors);
         last_code = Status::Code::kUnavailable;
         last_msg = Describe(call) + ": network error: " + httplib::to_string(error);
+        if (!idempotent && error != httplib::Error::Connection) {
+          return Status::OutcomeUnknown(last_msg +
+                                        " (sent once, not resent: GitHub may have acted)");
+        }
+        if (sleeper_.Stopping()) return Stopping(call);
         if (attempt < attempts) sleeper_.SleepFor(Backoff(attempt));
         continue;
       }
@@ -549,18 +572,22 @@ class HttpGitHubClientImpl final : public GitHubClient {
         last_code = Status::Code::kRateLimited;
         last_msg = Describe(call) + ": HTTP " + std::to_string(answer->status) + " rate limited" +
                    GitHubMessage(*answer);
-        if (wait > options_.max_rate_limit_wait) {
-          BlockUntil(clock_.Now() + wait);
+        if (wait > options_.max_rate_limit_wait || !idempotent) {
+          BlockUntil(clock_.Monotonic() + wait);
           return Status::RateLimited(last_msg + " (next request allowed in " +
                                      std::to_string(wait.count() / 1000) + " s; not waiting)");
         }
-        if (attempt < attempts) BlockUntil(clock_.Now() + wait);
+        if (attempt < attempts) BlockUntil(clock_.Monotonic() + wait);
         continue;
       }
       if (answer->status >= 500) {
         last_code = Status::Code::kUnavailable;
         last_msg =
             Describe(call) + ": HTTP " + std::to_string(answer->status) + GitHubMessage(*answer);
+        if (!idempotent) {
+          return Status::OutcomeUnknown(last_msg +
+                                        " (sent once, not resent: GitHub may have acted)");
+        }
         if (attempt < attempts) {
           auto retry_after = ParseRetryAfter(answer->Header("Retry-After"));
           sleeper_.SleepFor(retry_after ? milliseconds(*retry_after) : Backoff(attempt));
@@ -596,7 +623,9 @@ class HttpGitHubClientImpl final : public GitHubClient {
     return std::max(options_.secondary_rate_limit_wait, Backoff(attempt));
   }
 
-  void BlockUntil(WallTime t) {
+  // Waits are on the monotonic clock: a wall-clock step neither lengthens a
+  // rate-limit pause nor ends it early.
+  void BlockUntil(MonoTime t) {
     std::lock_guard lock(stats_mu_);
     if (!blocked_until_ || *blocked_until_ < t) blocked_until_ = t;
   }
@@ -607,7 +636,7 @@ class HttpGitHubClientImpl final : public GitHubClient {
     {
       std::lock_guard lock(stats_mu_);
       if (blocked_until_) {
-        wait = std::chrono::duration_cast<milliseconds>(*blocked_until_ - clock_.Now());
+        wait = std::chrono::duration_cast<milliseconds>(*blocked_until_ - clock_.Monotonic());
         if (wait <= milliseconds(0)) blocked_until_.reset();
       }
     }
@@ -658,7 +687,7 @@ class HttpGitHubClientImpl final : public GitHubClient {
     // A successful answer that used the last request of the window means the
     // next one would fail: hold every caller until the window resets.
     if (answer.ok() && remaining && *remaining == 0 && reset) {
-      WallTime t = FromUnixMillis(*reset * 1000);
+      MonoTime t = clock_.Monotonic() + milliseconds(*reset * 1000 - ToUnixMillis(clock_.Now()));
       if (!blocked_until_ || *blocked_until_ < t) blocked_until_ = t;
     }
   }
@@ -767,7 +796,7 @@ class HttpGitHubClientImpl final : public GitHubClient {
 
   mutable std::mutex stats_mu_;
   ClientStats stats_;                      // guarded by stats_mu_
-  std::optional<WallTime> blocked_until_;  // guarded by stats_mu_: no request before it
+  std::optional<MonoTime> blocked_until_;  // guarded by stats_mu_: no request before it
 
   std::mutex pace_mu_;
   MonoTime next_write_at_{};  // guarded by pace_mu_: earliest time of the next write
@@ -781,6 +810,8 @@ class HttpGitHubClientImpl final : public GitHubClient {
 
   mutable std::mutex secrets_mu_;
   std::deque<std::string> secrets_;  // guarded by secrets_mu_
+
+  int stop_subscription_ = 0;
 };
 
 }  // namespace

@@ -67,13 +67,15 @@ struct ClientOptions {
   // Backoff before retry n (1-based) is uniform in [0, min(backoff_max,
   // backoff_base * 2^(n-1))] ("full jitter").
   std::chrono::milliseconds backoff_base{1000};
-  std::chrono::milliseconds backoff_max{60000};
+  std::chrono::milliseconds backoff_max{15000};
   // A secondary rate limit without Retry-After waits at least this long
   // (GitHub: "wait for at least one minute").
   std::chrono::milliseconds secondary_rate_limit_wait{60000};
   // A call does not block longer than this for one rate-limit wait; beyond it
   // the call fails with RateLimited so a durable caller can come back later.
-  std::chrono::milliseconds max_rate_limit_wait{15 * 60 * 1000};
+  // Kept well under the executor's claim lease (60 s), so no single wait
+  // inside a call holds an action for long; see ExecutorOptions::lease.
+  std::chrono::milliseconds max_rate_limit_wait{15 * 1000};
 
   // Minimum spacing between writes (POST/PUT/PATCH/DELETE); GitHub asks for
   // at least one second. Tests set 0.

@@ -1,5 +1,6 @@
 #include "handlers/action_executor.h"
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "handlers/views.h"
@@ -11,8 +12,10 @@ using nlohmann::json;
 
 struct ActionExecutor::Progress {
   json j = json::object();
-  // True when this very Execute() call recorded the dispatching stage, so no
-  // earlier send can exist (never persisted).
+  store::Claim claim;
+  // True when this very Execute() call recorded the current stage
+  // (cancelling or dispatching), so no earlier send of its request can exist
+  // (never persisted).
   bool began_now = false;
 
   std::string stage() const { return j.value("stage", std::string()); }
@@ -42,6 +45,7 @@ bool Transient(const Status& s) {
     case Status::Code::kRateLimited:
     case Status::Code::kIoError:
     case Status::Code::kInternal:
+    case Status::Code::kOutcomeUnknown:
       return true;
     default:
       return false;
@@ -52,6 +56,12 @@ bool Transient(const Status& s) {
 bool StartedOnRunner(const github::WorkflowJob& job) {
   return !job.runner_name.empty() || job.status == "in_progress";
 }
+
+// Every status a run can have before and after it starts: the search for a
+// dispatched run whose answer was lost must look in all of them (kit
+// workflows queue behind concurrency groups, so `pending` is normal).
+constexpr const char* kRunStatuses[] = {"requested", "waiting", "pending",
+                                        "queued",    "in_progress", "completed"};
 
 }  // namespace
 
@@ -67,41 +77,100 @@ ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient
 
 ActionExecutor::~ActionExecutor() { Stop(); }
 
+bool ActionExecutor::Stopping() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
+
+int ActionExecutor::RenewHeld() { return Renew(/*force=*/true); }
+
+int ActionExecutor::Renew(bool force) {
+  std::vector<store::Claim> held;
+  const MonoTime mono = clock_.Monotonic();
+  const int64_t offset = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       mono.time_since_epoch()).count();
+  {
+    std::lock_guard lock(held_mu_);
+    // Unforced (before each claim), renew only when the wall clock stepped
+    // since the last renewal (our live claims may look expired now) or a
+    // renewal is overdue (no heartbeat running).
+    const bool stepped = std::llabs(offset - last_renew_offset_ms_) > 1000;
+    const bool overdue = mono - last_renew_ >= options_.lease / 4;
+    if (!force && !stepped && !overdue) return 0;
+    last_renew_ = mono;
+    last_renew_offset_ms_ = offset;
+    for (const auto& [id, token] : held_) held.push_back(store::Claim{id, token});
+  }
+  if (held.empty()) return 0;
+  const int64_t now = NowMs();
+  // A lost claim is found out by its worker at its next fenced write.
+  auto renewed = actions_.RenewAll(held, now + options_.lease.count(), now);
+  return renewed.ok() ? *renewed : 0;
+}
+
 int ActionExecutor::RunDue() {
   int handled = 0;
   for (;;) {
+    if (Stopping()) return handled;
+    // Our own live claims first: after a wall-clock step they could look
+    // expired, and must not be claimed a second time.
+    Renew(/*force=*/false);
     const int64_t now = NowMs();
     auto claimed = actions_.ClaimDue(now, options_.owner, now + options_.lease.count(),
                                      options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
-    for (const store::ActionRecord& a : *claimed) {
-      (void)Execute(a);
+    {
+      std::lock_guard lock(held_mu_);
+      for (const store::ClaimedAction& c : *claimed) held_[c.claim.action_id] = c.claim.token;
+    }
+    for (const store::ClaimedAction& c : *claimed) {
+      if (Stopping()) {
+        // Not started: hand it back, due at once for the next start.
+        (void)actions_.ReleaseClaim(c.claim, NowMs());
+        std::lock_guard lock(held_mu_);
+        held_.erase(c.claim.action_id);
+        continue;
+      }
+      (void)Execute(c.action, c.claim);
       ++handled;
     }
     if (claimed->size() < options_.claim_batch) return handled;
   }
 }
 
-ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a) {
+ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store::Claim& claim) {
+  {
+    std::lock_guard lock(held_mu_);
+    held_[claim.action_id] = claim.token;
+  }
   Progress p;
   p.j = ParseObject(a.result);
+  p.claim = claim;
+  ActionOutcome out;
   // Exceptions stop here: a malformed payload fails its own action only.
   try {
-    if (a.kind == "fallback") return ExecuteFallback(a, p);
-    if (a.kind == "chain") return ExecuteChain(a, p);
-    if (a.kind == "dispatch") return ExecuteDispatch(a, p);
-    return Fail(a, p, "unknown action kind '" + a.kind + "'");
+    if (a.kind == "fallback") {
+      out = ExecuteFallback(a, p);
+    } else if (a.kind == "chain") {
+      out = ExecuteChain(a, p);
+    } else if (a.kind == "dispatch") {
+      out = ExecuteDispatch(a, p);
+    } else {
+      out = Fail(a, p, "unknown action kind '" + a.kind + "'");
+    }
   } catch (const std::exception& e) {
-    return Fail(a, p, std::string("malformed action: ") + e.what());
+    out = Fail(a, p, std::string("malformed action: ") + e.what());
   }
+  std::lock_guard lock(held_mu_);
+  held_.erase(claim.action_id);
+  return out;
 }
 
 ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Progress& p) {
   const json payload = ParseObject(a.payload);
   const int64_t job_id = a.job_id.value_or(payload.value("job_id", int64_t{0}));
-  const std::string stage = p.stage();
 
-  if (stage.empty()) {
+  if (p.stage().empty()) {
     auto job = actions_.GetJob(job_id);
     if (!job.ok()) return RetryOrFail(a, p, job.status());
     if (!*job) return Abort(a, p, "job " + std::to_string(job_id) + " is not recorded");
@@ -114,7 +183,13 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     const policy::Route* route = policy::MatchRoute(*policy, view);
     std::optional<policy::RunnerAvailability> availability;
     if (route != nullptr && (route->fallback_when_offline || !route->constraints.required_labels.empty())) {
-      availability = Availability(a.repository);
+      // Judged with runner status or not at all: a failed listing is a
+      // transient error like any other, never a refusal.
+      auto listed = Availability(a.repository);
+      if (!listed.ok()) {
+        return RetryOrFail(a, p, Status::Unavailable("runner status unknown: " + listed.status().message()));
+      }
+      availability = std::move(*listed);
     }
     policy::FallbackDecision d = policy::DecideFallback(
         *policy, view, availability ? &*availability : nullptr, NowMs());
@@ -128,32 +203,46 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
       case Kind::kRefused:
         return Abort(a, p, std::string(policy::RefusalReasonName(d.refusal)) + ": " + d.reason);
       case Kind::kNotDue: {
-        Status s = actions_.Reschedule(a.id, d.due_at_ms, NowMs());
-        if (!s.ok()) return RetryOrFail(a, p, s);
+        Status s = actions_.Reschedule(p.claim, d.due_at_ms, NowMs());
+        if (!s.ok()) return StoreFailed(a, p, s);
         Count(a, "rescheduled");
         return {"rescheduled", "due at " + std::to_string(d.due_at_ms), {}, {}};
       }
       case Kind::kDue:
         break;
     }
-    // Ask GitHub too: the store may not have heard of a start yet.
-    auto remote = github_.GetJob(a.repository, job_id);
-    if (!remote.ok()) {
-      if (remote.status().code() == Status::Code::kNotFound) return Abort(a, p, "job not found on GitHub");
-      return RetryOrFail(a, p, remote.status());
+    // Cancelling kills every job of the run: go on only while none of them
+    // has started, in the store or (it may not have heard yet) on GitHub.
+    auto siblings = actions_.JobsOfRun((*job)->run_id, (*job)->run_attempt);
+    if (!siblings.ok()) return RetryOrFail(a, p, siblings.status());
+    std::vector<int64_t> to_check = {job_id};
+    for (const store::JobState& s : *siblings) {
+      if (s.id == job_id) continue;
+      if (s.runner_name || store::JobStage(s.status) >= 3) {
+        return Abort(a, p, "job " + std::to_string(s.id) + " of the run already started" +
+                               (s.runner_name ? " on " + *s.runner_name : ""));
+      }
+      to_check.push_back(s.id);
     }
-    if (StartedOnRunner(*remote) || remote->status == "completed") {
-      return Abort(a, p, remote->runner_name.empty() ? "job is " + remote->status
-                                                     : "started on " + remote->runner_name);
+    for (int64_t id : to_check) {
+      auto remote = github_.GetJob(a.repository, id);
+      if (!remote.ok()) {
+        if (remote.status().code() == Status::Code::kNotFound) {
+          return Abort(a, p, "job " + std::to_string(id) + " not found on GitHub");
+        }
+        return RetryOrFail(a, p, remote.status());
+      }
+      if (StartedOnRunner(*remote) || remote->status == "completed") {
+        std::string what = remote->runner_name.empty() ? "job is " + remote->status
+                                                       : "started on " + remote->runner_name;
+        if (id != job_id) what = "job " + std::to_string(id) + " of the run: " + what;
+        return Abort(a, p, what);
+      }
     }
-    Status cancelled = github_.CancelRun(a.repository, (*job)->run_id);
-    if (cancelled.code() == Status::Code::kConflict) {
-      auto again = github_.GetJob(a.repository, job_id);
-      if (again.ok() && !again->runner_name.empty()) return Abort(a, p, "started on " + again->runner_name);
-      return Abort(a, p, "the run could not be cancelled (409): " + cancelled.message());
-    }
-    if (!cancelled.ok()) return RetryOrFail(a, p, cancelled);
-    p.j["stage"] = "cancelled";
+    // From here on the fallback goes through: "cancelling" is saved before
+    // the cancel is sent, so an attempt that dies or loses the answer is
+    // followed by one that reads the run's status and replaces it.
+    p.j["stage"] = "cancelling";
     p.j["cancelled_run_id"] = (*job)->run_id;
     p.j["route"] = d.route->name;
     p.j["target_workflow"] = d.target_workflow;
@@ -163,20 +252,67 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     p.j["inputs_known"] = d.inputs_known;
     p.j["fallback_count"] = view.fallback_count + 1;
     if (*request) p.j["parent_request_id"] = (*request)->id;
-    if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
+    p.began_now = true;
+  }
+
+  if (p.stage() == "cancelling") {
+    const int64_t run_id = p.j.value("cancelled_run_id", int64_t{0});
+    // The run's status, as far as it tells what became of a cancel.
+    // Returns true when the run ended cancelled (go on to replace it); ends
+    // the action (via `ended`) when it finished on its own.
+    std::optional<ActionOutcome> ended;
+    auto cancelled_already = [&](bool ours) -> bool {
+      auto run = github_.GetRun(a.repository, run_id);
+      if (!run.ok()) {
+        ended = run.status().code() == Status::Code::kNotFound
+                    ? Fail(a, p, "run " + std::to_string(run_id) + " not found on GitHub")
+                    : RetryOrFail(a, p, run.status());
+        return false;
+      }
+      if (run->status != "completed") return false;
+      if (run->conclusion == "cancelled" && ours) return true;
+      ended = Abort(a, p, run->conclusion == "cancelled"
+                              ? "the run was cancelled by someone else"
+                              : "the run completed (" + run->conclusion + ") before it was cancelled");
+      return false;
+    };
+    bool done = false;
+    if (!p.began_now) {
+      // An earlier attempt may have sent the cancel.
+      done = cancelled_already(/*ours=*/true);
+      if (ended) return *ended;
+    }
+    if (!done) {
+      Status cancelled = github_.CancelRun(a.repository, run_id);
+      if (cancelled.code() == Status::Code::kConflict) {
+        done = cancelled_already(/*ours=*/!p.began_now);
+        if (ended) return *ended;
+        if (!done) {
+          auto again = github_.GetJob(a.repository, job_id);
+          if (again.ok() && !again->runner_name.empty()) return Abort(a, p, "started on " + again->runner_name);
+          return Abort(a, p, "the run could not be cancelled (409): " + cancelled.message());
+        }
+      } else if (!cancelled.ok()) {
+        return RetryOrFail(a, p, cancelled);
+      }
+    }
+    p.j["stage"] = "cancelled";
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
   }
 
   if (p.stage() == "cancelled") {
-    // The job may have reached a runner between our check and the cancel.
-    auto job = actions_.GetJob(job_id);
-    if (job.ok() && *job && (*job)->runner_name && store::JobStage((*job)->status) >= 3) {
-      return Abort(a, p, "started on " + *(*job)->runner_name);
+    // The job may have reached a runner between the check and the cancel.
+    // GitHub cancels running jobs too, so its work is lost either way: it is
+    // replaced, and the reason recorded.
+    if (!p.j.contains("started_before_cancel")) {
+      auto remote = github_.GetJob(a.repository, job_id);
+      if (remote.ok() && !remote->runner_name.empty()) {
+        p.j["started_before_cancel"] = remote->runner_name;
+        p.j["note"] = "the job had started on " + remote->runner_name +
+                      " when the cancel took effect; GitHub cancelled it, so it is replaced";
+      }
     }
-    auto remote = github_.GetJob(a.repository, job_id);
-    if (!remote.ok() && remote.status().code() != Status::Code::kNotFound) {
-      return RetryOrFail(a, p, remote.status());
-    }
-    if (remote.ok() && StartedOnRunner(*remote)) return Abort(a, p, "started on " + remote->runner_name);
     store::DispatchRequest r;
     r.repository = a.repository;
     r.workflow = p.j.value("target_workflow", std::string());
@@ -184,9 +320,11 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     r.inputs = StringMap(p.j.value("inputs", json::object()));
     if (p.j.contains("parent_request_id")) r.parent_id = p.j["parent_request_id"].get<int64_t>();
     r.fallback_count = p.j.value("fallback_count", int64_t{1});
-    if (Status s = BeginDispatching(a, p, r); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = BeginDispatching(a, p, r); !s.ok()) return StoreFailed(a, p, s);
   }
-  if (p.stage() == "dispatching") return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+  if (p.stage() == "dispatching" || p.stage() == "done") {
+    return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+  }
   return Fail(a, p, "unknown fallback stage '" + p.stage() + "'");
 }
 
@@ -199,7 +337,7 @@ ActionOutcome ActionExecutor::ExecuteChain(const store::ActionRecord& a, Progres
     r.ref = payload.value("ref", std::string());
     r.inputs = StringMap(payload.value("inputs", json::object()));
     if (payload.contains("parent_request_id")) r.parent_id = payload["parent_request_id"].get<int64_t>();
-    if (Status s = BeginDispatching(a, p, r); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = BeginDispatching(a, p, r); !s.ok()) return StoreFailed(a, p, s);
   }
   return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
 }
@@ -213,22 +351,24 @@ ActionOutcome ActionExecutor::ExecuteDispatch(const store::ActionRecord& a, Prog
   return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
 }
 
-Status ActionExecutor::BeginDispatching(const store::ActionRecord& a, Progress& p,
+Status ActionExecutor::BeginDispatching(const store::ActionRecord& /*a*/, Progress& p,
                                         const store::DispatchRequest& request) {
   // The request and the progress that names it are one transaction, and the
   // progress already counts the first send: if relayq dies after GitHub took
   // the dispatch but before recording it, the next attempt looks for the run
   // before sending again.
+  json next = p.j;
   auto created = actions_.CreateRequestForAction(
-      request, a.id,
+      request, p.claim,
       [&](int64_t id) {
-        p.j["stage"] = "dispatching";
-        p.j["request_id"] = id;
-        p.j["sends"] = 1;
-        return p.Dump();
+        next["stage"] = "dispatching";
+        next["request_id"] = id;
+        next["sends"] = 1;
+        return next.dump(-1, ' ', false, json::error_handler_t::replace);
       },
       NowMs());
   if (!created.ok()) return created.status();
+  p.j = std::move(next);
   p.began_now = true;
   return Status::Ok();
 }
@@ -239,42 +379,60 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
   if (!request.ok()) return RetryOrFail(a, p, request.status());
   if (!*request) return Fail(a, p, "request " + std::to_string(request_id) + " is not recorded");
   const store::DispatchRequest& r = **request;
+  const std::string as_run = "dispatched " + r.workflow + " as run ";
   // Already tied to a run (a webhook for it arrived): it was dispatched, by
   // an attempt whose answer was lost.
-  if (r.run_id) {
-    return Dispatched(a, p, r, r.run_id, "dispatched " + r.workflow + " as run " + std::to_string(*r.run_id));
+  if (r.run_id) return Dispatched(a, p, r, r.run_id, as_run + std::to_string(*r.run_id));
+  // GitHub accepted the dispatch but recording it failed: finish it, never
+  // send again.
+  if (p.j.value("dispatched", false) || p.stage() == "done") {
+    if (p.j.contains("run_id") && p.j["run_id"].is_number_integer()) {
+      const int64_t run_id = p.j["run_id"].get<int64_t>();
+      return Dispatched(a, p, r, run_id, as_run + std::to_string(run_id));
+    }
   }
   // `sends` counts dispatches that may have reached GitHub, including the
-  // one about to happen. More than one in flight means an earlier send may
-  // have been accepted without relayq hearing the answer.
+  // one about to happen. One sent by an earlier attempt may have been
+  // accepted without relayq hearing the answer: look for its run by the
+  // [relayq:ID] title in every status first; a failed listing is retried
+  // later, never answered by sending again.
   const int64_t sends = p.j.value("sends", int64_t{0});
-  const bool fresh = p.began_now;
-  if (!fresh && sends > 0) {
-    // A previous attempt sent the dispatch and did not learn the outcome:
-    // look for the run by its [relayq:ID] title before sending again.
+  const bool accepted = p.j.value("dispatched", false) || p.stage() == "done";
+  if (!p.began_now && (sends > 0 || accepted)) {
     const std::string tag = "[relayq:" + std::to_string(r.id) + "]";
-    for (const char* status : {"queued", "in_progress", "completed", "waiting", "requested"}) {
+    for (const char* status : kRunStatuses) {
       auto runs = github_.ListRunsWithStatus(r.repository, status);
-      if (!runs.ok()) break;
+      if (!runs.ok()) {
+        return RetryOrFail(a, p, Status::Unavailable("looking for the run of request " +
+                                                     std::to_string(r.id) + " before sending again: " +
+                                                     runs.status().message()));
+      }
       for (const auto& run : *runs) {
         if (run.display_title.find(tag) != std::string::npos) {
-          return Dispatched(a, p, r, run.id, "dispatched " + r.workflow + " as run " + std::to_string(run.id));
+          return Dispatched(a, p, r, run.id, as_run + std::to_string(run.id));
         }
       }
     }
+    if (accepted) {
+      // GitHub said yes but its run is not listed yet: look again later.
+      return RetryOrFail(a, p, Status::Unavailable("request " + std::to_string(r.id) +
+                                                   " was dispatched; its run is not listed yet"));
+    }
   }
-  if (!fresh) {
+  if (!p.began_now) {
     p.j["sends"] = sends + 1;
-    if (Status s = actions_.SaveProgress(a.id, p.Dump(), NowMs()); !s.ok()) return RetryOrFail(a, p, s);
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
   }
+  // One send per attempt from here on; the next needs a new attempt.
+  p.began_now = false;
 
   std::map<std::string, std::string> inputs = r.inputs;
   inputs["relayq_id"] = std::to_string(r.id);
   auto result = github_.DispatchWorkflow(r.repository, r.workflow, r.ref, inputs, true);
   if (!result.ok() && result.status().code() == Status::Code::kInvalidArgument &&
       result.status().message().find("relayq_id") != std::string::npos) {
-    // A workflow that declares no relayq_id input: dispatch without it and
-    // rely on the run id GitHub returns.
+    // A workflow that declares no relayq_id input (422: nothing dispatched):
+    // dispatch without it and rely on the run id GitHub returns.
     inputs.erase("relayq_id");
     result = github_.DispatchWorkflow(r.repository, r.workflow, r.ref, inputs, true);
     p.j["relayq_id_input"] = false;
@@ -285,6 +443,8 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
     return RetryOrFail(a, p, result.status());
   }
+  p.j["dispatched"] = true;
+  if (result->run_id) p.j["run_id"] = *result->run_id;
   if (result->html_url) p.j["html_url"] = *result->html_url;
   return Dispatched(a, p, r, result->run_id,
                     "dispatched " + r.workflow + " on " + r.ref +
@@ -294,35 +454,69 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
 ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress& p,
                                          const store::DispatchRequest& r,
                                          std::optional<int64_t> run_id, std::string message) {
-  p.j["stage"] = "done";
-  p.j["outcome"] = message;
-  p.j["request_id"] = r.id;
+  // Stage "done" exists only in the row that also says the action is done:
+  // if that write fails, the saved progress says "dispatched" (with the run
+  // when known), so the next attempt finishes without sending.
+  p.j["dispatched"] = true;
   if (run_id) p.j["run_id"] = *run_id;
+  json done = p.j;
+  done["stage"] = "done";
+  done["outcome"] = message;
+  done["request_id"] = r.id;
   // The request and the action are marked in one transaction, so the store
   // never shows a done action whose request still looks pending.
-  if (Status s = actions_.FinishDispatched(a.id, r.id, run_id, p.Dump(), NowMs()); !s.ok()) {
-    return RetryOrFail(a, p, s);
+  if (Status s = actions_.FinishDispatched(
+          p.claim, r.id, run_id, done.dump(-1, ' ', false, json::error_handler_t::replace), NowMs());
+      !s.ok()) {
+    return StoreFailed(a, p, s);
   }
+  p.j = std::move(done);
   Count(a, "done");
   return {"done", std::move(message), run_id, r.id};
 }
 
 ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, std::string why) {
   p.j["outcome"] = why;
-  (void)actions_.Finish(a.id, "aborted", p.Dump(), why, NowMs());
+  if (Status s = actions_.Finish(p.claim, "aborted", p.Dump(), why, NowMs()); !s.ok()) {
+    if (store::ClaimWasLost(s)) return Lost(a, s);
+    // Left running: the lease runs out and the action is judged again.
+  }
   Count(a, "aborted");
   return {"aborted", std::move(why), {}, {}};
 }
 
 ActionOutcome ActionExecutor::Fail(const store::ActionRecord& a, Progress& p, std::string why) {
   p.j["outcome"] = why;
-  (void)actions_.Finish(a.id, "failed", p.Dump(), why, NowMs());
+  if (Status s = actions_.Finish(p.claim, "failed", p.Dump(), why, NowMs()); !s.ok()) {
+    if (store::ClaimWasLost(s)) return Lost(a, s);
+  }
   Count(a, "failed");
   return {"failed", std::move(why), {}, {}};
 }
 
+ActionOutcome ActionExecutor::Lost(const store::ActionRecord& a, const Status& why) {
+  Count(a, "lost");
+  return {"lost", why.message(), {}, {}};
+}
+
+ActionOutcome ActionExecutor::StoreFailed(const store::ActionRecord& a, Progress& p,
+                                          const Status& error) {
+  if (store::ClaimWasLost(error)) return Lost(a, error);
+  // The store failing (busy, full disk) is transient whatever SQLite called it.
+  return RetryOrFail(a, p, Status::Unavailable("store: " + error.message()));
+}
+
 ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress& p,
                                           const Status& error) {
+  if (Stopping()) {
+    // Cut short by a stop, not a failure: due again at once, attempt not
+    // counted, progress kept.
+    Status s = actions_.Retry(p.claim, NowMs(), "interrupted by stop: " + error.message(), p.Dump(),
+                              NowMs(), /*count_attempt=*/false);
+    if (store::ClaimWasLost(s)) return Lost(a, s);
+    Count(a, "retry");
+    return {"retrying", error.message(), {}, {}};
+  }
   if (!Transient(error)) return Fail(a, p, error.message());
   if (a.attempts + 1 >= options_.max_attempts) {
     return Fail(a, p, "gave up after " + std::to_string(a.attempts + 1) + " attempts: " + error.message());
@@ -338,7 +532,8 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
     jitter = spread(jitter_);
   }
   const int64_t next = NowMs() + backoff / 2 + jitter;
-  (void)actions_.Retry(a.id, next, error.message(), p.Dump(), NowMs());
+  Status s = actions_.Retry(p.claim, next, error.message(), p.Dump(), NowMs());
+  if (store::ClaimWasLost(s)) return Lost(a, s);
   Count(a, "retry");
   return {"retrying", error.message(), {}, {}};
 }
@@ -350,34 +545,33 @@ void ActionExecutor::Count(const store::ActionRecord& a, const std::string& outc
       ->Increment();
 }
 
-std::optional<policy::RunnerAvailability> ActionExecutor::Availability(const std::string& repo) {
-  const int64_t now = NowMs();
+Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::string& repo) {
+  const MonoTime now = clock_.Monotonic();
   {
     std::lock_guard lock(cache_mu_);
-    CachedRunners& c = runners_[repo];
-    if (c.fetched_at != 0 && now - c.fetched_at <= options_.runner_cache_ttl.count()) {
-      return c.ok ? std::optional(c.availability) : std::nullopt;
+    auto it = runners_.find(repo);
+    if (it != runners_.end() && now - it->second.fetched_at <= options_.runner_cache_ttl) {
+      return it->second.availability;
     }
   }
   // Fetched outside the lock: a slow API call must not stall other workers.
   auto runners = github_.ListRunners(repo);
+  if (!runners.ok()) return runners.status();  // not cached: each route asks again
   CachedRunners fresh;
   fresh.fetched_at = now;
-  fresh.ok = runners.ok();
-  if (runners.ok()) {
-    for (const auto& r : *runners) {
-      fresh.availability.runners.push_back({r.name, r.labels, r.online(), r.busy});
-    }
+  for (const auto& r : *runners) {
+    fresh.availability.runners.push_back({r.name, r.labels, r.online(), r.busy});
   }
   std::lock_guard lock(cache_mu_);
   runners_[repo] = fresh;
-  return fresh.ok ? std::optional(fresh.availability) : std::nullopt;
+  return fresh.availability;
 }
 
 void ActionExecutor::Start() {
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     threads_.emplace_back([this] { Loop(); });
   }
+  threads_.emplace_back([this] { Heartbeat(); });
 }
 
 void ActionExecutor::Wake() {
@@ -394,10 +588,25 @@ void ActionExecutor::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (options_.github_sleeper != nullptr) options_.github_sleeper->Stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+}
+
+void ActionExecutor::Heartbeat() {
+  // Monotonic waits (condition_variable::wait_for uses the steady clock), so
+  // a wall-clock step neither delays nor hurries a renewal.
+  const auto period = std::max(std::chrono::milliseconds(1), options_.lease / 4);
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, period, [&] { return stopping_; });
+      if (stopping_) return;
+    }
+    RenewHeld();
+  }
 }
 
 void ActionExecutor::Loop() {
@@ -414,8 +623,8 @@ void ActionExecutor::Loop() {
     if (next.ok() && *next) {
       wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
     }
-    // Something is due but could not be claimed (the store was busy): do not
-    // spin on it.
+    // Something is due but could not be claimed (the store was busy, or it
+    // is another live owner's): do not spin on it.
     if (handled == 0 && wait.count() == 0) wait = std::chrono::milliseconds(50);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, wait, [&] { return stopping_ || wake_seq_ != seen; });

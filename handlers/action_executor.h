@@ -2,25 +2,61 @@
 //
 // Actions are recorded by the Router (fallbacks, chains) and by `relayq
 // dispatch`; the executor claims those that are due, performs them in
-// stages, and records each stage before the next, so a restart resumes where
-// it stopped and nothing is done twice:
-//   fallback  check the job is still queued (store and API) -> cancel its run
-//             -> check it did not start meanwhile -> record a new request ->
-//             dispatch the fallback workflow with the original inputs
+// stages, and records each stage before the step it guards, so a restart
+// resumes where it stopped and nothing is done twice:
+//   fallback  check that no job of the run has started (store and API) ->
+//             record "cancelling" -> cancel the run -> record "cancelled" ->
+//             record a new request -> dispatch the fallback workflow with the
+//             original inputs
 //   chain     record a new request -> dispatch
 //   dispatch  dispatch the request `relayq dispatch` recorded
-// A job that starts before its fallback is carried out (an in_progress
-// delivery, a runner on the API's job, a 409 from the cancel) aborts the
-// fallback, recorded as "started on RUNNER". Failures GitHub may recover
-// from (network, 5xx, rate limits) are retried with exponential backoff and
+//
+// Exactly once. Dispatch and cancel are sent at most once per attempt; when
+// GitHub's answer is lost (OutcomeUnknown: timeout, 5xx) the next attempt
+// finds out before sending again: a dispatch looks for its run by
+// [relayq:ID] in every run status (requested, waiting, pending, queued,
+// in_progress, completed) and, when a listing fails, retries later instead of
+// resending; a cancel reads the run's status. A fallback that recorded
+// "cancelling" always ends with a replacement unless the run finished on its
+// own (success/failure): a cancel that took effect is replaced whatever the
+// answer said, and a job that reached a runner between the check and the
+// cancel is cancelled by GitHub too (no 409), so it is replaced as well and
+// the reason is recorded. A fallback aborts as "started on RUNNER" only
+// before anything was cancelled, and only when some job of the run started
+// (a run with several governed jobs is cancelled only while none has).
+// Failures GitHub may recover from (network, 5xx, rate limits, an unknown
+// outcome, a runners-API failure) are retried with exponential backoff and
 // jitter; failures it will not (401, 403, 404, 422) fail the action with the
-// reason. Every dispatch carries the `relayq_id` input, and its run is tied
-// back to the request by id (return_run_details) or by [relayq:ID] in the
-// run's title.
+// reason.
+//
+// Claims and clocks. Every write is fenced on the action's claim (a token
+// unique to the claim, see ActionStore); a write that finds the claim lost
+// stops all work on that action ("lost"). While an action is worked on, its
+// lease (ExecutorOptions::lease) is renewed every lease/4 by a heartbeat that
+// waits on the monotonic clock, and every RunDue renews this executor's
+// claims before it claims, so a wall-clock step inside the process never
+// makes the executor take over its own live claims. Leases are stored as
+// wall times (they must outlive the process: a daemon killed mid-action
+// leaves claims that expire within one lease and are then taken over; a
+// daemon starting beside a live one takes nothing live). Another process
+// (`relayq dispatch`) sees a live claim as expired only if the wall clock
+// steps forward by more than 3/4 of a lease between two renewals; then the
+// fence stops the first owner at its next write and the taker looks for the
+// run before sending. No single wait inside a GitHub call is longer than the
+// client's max_rate_limit_wait/backoff_max (15 s by default), well under the
+// lease. Due times are wall times because they come from GitHub's timestamps;
+// all waiting (the workers' sleep, backoff inside the client) is monotonic.
+//
+// Stop. Stop() ends every wait inside GitHub calls at once (through the
+// StoppableSleeper given in the options, which also aborts a request in
+// flight), saves each action's progress as pending and due at once, and
+// releases claims not yet started, so the daemon stops in well under 10 s
+// whatever GitHub does.
 //
 // Thread safety: RunDue/Execute may be called from several threads at once
 // (each action is claimed by one); Start() runs `workers` threads, woken by
-// Wake() or by the next due time, never by a fixed fast poll.
+// Wake() or by the next due time, never by a fixed fast poll, plus the lease
+// heartbeat.
 #pragma once
 
 #include <condition_variable>
@@ -33,6 +69,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "github/client.h"
+#include "github/sleeper.h"
 #include "handlers/policy_holder.h"
 #include "policy/decide.h"
 #include "store/action_store.h"
@@ -40,16 +77,20 @@
 namespace relayq::handlers {
 
 struct ExecutorOptions {
-  // Who claims actions: "daemon:PID" or "cli:PID".
+  // Who claims actions: "daemon:PID" or "cli:PID" (each claim gets its own
+  // token beginning with this).
   std::string owner = "daemon";
-  // How long a claim holds before another owner may take the action over.
-  std::chrono::milliseconds lease{std::chrono::minutes(10)};
+  // How long a claim holds without renewal before another owner may take the
+  // action over; renewed every lease/4 while the action is worked on. Also
+  // the longest a running action of a killed process waits to be resumed.
+  std::chrono::milliseconds lease{std::chrono::seconds(60)};
   // Backoff between attempts: base * 2^attempts, at most max, with jitter.
-  std::chrono::milliseconds retry_base{std::chrono::seconds(5)};
+  std::chrono::milliseconds retry_base{std::chrono::seconds(2)};
   std::chrono::milliseconds retry_max{std::chrono::minutes(10)};
   // Attempts before an action that keeps failing is given up as failed.
   int max_attempts = 40;
-  // How long runner status from the API is trusted.
+  // How long runner status from the API is trusted (a failed listing is
+  // never cached: the fallback is retried).
   std::chrono::milliseconds runner_cache_ttl{std::chrono::seconds(60)};
   // The longest the executor sleeps with nothing due: actions recorded by
   // another process (`relayq dispatch`) are noticed within this.
@@ -60,10 +101,17 @@ struct ExecutorOptions {
   // the others, and many simultaneous deadlines are met together. Claims are
   // atomic in the store, so two workers never take the same action.
   int workers = 4;
+  // When set, Stop() stops it, ending the GitHub client's waits and aborting
+  // its request in flight; it must be the sleeper the client was created
+  // with and outlive the executor.
+  github::StoppableSleeper* github_sleeper = nullptr;
 };
 
 struct ActionOutcome {
-  std::string status;  // done | aborted | failed | retrying | rescheduled
+  // done | aborted | failed | retrying | rescheduled | lost (the claim was
+  // lost: another worker owns the action now) | released (not started: the
+  // executor is stopping)
+  std::string status;
   std::string message;
   std::optional<int64_t> run_id;      // the dispatched run, when known
   std::optional<int64_t> request_id;  // the request dispatched
@@ -80,11 +128,17 @@ class ActionExecutor {
   // many it handled.
   int RunDue();
 
-  // Carries out one action already claimed by this executor's owner.
-  ActionOutcome Execute(const store::ActionRecord& action);
+  // Carries out one action held under `claim` (from ClaimDue or
+  // CreateDispatch); every write is fenced on it.
+  ActionOutcome Execute(const store::ActionRecord& action, const store::Claim& claim);
+
+  // Extends the lease of every claim this executor holds; returns how many
+  // were renewed. Called by the heartbeat and before each claim.
+  int RenewHeld();
 
   void Start();
   void Wake();
+  // Idempotent; see the file comment.
   void Stop();
 
  private:
@@ -106,16 +160,23 @@ class ActionExecutor {
                            std::string message);
   ActionOutcome Abort(const store::ActionRecord& a, Progress& p, std::string why);
   ActionOutcome Fail(const store::ActionRecord& a, Progress& p, std::string why);
+  ActionOutcome Lost(const store::ActionRecord& a, const Status& why);
   // Retry later when GitHub may recover, else fail.
   ActionOutcome RetryOrFail(const store::ActionRecord& a, Progress& p, const Status& error);
+  // A fenced store write failed: Lost on Conflict, else retry later.
+  ActionOutcome StoreFailed(const store::ActionRecord& a, Progress& p, const Status& error);
+  // True once Stop() was called.
+  bool Stopping();
   void Count(const store::ActionRecord& a, const std::string& outcome);
 
-  // Runner status of `repo`, cached for runner_cache_ttl; nullopt when unknown.
-  std::optional<policy::RunnerAvailability> Availability(const std::string& repo);
+  // Runner status of `repo`, cached for runner_cache_ttl; the API's error
+  // (not cached) when it cannot be listed.
+  Result<policy::RunnerAvailability> Availability(const std::string& repo);
 
   int64_t NowMs() const { return ToUnixMillis(clock_.Now()); }
 
   void Loop();
+  void Heartbeat();
 
   store::ActionStore& actions_;
   github::GitHubClient& github_;
@@ -125,19 +186,27 @@ class ActionExecutor {
   const ExecutorOptions options_;
 
   struct CachedRunners {
-    int64_t fetched_at = 0;
-    bool ok = false;
+    MonoTime fetched_at{};
     policy::RunnerAvailability availability;
   };
   std::mutex cache_mu_;
   std::map<std::string, CachedRunners> runners_;    // guarded by cache_mu_
   std::mt19937_64 jitter_{std::random_device{}()};  // guarded by cache_mu_
 
+  // Renews the held claims; unless `force`, only after a wall-clock step or
+  // when a renewal is overdue. Returns how many were renewed.
+  int Renew(bool force);
+
+  std::mutex held_mu_;
+  std::map<int64_t, std::string> held_;  // guarded by held_mu_: action id -> claim token
+  MonoTime last_renew_{};                // guarded by held_mu_
+  int64_t last_renew_offset_ms_ = 0;     // guarded by held_mu_: wall - monotonic then
+
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t wake_seq_ = 0;  // guarded by mu_; bumped by Wake()
   bool stopping_ = false;  // guarded by mu_
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;  // the workers and the heartbeat
 };
 
 }  // namespace relayq::handlers

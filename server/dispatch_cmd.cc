@@ -51,14 +51,14 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
   if (!actions.ok()) return FailWith(actions.status());
   const std::string owner = "cli:" + std::to_string(::getpid());
   const int64_t now = ToUnixMillis(clock.Now());
-  int64_t action_id = 0;
-  auto recorded = (*actions)->CreateDispatch(request, owner, now, now + kCliLeaseMs, action_id);
+  store::Claim claim;
+  auto recorded = (*actions)->CreateDispatch(request, owner, now, now + kCliLeaseMs, claim);
   if (!recorded.ok()) return FailWith(recorded.status());
   const int64_t id = recorded->id;
   std::cout << id << std::endl;
 
   auto leave_to_daemon = [&](const std::string& why) {
-    (void)(*actions)->ReleaseClaims(owner, ToUnixMillis(clock.Now()));
+    (void)(*actions)->ReleaseClaim(claim, ToUnixMillis(clock.Now()));
     std::cerr << "relayq: request " << id << " is recorded but not sent yet (" << why
               << "); relayq serve will send it when GitHub answers\n";
     return 0;
@@ -79,9 +79,9 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
   exec.owner = owner;
   exec.retry_base = std::chrono::seconds(10);
   handlers::ActionExecutor executor(**actions, **client, no_policy, clock, metrics, exec);
-  auto action = (*actions)->GetAction(action_id);
+  auto action = (*actions)->GetAction(claim.action_id);
   if (!action.ok() || !*action) return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
-  handlers::ActionOutcome outcome = executor.Execute(**action);
+  handlers::ActionOutcome outcome = executor.Execute(**action, claim);
   if (outcome.status == "done") {
     std::cerr << "relayq: request " << id << ": " << outcome.message << "\n";
     return 0;

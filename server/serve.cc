@@ -129,18 +129,24 @@ int RunServe(Config config) {
   handlers::Router router(policy);
   auto action_store = store::ActionStore::Open(config.db_path);
   if (!action_store.ok()) return Fail(action_store.status());
+  // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
+  // requests at once (declared before the client, which unsubscribes).
+  github::StoppableSleeper github_sleeper;
   std::unique_ptr<github::GitHubClient> github_client;
   std::unique_ptr<handlers::ActionExecutor> executor;
   if (HasGitHubCredentials(config)) {
-    auto client = MakeGitHubClient(config, clock);
+    auto client = MakeGitHubClient(config, clock, github_sleeper);
     if (!client.ok()) return Fail(client.status());
     github_client = std::move(*client);
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
+    exec_options.github_sleeper = &github_sleeper;
     executor = std::make_unique<handlers::ActionExecutor>(**action_store, *github_client, policy,
                                                           clock, metrics, exec_options);
-    // A previous daemon that died mid-action: its claims are ours to resume.
-    (void)(*action_store)->ReleaseClaims("daemon:", ToUnixMillis(clock.Now()));
+    // A previous daemon that died mid-action: this process holds the store's
+    // one-daemon lock, so every other `daemon:` claim belongs to a dead
+    // process and is resumed at once rather than after its lease.
+    (void)(*action_store)->ReleaseClaimsOfDeadOwners("daemon:", ToUnixMillis(clock.Now()));
   } else {
     Log(LogLevel::kWarn,
         "no GitHub credentials: routing actions are recorded but not carried out (set "

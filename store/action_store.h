@@ -3,11 +3,22 @@
 //
 // It has its own SQLite connection beside the ingest writer, so a slow
 // GitHub call never holds up webhook acknowledgements; SQLite's write lock
-// (with a busy timeout) orders the two. An action is taken by Claim*, which
-// atomically marks it running with a lease in the name of one owner, so the
-// daemon and the command line never act on the same action; an owner that
-// dies leaves a lease that expires. Thread safety: all methods may be called
-// from any thread (one connection, guarded by a mutex).
+// (with a busy timeout) orders the two.
+//
+// Claims. An action is taken by ClaimDue (or created claimed by
+// CreateDispatch), which atomically marks it running under a token unique to
+// that one claim ("OWNER#RANDOM", kept in claimed_by) with a lease: the wall
+// time until which nobody else may take it (kept in next_attempt_at). Every
+// write that follows is fenced on the Claim: it changes the row only while
+// the row is still running under that very token, and otherwise fails with
+// a Conflict for which ClaimWasLost() is true, meaning the claim was lost (taken over after the lease ran out,
+// or cancelled by an operator) and the caller must stop touching the action.
+// The owner renews the lease (Renew) while it works, so only the claims of an
+// owner that stopped renewing (it died, or hung longer than a lease) are
+// taken over; see ActionExecutor for the renewal period and clock steps.
+//
+// Thread safety: all methods may be called from any thread (one connection,
+// guarded by a mutex).
 #pragma once
 
 #include <functional>
@@ -18,9 +29,25 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/status.h"
 #include "store/model.h"
 
 namespace relayq::store {
+
+// One claim on one action: the proof of ownership every fenced write needs.
+struct Claim {
+  int64_t action_id = 0;
+  std::string token;  // unique per claim; "" never matches
+};
+
+// True when `s` (from a fenced write) says the claim was lost, as opposed to
+// the store failing (busy, disk): the holder must stop touching the action.
+bool ClaimWasLost(const Status& s);
+
+struct ClaimedAction {
+  ActionRecord action;
+  Claim claim;
+};
 
 class ActionStore {
  public:
@@ -33,20 +60,22 @@ class ActionStore {
   // Records a new request and, in the same transaction, its `dispatch:ID`
   // action claimed by `owner` until `lease_until` (so the caller can try it
   // at once and the daemon takes over if the caller gives up or dies).
-  // Returns the request with its id; `action_id` receives the action's id.
+  // Returns the request with its id; `claim` receives the action's claim.
   Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
-                                         int64_t now, int64_t lease_until, int64_t& action_id);
+                                         int64_t now, int64_t lease_until, Claim& claim);
 
-  // Records a request that action `action_id` will dispatch, and in the same
+  // Records a request that the claimed action will dispatch, and in the same
   // transaction saves the action's progress, `progress(request id)` (so a
   // restart knows the request exists and resumes at dispatching it).
+  // Fails (nothing recorded) when the claim was lost.
   Result<DispatchRequest> CreateRequestForAction(
-      const DispatchRequest& request, int64_t action_id,
+      const DispatchRequest& request, const Claim& claim,
       const std::function<std::string(int64_t request_id)>& progress, int64_t now);
 
   // Marks request `request_id` dispatched (as run `run_id`, when known) and
-  // action `action_id` done with `result`, in one transaction.
-  Status FinishDispatched(int64_t action_id, int64_t request_id, std::optional<int64_t> run_id,
+  // the claimed action done with `result`, in one transaction; fails
+  // (nothing changed) when the claim was lost.
+  Status FinishDispatched(const Claim& claim, int64_t request_id, std::optional<int64_t> run_id,
                           const std::string& result, int64_t now);
 
   Result<std::optional<DispatchRequest>> GetRequest(int64_t id);
@@ -55,32 +84,56 @@ class ActionStore {
 
   // Takes up to `max` actions that are due at `now` (scheduled ones past
   // due_at, pending ones past their backoff, running ones whose lease
-  // expired) and marks them running for `owner` until `lease_until`.
-  Result<std::vector<ActionRecord>> ClaimDue(int64_t now, const std::string& owner,
-                                             int64_t lease_until, size_t max);
+  // expired) and marks each running under a fresh token of `owner` until
+  // `lease_until`.
+  Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
+                                              int64_t lease_until, size_t max);
 
-  // Releases every action still marked running by an owner whose name starts
-  // with `owner_prefix` (a daemon restarting releases its predecessor's).
+  // Extends a claim's lease to `lease_until`; fails when it was lost.
+  Status Renew(const Claim& claim, int64_t lease_until, int64_t now);
+  // Renew for many claims in one transaction; returns how many were renewed
+  // (the others were lost).
+  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now);
+
+  // Gives a claim back untouched: the action is pending and due at `now`
+  // (its attempts and progress unchanged). Fails when it was lost.
+  Status ReleaseClaim(const Claim& claim, int64_t now);
+
+  // Releases the running actions of owners whose name starts with
+  // `owner_prefix` whose lease has run out at `now` (they are due anyway;
+  // this only makes them show as pending). A live claim, renewed by an owner
+  // still running, is never released, so a daemon starting beside another
+  // one on the same store does not take over its work.
   Status ReleaseClaims(const std::string& owner_prefix, int64_t now);
+  // Releases every running action of owners whose name starts with
+  // `owner_prefix`, live lease or not. Only for a caller that knows all such
+  // owners are dead: a daemon holding the store's one-daemon lock may release
+  // its dead predecessors' claims at once instead of waiting out their lease.
+  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now);
 
   // The earliest time any unfinished action is due, or nullopt.
   Result<std::optional<int64_t>> NextDueTime();
 
+  // The writes of a claim's holder; each fails, changing nothing, with
+  // ClaimWasLost() true when the claim was lost.
   // Final states. `result` is a JSON object (progress and outcome).
-  Status Finish(int64_t id, const std::string& status, const std::string& result,
+  Status Finish(const Claim& claim, const std::string& status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now);
-  // Back to pending after a failed attempt, due again at `next_attempt_at`.
-  Status Retry(int64_t id, int64_t next_attempt_at, const std::string& error,
-               const std::string& result, int64_t now);
+  // Back to pending after a failed attempt, due again at `next_attempt_at`;
+  // `count_attempt` false for an attempt cut short by a stop.
+  Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
+               const std::string& result, int64_t now, bool count_attempt = true);
   // Back to scheduled, due at `due_at` (the policy moved the deadline).
-  Status Reschedule(int64_t id, int64_t due_at, int64_t now);
+  Status Reschedule(const Claim& claim, int64_t due_at, int64_t now);
   // Saves progress (e.g. {"stage":"cancelled"}) so a restart resumes there.
-  Status SaveProgress(int64_t id, const std::string& result, int64_t now);
+  Status SaveProgress(const Claim& claim, const std::string& result, int64_t now);
   Result<std::optional<ActionRecord>> GetAction(int64_t id);
   Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key);
 
   Result<std::optional<JobState>> GetJob(int64_t job_id);
   Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt);
+  // Every recorded job of run `run_id`'s attempt `attempt`, by id.
+  Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt);
 
  private:
   struct Impl;

@@ -114,6 +114,7 @@ struct FakeGitHubServer::State {
   std::vector<RecordedCall> calls;
   std::vector<FailureRule> failures;
   std::chrono::milliseconds delay{0};
+  std::function<void(const RecordedCall&)> call_hook;
   bool old_ghes = false;
   int old_ghes_status = 422;
   bool cancel_conflict_in_progress = false;
@@ -310,7 +311,31 @@ struct FakeGitHubServer::State {
   // Records the call and applies the failure, delay and auth knobs. Runs
   // inside each route's handler (not as a pre-routing handler) because only
   // there has httplib read the request body. True when it answered.
-  bool Intercept(const httplib::Request& req, httplib::Response& res) {
+  static void Answer(const FailureRule& rule, httplib::Response& res) {
+    if (rule.drop) {
+      // Promise a body, then fail to write it: the server closes the
+      // connection and the client sees a read error.
+      res.status = 200;
+      res.body.clear();
+      res.set_content_provider(
+          1024, "application/json",
+          [](size_t, size_t, httplib::DataSink&) { return false; });
+      return;
+    }
+    if (rule.garbage) {
+      res.status = 200;
+      res.set_content("{\"this is\": not json <html>", "application/json");
+    } else {
+      res.status = rule.status;
+      res.set_content(rule.body.empty() ? R"({"message":"fake failure"})" : rule.body,
+                      "application/json");
+    }
+    for (const auto& [k, v] : rule.headers) res.set_header(k, v);
+  }
+
+  // `after` receives a failure rule to apply once the real handler ran.
+  bool Intercept(const httplib::Request& req, httplib::Response& res,
+                 std::optional<FailureRule>& after) {
     RecordedCall call;
     call.method = req.method;
     call.path = req.path;
@@ -327,6 +352,12 @@ struct FakeGitHubServer::State {
     std::chrono::milliseconds delay{0};
     std::optional<FailureRule> failure;
     bool unauthorized = false;
+    std::function<void(const RecordedCall&)> hook;
+    {
+      std::lock_guard lock(mu);
+      hook = call_hook;
+    }
+    if (hook) hook(call);
     {
       std::lock_guard lock(mu);
       calls.push_back(call);
@@ -350,29 +381,28 @@ struct FakeGitHubServer::State {
       Message(res, 404, "Not Found");
       return true;
     }
-    if (failure) {
-      if (failure->garbage) {
-        res.status = 200;
-        res.set_content("{\"this is\": not json <html>", "application/json");
-      } else {
-        res.status = failure->status;
-        res.set_content(failure->body.empty() ? R"({"message":"fake failure"})" : failure->body,
-                        "application/json");
-      }
-      for (const auto& [k, v] : failure->headers) res.set_header(k, v);
+    if (failure && !failure->after_work) {
+      Answer(*failure, res);
       return true;
     }
     if (unauthorized) {
       Message(res, 401, "Bad credentials");
       return true;
     }
+    if (failure) after = failure;
     return false;
   }
 
   httplib::Server::Handler Wrap(httplib::Server::Handler handler) {
     return
         [this, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-          if (!Intercept(req, res)) handler(req, res);
+          std::optional<FailureRule> after;
+          if (Intercept(req, res, after)) return;
+          handler(req, res);
+          if (after) {
+            res.headers.clear();
+            Answer(*after, res);
+          }
         };
   }
   void Get(const std::string& pattern, httplib::Server::Handler h) {
@@ -849,6 +879,11 @@ void FakeGitHubServer::SetOldGhes(bool old_ghes, int status) {
   std::lock_guard lock(state_->mu);
   state_->old_ghes = old_ghes;
   state_->old_ghes_status = status;
+}
+
+void FakeGitHubServer::SetCallHook(std::function<void(const RecordedCall&)> hook) {
+  std::lock_guard lock(state_->mu);
+  state_->call_hook = std::move(hook);
 }
 
 void FakeGitHubServer::SetCancelConflictWhenInProgress(bool conflict) {

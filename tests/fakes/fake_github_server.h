@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -126,6 +127,12 @@ struct FailureRule {
   std::map<std::string, std::string> headers;  // e.g. Retry-After, x-ratelimit-*
   std::string body;                            // default: {"message": "fake failure"}
   bool garbage = false;  // answer 200 with a body that is not JSON (status ignored)
+  // Do the work first (GitHub acted: a dispatch created its run, a cancel
+  // cancelled), then answer with the failure instead of the real answer.
+  bool after_work = false;
+  // Answer nothing usable: the connection is closed in the middle of the
+  // answer, as a timeout or a dropped connection looks to the client.
+  bool drop = false;
 };
 
 class FakeGitHubServer {
@@ -173,6 +180,10 @@ class FakeGitHubServer {
   void ClearFailures();
   // Every answer is held back by `d` (0 to stop).
   void SetDelay(std::chrono::milliseconds d);
+  // Called with every call before it is handled (and before any failure
+  // rule), on the server's thread with no lock held, so it may change the
+  // fake's state: e.g. start a job just before a cancel arrives. Null clears.
+  void SetCallHook(std::function<void(const RecordedCall&)> hook);
 
   // ---- behaviour knobs ----
   // Act as an older GHES: a dispatch carrying return_run_details answers

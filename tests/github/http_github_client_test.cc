@@ -60,6 +60,9 @@ class GitHubClientTest : public ::testing::Test {
     o.backoff_max = milliseconds(60000);
     o.random = [] { return 0.5; };
     o.read_timeout = milliseconds(5000);
+    // These tests exercise the waiting logic itself; the default cap (a
+    // quarter of the executor's lease) is tested apart.
+    o.max_rate_limit_wait = milliseconds(15 * 60 * 1000);
     return o;
   }
 
@@ -93,15 +96,15 @@ TEST_F(GitHubClientTest, SendsGitHubsRecommendedHeaders) {
   EXPECT_EQ(calls[0].Header("Authorization"), std::string("Bearer ") + kToken);
 }
 
-TEST_F(GitHubClientTest, ThreeServerErrorsThenSuccessDispatchesExactlyOnce) {
+// Reads are retried; a dispatch is not (see the OutcomeUnknown tests below:
+// a 5xx may come after GitHub acted, and resending started a second run).
+TEST_F(GitHubClientTest, ThreeServerErrorsThenSuccessReadsOnceWithBackoff) {
   auto client = MakeClient();
-  fake_->FailNext("/dispatches", 3, 500);
-  auto result = client->DispatchWorkflow(kRepo, "transcribe_mac.yml", "main",
-                                         {{"url", "https://example.com/a.mp3"}}, false);
+  const int64_t id = AddQueuedRun();
+  fake_->FailNext("/actions/runs/", 3, 500);
+  auto result = client->GetRun(kRepo, id);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
-  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 4);
-  ASSERT_EQ(fake_->runs().size(), 1u);  // the three failures created nothing
-  EXPECT_EQ(fake_->runs()[0].inputs.at("url"), "https://example.com/a.mp3");
+  EXPECT_EQ(fake_->CountCalls("GET", "/actions/runs/"), 4);
   // Full jitter with the random source fixed at 0.5: half of 1 s, 2 s, 4 s.
   auto waits = sleeper_.nonzero_waits();
   ASSERT_EQ(waits.size(), 3u);
@@ -110,8 +113,123 @@ TEST_F(GitHubClientTest, ThreeServerErrorsThenSuccessDispatchesExactlyOnce) {
   EXPECT_LT(waits[1], waits[2]);
   ClientStats stats = client->Stats();
   EXPECT_EQ(stats.responses_by_status[500], 3);
-  EXPECT_EQ(stats.responses_by_status[204], 1);
+  EXPECT_EQ(stats.responses_by_status[200], 1);
   EXPECT_EQ(stats.retries, 3);
+}
+
+// Issue 12, case 2: the client resent a dispatch after a 5xx, and the first
+// one had started a run.
+TEST_F(GitHubClientTest, DispatchAnswered5xxIsNotResentAndItsOutcomeIsUnknown) {
+  auto client = MakeClient();
+  relayq::testing::FailureRule rule;
+  rule.path_contains = "/dispatches";
+  rule.status = 502;
+  rule.after_work = true;
+  fake_->AddFailure(rule);
+  auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kOutcomeUnknown);
+  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 1);
+  EXPECT_EQ(fake_->runs().size(), 1u);
+  EXPECT_TRUE(sleeper_.nonzero_waits().empty());
+}
+
+TEST_F(GitHubClientTest, DispatchWhoseAnswerIsLostIsNotResentAndItsOutcomeIsUnknown) {
+  auto client = MakeClient();
+  relayq::testing::FailureRule rule;
+  rule.path_contains = "/dispatches";
+  rule.after_work = true;
+  rule.drop = true;
+  fake_->AddFailure(rule);
+  auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kOutcomeUnknown);
+  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 1);
+  EXPECT_EQ(fake_->runs().size(), 1u);
+}
+
+TEST_F(GitHubClientTest, CancelWhoseAnswerIsLostIsNotResentAndItsOutcomeIsUnknown) {
+  auto client = MakeClient();
+  const int64_t id = AddQueuedRun();
+  relayq::testing::FailureRule rule;
+  rule.path_contains = "/cancel";
+  rule.after_work = true;
+  rule.drop = true;
+  fake_->AddFailure(rule);
+  EXPECT_EQ(client->CancelRun(kRepo, id).code(), Status::Code::kOutcomeUnknown);
+  EXPECT_EQ(fake_->CountCalls("POST", "/cancel"), 1);
+  EXPECT_EQ(fake_->GetRun(id)->conclusion, "cancelled");
+}
+
+TEST_F(GitHubClientTest, RateLimitedDispatchIsNotResentAndSaysRateLimited) {
+  auto client = MakeClient();
+  fake_->FailNext("/dispatches", 1, 429, {{"Retry-After", "3"}});
+  auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kRateLimited);
+  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 1);
+  EXPECT_TRUE(fake_->runs().empty());
+}
+
+TEST_F(GitHubClientTest, DispatchThatCannotConnectIsUnavailableNotUnknown) {
+  ClientOptions o = Options();
+  fake_.reset();
+  auto client = MakeClient(o);
+  auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), Status::Code::kUnavailable);
+}
+
+// A rate-limit pause is measured on the monotonic clock: an NTP step back by
+// an hour neither lengthens it nor turns it into a refusal.
+TEST_F(GitHubClientTest, WallClockStepDoesNotLengthenARateLimitPause) {
+  auto client = MakeClient();
+  int64_t id = AddQueuedRun();
+  const int64_t reset = NowUnix(clock_) + 20;
+  relayq::testing::FailureRule rule;
+  rule.path_contains = "/actions/runs/";
+  rule.status = 200;
+  rule.body = R"({"id": 1})";
+  rule.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(reset)}};
+  fake_->AddFailure(rule);
+  ASSERT_TRUE(client->GetRun(kRepo, id).ok());
+  clock_.SetWall(clock_.Now() - std::chrono::hours(1));
+  ASSERT_TRUE(client->GetRun(kRepo, id).ok());
+  EXPECT_EQ(sleeper_.nonzero_waits(), std::vector<milliseconds>{milliseconds(20000)});
+}
+
+TEST_F(GitHubClientTest, DefaultOptionsNeverWaitLongerThanAQuarterOfTheLease) {
+  ClientOptions o;
+  EXPECT_LE(o.max_rate_limit_wait, milliseconds(15000));
+  EXPECT_LE(o.backoff_max, milliseconds(15000));
+}
+
+// Issue 12, case 12: SIGTERM with GitHub answering Retry-After kept relayq
+// waiting and sending. Real time: the stop must end the wait at once.
+TEST_F(GitHubClientTest, StopEndsARetryAfterWaitAndSendsNothingMore) {
+  StoppableSleeper stoppable;
+  ClientOptions o = Options();
+  auto made = HttpGitHubClient::Create(o, clock_, stoppable);
+  ASSERT_TRUE(made.ok());
+  auto client = std::move(made).value();
+  const int64_t id = AddQueuedRun();
+  fake_->FailNext("/actions/runs/", -1, 429, {{"Retry-After", "120"}});
+  std::thread stopper([&] {
+    while (fake_->CountCalls("GET", "/actions/runs/") == 0) {
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    stoppable.Stop();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = client->GetRun(kRepo, id);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  stopper.join();
+  ASSERT_FALSE(run.ok());
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_EQ(fake_->CountCalls("GET", "/actions/runs/"), 1);
+  EXPECT_EQ(client->DispatchWorkflow(kRepo, "x.yml", "main", {}, true).status().code(),
+            Status::Code::kUnavailable);
+  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 0);
 }
 
 TEST_F(GitHubClientTest, BackoffIsCappedAtTheMaximum) {
@@ -135,12 +253,13 @@ TEST_F(GitHubClientTest, GivesUpAsUnavailableWhenServerErrorsPersist) {
   ClientOptions o = Options();
   o.max_attempts = 3;
   auto client = MakeClient(o);
-  fake_->FailNext("/dispatches", -1, 503);
-  auto result = client->DispatchWorkflow(kRepo, "x.yml", "main", {}, false);
+  const int64_t id = AddQueuedRun();
+  fake_->FailNext("/actions/runs/", -1, 503);
+  auto result = client->GetRun(kRepo, id);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), Status::Code::kUnavailable);
   EXPECT_NE(result.status().message().find("3 attempts"), std::string::npos);
-  EXPECT_EQ(fake_->CountCalls("POST", "/dispatches"), 3);
+  EXPECT_EQ(fake_->CountCalls("GET", "/actions/runs/"), 3);
 }
 
 TEST_F(GitHubClientTest, HonoursRetryAfterOn429) {

@@ -334,6 +334,27 @@ TEST_F(RoutingTest, DispatchWaitsInTheStoreWhileGitHubIsDown) {
   EXPECT_EQ(body["inputs"]["relayq_id"], std::to_string(id));
 }
 
+// Issue 12, case 12: with GitHub answering Retry-After, relayq kept waiting
+// and sending for minutes after SIGTERM; systemd killed it mid-action.
+TEST_F(RoutingTest, SigtermStopsWithinTenSecondsWhileGitHubRateLimits) {
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/stop.mp3");
+  // From now on GitHub asks for 10 s between requests (inside the client's
+  // 15 s cap, so the client waits rather than giving up).
+  github_->FailNext("/repos/", -1, 429, {{"Retry-After", "10"}});
+  github_->ClearCalls();
+  ASSERT_TRUE(WaitFor([&] { return github_->CountCalls("", "/actions/jobs/") > 0; },
+                      std::chrono::seconds(30)));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(process_->TerminateWithin(std::chrono::seconds(10)), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(github_->CountCalls("POST", ""), 0);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  EXPECT_EQ(ActionStatus(key), "pending");  // progress saved, due again at the next start
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Value("SELECT attempts FROM actions WHERE key = '" + key + "'"), "0");
+}
+
 TEST_F(RoutingTest, PolicyCheckExplainsErrors) {
   std::ofstream(dir_.File("bad.yaml")) << "routes:\n  transcribe:\n    prefer: [macmini]\n"
                                           "    fallback: [rpi4]\n    queue_timout: 5m\n";
