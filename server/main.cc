@@ -10,6 +10,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <set>
@@ -83,6 +84,31 @@ int main(int argc, char** argv) {
                 << (guess.empty() ? "" : " (did you mean '" + guess + "'?)")
                 << "; see relayq --help\n";
       return 2;
+    }
+    // The same for a command that has commands of its own (hooks, policy).
+    if (runs.count(word) != 0) {
+      CLI::App* top = app.get_subcommand(word);
+      std::vector<std::string> subs;
+      for (const CLI::App* sub : top->get_subcommands([](CLI::App*) { return true; })) {
+        subs.push_back(sub->get_name());
+      }
+      if (!subs.empty()) {
+        std::string list;
+        for (const auto& n : subs) list += (list.empty() ? "" : ", ") + n;
+        if (argc == 2) {
+          std::cerr << "relayq: relayq " << word << " needs a command: " << list
+                    << " (see relayq " << word << " --help)\n";
+          return 2;
+        }
+        std::string next = argv[2];
+        if (next[0] != '-' && std::find(subs.begin(), subs.end(), next) == subs.end()) {
+          std::string guess = relayq::ClosestMatch(next, subs);
+          std::cerr << "relayq: unknown " << word << " command '" << next.substr(0, 64) << "'"
+                    << (guess.empty() ? " (" + list + ")" : " (did you mean '" + guess + "'?)")
+                    << "; see relayq " << word << " --help\n";
+          return 2;
+        }
+      }
     }
   }
   if (argc <= 1) {

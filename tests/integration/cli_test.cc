@@ -39,6 +39,15 @@ TEST_F(CliTest, MistypedCommandIsOneLineWithDidYouMean) {
   EXPECT_EQ(help.exit_code, 0) << help.err;
   EXPECT_NE(help.out.find("dispatch"), std::string::npos) << help.out;
 
+  auto sub = Run({"hooks", "instal"});
+  EXPECT_EQ(sub.exit_code, 2);
+  EXPECT_NE(sub.err.find("did you mean 'install'?"), std::string::npos) << sub.err;
+  EXPECT_EQ(Lines(sub.err), 1u) << sub.err;
+  auto bare = Run({"hooks"});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("install, list"), std::string::npos) << bare.err;
+  EXPECT_EQ(bare.err.find("A subcommand is required"), std::string::npos) << bare.err;
+
   auto none = Run({});
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_EQ(Lines(none.err), 1u) << none.err;
