@@ -1,8 +1,10 @@
 #include "server/audit_cmd.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -341,18 +343,61 @@ std::string CsvRow(Kind, const Record& record) {
   return out + "\r\n";
 }
 
-std::string Table(Kind kind, const std::vector<Record>& records) {
+std::string Table(Kind kind, const std::vector<Record>& records, size_t terminal_width) {
   std::vector<Column> cols = TableColumns(kind);
   std::vector<const char*> titles;
   for (const auto& c : cols) titles.push_back(c.title);
   std::vector<std::vector<std::string>> rows;
   rows.reserve(records.size());
+  std::vector<size_t> width(cols.size());
+  for (size_t c = 0; c < cols.size(); ++c) width[c] = Columns(titles[c]);
   for (const Record& r : records) {
     std::vector<std::string> row;
-    for (const auto& c : cols) row.push_back(Fit(c.cell(r), c.max_width));
+    for (size_t c = 0; c < cols.size(); ++c) {
+      row.push_back(Fit(cols[c].cell(r), cols[c].max_width));
+      width[c] = std::max(width[c], Columns(row.back()));
+    }
     rows.push_back(std::move(row));
   }
+  // Narrow the widest column, one column at a time, until the rows fit the
+  // terminal (two spaces between columns); no column gets narrower than 5
+  // (titles are cut too), so a very narrow terminal wraps rather than losing
+  // columns.
+  if (terminal_width > 0 && !cols.empty()) {
+    auto total = [&] {
+      size_t t = 2 * (cols.size() - 1);
+      for (size_t w : width) t += w;
+      return t;
+    };
+    while (total() > terminal_width) {
+      size_t widest = cols.size();
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (width[c] > 5 && (widest == cols.size() || width[c] > width[widest])) widest = c;
+      }
+      if (widest == cols.size()) break;
+      --width[widest];
+    }
+    for (auto& row : rows) {
+      for (size_t c = 0; c < cols.size(); ++c) row[c] = Fit(row[c], width[c]);
+    }
+  }
+  std::vector<std::string> fitted;
+  for (size_t c = 0; c < cols.size(); ++c) fitted.push_back(Fit(titles[c], width[c]));
+  for (size_t c = 0; c < cols.size(); ++c) titles[c] = fitted[c].c_str();
   return RenderTable(titles, rows);
+}
+
+// The width of the terminal on stdout: the tty's size, else $COLUMNS, else 0
+// (unknown: no narrowing).
+size_t TerminalWidth() {
+  struct winsize ws {};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS"); c != nullptr) {
+    char* end = nullptr;
+    long v = std::strtol(c, &end, 10);
+    if (end != c && *end == '\0' && v > 0 && v < 10000) return static_cast<size_t>(v);
+  }
+  return 0;
 }
 
 // The table's rows for a pipe: one line per record, cells separated by tabs,
@@ -532,7 +577,7 @@ CommandRun RegisterAudit(CLI::App& app) {
       if (table_rows.empty()) {
         std::cout << "no " << store::KindName(q.kind) << " match\n";
       } else if (::isatty(STDOUT_FILENO)) {
-        std::cout << Table(q.kind, table_rows);
+        std::cout << Table(q.kind, table_rows, TerminalWidth());
       } else {
         std::cout << TabSeparated(q.kind, table_rows);
       }

@@ -5,9 +5,12 @@
 // a pipe, json unchanged).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -112,6 +115,44 @@ TEST_F(CliTest, AuditTablesShowThirtyRowsTabSeparatedAndSayMoreExist) {
   auto js = Run({"audit", "jobs", "--format", "json", "--db", DbPath()});
   ASSERT_EQ(js.exit_code, 0) << js.err;
   EXPECT_EQ(json::parse(js.out).size(), 32u);  // json: every item, as before
+}
+
+// At a terminal the table keeps its header and aligned columns and narrows
+// its widest cells to the terminal's width (util-linux `script` gives the
+// command a pseudo-terminal; its size is unknown there, so $COLUMNS says it).
+TEST_F(CliTest, AuditTableAtATerminalFitsItsWidth) {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "no script(1)";
+  StartRelayq();
+  auto c = Client();
+  JobSpec j;
+  j.job_id = 4242;
+  j.workflow_name = "a-rather-long-workflow-name-for-a-narrow-terminal";
+  j.name = "and-an-equally-long-job-name";
+  j.labels = {"self-hosted", "macmini", "audio", "ffmpeg", "heavy"};
+  ASSERT_EQ(Deliver(*c, "workflow_job", "w-1", WorkflowJobPayload(j)), 202);
+  std::string cmd = "COLUMNS=70 script -q -e -c '" + std::string(RELAYQ_BINARY) +
+                    " audit jobs --db " + DbPath() + "' /dev/null 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t cols = 0;
+    for (unsigned char ch : line) cols += (ch & 0xC0) != 0x80;
+    EXPECT_LE(cols, 70u) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2) << out;  // header and the job
+  EXPECT_NE(out.find("STATUS"), std::string::npos) << out;  // the header, cut to fit
+  EXPECT_NE(out.find("queued"), std::string::npos) << out;
+  EXPECT_NE(out.find("4242"), std::string::npos) << out;
 }
 
 }  // namespace
