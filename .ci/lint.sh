@@ -134,7 +134,7 @@ fi
 
 # --- 2. the kit's workflow contract ------------------------------------------
 cat >"$TMP/contract.py" <<'EOF'
-import sys, yaml
+import glob, os, re, sys, yaml
 
 errors = []
 def err(f, msg): errors.append(f"{f}: {msg}")
@@ -143,7 +143,11 @@ TRANSCRIBE = {
     "workflows/transcribe_audio.yml": ["self-hosted", "audio"],
     "workflows/transcribe_mac.yml": ["self-hosted", "macmini"],
     "workflows/transcribe_rpi.yml": ["self-hosted", "rpi4"],
+    "workflows/transcribe_overflow.yml": ["self-hosted", "rpi3"],
 }
+# One runner per machine label: a concurrency group may serialise one of
+# these (a per-resource limit), never a pool of them.
+MACHINES = ["macmini", "rpi4", "rpi3"]
 TOKEN = "[relayq:${{ inputs.relayq_id }}]"
 
 def load(f):
@@ -151,6 +155,11 @@ def load(f):
         d = yaml.safe_load(fh)
     on = d.get("on", d.get(True))  # YAML 1.1 reads a bare `on` as true
     return d, on
+
+def machine_of(job):
+    runs_on = job.get("runs-on")
+    labels = runs_on if isinstance(runs_on, list) else [runs_on]
+    return next((m for m in MACHINES if m in labels), None)
 
 def common(f, d, on, inputs_required):
     wd = (on or {}).get("workflow_dispatch") or {}
@@ -161,42 +170,62 @@ def common(f, d, on, inputs_required):
     rid = inputs.get("relayq_id") or {}
     if rid.get("required") or rid.get("default", None) != "":
         err(f, "relayq_id must be optional with default ''")
-    if TOKEN not in str(d.get("run-name", "")):
+    title = str(d.get("run-name", ""))
+    if TOKEN not in title:
         err(f, f"run-name must carry {TOKEN}")
+    # Privacy: a signed audio URL carries its token in the query; GitHub
+    # shows run titles everywhere and prints a step's env: in the job log.
+    if "inputs.url" in title:
+        err(f, "run-name must not carry inputs.url (signed URLs leak their query into the title)")
     if not isinstance(d.get("permissions"), dict):
         err(f, "top-level permissions must be set (least privilege)")
-    c = d.get("concurrency")
-    if not isinstance(c, dict) or not c.get("group"):
-        err(f, "concurrency group missing")
-    else:
-        if c.get("cancel-in-progress") is not False:
-            err(f, "concurrency.cancel-in-progress must be false")
-        if c.get("queue", "max") != "max":
-            err(f, "concurrency.queue must be max")
     jobs = d.get("jobs") or {}
     if len(jobs) != 1:
         err(f, "exactly one job expected")
     job = next(iter(jobs.values()), {}) or {}
     if not isinstance(job.get("timeout-minutes"), int):
         err(f, "timeout-minutes missing")
+    for s in job.get("steps") or []:
+        if "inputs.url" in str(s.get("env", "")):
+            err(f, f"step {s.get('name')!r} passes inputs.url through env: (printed in the job log); the scripts read it from the event")
+    c = d.get("concurrency")
+    if c is not None:
+        machine = machine_of(job)
+        if not isinstance(c, dict) or not c.get("group"):
+            err(f, "concurrency must be a map with a group")
+        elif machine is None:
+            err(f, f"concurrency group {c.get('group')!r} spans a pool of runners and serialises them; only per-machine groups belong in the kit")
+        else:
+            if machine not in str(c.get("group")):
+                err(f, f"concurrency group must name the machine it limits ({machine})")
+            if c.get("cancel-in-progress") is not False:
+                err(f, "concurrency.cancel-in-progress must be false")
+            if c.get("queue", "max") != "max":
+                err(f, "concurrency.queue must be max")
     return inputs, job
 
 def uses(job, prefix):
     return [s for s in job.get("steps") or [] if str(s.get("uses", "")).startswith(prefix)]
 
+wf_inputs, wf_labels = {}, {}
 for f, labels in TRANSCRIBE.items():
     d, on = load(f)
-    inputs, job = common(f, d, on, ["url", "backend", "model", "relayq_id"])
+    inputs, job = common(f, d, on, ["url", "backend", "model", "size_mb", "relayq_id"])
+    wf_inputs[os.path.basename(f)] = set(inputs)
+    wf_labels[os.path.basename(f)] = job.get("runs-on")
     url, backend, model = inputs.get("url") or {}, inputs.get("backend") or {}, inputs.get("model") or {}
     if not url.get("required"):
         err(f, "url must be required")
-    if backend.get("type") != "choice" or not {"local", "openai", "openrouter"} <= set(backend.get("options") or []) \
-            or backend.get("default") != "local":
-        err(f, "backend must be a choice of local/openai/openrouter defaulting to local")
-    if model.get("default") != "base":
-        err(f, "model must default to base")
+    # Empty means "the runner's env decides" (ASR_BACKEND, WHISPER_MODEL).
+    for name, inp in (("backend", backend), ("model", model), ("size_mb", inputs.get("size_mb") or {})):
+        if inp.get("required") or inp.get("default", None) != "":
+            err(f, f"{name} must be optional with default '' (empty: the runner decides)")
+    if backend.get("type") == "choice" and "" not in (backend.get("options") or []):
+        err(f, "backend must accept '' (the runner's ASR_BACKEND)")
     if job.get("runs-on") != labels:
         err(f, f"runs-on must be {labels}, is {job.get('runs-on')}")
+    if f.endswith("transcribe_audio.yml") and d.get("concurrency") is not None:
+        err(f, "the pooled workflow must have no concurrency group: its machines work in parallel")
     runs = " ".join(str(s.get("run", "")) for s in job.get("steps") or [])
     if "transcribe.sh" not in runs:
         err(f, "a step must run transcribe.sh")
@@ -207,6 +236,7 @@ for f, labels in TRANSCRIBE.items():
 f = "workflows/summarize.yml"
 d, on = load(f)
 inputs, job = common(f, d, on, ["url", "source_run", "relayq_id"])
+wf_inputs["summarize.yml"] = set(inputs)
 dl = uses(job, "actions/download-artifact@v4")
 w = (dl[0].get("with") or {}) if dl else {}
 if not dl or w.get("name") != "transcript" or "inputs.source_run" not in str(w.get("run-id")) or not w.get("github-token"):
@@ -216,12 +246,54 @@ if (d.get("permissions") or {}).get("actions") != "read":
 if "summarize.sh" not in " ".join(str(s.get("run", "")) for s in job.get("steps") or []):
     err(f, "a step must run summarize.sh")
 
+# Every kit machine has work: some workflow runs on each machine label.
+used = {l for ls in wf_labels.values() for l in (ls if isinstance(ls, list) else [ls])}
+for m in MACHINES:
+    if m not in used:
+        err("workflows", f"no workflow runs on {m}: that runner would sit idle")
+
+# The shipped policy against the shipped workflows.
+f = "policy/policy.yaml"
+pol = yaml.safe_load(open(f, encoding="utf-8")) or {}
+chains = pol.get("chains") or []
+for wf in TRANSCRIBE:
+    name = os.path.basename(wf)
+    n = [c for c in chains if os.path.basename(str((c.get("after") or {}).get("workflow", ""))) == name
+         and (c.get("dispatch") or {}).get("workflow") == "summarize.yml"
+         and (c.get("after") or {}).get("conclusion", "success") in ("success", ["success"])]
+    if len(n) != 1:
+        err(f, f"a successful {name} run must be summarised exactly once (found {len(n)} summarize chains after it)")
+for c in chains:
+    disp = c.get("dispatch") or {}
+    target = disp.get("workflow")
+    if target in wf_inputs:
+        extra = set((disp.get("inputs") or {})) - wf_inputs[target]
+        if extra:
+            err(f, f"chain {c.get('name')}: {target} declares no input {sorted(extra)} (GitHub answers 422)")
+for name, r in (pol.get("routes") or {}).items():
+    m = os.path.basename(str((r.get("match") or {}).get("workflow", "")))
+    fb = r.get("fallback_workflow")
+    if fb and not os.path.exists(os.path.join("workflows", fb)):
+        err(f, f"route {name}: fallback_workflow {fb} is not a kit workflow")
+    # The fallback is dispatched with the original inputs.
+    if fb in wf_inputs and m in wf_inputs and not wf_inputs[m] <= wf_inputs[fb]:
+        err(f, f"route {name}: {fb} lacks inputs {sorted(wf_inputs[m] - wf_inputs[fb])} of {m} (GitHub answers 422)")
+    if (r.get("constraints") or {}).get("max_size_mb") and m in wf_inputs and "size_mb" not in wf_inputs[m]:
+        err(f, f"route {name}: max_size_mb needs a size_mb input on {m}")
+
+# Documents the kit points at exist.
+for f in ["policy/policy.yaml", "docs/kit.md", "README.md"] + glob.glob("workflows/*") + glob.glob("deploy/*"):
+    text = open(f, encoding="utf-8", errors="replace").read()
+    for ref in sorted(set(re.findall(r"\bdocs/[A-Za-z0-9_.-]+\.md\b", text))):
+        if not os.path.exists(ref):
+            err(f, f"points to {ref}, which does not exist")
+
 for e in errors:
     print(e)
 sys.exit(1 if errors else 0)
 EOF
 if "$SYS_PY" "$TMP/contract.py" >"$TMP/contract.out" 2>&1; then
-  ok "workflow contract (inputs, run-name [relayq:ID], concurrency, timeouts, permissions, labels, artifacts)"
+  ok "workflow contract (inputs, run-name [relayq:ID], concurrency, timeouts, permissions, labels, artifacts, policy chains/routes)"
 else
   bad "workflow contract"
   sed 's/^/       /' "$TMP/contract.out"
@@ -295,12 +367,14 @@ for f in deploy/*.sh bin/dispatch.sh workflows/*.sh; do
 done
 if [[ $help_ok == 1 ]]; then ok "--help on every kit script"; else bad "--help"; fi
 
+# RELAYQ_CONFIG=/dev/null: relayq's defaults, whatever /etc/relayq holds here.
 funnel_ok=1
-out=$(bash deploy/funnel.sh --dry-run 2>&1) || funnel_ok=0
+out=$(RELAYQ_CONFIG=/dev/null bash deploy/funnel.sh --dry-run 2>&1) || funnel_ok=0
 [[ $out == *"funnel --bg --yes --https=443 --set-path=/webhook http://127.0.0.1:8080/webhook"* ]] || funnel_ok=0
-if bash deploy/funnel.sh --dry-run --port 8081 >/dev/null 2>&1; then funnel_ok=0; fi
-if RELAYQ_LISTEN=127.0.0.1:9000 RELAYQ_ADMIN_LISTEN=127.0.0.1:9000 bash deploy/funnel.sh --dry-run >/dev/null 2>&1; then funnel_ok=0; fi
-out=$(bash deploy/funnel.sh --off --dry-run 2>&1) || funnel_ok=0
+if RELAYQ_CONFIG=/dev/null bash deploy/funnel.sh --dry-run --port 8081 >/dev/null 2>&1; then funnel_ok=0; fi
+printf 'listen: 127.0.0.1:9000\nadmin_listen: 127.0.0.1:9000\n' >"$TMP/same-port.yaml"
+if bash deploy/funnel.sh --dry-run --config "$TMP/same-port.yaml" >/dev/null 2>&1; then funnel_ok=0; fi
+out=$(RELAYQ_CONFIG=/dev/null bash deploy/funnel.sh --off --dry-run 2>&1) || funnel_ok=0
 [[ $out == *"funnel --https=443 --set-path=/webhook off"* ]] || funnel_ok=0
 if [[ $funnel_ok == 1 ]]; then ok "funnel.sh exposes only /webhook and refuses the admin port"; else bad "funnel.sh"; fi
 

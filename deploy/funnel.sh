@@ -2,7 +2,7 @@
 # funnel.sh — expose relayq's webhook (and nothing else) through Tailscale Funnel.
 #
 # Usage:
-#   deploy/funnel.sh [--port PORT] [--admin-port PORT] [--https-port 443|8443|10000] [--dry-run]
+#   deploy/funnel.sh [--config FILE] [--port PORT] [--admin-port PORT] [--https-port 443|8443|10000] [--dry-run]
 #   deploy/funnel.sh --status
 #   deploy/funnel.sh --off [--https-port N] [--dry-run]
 #   deploy/funnel.sh --help
@@ -14,10 +14,15 @@
 # stays unreachable from the internet. Point the GitHub webhook (or
 # `relayq hooks install --url`) at that URL.
 #
-# --port        relayq's public listener port on 127.0.0.1 (default 8080, or
-#               the port of $RELAYQ_LISTEN)
-# --admin-port  relayq's admin listener port (default 8081, or the port of
-#               $RELAYQ_ADMIN_LISTEN); the script refuses to expose it
+# --config      relayq's config file, read the way relayq finds it: --config,
+#               else $RELAYQ_CONFIG, else /etc/relayq/config.yaml when it
+#               exists. Its top-level `listen:` and `admin_listen:` give the
+#               ports (and the public listener's address, unless it is a
+#               wildcard such as 0.0.0.0)
+# --port        relayq's public listener port (default: the config's
+#               `listen:`, else 8080, relayq's default)
+# --admin-port  relayq's admin listener port (default: the config's
+#               `admin_listen:`, else 8081); the script refuses to expose it
 # --https-port  the public Funnel port: 443 (default), 8443 or 10000
 # --status      show what Tailscale serves and funnels now, and warn about
 #               anything other than /webhook that is public
@@ -49,10 +54,24 @@ port_of() { # HOST:PORT -> PORT
   printf '%s' "$v"
 }
 
-PORT=8080
-[[ -n ${RELAYQ_LISTEN:-} ]] && PORT=$(port_of "$RELAYQ_LISTEN")
-ADMIN_PORT=8081
-[[ -n ${RELAYQ_ADMIN_LISTEN:-} ]] && ADMIN_PORT=$(port_of "$RELAYQ_ADMIN_LISTEN")
+host_of() { # HOST:PORT -> HOST, without [] around an IPv6 address
+  local v=${1%:*}
+  v=${v#[}
+  v=${v%]}
+  printf '%s' "$v"
+}
+
+# config_value FILE KEY: the value of a top-level `KEY: value` line of a YAML
+# file (quotes and a trailing comment removed), or nothing. relayq's
+# listen/admin_listen are plain scalars, so this is enough without a YAML
+# parser on the machine.
+config_value() {
+  sed -n "s/^$2:[[:space:]]*[\"']\{0,1\}\([^\"' #]*\).*/\1/p" "$1" | tail -n 1
+}
+
+CONFIG=${RELAYQ_CONFIG:-}
+PORT=""
+ADMIN_PORT=""
 HTTPS_PORT=443
 MODE=on
 DRY_RUN=0
@@ -64,6 +83,11 @@ while [[ $# -gt 0 ]]; do
     -h | --help)
       usage
       exit 0
+      ;;
+    --config)
+      need_arg "$@"
+      CONFIG=$2
+      shift 2
       ;;
     --port)
       need_arg "$@"
@@ -95,6 +119,27 @@ while [[ $# -gt 0 ]]; do
     *) die 2 "unknown argument: $1 (see --help)" ;;
   esac
 done
+
+if [[ -z $CONFIG && -f /etc/relayq/config.yaml ]]; then
+  CONFIG=/etc/relayq/config.yaml
+fi
+TARGET_HOST=127.0.0.1
+if [[ -n $CONFIG ]]; then
+  [[ -r $CONFIG ]] || die 2 "cannot read relayq's config $CONFIG"
+  listen=$(config_value "$CONFIG" listen)
+  admin_listen=$(config_value "$CONFIG" admin_listen)
+  if [[ -n $listen ]]; then
+    [[ -n $PORT ]] || PORT=$(port_of "$listen")
+    case $(host_of "$listen") in
+      "" | 0.0.0.0 | "::" | "*") ;;
+      *) TARGET_HOST=$(host_of "$listen") ;;
+    esac
+    [[ $TARGET_HOST == *:* ]] && TARGET_HOST="[$TARGET_HOST]"
+  fi
+  [[ -z $admin_listen || -n $ADMIN_PORT ]] || ADMIN_PORT=$(port_of "$admin_listen")
+fi
+PORT=${PORT:-8080}
+ADMIN_PORT=${ADMIN_PORT:-8081}
 
 if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
   die 2 "--port must be a TCP port, got '$PORT'"
@@ -180,10 +225,10 @@ case $MODE in
     echo "funnel.sh: $WEBHOOK_PATH is no longer funnelled on :$HTTPS_PORT"
     ;;
   on)
-    target="http://127.0.0.1:$PORT$WEBHOOK_PATH"
+    target="http://$TARGET_HOST:$PORT$WEBHOOK_PATH"
     if [[ $DRY_RUN == 0 ]] && command -v curl >/dev/null 2>&1; then
-      if ! curl -fsS --max-time 3 -o /dev/null "http://127.0.0.1:$PORT/healthz"; then
-        warn "relayq does not answer on http://127.0.0.1:$PORT/healthz; start it first (the funnel is set up anyway)"
+      if ! curl -fsS --max-time 3 -o /dev/null "http://$TARGET_HOST:$PORT/healthz"; then
+        warn "relayq does not answer on http://$TARGET_HOST:$PORT/healthz; start it first (the funnel is set up anyway)"
       fi
     fi
     ts funnel --bg --yes --https="$HTTPS_PORT" --set-path="$WEBHOOK_PATH" "$target"

@@ -29,7 +29,10 @@
 #   --extra-labels L     more comma-separated labels
 #   --dir DIR            where the runner lives (default ~/actions-runner)
 #   --runner-version V   runner release, e.g. 2.321.0 (default: the latest)
-#   --model M            whisper model to download (default base)
+#   --model M            whisper model to download and name in a new env file
+#                        (default: WHISPER_MODEL of an existing
+#                        ~/.config/relayq/env, else base; an existing env
+#                        file's WHISPER_MODEL is always fetched too)
 #   --no-whisper         do not install whisper.cpp or download a model
 #   --no-deps            do not brew install anything
 #   --no-service         register only; run ./run.sh yourself
@@ -73,7 +76,9 @@ check_token
 say "runner '$NAME' for $URL with labels self-hosted,$LABELS ($ARCH) in $DIR"
 
 # 1. packages --------------------------------------------------------------
-MODEL_DIR=${HOME:-}/.local/share/whisper.cpp/models
+MODEL_DIR=$(env_value WHISPER_MODEL_DIR)
+[[ -n $MODEL_DIR ]] || MODEL_DIR=${HOME:-}/.local/share/whisper.cpp/models
+resolve_models
 WHISPER_BIN_PATH=""
 if [[ $DEPS == 1 ]]; then
   BREW=$(command -v brew || true)
@@ -88,15 +93,17 @@ if [[ $DEPS == 1 ]]; then
   fi
 fi
 if [[ $WHISPER == 1 ]]; then
-  model_file=$MODEL_DIR/ggml-$MODEL.bin
-  if [[ -f $model_file ]]; then
-    say "$model_file already there"
-  else
-    say "downloading the whisper.cpp model $MODEL to $MODEL_DIR"
-    run mkdir -p "$MODEL_DIR"
-    run curl -fL -o "$model_file.part" "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-$MODEL.bin"
-    run mv "$model_file.part" "$model_file"
-  fi
+  for m in "${MODELS[@]}"; do
+    model_file=$MODEL_DIR/ggml-$m.bin
+    if [[ -f $model_file ]]; then
+      say "$model_file already there"
+    else
+      say "downloading the whisper.cpp model $m to $MODEL_DIR"
+      run mkdir -p "$MODEL_DIR"
+      run curl -fL -o "$model_file.part" "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-$m.bin"
+      run mv "$model_file.part" "$model_file"
+    fi
+  done
 fi
 
 # 2. the runner ------------------------------------------------------------

@@ -31,7 +31,10 @@
 #   --extra-labels L     more comma-separated labels
 #   --dir DIR            where the runner lives (default ~/actions-runner)
 #   --runner-version V   runner release, e.g. 2.321.0 (default: the latest)
-#   --model M            whisper model to download (default base)
+#   --model M            whisper model to download and name in a new env file
+#                        (default: WHISPER_MODEL of an existing
+#                        ~/.config/relayq/env, else base; an existing env
+#                        file's WHISPER_MODEL is always fetched too)
 #   --no-whisper         do not build whisper.cpp
 #   --no-deps            do not apt-get install anything
 #   --no-service         register only; run ./run.sh yourself
@@ -82,6 +85,7 @@ case $(uname -m) in
 esac
 
 check_token
+resolve_models
 
 say "runner '$NAME' for $URL with labels self-hosted,$LABELS ($ARCH) in $DIR"
 
@@ -106,7 +110,9 @@ if [[ $WHISPER == 1 ]]; then
   fi
   run cmake -S "$WHISPER_SRC" -B "$WHISPER_SRC/build" -DCMAKE_BUILD_TYPE=Release
   run cmake --build "$WHISPER_SRC/build" -j 2 --config Release
-  run bash "$WHISPER_SRC/models/download-ggml-model.sh" "$MODEL"
+  for m in "${MODELS[@]}"; do
+    run bash "$WHISPER_SRC/models/download-ggml-model.sh" "$m"
+  done
   WHISPER_BIN_PATH=$WHISPER_SRC/build/bin/whisper-cli
 fi
 

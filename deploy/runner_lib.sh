@@ -9,6 +9,7 @@
 # defines extra_arg (below) before calling parse_args. Sourcing sets the
 # option defaults (REPO URL TOKEN NAME EXTRA_LABELS DIR RUNNER_VERSION MODEL
 # WHISPER DEPS SERVICE DRY_RUN) and defines functions; it prints nothing.
+# MODEL stays empty unless --model is given: resolve_models decides.
 
 usage() { sed -n '2,/^set -euo pipefail/{/^set -euo/d;s/^# \{0,1\}//;p;}' "$0"; }
 die() {
@@ -20,7 +21,7 @@ die() {
 say() { printf '==> %s\n' "$*"; }
 
 REPO="" URL="" TOKEN=${RUNNER_TOKEN:-} NAME="" EXTRA_LABELS=""
-DIR=${HOME:-}/actions-runner RUNNER_VERSION="" MODEL=base
+DIR=${HOME:-}/actions-runner RUNNER_VERSION="" MODEL=""
 WHISPER=1 DEPS=1 SERVICE=1 DRY_RUN=0
 
 need_arg() { [[ $# -ge 2 ]] || die 2 "option $1 needs a value (see --help)"; }
@@ -53,6 +54,47 @@ parse_args() {
         ;;
     esac
   done
+}
+
+ENV_FILE=${HOME:-}/.config/relayq/env
+
+# env_value KEY: KEY's value in an existing ~/.config/relayq/env (the last
+# KEY=VALUE line, an `export ` prefix and one level of quotes removed), or
+# nothing. Read like the kit's transcribe.sh reads it: never sourced.
+env_value() {
+  local key=$1 line v=""
+  [[ -r $ENV_FILE ]] || return 0
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line#export }
+    [[ $line == "$key="* ]] || continue
+    v=${line#*=}
+    v=${v%$'\r'}
+    case $v in
+      \"*\") v=${v:1:${#v}-2} ;;
+      \'*\') v=${v:1:${#v}-2} ;;
+      *) v=${v%%[[:space:]]#*} ;;
+    esac
+  done <"$ENV_FILE"
+  printf '%s' "$v"
+}
+
+# resolve_models: sets MODEL (what a new env file names: --model, else the
+# existing env file's WHISPER_MODEL, else base) and MODELS, the whisper.cpp
+# models to fetch: MODEL, plus the existing env file's WHISPER_MODEL when it
+# names another one (the file is left as it is, and transcribe.sh will look
+# for that model). A WHISPER_MODEL that is a path to a .bin file is not
+# fetched.
+resolve_models() {
+  local from_env
+  from_env=$(env_value WHISPER_MODEL)
+  [[ $from_env == */* || $from_env == *.bin ]] && from_env=""
+  [[ -n $MODEL ]] || MODEL=${from_env:-base}
+  MODELS=("$MODEL")
+  if [[ -n $from_env && $from_env != "$MODEL" ]]; then
+    say "$ENV_FILE names WHISPER_MODEL=$from_env; fetching it as well as $MODEL"
+    MODELS+=("$from_env")
+  fi
 }
 
 # run CMD...: run it, or print it under --dry-run (the token is masked).
@@ -145,8 +187,7 @@ register_runner() {
 # DEFAULT_BACKEND, MODEL, WHISPER_BIN_PATH, MAX_SIZE_MB and the MODEL_DIR
 # given, unless it exists already; under --dry-run only says so.
 write_env_file() {
-  local model_dir=$1 env_dir=${HOME:-}/.config/relayq env_file
-  env_file=$env_dir/env
+  local model_dir=$1 env_dir=${ENV_FILE%/*} env_file=$ENV_FILE
   if [[ -e $env_file ]]; then
     say "$env_file exists; left as it is"
   else

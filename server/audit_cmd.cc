@@ -1,10 +1,15 @@
 #include "server/audit_cmd.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
 #include "common/clock.h"
+#include "common/redact.h"
 #include "common/time_format.h"
 
 namespace relayq::server {
@@ -35,16 +40,61 @@ std::string Joined(const std::vector<std::string>& list, std::string_view sep,
   return out;
 }
 
+// Text from GitHub as relayq may print it. Job names, labels, branches and
+// titles come from workflow files that a fork's pull request controls, so
+// control characters (C0 including newline and ESC, DEL, and the UTF-8 C1
+// range, which a terminal may also read as CSI/OSC) are shown as \xHH (\n,
+// \r, \t for those three) instead of being passed through: no escape or
+// hyperlink sequence and no forged row reaches the terminal or the CSV. URLs
+// are shown as scheme://host/path (signed links carry tokens in the query).
+std::string SafeText(std::string_view raw) {
+  std::string in = RedactUrlsIn(raw);
+  std::string out;
+  out.reserve(in.size());
+  auto hex = [&out](unsigned char c) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    out += "\\x";
+    out += kDigits[c >> 4];
+    out += kDigits[c & 0xf];
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      hex(c);
+    } else if (c == 0xC2 && i + 1 < in.size() &&
+               static_cast<unsigned char>(in[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(in[i + 1]) <= 0x9F) {
+      hex(static_cast<unsigned char>(in[++i]));  // U+0080..U+009F
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SafeList(const std::vector<std::string>& list) {
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (const auto& s : list) out.push_back(SafeText(s));
+  return out;
+}
+
 // A cell as a person reads it.
 std::string HumanCell(const Field* f) {
   if (f == nullptr) return "";
   switch (f->type) {
     case Field::Type::kNull: return "-";
     case Field::Type::kInt: return std::to_string(f->i);
-    case Field::Type::kText: return f->s.empty() ? "-" : f->s;
+    case Field::Type::kText: return f->s.empty() ? "-" : SafeText(f->s);
     case Field::Type::kTime: return HumanTime(f->i);
     case Field::Type::kSeconds: return FormatDuration(std::chrono::seconds(f->i));
-    case Field::Type::kList: return Joined(f->list, ",", "self-hosted");
+    case Field::Type::kList: return Joined(SafeList(f->list), ",", "self-hosted");
     case Field::Type::kBool: return f->i != 0 ? "yes" : "no";
   }
   return "";
@@ -56,10 +106,16 @@ std::string CsvCell(const Field& f) {
     case Field::Type::kNull: break;
     case Field::Type::kInt:
     case Field::Type::kSeconds: v = std::to_string(f.i); break;
-    case Field::Type::kText: v = f.s; break;
+    case Field::Type::kText: v = SafeText(f.s); break;
     case Field::Type::kTime: v = FormatRfc3339(f.i); break;
-    case Field::Type::kList: v = Joined(f.list, ";"); break;
+    case Field::Type::kList: v = Joined(SafeList(f.list), ";"); break;
     case Field::Type::kBool: v = f.i != 0 ? "true" : "false"; break;
+  }
+  // A spreadsheet runs a cell that starts with = + - @ as a formula; text
+  // from GitHub (job names, labels) gets a leading ' so it stays text.
+  if ((f.type == Field::Type::kText || f.type == Field::Type::kList) && !v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) {
+    v.insert(v.begin(), '\'');
   }
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string q = "\"";
@@ -116,7 +172,7 @@ std::vector<Column> TableColumns(Kind kind) {
               {"STATUS", 12,
                [](const Record& r) {
                  const Field* c = r.Get("conclusion");
-                 return c && c->type == Field::Type::kText ? c->s : HumanCell(r.Get("status"));
+                 return c && c->type == Field::Type::kText ? SafeText(c->s) : HumanCell(r.Get("status"));
                }},
               {"RUNNER", 16, FieldCell("runner_name")},
               {"QUEUED (UTC)", 19, FieldCell("queued_at")},
@@ -131,7 +187,7 @@ std::vector<Column> TableColumns(Kind kind) {
               {"STATUS", 12,
                [](const Record& r) {
                  const Field* c = r.Get("conclusion");
-                 return c && c->type == Field::Type::kText ? c->s : HumanCell(r.Get("status"));
+                 return c && c->type == Field::Type::kText ? SafeText(c->s) : HumanCell(r.Get("status"));
                }},
               {"CREATED (UTC)", 19, FieldCell("created_at")},
               {"TITLE", 32, FieldCell("display_title")}};
@@ -248,7 +304,9 @@ nlohmann::json RecordJson(const Record& record) {
       case Field::Type::kNull: j[f.name] = nullptr; break;
       case Field::Type::kInt:
       case Field::Type::kSeconds: j[f.name] = f.i; break;
-      case Field::Type::kText: j[f.name] = f.s; break;
+      // URLs as scheme://host/path, as everywhere relayq prints them;
+      // control characters are escaped by the JSON encoding itself.
+      case Field::Type::kText: j[f.name] = RedactUrlsIn(f.s); break;
       case Field::Type::kTime: j[f.name] = FormatRfc3339(f.i); break;
       case Field::Type::kList: j[f.name] = f.list; break;
       case Field::Type::kBool: j[f.name] = f.i != 0; break;
@@ -285,18 +343,78 @@ std::string CsvRow(Kind, const Record& record) {
   return out + "\r\n";
 }
 
-std::string Table(Kind kind, const std::vector<Record>& records) {
+std::string Table(Kind kind, const std::vector<Record>& records, size_t terminal_width) {
   std::vector<Column> cols = TableColumns(kind);
   std::vector<const char*> titles;
   for (const auto& c : cols) titles.push_back(c.title);
   std::vector<std::vector<std::string>> rows;
   rows.reserve(records.size());
+  std::vector<size_t> width(cols.size());
+  for (size_t c = 0; c < cols.size(); ++c) width[c] = Columns(titles[c]);
   for (const Record& r : records) {
     std::vector<std::string> row;
-    for (const auto& c : cols) row.push_back(Fit(c.cell(r), c.max_width));
+    for (size_t c = 0; c < cols.size(); ++c) {
+      row.push_back(Fit(cols[c].cell(r), cols[c].max_width));
+      width[c] = std::max(width[c], Columns(row.back()));
+    }
     rows.push_back(std::move(row));
   }
+  // Narrow the widest column, one column at a time, until the rows fit the
+  // terminal (two spaces between columns); no column gets narrower than 5
+  // (titles are cut too), so a very narrow terminal wraps rather than losing
+  // columns.
+  if (terminal_width > 0 && !cols.empty()) {
+    auto total = [&] {
+      size_t t = 2 * (cols.size() - 1);
+      for (size_t w : width) t += w;
+      return t;
+    };
+    while (total() > terminal_width) {
+      size_t widest = cols.size();
+      for (size_t c = 0; c < cols.size(); ++c) {
+        if (width[c] > 5 && (widest == cols.size() || width[c] > width[widest])) widest = c;
+      }
+      if (widest == cols.size()) break;
+      --width[widest];
+    }
+    for (auto& row : rows) {
+      for (size_t c = 0; c < cols.size(); ++c) row[c] = Fit(row[c], width[c]);
+    }
+  }
+  std::vector<std::string> fitted;
+  for (size_t c = 0; c < cols.size(); ++c) fitted.push_back(Fit(titles[c], width[c]));
+  for (size_t c = 0; c < cols.size(); ++c) titles[c] = fitted[c].c_str();
   return RenderTable(titles, rows);
+}
+
+// The width of the terminal on stdout: the tty's size, else $COLUMNS, else 0
+// (unknown: no narrowing).
+size_t TerminalWidth() {
+  struct winsize ws {};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS"); c != nullptr) {
+    char* end = nullptr;
+    long v = std::strtol(c, &end, 10);
+    if (end != c && *end == '\0' && v > 0 && v < 10000) return static_cast<size_t>(v);
+  }
+  return 0;
+}
+
+// The table's rows for a pipe: one line per record, cells separated by tabs,
+// never cut, no header and no padding (as gh prints lists into a pipe), so
+// `cut -f`, `sort` and `awk -F'\t'` work on them. SafeText keeps tabs and
+// newlines inside a cell escaped.
+std::string TabSeparated(Kind kind, const std::vector<Record>& records) {
+  std::vector<Column> cols = TableColumns(kind);
+  std::string out;
+  for (const Record& r : records) {
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (c > 0) out += '\t';
+      out += cols[c].cell(r);
+    }
+    out += '\n';
+  }
+  return out;
 }
 
 std::string HistoryTable(const store::JobHistory& h) {
@@ -309,8 +427,8 @@ std::string HistoryTable(const store::JobHistory& h) {
   out += "\n";
   std::vector<std::vector<std::string>> rows;
   for (const TimelineEntry& e : Timeline(h)) {
-    rows.push_back({e.time ? HumanTime(*e.time) : "-", e.source, Fit(e.what, 60),
-                    Fit(e.detail, 70)});
+    rows.push_back({e.time ? HumanTime(*e.time) : "-", SafeText(e.source), Fit(SafeText(e.what), 60),
+                    Fit(SafeText(e.detail), 70)});
   }
   return out + RenderTable({"TIME (UTC)", "SOURCE", "WHAT", "DETAIL"}, rows);
 }
@@ -336,7 +454,7 @@ CommandRun RegisterAudit(CLI::App& app) {
   struct Flags {
     CommonFlags common;
     std::string kind, repo, label, status, since, until, format = "table";
-    int64_t limit = 0;
+    int64_t limit = -1;  // -1: not given (tables 30, json/csv all)
     int64_t id = 0;
   };
   auto f = std::make_shared<Flags>();
@@ -353,8 +471,17 @@ CommandRun RegisterAudit(CLI::App& app) {
   cmd->add_option("--since", f->since,
                   "Only items at or after T: RFC 3339, or a duration back from now (24h, 7d)");
   cmd->add_option("--until", f->until, "Only items before T (same forms as --since)");
-  cmd->add_option("--limit", f->limit, "At most N items, newest first (default: all)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", f->limit,
+                  "At most N items, newest first (default: 30 in a table, all in json/csv; "
+                  "0: all)")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            bool digits = !v.empty() && v.size() <= 12 &&
+                          v.find_first_not_of("0123456789") == std::string::npos;
+            return digits ? std::string() : "--limit must be a whole number, 0 or more, got '" +
+                                                v.substr(0, 32) + "'";
+          },
+          "N", "whole number"));
   cmd->add_option("--format", f->format, "table (default), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   cmd->add_option("--id", f->id, "With jobs: one job's whole history")->check(CLI::PositiveNumber);
@@ -406,7 +533,12 @@ CommandRun RegisterAudit(CLI::App& app) {
 
     // Page through the keyset so memory stays bounded for json and csv,
     // which stream; a table needs every row for its widths.
-    int64_t left = f->limit > 0 ? f->limit : -1;
+    // A table shows the newest kTableDefaultLimit unless --limit says
+    // otherwise, and says when more exist (it fetches one row more to know).
+    constexpr int64_t kTableDefaultLimit = 30;
+    const bool table = f->format == "table";
+    const int64_t shown = f->limit >= 0 ? f->limit : (table ? kTableDefaultLimit : 0);
+    int64_t left = shown > 0 ? shown + (table ? 1 : 0) : -1;
     std::vector<Record> table_rows;
     bool first = true;
     if (f->format == "json") std::cout << "[";
@@ -439,11 +571,20 @@ CommandRun RegisterAudit(CLI::App& app) {
       q.cursor = page->next;
     }
     if (f->format == "json") std::cout << (first ? "]\n" : "\n]\n");
-    if (f->format == "table") {
+    if (table) {
+      bool more = shown > 0 && static_cast<int64_t>(table_rows.size()) > shown;
+      if (more) table_rows.resize(static_cast<size_t>(shown));
       if (table_rows.empty()) {
         std::cout << "no " << store::KindName(q.kind) << " match\n";
+      } else if (::isatty(STDOUT_FILENO)) {
+        std::cout << Table(q.kind, table_rows, TerminalWidth());
       } else {
-        std::cout << Table(q.kind, table_rows);
+        std::cout << TabSeparated(q.kind, table_rows);
+      }
+      if (more) {
+        std::cout.flush();
+        std::cerr << "showing the newest " << shown << " " << store::KindName(q.kind)
+                  << "; more exist (--limit N, or --limit 0 for all)\n";
       }
     }
     std::cout.flush();

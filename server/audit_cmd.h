@@ -35,8 +35,10 @@ nlohmann::json JobHistoryJson(const store::JobHistory& history);
 std::string CsvHeader(store::Kind kind);
 std::string CsvRow(store::Kind kind, const store::Record& record);
 
-// An aligned text table of `records` for a terminal.
-std::string Table(store::Kind kind, const std::vector<store::Record>& records);
+// An aligned text table of `records` for a terminal. With `terminal_width`
+// (columns; 0: unknown) the widest cells are cut further so that rows fit.
+std::string Table(store::Kind kind, const std::vector<store::Record>& records,
+                  size_t terminal_width = 0);
 
 // A job's history as a table (one line per event, delivery and action,
 // in time order) and as CSV (time,source,what,detail).

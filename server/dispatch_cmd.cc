@@ -4,10 +4,15 @@
 
 #include <iostream>
 
+#include <filesystem>
+
+#include "common/redact.h"
 #include "handlers/action_executor.h"
 #include "handlers/policy_holder.h"
 #include "policy/policy.h"
+#include "policy/policy_loader.h"
 #include "server/github_setup.h"
+#include "server/size_probe.h"
 #include "store/action_store.h"
 #include "store/store.h"
 
@@ -18,9 +23,46 @@ namespace {
 // take the request over.
 constexpr int64_t kCliLeaseMs = 2 * 60 * 1000;
 
+// Whether the policy relayq routes by (the config's `policy:`, else
+// policy/policy.yaml when it exists, as `relayq serve` picks it) has a route
+// that governs `workflow` and limits the input size: only then does the
+// workflow declare a size_mb input (GitHub refuses an undeclared input with
+// 422) and does knowing the size change anything. An unreadable policy: no.
+bool WorkflowHasSizeLimit(const Config& config, const std::string& workflow) {
+  std::string path = config.policy_path;
+  if (path.empty() && std::filesystem::exists("policy/policy.yaml")) path = "policy/policy.yaml";
+  if (path.empty()) return false;
+  auto loaded = policy::LoadPolicy(path);
+  if (!loaded.ok()) return false;
+  for (const policy::Route& r : (*loaded)->routes) {
+    if (r.match.workflow == workflow && r.constraints.max_size_mb.has_value()) return true;
+  }
+  return false;
+}
+
+// Fills the size_mb input from a HEAD of the `url` input when the user gave
+// no size_mb/size_bytes, `probe` allows it and the workflow's route has a
+// max_size_mb. A failed probe leaves the size unknown (max_size_mb then does
+// not stop a fallback) and says so on stderr, naming the URL redacted.
+void FillSizeInput(const Config& config, bool probe, store::DispatchRequest& request) {
+  if (!probe || request.inputs.count("size_mb") || request.inputs.count("size_bytes")) return;
+  auto url = request.inputs.find("url");
+  if (url == request.inputs.end()) return;
+  const std::string& u = url->second;
+  if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) return;
+  if (!WorkflowHasSizeLimit(config, request.workflow)) return;
+  auto bytes = ProbeContentLength(u);
+  if (!bytes.ok()) {
+    std::cerr << "relayq: size of the input unknown (" << bytes.status().message()
+              << "); give size_mb=N to let max_size_mb apply\n";
+    return;
+  }
+  request.inputs["size_mb"] = SizeMbInput(*bytes);
+}
+
 int RunDispatch(const Config& config, const std::string& workflow_arg,
                 const std::vector<std::string>& pairs, const std::string& repo,
-                const std::string& ref) {
+                const std::string& ref, bool probe_size) {
   store::DispatchRequest request;
   request.repository = repo;
   request.workflow = std::string(policy::WorkflowBasename(workflow_arg));
@@ -38,6 +80,7 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
     }
     request.inputs[key] = kv.substr(eq + 1);
   }
+  FillSizeInput(config, probe_size, request);
 
   Clock& clock = Clock::Real();
   {
@@ -83,15 +126,15 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
   if (!action.ok() || !*action) return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
   handlers::ActionOutcome outcome = executor.Execute(**action, claim);
   if (outcome.status == "done") {
-    std::cerr << "relayq: request " << id << ": " << outcome.message << "\n";
+    std::cerr << "relayq: request " << id << ": " << RedactUrlsIn(outcome.message) << "\n";
     return 0;
   }
   if (outcome.status == "retrying") {
     std::cerr << "relayq: request " << id << " is recorded; GitHub did not answer ("
-              << outcome.message << "); relayq serve will send it when GitHub answers\n";
+              << RedactUrlsIn(outcome.message) << "); relayq serve will send it when GitHub answers\n";
     return 0;
   }
-  std::cerr << "relayq: request " << id << " failed: " << outcome.message << "\n";
+  std::cerr << "relayq: request " << id << " failed: " << RedactUrlsIn(outcome.message) << "\n";
   return 1;
 }
 
@@ -102,6 +145,7 @@ CommandRun RegisterDispatch(CLI::App& app) {
     CommonFlags common;
     std::string workflow, repo, ref = "main";
     std::vector<std::string> pairs;
+    bool no_size_probe = false;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -111,6 +155,8 @@ CommandRun RegisterDispatch(CLI::App& app) {
   cmd->add_option("INPUTS", f->pairs, "Inputs as key=value");
   cmd->add_option("--repo", f->repo, "OWNER/NAME")->required();
   cmd->add_option("--ref", f->ref, "Branch or tag to run on (default main)");
+  cmd->add_flag("--no-size-probe", f->no_size_probe,
+                "Do not learn size_mb from a HEAD request to the url input");
   return [f] {
     if (f->repo.find('/') == std::string::npos) {
       std::cerr << "relayq: --repo must be OWNER/NAME\n";
@@ -118,7 +164,7 @@ CommandRun RegisterDispatch(CLI::App& app) {
     }
     auto config = LoadCommandConfig(f->common);
     if (!config.ok()) return FailWith(config.status());
-    return RunDispatch(*config, f->workflow, f->pairs, f->repo, f->ref);
+    return RunDispatch(*config, f->workflow, f->pairs, f->repo, f->ref, !f->no_size_probe);
   };
 }
 

@@ -27,6 +27,25 @@ Status MustExist(const std::string& path) {
 
 }  // namespace
 
+Result<PruneResult> CountPrunable(const std::string& path, int64_t cutoff_ms,
+                                  int busy_timeout_ms) {
+  RELAYQ_RETURN_IF_ERROR(MustExist(path));
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+  RELAYQ_ASSIGN_OR_RETURN(
+      Stmt count, Stmt::Prepare(db.get(),
+                                "SELECT count(*), coalesce(sum(body_size), 0) FROM deliveries "
+                                "WHERE received_at < ?1 AND body IS NOT NULL"));
+  count.Bind(1, cutoff_ms);
+  RELAYQ_ASSIGN_OR_RETURN(bool row, count.Step());
+  PruneResult r;
+  if (row) {
+    r.bodies_dropped = count.Int(0);
+    r.bytes_dropped = count.Int(1);
+  }
+  return r;
+}
+
 Result<PruneResult> PruneBodies(const std::string& path, int64_t cutoff_ms, int busy_timeout_ms) {
   RELAYQ_RETURN_IF_ERROR(MustExist(path));
   RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX));

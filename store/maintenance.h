@@ -29,6 +29,11 @@ struct PruneResult {
 Result<PruneResult> PruneBodies(const std::string& path, int64_t cutoff_ms,
                                 int busy_timeout_ms = 5000);
 
+// What PruneBodies(path, cutoff_ms) would drop now, without changing
+// anything (read-only). NotFound when `path` does not exist.
+Result<PruneResult> CountPrunable(const std::string& path, int64_t cutoff_ms,
+                                  int busy_timeout_ms = 5000);
+
 // Copies the store at `path` to `dest` as one consistent snapshot (SQLite's
 // online backup), safe while the daemon writes. The copy is written to a
 // temporary file beside `dest`, checked (PRAGMA quick_check), made

@@ -25,6 +25,7 @@
 
 #include "common/strings.h"
 #include "store/migrations.h"
+#include "store/model.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
@@ -288,7 +289,51 @@ class SqliteStoreReader final : public StoreReader {
   std::map<std::string, Stmt> stmts_;
 };
 
+// GitHub's conclusions of a completed job or run. A job's or run's status
+// filter takes these too, since tables show the conclusion in place of
+// "completed" (`--status success` then means status completed, conclusion
+// success).
+const std::vector<std::string>& Conclusions() {
+  static const std::vector<std::string> k = {"success", "failure", "cancelled", "skipped",
+                                             "timed_out", "action_required", "neutral",
+                                             "stale", "startup_failure"};
+  return k;
+}
+
+bool IsConclusion(const std::string& v) {
+  const auto& c = Conclusions();
+  return std::find(c.begin(), c.end(), v) != c.end();
+}
+
+std::vector<std::string> StatusValuesOf(Kind kind) {
+  std::vector<std::string> v;
+  switch (kind) {
+    case Kind::kJobs: v = {"queued", "waiting", "in_progress", "completed"}; break;
+    case Kind::kRuns:
+      v = {"requested", "queued", "waiting", "pending", "in_progress", "completed"};
+      break;
+    case Kind::kDeliveries:
+      for (Outcome o : {Outcome::kAccepted, Outcome::kPing, Outcome::kIgnored, Outcome::kRefused,
+                        Outcome::kUndecodable}) {
+        v.emplace_back(OutcomeName(o));
+      }
+      return v;
+    case Kind::kActions: return {"scheduled", "pending", "running", "done", "failed", "aborted"};
+  }
+  v.insert(v.end(), Conclusions().begin(), Conclusions().end());
+  return v;
+}
+
 Status SqliteStoreReader::Validate(const ListQuery& q) const {
+  if (q.status) {
+    std::vector<std::string> valid = StatusValuesOf(q.kind);
+    if (std::find(valid.begin(), valid.end(), *q.status) == valid.end()) {
+      std::string list;
+      for (const auto& v : valid) list += (list.empty() ? "" : ", ") + v;
+      return Status::InvalidArgument("unknown status '" + q.status->substr(0, 64) + "' for " +
+                                     std::string(KindName(q.kind)) + " (valid: " + list + ")");
+    }
+  }
   if (q.limit < 1 || q.limit > kMaxPageSize) {
     return Status::InvalidArgument("limit must be from 1 to " + std::to_string(kMaxPageSize));
   }
@@ -308,7 +353,12 @@ std::string SqliteStoreReader::ListSql(const ListQuery& q, bool dated, bool with
                     k.table + " t WHERE ";
   sql += dated ? time + " IS NOT NULL" : time + " IS NULL";
   if (q.repo) sql += " AND t.repository = ?1";
-  if (q.status) sql += std::string(" AND ") + k.status_col + " = ?2";
+  if (q.status) {
+    // A conclusion filters completed jobs/runs on their conclusion.
+    bool conclusion = (q.kind == Kind::kJobs || q.kind == Kind::kRuns) && IsConclusion(*q.status);
+    sql += conclusion ? std::string(" AND t.status = 'completed' AND t.conclusion = ?2")
+                      : std::string(" AND ") + k.status_col + " = ?2";
+  }
   if (q.label) {
     sql += " AND EXISTS (SELECT 1 FROM job_labels l WHERE l.label = ?3 AND l.job_id = t.id)";
   }
@@ -755,5 +805,7 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
   }
   return std::unique_ptr<StoreReader>(new SqliteStoreReader(std::move(db)));
 }
+
+std::vector<std::string> StatusValues(Kind kind) { return StatusValuesOf(kind); }
 
 }  // namespace relayq::store

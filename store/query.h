@@ -83,6 +83,12 @@ struct ListQuery {
 
 inline constexpr int kMaxPageSize = 1000;
 
+// The values a list's status filter accepts for `kind`: a job's or run's
+// status or GitHub conclusion, a delivery's outcome, an action's status.
+// StoreReader::List refuses any other value with InvalidArgument naming them
+// (the CLI's exit 2, the API's 400).
+std::vector<std::string> StatusValues(Kind kind);
+
 struct Page {
   std::vector<Record> items;
   // The cursor of the next page; empty when this page is the last.

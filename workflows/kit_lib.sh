@@ -133,8 +133,10 @@ cfg() {
 
 # --- helpers ----------------------------------------------------------------
 
-# The URL with any query string and fragment and user:password@ removed, for
-# messages (signed URLs carry tokens in the query).
+# The URL as scheme://host[:port]/path: any query string, fragment and
+# user:password@ removed. Everything the kit writes (messages, the step
+# summary, transcript.json, summary.json, prompts) uses this form: signed
+# URLs carry their tokens in the query.
 redact_url() {
   local u=$1
   u=${u%%#*}
@@ -143,4 +145,38 @@ redact_url() {
     u="${BASH_REMATCH[1]}${BASH_REMATCH[2]}"
   fi
   printf '%s' "$u"
+}
+
+# event_input NAME: the workflow_dispatch input NAME from the event payload at
+# $GITHUB_EVENT_PATH (set by GitHub Actions), or nothing when there is no
+# payload, no such input, or neither python3 nor jq to read it. The workflows
+# hand the audio URL over this way rather than through a step's env:, which
+# GitHub prints in the job log.
+event_input() {
+  local name=$1 ev=${GITHUB_EVENT_PATH:-}
+  [[ -n $ev && -r $ev ]] || return 0
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys
+d=json.load(open(sys.argv[1],encoding="utf-8"))
+v=((d.get("inputs") or {}) if isinstance(d,dict) else {}).get(sys.argv[2])
+sys.stdout.write(v if isinstance(v,str) else "")' "$ev" "$name" 2>/dev/null || true
+  elif command -v jq >/dev/null 2>&1; then
+    jq -jr --arg n "$name" '(.inputs // {})[$n] // "" | strings' "$ev" 2>/dev/null || true
+  fi
+}
+
+# mask_url URL: under GitHub Actions, asks the runner to mask the parts of
+# URL that redact_url drops (query, fragment, user:password) in everything
+# the job logs afterwards; elsewhere does nothing.
+mask_url() {
+  local u=$1 secret
+  [[ ${GITHUB_ACTIONS:-} == true ]] || return 0
+  if [[ $u == *\?* ]]; then
+    secret=${u#*\?}
+    [[ -n $secret ]] && printf '::add-mask::%s\n' "$secret"
+  fi
+  if [[ $u =~ ^[A-Za-z]+://([^/@]*)@ ]]; then
+    printf '::add-mask::%s\n' "${BASH_REMATCH[1]}"
+  fi
+  return 0
 }

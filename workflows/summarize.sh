@@ -16,6 +16,9 @@
 # AI_API_KEY and SUMMARY_MODEL (default gpt-4o-mini); "local" keeps the first
 # sentences (up to SUMMARY_MAX_CHARS, default 1200) — free, private, crude;
 # "auto" (default) is api when an AI_API_KEY is set, else local.
+# The URL (--url, $URL, else the workflow_dispatch event's `url` input, else
+# the "url" of transcript.json beside the transcript) is written only as
+# scheme://host/path.
 # Settings come from ~/.config/relayq/env, parsed like transcribe.sh does
 # (never sourced); a non-empty environment variable wins over the file.
 # Needs kit_lib.sh, the helpers it shares with transcribe.sh, in its own
@@ -37,6 +40,7 @@ source "$KIT_LIB"
 
 INPUT=${INPUT:-transcript}
 SRC_URL=${URL-}
+[[ -n $SRC_URL ]] || SRC_URL=$(event_input url)
 OUT=${OUT_DIR:-$PWD/summary-out}
 BACKEND_SEL=${SUMMARY_BACKEND_INPUT-}
 ENV_FILE=${RELAYQ_ENV_FILE:-${HOME:-/nonexistent}/.config/relayq/env}
@@ -75,6 +79,17 @@ while [[ $# -gt 0 ]]; do
     *) die "$EX_USAGE" "unknown argument: $1 (see --help)" ;;
   esac
 done
+
+# Without a URL, the one transcribe.sh recorded beside the transcript
+# (already redacted) names the source.
+if [[ -z $SRC_URL && -d $INPUT && -r $INPUT/transcript.json ]] && command -v python3 >/dev/null 2>&1; then
+  SRC_URL=$(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1],encoding="utf-8"))
+v=d.get("url") if isinstance(d,dict) else None
+sys.stdout.write(v if isinstance(v,str) else "")' "$INPUT/transcript.json" 2>/dev/null || true)
+fi
+# Only scheme://host/path of the URL is written (prompt, summary.json).
+SRC_URL=$(redact_url "$SRC_URL")
 
 if [[ -e $ENV_FILE ]]; then
   [[ -r $ENV_FILE ]] || die "$EX_CONFIG" "cannot read env file $ENV_FILE"

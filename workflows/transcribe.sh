@@ -10,15 +10,20 @@
 #   transcribe.sh --help
 #
 # Every option can also be given as an environment variable (URL, BACKEND,
-# MODEL, OUT_DIR, RELAYQ_ENV_FILE); options win over variables.
+# MODEL, OUT_DIR, RELAYQ_ENV_FILE); options win over variables. Without
+# either, the URL is the `url` input of the workflow_dispatch event at
+# $GITHUB_EVENT_PATH (how the kit's workflows pass it, so the signed URL never
+# shows in the job log's env listing). Only scheme://host/path of the URL is
+# ever written (log, step summary, transcript.json).
 #
 # Runner settings come from ~/.config/relayq/env (KEY=VALUE lines, see
 # docs/kit.md). The file is parsed (by kit_lib.sh), never sourced: nothing in
 # it is executed.
 # Precedence, highest first: the job's inputs (--backend/--model, BACKEND/MODEL)
 # > a non-empty process environment variable of the same key > the env file
-# > built-in defaults. BACKEND "runner" (or empty) means "use the runner's
-# ASR_BACKEND".
+# > built-in defaults. An empty BACKEND or MODEL (the workflows' defaults)
+# means "the runner decides": ASR_BACKEND / WHISPER_MODEL; BACKEND "runner"
+# means the same.
 #
 # Needs kit_lib.sh, the helpers it shares with summarize.sh, in its own
 # folder: copy the whole workflows folder. Works with bash 3.2 (macOS
@@ -175,7 +180,9 @@ if [[ -e $ENV_FILE ]]; then
   parse_env_file "$ENV_FILE"
 fi
 
+[[ -n $ARG_URL ]] || ARG_URL=$(event_input url)
 [[ -n $ARG_URL ]] || die "$EX_USAGE" "no URL given (--url URL or URL=...)"
+mask_url "$ARG_URL"
 case $ARG_URL in
   http://* | https://* | HTTP://* | HTTPS://*) ;;
   *) die "$EX_USAGE" "only http:// and https:// URLs are accepted, got: $(redact_url "$ARG_URL")" ;;
@@ -460,8 +467,14 @@ END=$(date +%s)
 SECONDS_TAKEN=$((END - START))
 {
   printf '{"url": %s, "backend": %s, "model": %s, "seconds": %s, "bytes": %s, "relayq_id": %s, "transcript": "transcript.txt"}\n' \
-    "$(json_escape "$ARG_URL")" "$(json_escape "$BACKEND_SEL")" "$(json_escape "$MODEL_SEL")" \
+    "$(json_escape "$SAFE_URL")" "$(json_escape "$BACKEND_SEL")" "$(json_escape "$MODEL_SEL")" \
     "$SECONDS_TAKEN" "$BYTES" "$(json_escape "${RELAYQ_ID:-}")"
 } >"$OUT/transcript.json"
 
 log "wrote $TRANSCRIPT ($(file_size "$TRANSCRIPT") bytes) in ${SECONDS_TAKEN}s"
+# The run page's summary says what was transcribed (the title does not carry
+# the URL).
+if [[ -n ${GITHUB_STEP_SUMMARY:-} ]]; then
+  printf 'Transcribed %s with %s (model %s): %s bytes in %ss\n' \
+    "$SAFE_URL" "$BACKEND_SEL" "$MODEL_SEL" "$BYTES" "$SECONDS_TAKEN" >>"$GITHUB_STEP_SUMMARY" || true
+fi

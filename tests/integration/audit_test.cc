@@ -208,6 +208,115 @@ TEST_F(AuditTest, CliUsageAndStoreErrors) {
   EXPECT_EQ(Audit({"jobs", "--id", "999"}).exit_code, 1);
 }
 
+// Regression: job names, labels and workflow names come from workflow files
+// a fork's pull request controls. `relayq audit` passed ESC/OSC sequences and
+// newlines through raw (a forged row, a disguised hyperlink), CSV cells
+// starting with = or @ ran as spreadsheet formulas, and a signed audio URL in
+// a run title was printed with its token.
+TEST_F(AuditTest, HostileTextIsEscapedNeutralisedAndUrlsRedacted) {
+  auto c = Client();
+  JobSpec j;
+  j.job_id = 900;
+  j.run_id = 9001;
+  j.name = "build\x1b]8;;https://evil.example/\x07" "click\x1b]8;;\x07\nFORGED ROW\xc2\x9b" "2J";
+  // The hostile label first: the CSV cell starts with it.
+  j.labels = {"=HYPERLINK(\"http://evil\")", "self-hosted", "rpi4"};
+  j.workflow_name = "@SUM(1+1)";
+  j.created_at = Ago(30);
+  ASSERT_EQ(Deliver(*c, "workflow_job", "h-900", WorkflowJobPayload(j)), 202);
+  RunSpec r;
+  r.run_id = 9001;
+  r.display_title = "transcribe https://cdn.example.com/a.mp3?X-Amz-Signature=s3cr3t [relayq:4]";
+  r.created_at = r.updated_at = Ago(30);
+  ASSERT_EQ(Deliver(*c, "workflow_run", "h-run", WorkflowRunPayload(r)), 202);
+
+  for (const char* format : {"table", "csv"}) {
+    auto out = Audit({"jobs", "--format", format});
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    EXPECT_EQ(out.out.find('\x1b'), std::string::npos) << format;
+    EXPECT_EQ(out.out.find('\x07'), std::string::npos) << format;
+    EXPECT_EQ(out.out.find("\xc2\x9b"), std::string::npos) << format;
+    EXPECT_EQ(out.out.find("\nFORGED ROW"), std::string::npos) << format << ": " << out.out;
+    EXPECT_NE(out.out.find("\\x1b]8;;"), std::string::npos) << format << ": " << out.out;
+  }
+  auto csv = Audit({"jobs", "--format", "csv"}).out;
+  EXPECT_NE(csv.find(",'@SUM(1+1),"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil\"\");self-hosted;rpi4\","), std::string::npos) << csv;
+
+  for (const char* format : {"table", "csv", "json"}) {
+    auto out = Audit({"runs", "--format", format});
+    ASSERT_EQ(out.exit_code, 0) << out.err;
+    EXPECT_EQ(out.out.find("s3cr3t"), std::string::npos) << format << ": " << out.out;
+    EXPECT_NE(out.out.find("https://cdn.example.com/a.mp3"), std::string::npos) << format;
+  }
+  auto api = GetJson("/api/v1/runs");
+  EXPECT_EQ(api.dump().find("s3cr3t"), std::string::npos);
+}
+
+// Regression: `--status bogus` and `--status success` both answered "no jobs
+// match" with exit 0 (and the API 200): a typo looked like an empty result.
+TEST_F(AuditTest, StatusFiltersAreValidatedAndConclusionsFilterCompletedItems) {
+  DeliverKnownData();
+  auto bogus = Audit({"jobs", "--status", "bogus"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("unknown status 'bogus'"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("in_progress"), std::string::npos) << bogus.err;
+  EXPECT_NE(bogus.err.find("success"), std::string::npos) << bogus.err;
+  for (const char* kind : {"runs", "deliveries", "actions"}) {
+    auto r = Audit({kind, "--status", "bogus", "--format", "json"});
+    EXPECT_EQ(r.exit_code, 2) << kind << ": " << r.err;
+    EXPECT_NE(r.err.find("valid:"), std::string::npos) << kind << ": " << r.err;
+  }
+  auto wrong_kind = Audit({"deliveries", "--status", "queued"});
+  EXPECT_EQ(wrong_kind.exit_code, 2);
+  EXPECT_NE(wrong_kind.err.find("refused"), std::string::npos) << wrong_kind.err;
+
+  // A conclusion is a status a table shows: it finds the completed job 103.
+  auto success = Audit({"jobs", "--status", "success", "--format", "json"});
+  ASSERT_EQ(success.exit_code, 0) << success.err;
+  json items = json::parse(success.out, nullptr, false);
+  ASSERT_TRUE(items.is_array()) << success.out;
+  ASSERT_EQ(items.size(), 1u) << success.out;
+  EXPECT_EQ(items[0]["id"], 103);
+  EXPECT_EQ(Audit({"jobs", "--status", "failure", "--format", "json"}).out, "[]\n");
+
+  GetJson("/api/v1/jobs?status=bogus", 400);
+  GetJson("/api/v1/actions?status=refusal", 400);
+  GetJson("/api/v1/deliveries?status=queued", 400);
+  EXPECT_EQ(GetJson("/api/v1/jobs?status=success")["items"].size(), 1u);
+}
+
+// Regression: nothing that deletes data may have a surprising default.
+// `relayq prune` with store.retention 0 (documented as off) dropped every
+// body; it now says what it will drop and needs --yes; a bare number is
+// refused instead of meaning seconds.
+TEST_F(AuditTest, PruneSaysWhatItWillDropAndNeedsYes) {
+  DeliverKnownData();
+  SqliteReader db(DbPath());
+  const int64_t bodies = db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL");
+  ASSERT_GT(bodies, 0);
+
+  std::ofstream(dir_.File("off.yaml")) << "store:\n  retention: 0s\n";
+  auto off = RunRelayq(dir_.path(), {"prune", "--config", dir_.File("off.yaml"), "--db", DbPath()}, Env());
+  EXPECT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("off"), std::string::npos) << off.out;
+  EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), bodies);
+
+  auto bare = RunRelayq(dir_.path(), {"prune", "--older-than", "30", "--db", DbPath()}, Env());
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_NE(bare.err.find("30d"), std::string::npos) << bare.err;
+
+  auto ask = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--db", DbPath()}, Env());
+  EXPECT_EQ(ask.exit_code, 1);
+  EXPECT_NE(ask.out.find(std::to_string(bodies) + " raw bodies"), std::string::npos) << ask.out;
+  EXPECT_NE(ask.err.find("--yes"), std::string::npos) << ask.err;
+  EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), bodies);
+
+  auto yes = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
+  EXPECT_EQ(yes.exit_code, 0) << yes.err;
+  EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), 0);
+}
+
 TEST_F(AuditTest, ApiPagesFiltersAndErrors) {
   DeliverKnownData();
   json first = GetJson("/api/v1/jobs?limit=3");
@@ -391,7 +500,7 @@ TEST_F(AuditTest, BackupWhileServingIsConsistentAndPruneKeepsJobs) {
   auto keep = RunRelayq(dir_.path(), {"prune", "--db", DbPath()}, Env());
   ASSERT_EQ(keep.exit_code, 0) << keep.err;
   EXPECT_NE(keep.out.find("dropped 0 raw bodies"), std::string::npos) << keep.out;
-  auto prune = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--db", DbPath()}, Env());
+  auto prune = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
   ASSERT_EQ(prune.exit_code, 0) << prune.err;
   EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), 0);
   EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), jobs_before);

@@ -281,6 +281,62 @@ expect "exit 0 (got $RC)" rc_is 0
 expect "API used" record_py 'len(reqs)==1'
 finish
 
+# --- as the kit's workflows run it -------------------------------------------
+# The workflows pass empty backend/model inputs through (they mean "the
+# runner decides") and no URL variable: the URL is the workflow_dispatch
+# event's `url` input, whose query (a signed link's token) must never be
+# written anywhere.
+SIGNED_QUERY="X-Amz-Signature=s3cr3t-sig-$$&X-Amz-Credential=cred-$$"
+write_event() {
+  printf '{"inputs": {"url": "%s", "backend": "", "model": "", "size_mb": "", "relayq_id": "7"}, "ref": "refs/heads/main"}\n' "$1" >"$TMP/event.json"
+}
+
+begin "workflow run: empty backend/model inputs mean the runner's ASR_BACKEND and WHISPER_MODEL"
+write_env "ASR_BACKEND=local" "WHISPER_MODEL=small" "WHISPER_BIN=$TMP/bin/whisper-cli" \
+  "WHISPER_MODEL_DIR=$TMP/models" "AI_API_KEY=$KEY" "AI_BASE_URL=$BASE/v1"
+write_event "$BASE/audio/episode.wav?$SIGNED_QUERY"
+rm -f "$TMP/whisper.args" "$TMP/step-summary.md"
+run_t BACKEND= MODEL= RELAYQ_ID=7 GITHUB_ACTIONS=true GITHUB_EVENT_PATH="$TMP/event.json" \
+  GITHUB_STEP_SUMMARY="$TMP/step-summary.md" --
+expect "exit 0 (got $RC)" rc_is 0
+expect "local backend from ASR_BACKEND (no API request)" record_py 'len(reqs)==0'
+expect "model from WHISPER_MODEL" contains "$TMP/whisper.args" "$TMP/models/ggml-small.bin"
+expect "transcript written" file_has "$TMP/out/transcript.txt" "hello from the fake whisper"
+finish
+
+begin "workflow run: ASR_BACKEND=openai applies to an empty backend input"
+write_env "ASR_BACKEND=openai" "AI_API_KEY=$KEY" "AI_BASE_URL=$BASE/v1"
+run_t BACKEND= MODEL= GITHUB_EVENT_PATH="$TMP/event.json" --
+expect "exit 0 (got $RC)" rc_is 0
+expect "the API was used" record_py 'len(reqs)==1'
+finish
+
+begin "workflow run: the URL's query is masked and never written (log, transcript.json, step summary)"
+write_env "ASR_BACKEND=local" "WHISPER_BIN=$TMP/bin/whisper-cli" "WHISPER_MODEL_DIR=$TMP/models"
+rm -f "$TMP/step-summary.md"
+run_t BACKEND= MODEL= GITHUB_ACTIONS=true GITHUB_EVENT_PATH="$TMP/event.json" \
+  GITHUB_STEP_SUMMARY="$TMP/step-summary.md" --
+expect "exit 0 (got $RC)" rc_is 0
+expect "the query is masked for GitHub's log" contains "$TMP/stdout" "::add-mask::$SIGNED_QUERY"
+expect "stderr names the URL without its query" contains "$TMP/stderr" "$BASE/audio/episode.wav"
+expect "no signature in stderr" not_contains "$TMP/stderr" "s3cr3t-sig"
+expect "transcript.json url is scheme://host/path" python3 -c '
+import json,sys
+sys.exit(0 if json.load(open(sys.argv[1]))["url"]==sys.argv[2] else 1)' "$TMP/out/transcript.json" "$BASE/audio/episode.wav"
+expect "no signature in transcript.json" not_contains "$TMP/out/transcript.json" "s3cr3t-sig"
+expect "the step summary names the redacted URL" contains "$TMP/step-summary.md" "$BASE/audio/episode.wav"
+expect "no signature in the step summary" not_contains "$TMP/step-summary.md" "s3cr3t-sig"
+finish
+
+begin "workflow run: a URL with user:password@ is written without it"
+write_event "http://user:pa55word@127.0.0.1:$PORT/audio/episode.wav"
+run_t BACKEND= MODEL= GITHUB_ACTIONS=true GITHUB_EVENT_PATH="$TMP/event.json" --
+expect "exit 0 (got $RC)" rc_is 0
+expect "credentials masked" contains "$TMP/stdout" "::add-mask::user:pa55word"
+expect "no password in stderr" not_contains "$TMP/stderr" "pa55word"
+expect "no password in transcript.json" not_contains "$TMP/out/transcript.json" "pa55word"
+finish
+
 # --- download failures ------------------------------------------------------
 
 begin "HTTP 404 audio fails with a clear message"
@@ -355,6 +411,23 @@ if [[ -f $SUMMARIZE ]]; then
   expect "exit 0 (got $RC)" rc_is 0
   expect "summary from the transcript" contains "$TMP/out/summary.txt" "First sentence of the episode."
   expect "no request" record_py 'len(reqs)==0'
+  finish
+
+  begin "summarize: without a URL, the redacted one from transcript.json; never a query"
+  write_env "AI_API_KEY=$KEY" "AI_BASE_URL=$BASE/v1"
+  mkdir -p "$TMP/in2"
+  cp "$TMP/in/transcript.txt" "$TMP/in2/"
+  printf '{"url": "https://cdn.example.com/e.mp3", "backend": "local"}\n' >"$TMP/in2/transcript.json"
+  run_script "$SUMMARIZE" SOURCE_RUN=99 -- --input "$TMP/in2"
+  expect "exit 0 (got $RC)" rc_is 0
+  expect "summary.json names the transcript's URL" python3 -c '
+import json,sys
+sys.exit(0 if json.load(open(sys.argv[1]))["url"]=="https://cdn.example.com/e.mp3" else 1)' "$TMP/out/summary.json"
+  printf '{"inputs": {"url": "https://cdn.example.com/e.mp3?%s", "source_run": "99"}}\n' "$SIGNED_QUERY" >"$TMP/event-s.json"
+  run_script "$SUMMARIZE" SOURCE_RUN=99 GITHUB_EVENT_PATH="$TMP/event-s.json" -- --input "$TMP/in2"
+  expect "exit 0 with the event's URL (got $RC)" rc_is 0
+  expect "no signature in summary.json" not_contains "$TMP/out/summary.json" "s3cr3t-sig"
+  expect "no signature in the prompt" record_py 'all("s3cr3t-sig" not in json.dumps(r["json"]) for r in reqs)'
   finish
 
   begin "summarize: a missing transcript fails clearly"
