@@ -145,12 +145,12 @@ class RouterTest : public ::testing::Test {
     r.ref = "main";
     r.inputs = {{"url", "https://example.com/episode.mp3"}};
     r.fallback_count = fallback_count;
-    auto created = actions_->CreateDispatch(r, "cli:1", Now(), Now() + 3600'000, dispatch_action_);
+    auto created = actions_->CreateDispatch(r, "cli:1", Now(), Now() + 3600'000, dispatch_claim_);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     request_id_ = created->id;
   }
   void Link() {
-    ASSERT_TRUE(actions_->FinishDispatched(dispatch_action_, request_id_, kRun, "{}", Now()).ok());
+    ASSERT_TRUE(actions_->FinishDispatched(dispatch_claim_, request_id_, kRun, "{}", Now()).ok());
   }
 
   std::optional<store::ActionRecord> Action(const std::string& key = kKey) {
@@ -170,7 +170,7 @@ class RouterTest : public ::testing::Test {
   std::unique_ptr<testing::FakeGitHubServer> github_;
   std::unique_ptr<github::GitHubClient> client_;
   std::unique_ptr<ActionExecutor> executor_;
-  int64_t dispatch_action_ = 0;
+  store::Claim dispatch_claim_;  // the CLI's claim on the request's dispatch action
   int64_t request_id_ = 0;
 };
 
