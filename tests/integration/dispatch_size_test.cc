@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <chrono>
 #include <thread>
 
 #include "tests/fakes/fake_github_server.h"
@@ -51,7 +52,14 @@ class DispatchSizeTest : public IntegrationTest {
     ASSERT_GT(files_port_, 0);
     files_thread_ = std::thread([this] { files_.listen_after_bind(); });
     // bind_to_any_port has bound and is listening: connections wait in the
-    // backlog until the thread accepts them.
+    // backlog until the thread accepts them. But cpp-httplib's stop() does
+    // nothing until the listening thread has marked the server running, so
+    // a test that stops it at once would hang on the join: wait for that
+    // (microseconds; bounded).
+    for (int i = 0; i < 5000 && !files_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_TRUE(files_.is_running());
   }
   void TearDown() override {
     files_.stop();
