@@ -39,7 +39,8 @@ start() {
   local dir=$1
   shift
   mkdir -p "$dir"
-  (cd "$dir" && RELAYQ_WEBHOOK_SECRET=$SECRET RELAYQ_ADMIN_TOKEN=bench \
+  # exec: $! is relayq itself, whose RSS and descriptors are measured.
+  (cd "$dir" && exec env RELAYQ_WEBHOOK_SECRET=$SECRET RELAYQ_ADMIN_TOKEN=bench \
     "$BUILD/relayq" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 "$@" \
     > "$dir/out.log" 2> "$dir/err.log") &
   local pid=$!
