@@ -4,17 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "policy/policy.h"
 
 namespace relayq::server {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::vector<std::string_view> Segments(std::string_view path) {
   std::vector<std::string_view> out;
@@ -66,14 +59,14 @@ AsyncHandler FromSync(SyncHandler handler) {
 
 std::string_view HttpRequest::Header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (EqualsIgnoreCase(k, name)) return v;
+    if (policy::EqualsIgnoreCase(k, name)) return v;
   }
   return {};
 }
 
 bool HttpRequest::HasHeader(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(),
-                     [&](const auto& kv) { return EqualsIgnoreCase(kv.first, name); });
+                     [&](const auto& kv) { return policy::EqualsIgnoreCase(kv.first, name); });
 }
 
 std::optional<std::string> HttpRequest::Param(std::string_view key) const {

@@ -9,6 +9,7 @@
 
 #include "common/strings.h"
 #include "handlers/decode.h"
+#include "policy/policy.h"
 #include "server/logging.h"
 
 namespace relayq::server {
@@ -82,13 +83,6 @@ class DeliveryCounters {
   std::array<std::atomic<Counter*>, kEvents.size() * kCodes.size()> slots_{};
 };
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 HttpResponse Answer(const handlers::WebhookAnswer& a) {
   return HttpResponse::Json(a.status, a.body);
 }
@@ -97,7 +91,7 @@ HttpResponse Answer(const handlers::WebhookAnswer& a) {
 // deliveries, and only JSON and its `payload=` form are webhook bodies.
 std::optional<HttpResponse> CheckWebhookHeader(const HttpRequest& req) {
   std::string_view encoding = req.Header("Content-Encoding");
-  if (!encoding.empty() && !EqualsIgnoreCase(encoding, "identity")) {
+  if (!encoding.empty() && !policy::EqualsIgnoreCase(encoding, "identity")) {
     return HttpResponse::Error(415, "Content-Encoding must be identity (GitHub does not compress deliveries)");
   }
   if (handlers::ClassifyContentType(req.Header("Content-Type")) == handlers::BodyType::kUnsupported) {
