@@ -5,7 +5,7 @@
 
 #include "common/strings.h"
 #include "common/time_format.h"
-#include "server/audit_cmd.h"
+#include "cli/audit_cmd.h"
 #include "server/dashboard.h"
 #include "server/metrics_audit.h"
 #include "server/version.h"

@@ -1,4 +1,4 @@
-#include "server/size_probe.h"
+#include "cli/size_probe.h"
 
 #include <httplib.h>
 

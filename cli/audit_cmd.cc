@@ -1,4 +1,4 @@
-#include "server/audit_cmd.h"
+#include "cli/audit_cmd.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

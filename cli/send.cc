@@ -1,4 +1,4 @@
-#include "server/send.h"
+#include "cli/send.h"
 
 #include <httplib.h>
 #include <openssl/rand.h>
@@ -10,7 +10,7 @@
 
 #include "handlers/decode.h"
 #include "handlers/signature.h"
-#include "server/command.h"
+#include "cli/command.h"
 
 namespace relayq::server {
 namespace {

@@ -1,13 +1,13 @@
-#include "server/runners_cmd.h"
+#include "cli/runners_cmd.h"
 
 #include <algorithm>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "server/command.h"
+#include "cli/command.h"
 #include "server/github_setup.h"
-#include "server/hooks_cmd.h"
+#include "cli/hooks_cmd.h"
 
 namespace relayq::server {
 

@@ -16,7 +16,7 @@
 #include <set>
 
 #include "common/strings.h"
-#include "server/command.h"
+#include "cli/command.h"
 #include "server/version.h"
 
 namespace {

@@ -3,6 +3,6 @@
 // (warnings are printed), 1 when it has errors.
 #pragma once
 
-#include "server/command.h"
+#include "cli/command.h"
 
 namespace relayq::server {}  // RegisterPolicy is declared in command.h

@@ -1,4 +1,4 @@
-#include "server/dispatch_cmd.h"
+#include "cli/dispatch_cmd.h"
 
 #include <unistd.h>
 
@@ -12,7 +12,7 @@
 #include "policy/policy.h"
 #include "policy/policy_loader.h"
 #include "server/github_setup.h"
-#include "server/size_probe.h"
+#include "cli/size_probe.h"
 #include "store/action_store.h"
 #include "store/store.h"
 

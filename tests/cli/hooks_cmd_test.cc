@@ -1,9 +1,9 @@
 // hooks install's diffing, and the shared table/runner formatting.
-#include "server/hooks_cmd.h"
+#include "cli/hooks_cmd.h"
 
 #include <gtest/gtest.h>
 
-#include "server/runners_cmd.h"
+#include "cli/runners_cmd.h"
 
 namespace relayq::server {
 namespace {

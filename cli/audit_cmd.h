@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "server/command.h"
+#include "cli/command.h"
 #include "store/query.h"
 
 namespace relayq::server {

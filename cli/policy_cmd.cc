@@ -1,4 +1,4 @@
-#include "server/policy_cmd.h"
+#include "cli/policy_cmd.h"
 
 #include <filesystem>
 #include <iostream>

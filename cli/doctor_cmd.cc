@@ -1,4 +1,4 @@
-#include "server/doctor_cmd.h"
+#include "cli/doctor_cmd.h"
 
 #include <unistd.h>
 
@@ -9,10 +9,10 @@
 
 #include "common/time_format.h"
 #include "policy/policy_loader.h"
-#include "server/command.h"
+#include "cli/command.h"
 #include "server/github_setup.h"
-#include "server/hooks_cmd.h"
-#include "server/recovery.h"
+#include "cli/hooks_cmd.h"
+#include "handlers/recovery.h"
 #include "store/store.h"
 
 namespace relayq::server {

@@ -1,4 +1,4 @@
-#include "server/recovery.h"
+#include "handlers/recovery.h"
 
 #include <algorithm>
 #include <cctype>

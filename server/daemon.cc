@@ -1,4 +1,4 @@
-#include "server/serve.h"
+#include "server/daemon.h"
 
 #include <openssl/rand.h>
 #include <signal.h>
@@ -16,7 +16,7 @@
 
 #include "common/strings.h"
 #include "server/admin_api.h"
-#include "server/command.h"
+#include "cli/command.h"
 #include "handlers/action_executor.h"
 #include "handlers/intake.h"
 #include "handlers/policy_holder.h"
@@ -25,9 +25,9 @@
 #include "server/github_setup.h"
 #include "server/http_server.h"
 #include "server/logging.h"
-#include "server/maintenance_cmd.h"
+#include "cli/maintenance_cmd.h"
 #include "server/metrics_audit.h"
-#include "server/recovery.h"
+#include "handlers/recovery.h"
 #include "server/routes.h"
 #include "store/action_store.h"
 #include "store/store.h"

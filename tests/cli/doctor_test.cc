@@ -1,5 +1,5 @@
 // doctor's runner and constraint checks against a policy (pure).
-#include "server/doctor_cmd.h"
+#include "cli/doctor_cmd.h"
 
 #include <gtest/gtest.h>
 

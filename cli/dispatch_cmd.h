@@ -12,6 +12,6 @@
 // by one owner at a time.
 #pragma once
 
-#include "server/command.h"
+#include "cli/command.h"
 
 namespace relayq::server {}  // RegisterDispatch is declared in command.h

@@ -1,4 +1,4 @@
-#include "server/hooks_cmd.h"
+#include "cli/hooks_cmd.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -8,10 +8,10 @@
 #include <set>
 
 #include "common/time_format.h"
-#include "server/command.h"
+#include "cli/command.h"
 #include "server/github_setup.h"
-#include "server/recovery.h"
-#include "server/runners_cmd.h"
+#include "handlers/recovery.h"
+#include "cli/runners_cmd.h"
 #include "store/store.h"
 
 namespace relayq::server {

@@ -1,7 +1,7 @@
 // Recovery: the pure steps (hook choice, GUID dedup, what is missing, when to
 // reconcile) and RecoverRepository against the fake GitHub server and a real
 // store in a temp dir.
-#include "server/recovery.h"
+#include "handlers/recovery.h"
 
 #include <gtest/gtest.h>
 

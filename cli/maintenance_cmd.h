@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "server/command.h"
+#include "cli/command.h"
 
 namespace relayq::server {
 

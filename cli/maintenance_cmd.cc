@@ -1,4 +1,4 @@
-#include "server/maintenance_cmd.h"
+#include "cli/maintenance_cmd.h"
 
 #include <unistd.h>
 
