@@ -11,8 +11,9 @@
 #include "common/clock.h"
 #include "common/redact.h"
 #include "common/time_format.h"
+#include "server/audit_json.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 using store::Field;
@@ -297,37 +298,6 @@ int Usage(const std::string& message) {
 
 }  // namespace
 
-nlohmann::json RecordJson(const Record& record) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const Field& f : record.fields) {
-    switch (f.type) {
-      case Field::Type::kNull: j[f.name] = nullptr; break;
-      case Field::Type::kInt:
-      case Field::Type::kSeconds: j[f.name] = f.i; break;
-      // URLs as scheme://host/path, as everywhere relayq prints them;
-      // control characters are escaped by the JSON encoding itself.
-      case Field::Type::kText: j[f.name] = RedactUrlsIn(f.s); break;
-      case Field::Type::kTime: j[f.name] = FormatRfc3339(f.i); break;
-      case Field::Type::kList: j[f.name] = f.list; break;
-      case Field::Type::kBool: j[f.name] = f.i != 0; break;
-    }
-  }
-  return j;
-}
-
-nlohmann::json JobHistoryJson(const store::JobHistory& h) {
-  nlohmann::json j = RecordJson(h.job);
-  auto list = [](const std::vector<Record>& records) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const Record& r : records) a.push_back(RecordJson(r));
-    return a;
-  };
-  j["events"] = list(h.events);
-  j["deliveries"] = list(h.deliveries);
-  j["actions"] = list(h.actions);
-  return j;
-}
-
 std::string CsvHeader(Kind kind) {
   std::string out;
   for (const auto& n : store::FieldNames(kind)) out += (out.empty() ? "" : ",") + n;
@@ -522,7 +492,7 @@ CommandRun RegisterAudit(CLI::App& app) {
       auto h = (*reader)->Job(f->id);
       if (!h.ok()) return FailWith(h.status());
       if (f->format == "json") {
-        std::cout << JobHistoryJson(*h).dump(2) << "\n";
+        std::cout << server::JobHistoryJson(*h).dump(2) << "\n";
       } else if (f->format == "csv") {
         std::cout << HistoryCsv(*h);
       } else {
@@ -558,7 +528,7 @@ CommandRun RegisterAudit(CLI::App& app) {
       }
       for (Record& r : page->items) {
         if (f->format == "json") {
-          std::cout << (first ? "\n" : ",\n") << RecordJson(r).dump();
+          std::cout << (first ? "\n" : ",\n") << server::RecordJson(r).dump();
         } else if (f->format == "csv") {
           std::cout << CsvRow(q.kind, r);
         } else {
@@ -592,4 +562,4 @@ CommandRun RegisterAudit(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

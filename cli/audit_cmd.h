@@ -1,34 +1,25 @@
 // `relayq audit`: answers "what arrived, what ran where, what relayq did"
-// from the store file, plus the renderings of audit items shared with the
-// admin API.
+// from the store file, and its table and CSV renderings.
 //
 //   relayq audit jobs|runs|deliveries|actions [--repo R] [--label L]
 //       [--status S] [--since T] [--until T] [--limit N]
 //       [--format table|json|csv] [--db PATH] [--config FILE]
 //   relayq audit jobs --id N     one job's whole history
 //
-// JSON items are exactly the API's (same function renders both); CSV has a
+// JSON items are exactly the API's (server/audit_json.h renders both); CSV has a
 // header row of the documented field names; tables are for people (aligned,
 // truncated cells, human times and durations). Exit codes: 0 ok, 1 the store
 // could not be read, 2 usage (bad flag, bad time filter).
 // Thread safety: the renderers are pure functions.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "store/query.h"
 
-namespace relayq::server {
-
-// One item as the API and `--format json` show it: times RFC 3339 UTC,
-// durations in seconds, unknown values null.
-nlohmann::json RecordJson(const store::Record& record);
-
-// A job with "events", "deliveries" and "actions" arrays (oldest first).
-nlohmann::json JobHistoryJson(const store::JobHistory& history);
+namespace relayq::cli {
 
 // CSV (RFC 4180) of `records`: a header row of FieldNames(kind), then one
 // row each. Lists (labels) are joined with ';'; unknown values are empty.
@@ -47,4 +38,4 @@ std::string HistoryCsv(const store::JobHistory& history);
 
 CommandRun RegisterAudit(CLI::App& app);
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

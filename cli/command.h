@@ -10,11 +10,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.h"
+#include "common/status.h"
 #include "server/config.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 // Runs a chosen command; returns the process exit code.
 using CommandRun = std::function<int()>;
@@ -31,14 +34,24 @@ void AddCommonFlags(CLI::App* cmd, CommonFlags& flags, bool with_db);
 // The configuration for a command: the file, then `flags` (and any
 // command-specific `apply`), then the environment. On failure prints one line
 // to stderr; the caller returns 1.
-Result<Config> LoadCommandConfig(const CommonFlags& flags,
-                                 const std::function<void(Config&)>& apply = nullptr);
+Result<server::Config> LoadCommandConfig(
+    const CommonFlags& flags, const std::function<void(server::Config&)>& apply = nullptr);
 
 // Prints "relayq: MESSAGE" to stderr and returns 1.
 int FailWith(const Status& status);
 
+// Helpers the GitHub-facing commands (hooks, runners, doctor) share:
+// Ok for "owner/name" with both parts non-empty and no further '/' (the
+// --repo check).
+Status ValidateRepository(std::string_view repo);
+
+// A plain-text table: a header row and rows, columns padded to the widest
+// cell, two spaces apart, every line ending in '\n' (hooks list, runners).
+std::string FormatTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
 // Each Register* adds one subcommand to `app` and returns its runner.
-CommandRun RegisterServe(CLI::App& app);
+CommandRun RegisterServe(CLI::App& app);   // serve_cmd.cc
 CommandRun RegisterSend(CLI::App& app);
 CommandRun RegisterPolicy(CLI::App& app);
 CommandRun RegisterDispatch(CLI::App& app);
@@ -49,4 +62,4 @@ CommandRun RegisterAudit(CLI::App& app);    // audit_cmd.cc
 CommandRun RegisterPrune(CLI::App& app);    // maintenance_cmd.cc
 CommandRun RegisterBackup(CLI::App& app);   // maintenance_cmd.cc
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

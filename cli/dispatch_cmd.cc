@@ -16,7 +16,7 @@
 #include "store/action_store.h"
 #include "store/store.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 // The claim `relayq dispatch` holds while it tries; after it the daemon may
@@ -28,7 +28,7 @@ constexpr int64_t kCliLeaseMs = 2 * 60 * 1000;
 // that governs `workflow` and limits the input size: only then does the
 // workflow declare a size_mb input (GitHub refuses an undeclared input with
 // 422) and does knowing the size change anything. An unreadable policy: no.
-bool WorkflowHasSizeLimit(const Config& config, const std::string& workflow) {
+bool WorkflowHasSizeLimit(const server::Config& config, const std::string& workflow) {
   std::string path = config.policy_path;
   if (path.empty() && std::filesystem::exists("policy/policy.yaml")) path = "policy/policy.yaml";
   if (path.empty()) return false;
@@ -44,7 +44,7 @@ bool WorkflowHasSizeLimit(const Config& config, const std::string& workflow) {
 // no size_mb/size_bytes, `probe` allows it and the workflow's route has a
 // max_size_mb. A failed probe leaves the size unknown (max_size_mb then does
 // not stop a fallback) and says so on stderr, naming the URL redacted.
-void FillSizeInput(const Config& config, bool probe, store::DispatchRequest& request) {
+void FillSizeInput(const server::Config& config, bool probe, store::DispatchRequest& request) {
   if (!probe || request.inputs.count("size_mb") || request.inputs.count("size_bytes")) return;
   auto url = request.inputs.find("url");
   if (url == request.inputs.end()) return;
@@ -60,7 +60,7 @@ void FillSizeInput(const Config& config, bool probe, store::DispatchRequest& req
   request.inputs["size_mb"] = SizeMbInput(*bytes);
 }
 
-int RunDispatch(const Config& config, const std::string& workflow_arg,
+int RunDispatch(const server::Config& config, const std::string& workflow_arg,
                 const std::vector<std::string>& pairs, const std::string& repo,
                 const std::string& ref, bool probe_size) {
   store::DispatchRequest request;
@@ -106,8 +106,8 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
               << "); relayq serve will send it when GitHub answers\n";
     return 0;
   };
-  if (!HasGitHubCredentials(config)) return leave_to_daemon("no GitHub credentials here");
-  auto options = GitHubClientOptions(config);
+  if (!server::HasGitHubCredentials(config)) return leave_to_daemon("no GitHub credentials here");
+  auto options = server::GitHubClientOptions(config);
   if (!options.ok()) return FailWith(options.status());
   // A person is waiting: fail over to the daemon quickly instead of blocking.
   options->max_attempts = 2;
@@ -168,4 +168,4 @@ CommandRun RegisterDispatch(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -15,7 +15,7 @@
 #include "handlers/recovery.h"
 #include "store/store.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 std::string Bracket(const std::vector<std::string>& labels) {
@@ -60,7 +60,7 @@ std::string StoreHint() {
          "a write lock";
 }
 
-DoctorCheck CheckStore(const Config& config) {
+DoctorCheck CheckStore(const server::Config& config) {
   const std::string name = "store writable";
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -86,14 +86,14 @@ DoctorCheck CheckStore(const Config& config) {
 
 // The policy path doctor checks: --policy, else the config's, else
 // policy/policy.yaml when it exists (serve's default).
-std::string PolicyPath(const Config& config) {
+std::string PolicyPath(const server::Config& config) {
   if (!config.policy_path.empty()) return config.policy_path;
   std::error_code ec;
   if (std::filesystem::exists("policy/policy.yaml", ec)) return "policy/policy.yaml";
   return "";
 }
 
-std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const Config& config,
+std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const server::Config& config,
                                       const std::string& repo) {
   std::vector<DoctorCheck> out;
   const std::string name = "webhook " + repo;
@@ -104,7 +104,7 @@ std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const Config
     out.push_back(Fail(name, hooks.status().message(), GitHubHint(hooks.status())));
     return out;
   }
-  auto hook = SelectRelayqHook(*hooks, config.github_hook_url);
+  auto hook = handlers::SelectRelayqHook(*hooks, config.github_hook_url);
   if (!hook.ok()) {
     std::string hint = hook.status().code() == Status::Code::kNotFound
                            ? install_hint
@@ -113,7 +113,7 @@ std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const Config
     return out;
   }
   std::vector<std::string> wrong;
-  for (const std::string& e : kRelayqHookEvents) {
+  for (const std::string& e : handlers::kRelayqHookEvents) {
     if (std::find(hook->events.begin(), hook->events.end(), e) == hook->events.end() &&
         std::find(hook->events.begin(), hook->events.end(), "*") == hook->events.end()) {
       wrong.push_back("event " + e + " missing");
@@ -249,7 +249,7 @@ CommandRun RegisterDoctor(CLI::App& app) {
       return failed == 0 ? 0 : 1;
     };
 
-    auto config = LoadCommandConfig(f->common, [&](Config& c) {
+    auto config = LoadCommandConfig(f->common, [&](server::Config& c) {
       if (!f->policy.empty()) c.policy_path = f->policy;
     });
     if (!config.ok()) {
@@ -280,7 +280,7 @@ CommandRun RegisterDoctor(CLI::App& app) {
                                 std::to_string(pol->chains.size()) + " chains"));
     }
 
-    auto client = MakeGitHubClient(*config, Clock::Real());
+    auto client = server::MakeGitHubClient(*config, Clock::Real());
     if (!client.ok()) {
       report(Fail("github credentials", client.status().message(),
                   "set GITHUB_TOKEN (a fine-grained token with Actions: read and write, Webhooks: "
@@ -327,4 +327,4 @@ CommandRun RegisterDoctor(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -11,7 +11,7 @@
 // has an online runner carrying its prefer labels and one carrying its
 // fallback labels; and each route's constraints (needs_<label>) are carried
 // by some runner that carries the fallback labels. No secret is ever
-// printed. The RegisterDoctor entry point is declared in server/command.h.
+// printed. The RegisterDoctor entry point is declared in cli/command.h.
 // Thread safety: reentrant functions.
 #pragma once
 
@@ -22,7 +22,7 @@
 #include "github/types.h"
 #include "policy/policy.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 struct DoctorCheck {
   bool ok = false;
@@ -43,4 +43,4 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
 // "PASS  name: detail" or "FAIL  name: detail\n      hint: ...", '\n'-terminated.
 std::string FormatCheck(const DoctorCheck& check);
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

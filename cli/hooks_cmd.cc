@@ -11,16 +11,15 @@
 #include "cli/command.h"
 #include "server/github_setup.h"
 #include "handlers/recovery.h"
-#include "cli/runners_cmd.h"
 #include "store/store.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 github::HookSpec RelayqHookSpec(std::string url, std::string secret) {
   github::HookSpec spec;
   spec.url = std::move(url);
   spec.secret = std::move(secret);
-  spec.events = kRelayqHookEvents;
+  spec.events = handlers::kRelayqHookEvents;
   spec.content_type = "json";
   spec.active = true;
   return spec;
@@ -37,15 +36,6 @@ std::vector<std::string> HookDifferences(const github::Hook& hook, const github:
   return diff;
 }
 
-Status ValidateRepository(std::string_view repo) {
-  size_t slash = repo.find('/');
-  if (slash == 0 || slash == std::string_view::npos || slash + 1 == repo.size() ||
-      repo.find('/', slash + 1) != std::string_view::npos) {
-    return Status::InvalidArgument("--repo must be OWNER/NAME, got '" + std::string(repo) + "'");
-  }
-  return Status::Ok();
-}
-
 namespace {
 
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
@@ -57,7 +47,7 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-int RunInstall(const Config& config, const std::string& repo, const std::string& url, bool force) {
+int RunInstall(const server::Config& config, const std::string& repo, const std::string& url, bool force) {
   if (config.secrets.empty()) {
     return FailWith(Status::InvalidArgument(
         "no webhook secret configured: set RELAYQ_WEBHOOK_SECRET or webhook.secret_file "
@@ -66,7 +56,7 @@ int RunInstall(const Config& config, const std::string& repo, const std::string&
   if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
     return FailWith(Status::InvalidArgument("--url must be an http(s) URL, got '" + url + "'"));
   }
-  auto client = MakeGitHubClient(config, Clock::Real());
+  auto client = server::MakeGitHubClient(config, Clock::Real());
   if (!client.ok()) return FailWith(client.status());
   auto hooks = (*client)->ListHooks(repo);
   if (!hooks.ok()) return FailWith(hooks.status());
@@ -96,8 +86,8 @@ int RunInstall(const Config& config, const std::string& repo, const std::string&
   return 0;
 }
 
-int RunList(const Config& config, const std::string& repo, const std::string& format) {
-  auto client = MakeGitHubClient(config, Clock::Real());
+int RunList(const server::Config& config, const std::string& repo, const std::string& format) {
+  auto client = server::MakeGitHubClient(config, Clock::Real());
   if (!client.ok()) return FailWith(client.status());
   auto hooks = (*client)->ListHooks(repo);
   if (!hooks.ok()) return FailWith(hooks.status());
@@ -162,9 +152,9 @@ struct RecoverFlags {
   std::string stale_after;
 };
 
-int RunRecover(const Config& config, const std::string& repo, const RecoverFlags& f) {
+int RunRecover(const server::Config& config, const std::string& repo, const RecoverFlags& f) {
   Clock& clock = Clock::Real();
-  RecoveryOptions o;
+  handlers::RecoveryOptions o;
   o.repository = repo;
   o.hook_url = f.url.empty() ? config.github_hook_url : f.url;
   auto since = ParseTimeFilter(f.since, clock.Now());
@@ -184,7 +174,7 @@ int RunRecover(const Config& config, const std::string& repo, const RecoverFlags
     return FailWith(Status::NotFound("no store at " + o.db_path + " (pass --db or set store.path)"));
   }
 
-  auto client = MakeGitHubClient(config, clock);
+  auto client = server::MakeGitHubClient(config, clock);
   if (!client.ok()) return FailWith(client.status());
   store::StoreOptions so;
   so.path = config.db_path;
@@ -192,7 +182,7 @@ int RunRecover(const Config& config, const std::string& repo, const RecoverFlags
   auto st = store::Store::Open(so, clock);
   if (!st.ok()) return FailWith(st.status());
 
-  auto report = RecoverRepository(**client, **st, clock, o);
+  auto report = handlers::RecoverRepository(**client, **st, clock, o);
   (*st)->Close();
   if (!report.ok()) return FailWith(report.status());
   for (const std::string& line : report->done) std::cout << line << "\n";
@@ -258,4 +248,4 @@ CommandRun RegisterHooks(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -10,9 +10,9 @@
 //       Every hook of the repository with its last delivery's status.
 //   recover --repo R [--since T] [--url URL] [--stale-after DUR] [--db PATH]
 //       Asks GitHub to redeliver what relayq missed and reconciles stale jobs
-//       (server/recovery.h).
+//       (handlers/recovery.h).
 //
-// The RegisterHooks entry point is declared in server/command.h; the pure
+// The RegisterHooks entry point is declared in cli/command.h; the pure
 // helpers here are exposed for tests. Thread safety: reentrant functions.
 #pragma once
 
@@ -23,9 +23,9 @@
 #include "common/status.h"
 #include "github/types.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
-// What `install` sends: kRelayqHookEvents, JSON, active, `secret`.
+// What `install` sends: handlers::kRelayqHookEvents, JSON, active, `secret`.
 github::HookSpec RelayqHookSpec(std::string url, std::string secret);
 
 // The fields in which `hook`, as GitHub reports it, differs from `want`:
@@ -33,7 +33,4 @@ github::HookSpec RelayqHookSpec(std::string url, std::string secret);
 // `want` has one but the hook has none. Empty when nothing visible differs.
 std::vector<std::string> HookDifferences(const github::Hook& hook, const github::HookSpec& want);
 
-// Ok for "owner/name" with both parts non-empty and no further '/'.
-Status ValidateRepository(std::string_view repo);
-
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -46,26 +46,26 @@ int UsageLine(const std::string& message, const std::string& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  namespace srv = relayq::server;
+  namespace cli = relayq::cli;
   CLI::App app{"relayq: verifies and records GitHub Actions webhooks, and routes jobs between "
                "self-hosted runners"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string(srv::kVersion));
+  app.set_version_flag("--version", std::string(relayq::server::kVersion));
 
-  std::map<std::string, srv::CommandRun> runs;
-  runs["serve"] = srv::RegisterServe(app);
-  runs["send"] = srv::RegisterSend(app);
-  runs["policy"] = srv::RegisterPolicy(app);
-  runs["dispatch"] = srv::RegisterDispatch(app);
-  runs["hooks"] = srv::RegisterHooks(app);
-  runs["runners"] = srv::RegisterRunners(app);
-  runs["doctor"] = srv::RegisterDoctor(app);
-  runs["audit"] = srv::RegisterAudit(app);
-  runs["prune"] = srv::RegisterPrune(app);
-  runs["backup"] = srv::RegisterBackup(app);
+  std::map<std::string, cli::CommandRun> runs;
+  runs["serve"] = cli::RegisterServe(app);
+  runs["send"] = cli::RegisterSend(app);
+  runs["policy"] = cli::RegisterPolicy(app);
+  runs["dispatch"] = cli::RegisterDispatch(app);
+  runs["hooks"] = cli::RegisterHooks(app);
+  runs["runners"] = cli::RegisterRunners(app);
+  runs["doctor"] = cli::RegisterDoctor(app);
+  runs["audit"] = cli::RegisterAudit(app);
+  runs["prune"] = cli::RegisterPrune(app);
+  runs["backup"] = cli::RegisterBackup(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
-    std::cout << "relayq " << srv::kVersion << "\n";
+    std::cout << "relayq " << relayq::server::kVersion << "\n";
     return 0;
   };
 

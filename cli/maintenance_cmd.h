@@ -1,5 +1,4 @@
-// Keeping the store healthy: `relayq prune`, `relayq backup`, and the
-// daemon's daily prune.
+// Keeping the store healthy: `relayq prune` and `relayq backup`.
 //
 //   relayq prune [--older-than DUR] [--db PATH] [--config FILE]
 //       drops the raw bodies of deliveries older than DUR (default: the
@@ -8,48 +7,15 @@
 //       a consistent copy of the store while the daemon serves; refuses to
 //       overwrite an existing FILE (exit 1), so an old backup is never lost.
 //
+// The daemon's daily prune is server/daily_prune.h.
 // Exit codes: 0 ok, 1 failed (one line on stderr), 2 usage.
-// Thread safety: DailyPrune owns one thread; its methods are thread-safe.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <string>
-#include <thread>
-
-#include "common/clock.h"
 #include "cli/command.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 CommandRun RegisterPrune(CLI::App& app);
 CommandRun RegisterBackup(CLI::App& app);
 
-// The daemon's retention: prunes bodies older than `retention` once at start
-// and then every `period` (a day), on its own connection. Sleeps on a
-// condition variable, so it costs nothing between runs and stops at once on
-// destruction. A zero retention disables it (no thread).
-class DailyPrune {
- public:
-  DailyPrune(std::string db_path, std::chrono::milliseconds retention, Clock& clock,
-             std::chrono::milliseconds period = std::chrono::hours(24));
-  ~DailyPrune();
-  DailyPrune(const DailyPrune&) = delete;
-  DailyPrune& operator=(const DailyPrune&) = delete;
-
- private:
-  void Loop();
-  void RunOnce();
-
-  const std::string db_path_;
-  const std::chrono::milliseconds retention_;
-  Clock& clock_;
-  const std::chrono::milliseconds period_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
-};
-
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -5,7 +5,7 @@
 
 #include "policy/policy_loader.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 CommandRun RegisterPolicy(CLI::App& app) {
   struct Flags {
@@ -40,4 +40,4 @@ CommandRun RegisterPolicy(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -7,34 +7,8 @@
 
 #include "cli/command.h"
 #include "server/github_setup.h"
-#include "cli/hooks_cmd.h"
 
-namespace relayq::server {
-
-std::string FormatTable(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size(), 0);
-  auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  };
-  measure(header);
-  for (const auto& r : rows) measure(r);
-  auto line = [&](const std::vector<std::string>& row) {
-    std::string out;
-    for (size_t i = 0; i < width.size(); ++i) {
-      std::string cell = i < row.size() ? row[i] : "";
-      if (i + 1 == width.size()) {
-        out += cell;  // no trailing padding on the last column
-      } else {
-        out += cell + std::string(width[i] - cell.size() + 2, ' ');
-      }
-    }
-    return out + "\n";
-  };
-  std::string out = line(header);
-  for (const auto& r : rows) out += line(r);
-  return out;
-}
+namespace relayq::cli {
 
 std::string FormatRunners(const std::vector<github::Runner>& runners, bool json) {
   if (json) {
@@ -76,7 +50,7 @@ CommandRun RegisterRunners(CLI::App& app) {
     }
     auto config = LoadCommandConfig(f->common);
     if (!config.ok()) return FailWith(config.status());
-    auto client = MakeGitHubClient(*config, Clock::Real());
+    auto client = server::MakeGitHubClient(*config, Clock::Real());
     if (!client.ok()) return FailWith(client.status());
     auto runners = (*client)->ListRunners(f->repo);
     if (!runners.ok()) return FailWith(runners.status());
@@ -88,4 +62,4 @@ CommandRun RegisterRunners(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

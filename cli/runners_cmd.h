@@ -3,7 +3,7 @@
 //
 // Only runners registered to the repository are listed (GitHub's
 // repository endpoint); organization runners shared with it are not. The
-// RegisterRunners entry point is declared in server/command.h. Thread
+// RegisterRunners entry point is declared in cli/command.h. Thread
 // safety: reentrant functions.
 #pragma once
 
@@ -12,17 +12,11 @@
 
 #include "github/types.h"
 
-namespace relayq::server {
-
-// A plain-text table: a header row and rows, columns padded to the widest
-// cell, two spaces apart, every line ending in '\n'. Shared by the
-// GitHub-facing commands (hooks list, runners).
-std::string FormatTable(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows);
+namespace relayq::cli {
 
 // The runners as `relayq runners` prints them: a table (NAME, STATUS, BUSY,
 // OS, LABELS), or with `json` a JSON array of {id, name, os, status, online,
 // busy, labels}.
 std::string FormatRunners(const std::vector<github::Runner>& runners, bool json);
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

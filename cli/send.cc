@@ -12,7 +12,7 @@
 #include "handlers/signature.h"
 #include "cli/command.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 }  // namespace
@@ -30,7 +30,7 @@ std::string NewDeliveryId() {
   return out;
 }
 
-int RunSend(const Config& config, const SendOptions& o) {
+int RunSend(const server::Config& config, const SendOptions& o) {
   if (config.secrets.empty()) {
     std::cerr << "relayq: no webhook secret configured (set RELAYQ_WEBHOOK_SECRET or "
                  "webhook.secret_file)\n";
@@ -104,4 +104,4 @@ CommandRun RegisterSend(CLI::App& app) {
   };
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

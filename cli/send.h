@@ -6,7 +6,7 @@
 
 #include "server/config.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 struct SendOptions {
   std::string file;
@@ -17,9 +17,9 @@ struct SendOptions {
 };
 
 // Prints the answer's status and body; returns 0 for a 2xx answer, else 1.
-int RunSend(const Config& config, const SendOptions& options);
+int RunSend(const server::Config& config, const SendOptions& options);
 
 // A random version-4 UUID, as GitHub uses for X-GitHub-Delivery.
 std::string NewDeliveryId();
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

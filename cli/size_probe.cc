@@ -6,7 +6,7 @@
 
 #include "common/redact.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 Result<int64_t> ProbeContentLength(const std::string& url) {
   const std::string safe = RedactUrl(url);
@@ -54,4 +54,4 @@ std::string SizeMbInput(int64_t bytes) {
   return buf;
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

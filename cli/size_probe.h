@@ -12,7 +12,7 @@
 
 #include "common/result.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 
 // The Content-Length of a HEAD of `url` (redirects followed, at most 5; 5 s to
 // connect, 10 s to answer). Fails with InvalidArgument for a URL that is not
@@ -25,4 +25,4 @@ Result<int64_t> ProbeContentLength(const std::string& url);
 // size is never under-stated): 3145728 -> "3.00", 1 -> "0.01".
 std::string SizeMbInput(int64_t bytes);
 
-}  // namespace relayq::server
+}  // namespace relayq::cli

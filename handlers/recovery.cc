@@ -2,18 +2,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "common/log.h"
 #include "common/time_format.h"
-#include "server/github_setup.h"
-#include "server/logging.h"
 #include "store/lifecycle.h"
 #include "store/recovery_reads.h"
 
-namespace relayq::server {
+namespace relayq::handlers {
 namespace {
 
 bool SendsWorkflowJob(const github::Hook& hook) {
@@ -255,31 +252,6 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
 
 namespace {
 
-// A Sleeper whose waits end early, for good, once Stop() is called, so
-// neither the interval nor the GitHub client's backoff holds up shutdown.
-class StoppableSleeper final : public github::Sleeper {
- public:
-  void SleepFor(std::chrono::milliseconds d) override {
-    if (d.count() <= 0) return;
-    std::unique_lock lock(mu_);
-    // A condition-variable wait with a timeout: the one way to wait that a
-    // stop request can cut short.
-    cv_.wait_for(lock, d, [this] { return stopped_; });
-  }
-  void Stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopped_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopped_ = false;  // guarded by mu_
-};
-
 // How far back the first scan for repositories that deliver to the store
 // looks; later scans read only what arrived since the previous one.
 constexpr int64_t kSeenRepositoriesWindowMs = int64_t{30} * 24 * 3600 * 1000;
@@ -310,16 +282,16 @@ void LogReport(const std::string& repository, const RecoveryReport& report) {
 }  // namespace
 
 struct PeriodicRecovery::Impl {
-  Impl(const Config& config, store::Store& store, Clock& clock)
-      : config(config), store(store), clock(clock) {}
+  Impl(PeriodicRecoveryConfig config, store::Store& store, Clock& clock)
+      : config(std::move(config)), store(store), clock(clock) {}
 
   void Loop(std::stop_token stop);
   std::vector<std::string> Repositories();
 
-  const Config config;
+  const PeriodicRecoveryConfig config;
   store::Store& store;
   Clock& clock;
-  StoppableSleeper sleeper;
+  github::StoppableSleeper sleeper;
   std::unique_ptr<github::GitHubClient> client;
   // Loop thread only: repositories seen in deliveries (by lower-case name),
   // how far the store has been scanned for them, and when each
@@ -386,15 +358,11 @@ PeriodicRecovery::~PeriodicRecovery() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(const Config& config,
-                                                          store::Store& store, Clock& clock) {
-  if (!HasGitHubCredentials(config)) {
-    Log(LogLevel::kWarn,
-        "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
-    return nullptr;
-  }
-  auto impl = std::make_unique<Impl>(config, store, clock);
-  auto client = MakeGitHubClient(config, clock, impl->sleeper);
+std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(PeriodicRecoveryConfig config,
+                                                          store::Store& store, Clock& clock,
+                                                          const RecoveryClientFactory& make_client) {
+  auto impl = std::make_unique<Impl>(std::move(config), store, clock);
+  auto client = make_client(impl->sleeper);
   if (!client.ok()) {
     Log(LogLevel::kWarn, "recovery off", {{"error", client.status().message()}});
     return nullptr;
@@ -405,4 +373,4 @@ std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(const Config& config,
   return std::unique_ptr<PeriodicRecovery>(new PeriodicRecovery(std::move(impl)));
 }
 
-}  // namespace relayq::server
+}  // namespace relayq::handlers

@@ -15,14 +15,16 @@
 // GUID listed several times (GitHub's failed attempts plus redeliveries)
 // counts once and is redelivered once, through its newest attempt.
 //
-// Used by `relayq hooks recover` and, on a background thread, by `relayq
-// serve` at start-up and periodically (PeriodicRecovery). Thread safety: the
-// free functions are reentrant; PeriodicRecovery's methods are called from
-// the thread that owns it.
+// A use case: it needs only the GitHub client, the store and a clock. Used
+// by `relayq hooks recover` and, on a background thread, by the daemon at
+// start-up and periodically (PeriodicRecovery). Thread safety: the free
+// functions are reentrant; PeriodicRecovery's methods are called from the
+// thread that owns it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <map>
 #include <set>
@@ -35,12 +37,12 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "github/client.h"
+#include "github/sleeper.h"
 #include "github/types.h"
-#include "server/config.h"
 #include "store/model.h"
 #include "store/store.h"
 
-namespace relayq::server {
+namespace relayq::handlers {
 
 // The event name of reconcile deliveries in the store and audit log.
 inline constexpr std::string_view kReconcileEvent = "relayq_reconcile";
@@ -121,6 +123,26 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
 
 // ---- recovery while serving ----
 
+// What PeriodicRecovery reads of relayq's configuration; each field is named
+// after the configuration field it is filled from (server/config.h), and the
+// defaults are the configuration's.
+struct PeriodicRecoveryConfig {
+  // github.repositories: the repositories to recover; empty: those that
+  // deliver to the store.
+  std::vector<std::string> github_repositories;
+  // github.hook_url: picks relayq's hook (see SelectRelayqHook); may be empty.
+  std::string github_hook_url;
+  int recovery_since_s = 24 * 3600;      // recovery.since: first pass looks back this far
+  int recovery_stale_after_s = 5 * 60;   // recovery.stale_after
+  int recovery_interval_s = 10 * 60;     // recovery.interval; 0: at start-up only
+  std::string db_path;                   // store.path
+};
+
+// Builds the GitHub client recovery uses, waiting through `sleeper` (which
+// recovery stops on destruction, so backoffs end at once).
+using RecoveryClientFactory =
+    std::function<Result<std::unique_ptr<github::GitHubClient>>(github::Sleeper& sleeper)>;
+
 // Recovery in `relayq serve`: a pass at start-up and then one every
 // recovery.interval (default 10 minutes; 0: at start-up only), on its own
 // thread, started after the listeners so it never delays them. A pass covers
@@ -135,10 +157,11 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
 class PeriodicRecovery {
  public:
   // Starts the thread, or returns null after logging once why recovery is
-  // off (no GitHub credentials, a client that cannot be built). `store` and
-  // `clock` must outlive the returned object.
-  static std::unique_ptr<PeriodicRecovery> Start(const Config& config, store::Store& store,
-                                                 Clock& clock);
+  // off (`make_client` failed: the caller checks that credentials are
+  // configured at all). `store` and `clock` must outlive the returned object.
+  static std::unique_ptr<PeriodicRecovery> Start(PeriodicRecoveryConfig config,
+                                                 store::Store& store, Clock& clock,
+                                                 const RecoveryClientFactory& make_client);
   ~PeriodicRecovery();
   PeriodicRecovery(const PeriodicRecovery&) = delete;
   PeriodicRecovery& operator=(const PeriodicRecovery&) = delete;
@@ -150,4 +173,4 @@ class PeriodicRecovery {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace relayq::server
+}  // namespace relayq::handlers

@@ -1,7 +1,6 @@
 #include "server/daemon.h"
 
 #include <openssl/rand.h>
-#include <signal.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,20 +13,19 @@
 #include <thread>
 #include <iostream>
 
+#include "common/log.h"
 #include "common/strings.h"
 #include "server/admin_api.h"
-#include "cli/command.h"
 #include "handlers/action_executor.h"
 #include "handlers/intake.h"
 #include "handlers/policy_holder.h"
+#include "handlers/recovery.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
+#include "server/daily_prune.h"
 #include "server/github_setup.h"
 #include "server/http_server.h"
-#include "server/logging.h"
-#include "cli/maintenance_cmd.h"
 #include "server/metrics_audit.h"
-#include "handlers/recovery.h"
 #include "server/routes.h"
 #include "store/action_store.h"
 #include "store/store.h"
@@ -63,11 +61,6 @@ Result<std::string> GenerateSecretFile(const std::string& path) {
   return text;
 }
 
-int Fail(const Status& s) {
-  std::cerr << "relayq: " << s.message() << "\n";
-  return 1;
-}
-
 // The policy file to use: the configured one (which must load), else
 // policy/policy.yaml when it exists, else none (an empty policy: relayq
 // records and reports but takes no routing action).
@@ -79,84 +72,114 @@ Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config&
   return policy::LoadPolicy(path);
 }
 
+// What recovery reads of the configuration.
+handlers::PeriodicRecoveryConfig RecoveryConfig(const Config& config) {
+  handlers::PeriodicRecoveryConfig r;
+  r.github_repositories = config.github_repositories;
+  r.github_hook_url = config.github_hook_url;
+  r.recovery_since_s = config.recovery_since_s;
+  r.recovery_stale_after_s = config.recovery_stale_after_s;
+  r.recovery_interval_s = config.recovery_interval_s;
+  r.db_path = config.db_path;
+  return r;
+}
+
 }  // namespace
 
-int RunServe(Config config) {
-  // Signals are taken by sigwait() on this thread; block them before any
-  // other thread exists so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+// Members in the order RunServe built them, so they are destroyed in
+// reverse: nothing outlives what it uses.
+struct Daemon::Parts {
+  Parts(Config c, Clock& k) : config(std::move(c)), clock(k) {}
 
-  SetupLogging(config.log_format, config.log_level);
-
-  // One daemon per store: a second one would take the first's routing
-  // actions for abandoned ones. Held until RunServe returns (or the process
-  // dies), before anything else touches the store.
-  auto store_lock = store::StoreLock::Acquire(config.db_path);
-  if (!store_lock.ok()) return Fail(store_lock.status());
-
-  if (config.secrets.empty()) {
-    std::string file = config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
-    auto secret = GenerateSecretFile(file);
-    if (!secret.ok()) return Fail(secret.status());
-    std::cout << "relayq: no webhook secret was configured; generated one and stored it in " << file
-              << " (mode 0600).\nrelayq: paste it into the GitHub webhook's Secret field: " << *secret
-              << std::endl;
-    config.secrets = {*secret};
-  }
-
-  Clock& clock = Clock::Real();
-  store::StoreOptions store_options;
-  store_options.path = config.db_path;
-  store_options.synchronous = config.synchronous;
-  auto store = store::Store::Open(store_options, clock);
-  if (!store.ok()) return Fail(store.status());
-
+  Config config;
+  Clock& clock;
+  std::unique_ptr<store::StoreLock> store_lock;
+  std::unique_ptr<store::Store> store;
   MetricsRegistry metrics;
-  handlers::Intake intake({config.secrets, config.allow}, **store, clock, metrics);
-
-  // Routing: the policy decides as deliveries are recorded (Router, in the
-  // store's transaction); the executor carries the actions out on GitHub.
-  std::string policy_path;
-  auto loaded_policy = LoadConfiguredPolicy(config, policy_path);
-  if (!loaded_policy.ok()) return Fail(loaded_policy.status());
-  handlers::PolicyHolder policy(*loaded_policy);
-  handlers::Router router(policy);
-  auto action_store = store::ActionStore::Open(config.db_path);
-  if (!action_store.ok()) return Fail(action_store.status());
+  std::unique_ptr<handlers::Intake> intake;
+  std::unique_ptr<handlers::PolicyHolder> policy;
+  std::unique_ptr<handlers::Router> router;
+  std::unique_ptr<store::ActionStore> action_store;
   // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
   // requests at once (declared before the client, which unsubscribes).
   github::StoppableSleeper github_sleeper;
   std::unique_ptr<github::GitHubClient> github_client;
   std::unique_ptr<handlers::ActionExecutor> executor;
-  if (HasGitHubCredentials(config)) {
-    auto client = MakeGitHubClient(config, clock, github_sleeper);
-    if (!client.ok()) return Fail(client.status());
-    github_client = std::move(*client);
+  std::unique_ptr<AuditServices> audit;
+  std::unique_ptr<HttpServer> public_listener;
+  std::unique_ptr<HttpServer> admin_listener;
+  std::unique_ptr<handlers::PeriodicRecovery> recovery;
+  std::unique_ptr<DailyPrune> daily_prune;
+  bool serving = false;  // Start() succeeded
+  bool stopped = false;
+};
+
+Result<std::unique_ptr<Daemon>> Daemon::Open(Config config, DaemonOptions options) {
+  auto parts = std::make_unique<Parts>(std::move(config), *options.clock);
+  Parts& d = *parts;
+  const Config& cfg = d.config;
+
+  // One daemon per store: a second one would take the first's routing
+  // actions for abandoned ones. Held until the daemon goes away (or the
+  // process dies), before anything else touches the store.
+  auto store_lock = store::StoreLock::Acquire(cfg.db_path);
+  if (!store_lock.ok()) return store_lock.status();
+  d.store_lock = std::move(*store_lock);
+
+  if (cfg.secrets.empty()) {
+    std::string file = cfg.secret_file.empty() ? DefaultSecretFile(cfg.db_path) : cfg.secret_file;
+    auto secret = GenerateSecretFile(file);
+    if (!secret.ok()) return secret.status();
+    std::ostream& out = options.notices != nullptr ? *options.notices : std::cout;
+    out << "relayq: no webhook secret was configured; generated one and stored it in " << file
+        << " (mode 0600).\nrelayq: paste it into the GitHub webhook's Secret field: " << *secret
+        << std::endl;
+    d.config.secrets = {*secret};
+  }
+
+  Clock& clock = d.clock;
+  store::StoreOptions store_options;
+  store_options.path = cfg.db_path;
+  store_options.synchronous = cfg.synchronous;
+  auto store = store::Store::Open(store_options, clock);
+  if (!store.ok()) return store.status();
+  d.store = std::move(*store);
+
+  d.intake = std::make_unique<handlers::Intake>(
+      handlers::IntakeOptions{cfg.secrets, cfg.allow}, *d.store, clock, d.metrics);
+
+  // Routing: the policy decides as deliveries are recorded (Router, in the
+  // store's transaction); the executor carries the actions out on GitHub.
+  std::string policy_path;
+  auto loaded_policy = LoadConfiguredPolicy(cfg, policy_path);
+  if (!loaded_policy.ok()) return loaded_policy.status();
+  d.policy = std::make_unique<handlers::PolicyHolder>(*loaded_policy);
+  d.router = std::make_unique<handlers::Router>(*d.policy);
+  auto action_store = store::ActionStore::Open(cfg.db_path);
+  if (!action_store.ok()) return action_store.status();
+  d.action_store = std::move(*action_store);
+  if (HasGitHubCredentials(cfg)) {
+    auto client = MakeGitHubClient(cfg, clock, d.github_sleeper);
+    if (!client.ok()) return client.status();
+    d.github_client = std::move(*client);
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
-    exec_options.github_sleeper = &github_sleeper;
-    executor = std::make_unique<handlers::ActionExecutor>(**action_store, *github_client, policy,
-                                                          clock, metrics, exec_options);
+    exec_options.github_sleeper = &d.github_sleeper;
+    d.executor = std::make_unique<handlers::ActionExecutor>(*d.action_store, *d.github_client,
+                                                            *d.policy, clock, d.metrics, exec_options);
     // A previous daemon that died mid-action: this process holds the store's
     // one-daemon lock, so every other `daemon:` claim belongs to a dead
     // process and is resumed at once rather than after its lease.
-    (void)(*action_store)->ReleaseClaimsOfDeadOwners("daemon:", ToUnixMillis(clock.Now()));
+    (void)d.action_store->ReleaseClaimsOfDeadOwners("daemon:", ToUnixMillis(clock.Now()));
   } else {
     Log(LogLevel::kWarn,
         "no GitHub credentials: routing actions are recorded but not carried out (set "
         "GITHUB_TOKEN or configure a GitHub App)");
   }
-  handlers::ActionExecutor* wake_target = executor.get();
-  (*store)->SetRoutingHook(&router, [wake_target] {
+  handlers::ActionExecutor* wake_target = d.executor.get();
+  d.store->SetRoutingHook(d.router.get(), [wake_target] {
     if (wake_target != nullptr) wake_target->Wake();
   });
-  if (executor) executor->Start();
   Log(LogLevel::kInfo, "policy loaded",
       {{"file", policy_path.empty() ? "(none)" : policy_path},
        {"routes", std::to_string((*loaded_policy)->routes.size())},
@@ -164,32 +187,32 @@ int RunServe(Config config) {
 
   HttpServerOptions pub;
   pub.name = "public";
-  if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return Fail(s.WithContext("--listen"));
-  pub.tls_cert = config.tls_cert;
-  pub.tls_key = config.tls_key;
-  pub.header_timeout = std::chrono::seconds(config.header_timeout_s);
-  pub.request_timeout = std::chrono::seconds(config.request_timeout_s);
-  pub.keep_alive_timeout = std::chrono::seconds(config.keep_alive_timeout_s);
-  pub.max_connections = static_cast<size_t>(config.max_connections);
+  if (Status s = SplitHostPort(cfg.listen, pub.host, pub.port); !s.ok()) return s.WithContext("--listen");
+  pub.tls_cert = cfg.tls_cert;
+  pub.tls_key = cfg.tls_key;
+  pub.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
+  pub.request_timeout = std::chrono::seconds(cfg.request_timeout_s);
+  pub.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
+  pub.max_connections = static_cast<size_t>(cfg.max_connections);
   // Bodies being read at once, all connections together: room for several
   // deliveries at GitHub's 25 MB cap, well inside relayq's 256 MB budget.
-  pub.memory_budget_bytes = std::max<size_t>(96u << 20, config.max_body_bytes);
-  pub.io_threads = config.io_threads > 0
-                       ? config.io_threads
+  pub.memory_budget_bytes = std::max<size_t>(96u << 20, cfg.max_body_bytes);
+  pub.io_threads = cfg.io_threads > 0
+                       ? cfg.io_threads
                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
   HttpServerOptions adm = pub;
   adm.name = "admin";
-  if (Status s = SplitHostPort(config.admin_listen, adm.host, adm.port); !s.ok()) {
-    return Fail(s.WithContext("--admin-listen"));
+  if (Status s = SplitHostPort(cfg.admin_listen, adm.host, adm.port); !s.ok()) {
+    return s.WithContext("--admin-listen");
   }
   adm.tls_cert.clear();
   adm.tls_key.clear();
-  adm.max_connections = static_cast<size_t>(config.admin_max_connections);
+  adm.max_connections = static_cast<size_t>(cfg.admin_max_connections);
   adm.max_body_bytes = 1 << 20;
   adm.memory_budget_bytes = 16u << 20;
   adm.io_threads = 1;
   adm.worker_threads = 4;  // store reads for the API, /metrics and /readyz
-  if (config.http_threads_given) {
+  if (cfg.http_threads_given) {
     Log(LogLevel::kWarn, "http.threads is ignored: connections no longer hold a thread each "
                          "(see http.io_threads and http.max_connections)");
   }
@@ -207,98 +230,101 @@ int RunServe(Config config) {
   }
 
   Router public_routes;
-  AddPublicRoutes(public_routes, {intake, metrics, clock, config.max_body_bytes});
-  if (config.admin_token.empty()) {
+  AddPublicRoutes(public_routes, {*d.intake, d.metrics, clock, cfg.max_body_bytes});
+  if (cfg.admin_token.empty()) {
     Log(LogLevel::kWarn, "admin API disabled: set RELAYQ_ADMIN_TOKEN or admin.token_file");
   }
   Router admin_routes;
-  AddAdminRoutes(admin_routes, {**store, metrics, config.admin_token});
+  AddAdminRoutes(admin_routes, {*d.store, d.metrics, cfg.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
-  auto audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
-  if (github_client) {
-    RegisterGitHubMetrics(metrics, [c = github_client.get()] { return c->Stats(); });
+  d.audit = AddAuditApi(admin_routes, {cfg.db_path, d.metrics, clock});
+  if (d.github_client) {
+    RegisterGitHubMetrics(d.metrics, [c = d.github_client.get()] { return c->Stats(); });
   }
 
-  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &metrics);
-  if (!public_listener.ok()) return Fail(public_listener.status());
-  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &metrics);
-  if (!admin_listener.ok()) return Fail(admin_listener.status());
-  if (Status s = (*public_listener)->Start(); !s.ok()) return Fail(s);
-  if (Status s = (*admin_listener)->Start(); !s.ok()) return Fail(s);
+  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &d.metrics);
+  if (!public_listener.ok()) return public_listener.status();
+  d.public_listener = std::move(*public_listener);
+  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &d.metrics);
+  if (!admin_listener.ok()) return admin_listener.status();
+  d.admin_listener = std::move(*admin_listener);
+  return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
 
-  const std::string scheme = (*public_listener)->tls() ? "https" : "http";
-  // A fixed, parseable line: scripts and tests read the bound ports from it.
-  std::cout << "relayq: listening public=" << scheme << "://" << (*public_listener)->address()
-            << " admin=http://" << (*admin_listener)->address() << std::endl;
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Start() {
+  Parts& d = *parts_;
+  const Config& cfg = d.config;
+  if (d.executor) d.executor->Start();
+  if (Status s = d.public_listener->Start(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  if (Status s = d.admin_listener->Start(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  d.serving = true;
   Log(LogLevel::kInfo, "started",
-      {{"public", (*public_listener)->address()},
-       {"admin", (*admin_listener)->address()},
-       {"store", config.db_path},
-       {"tls", (*public_listener)->tls() ? "on" : "off"}});
+      {{"public", d.public_listener->address()},
+       {"admin", d.admin_listener->address()},
+       {"store", cfg.db_path},
+       {"tls", d.public_listener->tls() ? "on" : "off"}});
 
   // [recovery] redelivery of missed deliveries, at start-up and then every
   // recovery.interval, is started here.
-  auto recovery = PeriodicRecovery::Start(config, **store, clock);  // joined when RunServe returns
-  // [maintenance] the daily prune is started here.
-  DailyPrune daily_prune(config.db_path, config.retention, clock);  // stopped when RunServe returns
-
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      // Reload the policy; an invalid one is refused and the old one stays.
-      // Deliveries keep flowing meanwhile: nothing here blocks intake.
-      std::string path;
-      auto reloaded = LoadConfiguredPolicy(config, path);
-      if (!reloaded.ok()) {
-        Log(LogLevel::kError, "SIGHUP: policy refused, the previous one stays in force",
-            {{"error", reloaded.status().message()}});
-      } else {
-        policy.Set(*reloaded);
-        Log(LogLevel::kInfo, "SIGHUP: policy reloaded",
-            {{"file", path.empty() ? "(none)" : path},
-             {"routes", std::to_string((*reloaded)->routes.size())},
-             {"chains", std::to_string((*reloaded)->chains.size())}});
-        if (executor) executor->Wake();
-      }
-      continue;
-    }
-    Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    break;
+  if (!HasGitHubCredentials(cfg)) {
+    Log(LogLevel::kWarn,
+        "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
+  } else {
+    d.recovery = handlers::PeriodicRecovery::Start(
+        RecoveryConfig(cfg), *d.store, d.clock, [&d](github::Sleeper& sleeper) {
+          return MakeGitHubClient(d.config, d.clock, sleeper);
+        });
   }
-  (*public_listener)->Stop();
-  (*admin_listener)->Stop();
-  if (executor) executor->Stop();
-  recovery.reset();  // its reconcile writes go through the store
-  (*store)->Close();
-  Log(LogLevel::kInfo, "stopped");
-  return 0;
+  // [maintenance] the daily prune is started here.
+  d.daily_prune = std::make_unique<DailyPrune>(cfg.db_path, cfg.retention, d.clock);
+  return Status::Ok();
 }
 
-CommandRun RegisterServe(CLI::App& app) {
-  struct Flags {
-    CommonFlags common;
-    std::string listen, admin_listen, policy, log_format;
-  };
-  auto f = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand("serve", "Run the daemon: receive webhooks, record, route");
-  AddCommonFlags(cmd, f->common, /*with_db=*/true);
-  cmd->add_option("--listen", f->listen, "Public listener HOST:PORT (default 127.0.0.1:8080)");
-  cmd->add_option("--admin-listen", f->admin_listen,
-                  "Admin listener HOST:PORT (default 127.0.0.1:8081)");
-  cmd->add_option("--policy", f->policy, "Routing policy file (default policy/policy.yaml)");
-  cmd->add_option("--log-format", f->log_format, "text or json")
-      ->check(CLI::IsMember({"text", "json"}));
-  return [f] {
-    auto config = LoadCommandConfig(f->common, [&](Config& c) {
-      if (!f->listen.empty()) c.listen = f->listen;
-      if (!f->admin_listen.empty()) c.admin_listen = f->admin_listen;
-      if (!f->policy.empty()) c.policy_path = f->policy;
-      if (!f->log_format.empty()) c.log_format = f->log_format;
-    });
-    if (!config.ok()) return FailWith(config.status());
-    return RunServe(std::move(*config));
-  };
+Status Daemon::Reload() {
+  Parts& d = *parts_;
+  // An invalid policy is refused and the old one stays. Deliveries keep
+  // flowing meanwhile: nothing here blocks intake.
+  std::string path;
+  auto reloaded = LoadConfiguredPolicy(d.config, path);
+  if (!reloaded.ok()) {
+    Log(LogLevel::kError, "SIGHUP: policy refused, the previous one stays in force",
+        {{"error", reloaded.status().message()}});
+    return reloaded.status();
+  }
+  d.policy->Set(*reloaded);
+  Log(LogLevel::kInfo, "SIGHUP: policy reloaded",
+      {{"file", path.empty() ? "(none)" : path},
+       {"routes", std::to_string((*reloaded)->routes.size())},
+       {"chains", std::to_string((*reloaded)->chains.size())}});
+  if (d.executor) d.executor->Wake();
+  return Status::Ok();
 }
+
+void Daemon::Stop() {
+  Parts& d = *parts_;
+  if (d.stopped) return;
+  d.stopped = true;
+  d.public_listener->Stop();
+  d.admin_listener->Stop();
+  if (d.executor) d.executor->Stop();
+  d.recovery.reset();  // its reconcile writes go through the store
+  d.store->Close();
+  d.daily_prune.reset();
+  if (d.serving) Log(LogLevel::kInfo, "stopped");
+}
+
+std::string Daemon::public_address() const { return parts_->public_listener->address(); }
+std::string Daemon::admin_address() const { return parts_->admin_listener->address(); }
+bool Daemon::public_tls() const { return parts_->public_listener->tls(); }
 
 }  // namespace relayq::server

@@ -45,9 +45,9 @@
 #include "common/metrics.h"
 #include "github/client.h"
 
-namespace relayq::server {
+#include "server/reader_pool.h"
 
-class ReaderPool;
+namespace relayq::server {
 
 // Registers the store gauges, process gauges and build info.
 void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,

@@ -5,7 +5,7 @@
 
 #include "policy/policy_loader.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 constexpr char kPolicy[] = R"(routes:
@@ -108,4 +108,4 @@ TEST(FormatCheckTest, HintOnlyOnFailure) {
 }
 
 }  // namespace
-}  // namespace relayq::server
+}  // namespace relayq::cli

@@ -3,9 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include "cli/command.h"
 #include "cli/runners_cmd.h"
 
-namespace relayq::server {
+namespace relayq::cli {
 namespace {
 
 github::Hook AsInstalled() {
@@ -88,4 +89,4 @@ TEST(FormatRunnersTest, TableAndJson) {
 }
 
 }  // namespace
-}  // namespace relayq::server
+}  // namespace relayq::cli

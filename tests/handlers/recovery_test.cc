@@ -14,7 +14,7 @@
 #include "tests/fakes/sqlite_reader.h"
 #include "tests/fakes/temp_dir.h"
 
-namespace relayq::server {
+namespace relayq::handlers {
 namespace {
 
 using github::Hook;
@@ -356,4 +356,4 @@ TEST_F(RecoverRepositoryTest, StopRequestedReturnsInterrupted) {
 }
 
 }  // namespace
-}  // namespace relayq::server
+}  // namespace relayq::handlers
