@@ -6,13 +6,13 @@
 
 #include <filesystem>
 
+#include "cli/size_probe.h"
 #include "common/redact.h"
 #include "handlers/action_executor.h"
 #include "handlers/policy_holder.h"
 #include "policy/policy.h"
 #include "policy/policy_loader.h"
 #include "server/github_setup.h"
-#include "cli/size_probe.h"
 #include "store/action_store.h"
 #include "store/store.h"
 

@@ -7,12 +7,12 @@
 #include <iostream>
 #include <memory>
 
-#include "common/time_format.h"
-#include "policy/policy_loader.h"
 #include "cli/command.h"
-#include "server/github_setup.h"
 #include "cli/hooks_cmd.h"
+#include "common/time_format.h"
 #include "handlers/recovery.h"
+#include "policy/policy_loader.h"
+#include "server/github_setup.h"
 #include "store/store.h"
 
 namespace relayq::cli {

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "common/time_format.h"
 #include "cli/command.h"
-#include "server/github_setup.h"
+#include "common/time_format.h"
 #include "handlers/recovery.h"
+#include "server/github_setup.h"
 #include "store/store.h"
 
 namespace relayq::cli {

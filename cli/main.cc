@@ -15,8 +15,8 @@
 #include <map>
 #include <set>
 
-#include "common/strings.h"
 #include "cli/command.h"
+#include "common/strings.h"
 #include "server/version.h"
 
 namespace {

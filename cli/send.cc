@@ -8,9 +8,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/command.h"
 #include "handlers/decode.h"
 #include "handlers/signature.h"
-#include "cli/command.h"
 
 namespace relayq::cli {
 namespace {

@@ -1,27 +1,25 @@
 #include "server/daemon.h"
 
-#include <openssl/rand.h>
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <thread>
 #include <iostream>
+#include <thread>
 
 #include "common/log.h"
 #include "common/strings.h"
-#include "server/admin_api.h"
 #include "handlers/action_executor.h"
 #include "handlers/intake.h"
 #include "handlers/policy_holder.h"
 #include "handlers/recovery.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
+#include "server/admin_api.h"
 #include "server/daily_prune.h"
 #include "server/github_setup.h"
 #include "server/http_server.h"

@@ -44,7 +44,6 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "github/client.h"
-
 #include "server/reader_pool.h"
 
 namespace relayq::server {
