@@ -112,59 +112,60 @@ struct Daemon::Parts {
   bool stopped = false;
 };
 
-Result<std::unique_ptr<Daemon>> Daemon::Open(Config config, DaemonOptions options) {
-  auto parts = std::make_unique<Parts>(std::move(config), *options.clock);
+Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions options) {
+  auto parts = std::make_unique<Parts>(std::move(config_in), *options.clock);
   Parts& d = *parts;
-  const Config& cfg = d.config;
+  Config& config = d.config;
+  MetricsRegistry& metrics = d.metrics;
 
   // One daemon per store: a second one would take the first's routing
   // actions for abandoned ones. Held until the daemon goes away (or the
   // process dies), before anything else touches the store.
-  auto store_lock = store::StoreLock::Acquire(cfg.db_path);
+  auto store_lock = store::StoreLock::Acquire(config.db_path);
   if (!store_lock.ok()) return store_lock.status();
   d.store_lock = std::move(*store_lock);
 
-  if (cfg.secrets.empty()) {
-    std::string file = cfg.secret_file.empty() ? DefaultSecretFile(cfg.db_path) : cfg.secret_file;
+  if (config.secrets.empty()) {
+    std::string file = config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
     auto secret = GenerateSecretFile(file);
     if (!secret.ok()) return secret.status();
     std::ostream& out = options.notices != nullptr ? *options.notices : std::cout;
     out << "relayq: no webhook secret was configured; generated one and stored it in " << file
         << " (mode 0600).\nrelayq: paste it into the GitHub webhook's Secret field: " << *secret
         << std::endl;
-    d.config.secrets = {*secret};
+    config.secrets = {*secret};
   }
 
   Clock& clock = d.clock;
   store::StoreOptions store_options;
-  store_options.path = cfg.db_path;
-  store_options.synchronous = cfg.synchronous;
+  store_options.path = config.db_path;
+  store_options.synchronous = config.synchronous;
   auto store = store::Store::Open(store_options, clock);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
 
   d.intake = std::make_unique<handlers::Intake>(
-      handlers::IntakeOptions{cfg.secrets, cfg.allow}, *d.store, clock, d.metrics);
+      handlers::IntakeOptions{config.secrets, config.allow}, *d.store, clock, metrics);
 
   // Routing: the policy decides as deliveries are recorded (Router, in the
   // store's transaction); the executor carries the actions out on GitHub.
   std::string policy_path;
-  auto loaded_policy = LoadConfiguredPolicy(cfg, policy_path);
+  auto loaded_policy = LoadConfiguredPolicy(config, policy_path);
   if (!loaded_policy.ok()) return loaded_policy.status();
   d.policy = std::make_unique<handlers::PolicyHolder>(*loaded_policy);
   d.router = std::make_unique<handlers::Router>(*d.policy);
-  auto action_store = store::ActionStore::Open(cfg.db_path);
+  auto action_store = store::ActionStore::Open(config.db_path);
   if (!action_store.ok()) return action_store.status();
   d.action_store = std::move(*action_store);
-  if (HasGitHubCredentials(cfg)) {
-    auto client = MakeGitHubClient(cfg, clock, d.github_sleeper);
+  if (HasGitHubCredentials(config)) {
+    auto client = MakeGitHubClient(config, clock, d.github_sleeper);
     if (!client.ok()) return client.status();
     d.github_client = std::move(*client);
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
     exec_options.github_sleeper = &d.github_sleeper;
     d.executor = std::make_unique<handlers::ActionExecutor>(*d.action_store, *d.github_client,
-                                                            *d.policy, clock, d.metrics, exec_options);
+                                                            *d.policy, clock, metrics, exec_options);
     // A previous daemon that died mid-action: this process holds the store's
     // one-daemon lock, so every other `daemon:` claim belongs to a dead
     // process and is resumed at once rather than after its lease.
@@ -185,32 +186,32 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config, DaemonOptions option
 
   HttpServerOptions pub;
   pub.name = "public";
-  if (Status s = SplitHostPort(cfg.listen, pub.host, pub.port); !s.ok()) return s.WithContext("--listen");
-  pub.tls_cert = cfg.tls_cert;
-  pub.tls_key = cfg.tls_key;
-  pub.header_timeout = std::chrono::seconds(cfg.header_timeout_s);
-  pub.request_timeout = std::chrono::seconds(cfg.request_timeout_s);
-  pub.keep_alive_timeout = std::chrono::seconds(cfg.keep_alive_timeout_s);
-  pub.max_connections = static_cast<size_t>(cfg.max_connections);
+  if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return s.WithContext("--listen");
+  pub.tls_cert = config.tls_cert;
+  pub.tls_key = config.tls_key;
+  pub.header_timeout = std::chrono::seconds(config.header_timeout_s);
+  pub.request_timeout = std::chrono::seconds(config.request_timeout_s);
+  pub.keep_alive_timeout = std::chrono::seconds(config.keep_alive_timeout_s);
+  pub.max_connections = static_cast<size_t>(config.max_connections);
   // Bodies being read at once, all connections together: room for several
   // deliveries at GitHub's 25 MB cap, well inside relayq's 256 MB budget.
-  pub.memory_budget_bytes = std::max<size_t>(96u << 20, cfg.max_body_bytes);
-  pub.io_threads = cfg.io_threads > 0
-                       ? cfg.io_threads
+  pub.memory_budget_bytes = std::max<size_t>(96u << 20, config.max_body_bytes);
+  pub.io_threads = config.io_threads > 0
+                       ? config.io_threads
                        : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
   HttpServerOptions adm = pub;
   adm.name = "admin";
-  if (Status s = SplitHostPort(cfg.admin_listen, adm.host, adm.port); !s.ok()) {
+  if (Status s = SplitHostPort(config.admin_listen, adm.host, adm.port); !s.ok()) {
     return s.WithContext("--admin-listen");
   }
   adm.tls_cert.clear();
   adm.tls_key.clear();
-  adm.max_connections = static_cast<size_t>(cfg.admin_max_connections);
+  adm.max_connections = static_cast<size_t>(config.admin_max_connections);
   adm.max_body_bytes = 1 << 20;
   adm.memory_budget_bytes = 16u << 20;
   adm.io_threads = 1;
   adm.worker_threads = 4;  // store reads for the API, /metrics and /readyz
-  if (cfg.http_threads_given) {
+  if (config.http_threads_given) {
     Log(LogLevel::kWarn, "http.threads is ignored: connections no longer hold a thread each "
                          "(see http.io_threads and http.max_connections)");
   }
@@ -228,22 +229,22 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config, DaemonOptions option
   }
 
   Router public_routes;
-  AddPublicRoutes(public_routes, {*d.intake, d.metrics, clock, cfg.max_body_bytes});
-  if (cfg.admin_token.empty()) {
+  AddPublicRoutes(public_routes, {*d.intake, metrics, clock, config.max_body_bytes});
+  if (config.admin_token.empty()) {
     Log(LogLevel::kWarn, "admin API disabled: set RELAYQ_ADMIN_TOKEN or admin.token_file");
   }
   Router admin_routes;
-  AddAdminRoutes(admin_routes, {*d.store, d.metrics, cfg.admin_token});
+  AddAdminRoutes(admin_routes, {*d.store, metrics, config.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
-  d.audit = AddAuditApi(admin_routes, {cfg.db_path, d.metrics, clock});
+  d.audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
   if (d.github_client) {
-    RegisterGitHubMetrics(d.metrics, [c = d.github_client.get()] { return c->Stats(); });
+    RegisterGitHubMetrics(metrics, [c = d.github_client.get()] { return c->Stats(); });
   }
 
-  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &d.metrics);
+  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &metrics);
   if (!public_listener.ok()) return public_listener.status();
   d.public_listener = std::move(*public_listener);
-  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &d.metrics);
+  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &metrics);
   if (!admin_listener.ok()) return admin_listener.status();
   d.admin_listener = std::move(*admin_listener);
   return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
@@ -255,7 +256,7 @@ Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
   Parts& d = *parts_;
-  const Config& cfg = d.config;
+  const Config& config = d.config;
   if (d.executor) d.executor->Start();
   if (Status s = d.public_listener->Start(); !s.ok()) {
     Stop();
@@ -269,22 +270,22 @@ Status Daemon::Start() {
   Log(LogLevel::kInfo, "started",
       {{"public", d.public_listener->address()},
        {"admin", d.admin_listener->address()},
-       {"store", cfg.db_path},
+       {"store", config.db_path},
        {"tls", d.public_listener->tls() ? "on" : "off"}});
 
   // [recovery] redelivery of missed deliveries, at start-up and then every
   // recovery.interval, is started here.
-  if (!HasGitHubCredentials(cfg)) {
+  if (!HasGitHubCredentials(config)) {
     Log(LogLevel::kWarn,
         "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
   } else {
     d.recovery = handlers::PeriodicRecovery::Start(
-        RecoveryConfig(cfg), *d.store, d.clock, [&d](github::Sleeper& sleeper) {
+        RecoveryConfig(config), *d.store, d.clock, [&d](github::Sleeper& sleeper) {
           return MakeGitHubClient(d.config, d.clock, sleeper);
         });
   }
   // [maintenance] the daily prune is started here.
-  d.daily_prune = std::make_unique<DailyPrune>(cfg.db_path, cfg.retention, d.clock);
+  d.daily_prune = std::make_unique<DailyPrune>(config.db_path, config.retention, d.clock);
   return Status::Ok();
 }
 
