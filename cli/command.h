@@ -10,11 +10,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "common/result.h"
-#include "common/status.h"
 #include "server/config.h"
 
 namespace relayq::cli {
@@ -39,16 +36,6 @@ Result<server::Config> LoadCommandConfig(
 
 // Prints "relayq: MESSAGE" to stderr and returns 1.
 int FailWith(const Status& status);
-
-// Helpers the GitHub-facing commands (hooks, runners, doctor) share:
-// Ok for "owner/name" with both parts non-empty and no further '/' (the
-// --repo check).
-Status ValidateRepository(std::string_view repo);
-
-// A plain-text table: a header row and rows, columns padded to the widest
-// cell, two spaces apart, every line ending in '\n' (hooks list, runners).
-std::string FormatTable(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows);
 
 // Each Register* adds one subcommand to `app` and returns its runner.
 CommandRun RegisterServe(CLI::App& app);   // serve_cmd.cc

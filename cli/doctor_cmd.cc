@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/github_commands.h"
 #include "cli/hooks_cmd.h"
 #include "common/time_format.h"
 #include "handlers/recovery.h"

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cli/command.h"
+#include "cli/github_commands.h"
 #include "common/time_format.h"
 #include "handlers/recovery.h"
 #include "server/github_setup.h"

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/github_commands.h"
 #include "server/github_setup.h"
 
 namespace relayq::cli {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cli/command.h"
+#include "cli/github_commands.h"
 #include "cli/runners_cmd.h"
 
 namespace relayq::cli {
