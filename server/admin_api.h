@@ -14,35 +14,14 @@
 // listener's worker pool; the pool hands each its own connection.
 #pragma once
 
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
-#include "common/status.h"
 #include "server/http.h"
-#include "store/query.h"
 
 namespace relayq::server {
-
-// Read-only store connections for concurrent handlers: a connection is opened
-// on first need and reused afterwards. Thread-safe.
-class ReaderPool {
- public:
-  explicit ReaderPool(std::string db_path) : db_path_(std::move(db_path)) {}
-
-  // Runs `use` with a connection of its own. A connection whose use failed
-  // is closed rather than reused. Returns the open error or `use`'s status.
-  Status With(const std::function<Status(store::StoreReader&)>& use);
-
- private:
-  const std::string db_path_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<store::StoreReader>> idle_;  // guarded by mu_
-};
 
 struct AuditApiDeps {
   std::string db_path;

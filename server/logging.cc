@@ -31,24 +31,8 @@ bool NeedsQuotes(const std::string& v) {
   return false;
 }
 
-}  // namespace
-
-void SetupLogging(const std::string& format, const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("relayq");
-  g_json = format == "json";
-  if (g_json) {
-    // The message is already a JSON object; the time and level are added by
-    // Log() so the whole line stays one valid object.
-    logger->set_pattern("%v");
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  }
-  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
-  logger->flush_on(spdlog::level::warn);
-  spdlog::set_default_logger(logger);
-}
-
-void Log(LogLevel level, std::string_view msg, const LogFields& fields) {
+// Emits one line: the message and its fields.
+void SpdlogSink(LogLevel level, std::string_view msg, const LogFields& fields) {
   auto logger = spdlog::default_logger_raw();
   if (!logger->should_log(ToSpd(level))) return;
   if (g_json) {
@@ -72,6 +56,24 @@ void Log(LogLevel level, std::string_view msg, const LogFields& fields) {
     }
   }
   logger->log(ToSpd(level), "{}", line);
+}
+
+}  // namespace
+
+void SetupLogging(const std::string& format, const std::string& level) {
+  auto logger = spdlog::stderr_logger_mt("relayq");
+  g_json = format == "json";
+  if (g_json) {
+    // The message is already a JSON object; the time and level are added by
+    // Log() so the whole line stays one valid object.
+    logger->set_pattern("%v");
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  logger->set_level(spdlog::level::from_str(level == "warn" ? "warning" : level));
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+  SetLogSink(&SpdlogSink);
 }
 
 }  // namespace relayq::server

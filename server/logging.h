@@ -1,4 +1,5 @@
-// Logging setup and structured log lines (spdlog, to stderr).
+// The daemon's log output: spdlog to stderr, installed as the process's log
+// sink (common/log.h), which every library logs through.
 //
 // Two formats: text (human: "2026-11-24T09:30:00.123Z info delivery id=..
 // event=..") and json (one object per line, for log shippers). Callers pass
@@ -7,21 +8,14 @@
 #pragma once
 
 #include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
+
+#include "common/log.h"
 
 namespace relayq::server {
 
-using LogFields = std::vector<std::pair<std::string_view, std::string>>;
-
-enum class LogLevel { kDebug, kInfo, kWarn, kError };
-
-// Configures the process-wide logger. `format` is "text" or "json"; `level`
-// is debug, info, warn or error.
+// Configures the process-wide logger and installs it as the log sink.
+// `format` is "text" or "json"; `level` is debug, info, warn or error. Call
+// once, before other threads log.
 void SetupLogging(const std::string& format, const std::string& level);
-
-// Emits one line: the message and its fields.
-void Log(LogLevel level, std::string_view msg, const LogFields& fields = {});
 
 }  // namespace relayq::server

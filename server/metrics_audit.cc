@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "server/admin_api.h"
+#include "server/reader_pool.h"
 #include "store/query.h"
 
 namespace relayq::server {

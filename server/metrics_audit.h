@@ -44,10 +44,9 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "github/client.h"
+#include "server/reader_pool.h"
 
 namespace relayq::server {
-
-class ReaderPool;
 
 // Registers the store gauges, process gauges and build info.
 void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,

@@ -1,0 +1,41 @@
+// `relayq audit`: answers "what arrived, what ran where, what relayq did"
+// from the store file, and its table and CSV renderings.
+//
+//   relayq audit jobs|runs|deliveries|actions [--repo R] [--label L]
+//       [--status S] [--since T] [--until T] [--limit N]
+//       [--format table|json|csv] [--db PATH] [--config FILE]
+//   relayq audit jobs --id N     one job's whole history
+//
+// JSON items are exactly the API's (server/audit_json.h renders both); CSV has a
+// header row of the documented field names; tables are for people (aligned,
+// truncated cells, human times and durations). Exit codes: 0 ok, 1 the store
+// could not be read, 2 usage (bad flag, bad time filter).
+// Thread safety: the renderers are pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "store/query.h"
+
+namespace relayq::cli {
+
+// CSV (RFC 4180) of `records`: a header row of FieldNames(kind), then one
+// row each. Lists (labels) are joined with ';'; unknown values are empty.
+std::string CsvHeader(store::Kind kind);
+std::string CsvRow(store::Kind kind, const store::Record& record);
+
+// An aligned text table of `records` for a terminal. With `terminal_width`
+// (columns; 0: unknown) the widest cells are cut further so that rows fit.
+std::string Table(store::Kind kind, const std::vector<store::Record>& records,
+                  size_t terminal_width = 0);
+
+// A job's history as a table (one line per event, delivery and action,
+// in time order) and as CSV (time,source,what,detail).
+std::string HistoryTable(const store::JobHistory& history);
+std::string HistoryCsv(const store::JobHistory& history);
+
+CommandRun RegisterAudit(CLI::App& app);
+
+}  // namespace relayq::cli

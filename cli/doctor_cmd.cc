@@ -1,0 +1,331 @@
+#include "cli/doctor_cmd.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.h"
+#include "cli/github_commands.h"
+#include "cli/hooks_cmd.h"
+#include "common/time_format.h"
+#include "handlers/recovery.h"
+#include "policy/policy_loader.h"
+#include "server/github_setup.h"
+#include "store/store.h"
+
+namespace relayq::cli {
+namespace {
+
+std::string Bracket(const std::vector<std::string>& labels) {
+  std::string out = "[";
+  for (size_t i = 0; i < labels.size(); ++i) out += (i ? ", " : "") + labels[i];
+  return out + "]";
+}
+
+bool RouteAppliesTo(const policy::Route& route, std::string_view repo) {
+  if (route.match.repositories.empty()) return true;
+  return std::any_of(route.match.repositories.begin(), route.match.repositories.end(),
+                     [&](const std::string& r) { return policy::EqualsIgnoreCase(r, repo); });
+}
+
+DoctorCheck Pass(std::string name, std::string detail) {
+  return {true, std::move(name), std::move(detail), ""};
+}
+DoctorCheck Fail(std::string name, std::string detail, std::string hint) {
+  return {false, std::move(name), std::move(detail), std::move(hint)};
+}
+
+// The hint for a GitHub error, by kind; the message itself is in the detail.
+std::string GitHubHint(const Status& s) {
+  switch (s.code()) {
+    case Status::Code::kPermissionDenied:
+      return "the token lacks access: a fine-grained token needs, on this repository, "
+             "\"Actions: read and write\", \"Webhooks: read and write\", \"Administration: read\" "
+             "(self-hosted runners) and \"Metadata: read\"; a classic token needs the repo scope "
+             "and admin access to the repository";
+    case Status::Code::kNotFound:
+      return "the repository does not exist or the token cannot see it (a fine-grained token "
+             "must list it under Repository access)";
+    case Status::Code::kRateLimited:
+      return "GitHub is rate-limiting this token; try again later";
+    default:
+      return "check github.api_url / RELAYQ_GITHUB_API_URL and the network";
+  }
+}
+
+std::string StoreHint() {
+  return "check store.path / --db and its directory's owner and mode; another process may hold "
+         "a write lock";
+}
+
+DoctorCheck CheckStore(const server::Config& config) {
+  const std::string name = "store writable";
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(config.db_path, ec)) {
+    // Do not create a store as a side effect; serve will, if it can.
+    fs::path dir = fs::path(config.db_path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (::access(dir.c_str(), W_OK) == 0) {
+      return Pass(name, config.db_path + " does not exist yet; its directory is writable");
+    }
+    return Fail(name, "cannot create " + config.db_path + " (directory not writable)", StoreHint());
+  }
+  store::StoreOptions o;
+  o.path = config.db_path;
+  o.synchronous = config.synchronous;
+  auto st = store::Store::Open(o, Clock::Real());
+  if (!st.ok()) return Fail(name, st.status().message(), StoreHint());
+  Status s = (*st)->CheckWritable();
+  (*st)->Close();
+  if (!s.ok()) return Fail(name, s.message(), StoreHint());
+  return Pass(name, config.db_path);
+}
+
+// The policy path doctor checks: --policy, else the config's, else
+// policy/policy.yaml when it exists (serve's default).
+std::string PolicyPath(const server::Config& config) {
+  if (!config.policy_path.empty()) return config.policy_path;
+  std::error_code ec;
+  if (std::filesystem::exists("policy/policy.yaml", ec)) return "policy/policy.yaml";
+  return "";
+}
+
+std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const server::Config& config,
+                                      const std::string& repo) {
+  std::vector<DoctorCheck> out;
+  const std::string name = "webhook " + repo;
+  const std::string install_hint =
+      "run: relayq hooks install --repo " + repo + " --url https://YOUR-HOST/webhook";
+  auto hooks = client.ListHooks(repo);
+  if (!hooks.ok()) {
+    out.push_back(Fail(name, hooks.status().message(), GitHubHint(hooks.status())));
+    return out;
+  }
+  auto hook = handlers::SelectRelayqHook(*hooks, config.github_hook_url);
+  if (!hook.ok()) {
+    std::string hint = hook.status().code() == Status::Code::kNotFound
+                           ? install_hint
+                           : "set github.hook_url to relayq's webhook URL";
+    out.push_back(Fail(name, hook.status().message(), hint));
+    return out;
+  }
+  std::vector<std::string> wrong;
+  for (const std::string& e : handlers::kRelayqHookEvents) {
+    if (std::find(hook->events.begin(), hook->events.end(), e) == hook->events.end() &&
+        std::find(hook->events.begin(), hook->events.end(), "*") == hook->events.end()) {
+      wrong.push_back("event " + e + " missing");
+    }
+  }
+  if (!hook->active) wrong.push_back("inactive");
+  if (hook->content_type != "json") wrong.push_back("content type " + hook->content_type);
+  if (!hook->has_secret) wrong.push_back("no secret");
+  std::string what = "hook " + std::to_string(hook->id) + " " + hook->url;
+  if (!wrong.empty()) {
+    std::string list;
+    for (const auto& w : wrong) list += (list.empty() ? "" : ", ") + w;
+    out.push_back(
+        Fail(name, what + ": " + list, "run: relayq hooks install --repo " + repo + " --url " + hook->url));
+    return out;
+  }
+  out.push_back(Pass(name, what + " (workflow_job, workflow_run, json, secret)"));
+
+  const std::string reach = "webhook " + repo + " reaches relayq";
+  auto page = client.ListHookDeliveries(repo, hook->id, 1, "");
+  if (!page.ok()) {
+    out.push_back(Fail(reach, page.status().message(), GitHubHint(page.status())));
+  } else if (page->deliveries.empty()) {
+    out.push_back(Pass(reach, "no deliveries yet"));
+  } else {
+    const github::HookDelivery& d = page->deliveries.front();
+    std::string last = "last delivery " + std::to_string(d.status_code) + " " + d.status;
+    if (d.delivered_at_ms != 0) last += " at " + FormatRfc3339(d.delivered_at_ms);
+    if (d.status_code >= 200 && d.status_code < 300) {
+      out.push_back(Pass(reach, last));
+    } else {
+      out.push_back(Fail(reach, last,
+                         "check that relayq serve is running and the funnel/HTTPS front reaches "
+                         "its /webhook; then run relayq hooks recover --repo " + repo));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
+                                                   const std::vector<github::Runner>& runners,
+                                                   std::string_view repo) {
+  std::vector<DoctorCheck> out;
+  const std::string r(repo);
+  auto online_with = [&](const std::vector<std::string>& labels) {
+    std::vector<std::string> online, offline;
+    for (const github::Runner& runner : runners) {
+      if (!policy::HasAllLabels(runner.labels, labels)) continue;
+      (runner.online() ? online : offline).push_back(runner.name);
+    }
+    return std::pair{online, offline};
+  };
+  for (const policy::Route& route : policy.routes) {
+    if (!RouteAppliesTo(route, repo)) continue;
+    for (const auto& [role, labels] :
+         {std::pair{"prefer", &route.prefer}, std::pair{"fallback", &route.fallback}}) {
+      std::string name = "runners " + r + ": route " + route.name + " " + role + " " + Bracket(*labels);
+      auto [online, offline] = online_with(*labels);
+      if (!online.empty()) {
+        std::string names;
+        for (const auto& n : online) names += (names.empty() ? "" : ", ") + n;
+        out.push_back(Pass(name, "online: " + names));
+        continue;
+      }
+      std::string detail = "no online runner carries " + Bracket(*labels);
+      if (!offline.empty()) {
+        detail += " (offline: ";
+        for (size_t i = 0; i < offline.size(); ++i) detail += (i ? ", " : "") + offline[i];
+        detail += ")";
+      }
+      out.push_back(Fail(name, detail,
+                         offline.empty()
+                             ? "register a runner with these labels (deploy/runner-setup-*.sh "
+                               "--extra-labels) or change the route's " + std::string(role) + " labels"
+                             : "start the runner service on that machine and check its network"));
+    }
+    const auto& required = route.constraints.required_labels;
+    if (required.empty()) continue;
+    std::string name = "constraints " + r + ": route " + route.name + " fallback " +
+                       Bracket(route.fallback) + " needs " + Bracket(required);
+    std::vector<std::string> want = route.fallback;
+    want.insert(want.end(), required.begin(), required.end());
+    std::vector<std::string> ok_runners;
+    for (const github::Runner& runner : runners) {
+      if (policy::HasAllLabels(runner.labels, want)) ok_runners.push_back(runner.name);
+    }
+    if (!ok_runners.empty()) {
+      std::string names;
+      for (const auto& n : ok_runners) names += (names.empty() ? "" : ", ") + n;
+      out.push_back(Pass(name, "carried by " + names));
+    } else {
+      std::string needs;
+      for (const auto& l : required) needs += (needs.empty() ? "" : ", ") + ("needs_" + l);
+      out.push_back(Fail(name, "no runner carrying " + Bracket(route.fallback) + " also carries " +
+                                   Bracket(required),
+                         "add the labels to a fallback runner (runner-setup --extra-labels) or "
+                         "drop " + needs + " from route " + route.name));
+    }
+  }
+  return out;
+}
+
+std::string FormatCheck(const DoctorCheck& c) {
+  std::string out = (c.ok ? "PASS  " : "FAIL  ") + c.name;
+  if (!c.detail.empty()) out += ": " + c.detail;
+  out += "\n";
+  if (!c.ok && !c.hint.empty()) out += "      hint: " + c.hint + "\n";
+  return out;
+}
+
+CommandRun RegisterDoctor(CLI::App& app) {
+  struct Flags {
+    CommonFlags common;
+    std::string policy;
+    std::vector<std::string> repos;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = app.add_subcommand("doctor", "Check the whole set-up: a pass/fail line each");
+  AddCommonFlags(cmd, f->common, /*with_db=*/true);
+  cmd->add_option("--policy", f->policy, "Routing policy file (default policy/policy.yaml)");
+  cmd->add_option("--repo", f->repos, "Repository OWNER/NAME to check (repeatable; default "
+                                      "github.repositories)");
+  return [f]() -> int {
+    int failed = 0, passed = 0;
+    auto report = [&](const DoctorCheck& c) {
+      std::cout << FormatCheck(c) << std::flush;
+      (c.ok ? passed : failed)++;
+    };
+    auto finish = [&] {
+      std::cout << "doctor: " << passed << " passed, " << failed << " failed\n";
+      return failed == 0 ? 0 : 1;
+    };
+
+    auto config = LoadCommandConfig(f->common, [&](server::Config& c) {
+      if (!f->policy.empty()) c.policy_path = f->policy;
+    });
+    if (!config.ok()) {
+      report(Fail("config", config.status().message(),
+                  "fix the file at the line shown; every key is documented in the README"));
+      return finish();
+    }
+    report(Pass("config", config->config_path.empty() ? "no file; defaults and environment"
+                                                      : "loaded " + config->config_path));
+    if (config->secrets.empty()) {
+      report(Fail("webhook secret", "none configured",
+                  "set RELAYQ_WEBHOOK_SECRET or webhook.secret_file (relayq serve generates "
+                  "relayq.secret beside the store on its first start)"));
+    } else {
+      report(Pass("webhook secret", std::to_string(config->secrets.size()) + " configured"));
+    }
+    report(CheckStore(*config));
+
+    std::shared_ptr<const policy::Policy> pol;
+    if (std::string path = PolicyPath(*config); path.empty()) {
+      report(Pass("policy", "no policy file; routing is off and runner checks are skipped"));
+    } else if (auto loaded = policy::LoadPolicy(path); !loaded.ok()) {
+      report(Fail("policy", loaded.status().message(),
+                  "run: relayq policy check " + path + " (every error with file and line)"));
+    } else {
+      pol = *loaded;
+      report(Pass("policy", path + ": " + std::to_string(pol->routes.size()) + " routes, " +
+                                std::to_string(pol->chains.size()) + " chains"));
+    }
+
+    auto client = server::MakeGitHubClient(*config, Clock::Real());
+    if (!client.ok()) {
+      report(Fail("github credentials", client.status().message(),
+                  "set GITHUB_TOKEN (a fine-grained token with Actions: read and write, Webhooks: "
+                  "read and write, Administration: read) or configure a GitHub App"));
+      return finish();
+    }
+    report(Pass("github credentials",
+                std::string(config->github_token.empty() ? "GitHub App " : "token ") + "for " +
+                    config->github_api_url));
+
+    std::vector<std::string> repos = f->repos.empty() ? config->github_repositories : f->repos;
+    if (repos.empty()) {
+      report(Fail("repositories", "none to check",
+                  "pass --repo OWNER/NAME or set github.repositories in the config"));
+      return finish();
+    }
+    for (const std::string& repo : repos) {
+      if (Status s = ValidateRepository(repo); !s.ok()) {
+        report(Fail("repository " + repo, s.message(), "use OWNER/NAME"));
+        continue;
+      }
+      auto runs = (*client)->ListRunsWithStatus(repo, "queued");
+      if (!runs.ok()) {
+        report(Fail("actions access " + repo, runs.status().message(), GitHubHint(runs.status())));
+      } else {
+        report(Pass("actions access " + repo, std::to_string(runs->size()) + " queued runs"));
+      }
+      auto runners = (*client)->ListRunners(repo);
+      if (!runners.ok()) {
+        report(Fail("runners access " + repo, runners.status().message(),
+                    GitHubHint(runners.status())));
+      } else {
+        int online = static_cast<int>(std::count_if(runners->begin(), runners->end(),
+                                                    [](const auto& r) { return r.online(); }));
+        report(Pass("runners access " + repo, std::to_string(runners->size()) + " runners, " +
+                                                  std::to_string(online) + " online"));
+      }
+      for (const DoctorCheck& c : CheckWebhook(**client, *config, repo)) report(c);
+      if (pol && runners.ok()) {
+        for (const DoctorCheck& c : CheckRunnersAgainstPolicy(*pol, *runners, repo)) report(c);
+      }
+    }
+    return finish();
+  };
+}
+
+}  // namespace relayq::cli

@@ -1,0 +1,329 @@
+#include "server/daemon.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "handlers/action_executor.h"
+#include "handlers/intake.h"
+#include "handlers/policy_holder.h"
+#include "handlers/recovery.h"
+#include "handlers/router.h"
+#include "policy/policy_loader.h"
+#include "server/admin_api.h"
+#include "server/daily_prune.h"
+#include "server/github_setup.h"
+#include "server/http_server.h"
+#include "server/metrics_audit.h"
+#include "server/routes.h"
+#include "store/action_store.h"
+#include "store/store.h"
+#include "store/store_lock.h"
+
+namespace relayq::server {
+namespace {
+
+// Creates `path` with mode 0600 holding a new random secret. The secret is
+// printed once, to stdout (not the log), so the user can paste it into
+// GitHub's webhook settings. O_EXCL: a file that appeared meanwhile (another
+// relayq starting, or an empty file the user made) is never overwritten.
+Result<std::string> GenerateSecretFile(const std::string& path) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a secret");
+  std::string text =
+      HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)) + "\n";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) {
+    return Status::InvalidArgument("the secret file " + path +
+                                   " exists but holds no secret: put one in it, or remove it "
+                                   "so relayq generates one");
+  }
+  if (fd < 0) return Status::IoError("cannot create the secret file " + path + ": " + std::strerror(errno));
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  written = ::fsync(fd) == 0 && written;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return Status::IoError("cannot write the secret file " + path);
+  }
+  text.pop_back();
+  return text;
+}
+
+// The policy file to use: the configured one (which must load), else
+// policy/policy.yaml when it exists, else none (an empty policy: relayq
+// records and reports but takes no routing action).
+Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config& config,
+                                                                   std::string& path) {
+  path = config.policy_path;
+  if (path.empty() && std::filesystem::exists("policy/policy.yaml")) path = "policy/policy.yaml";
+  if (path.empty()) return std::shared_ptr<const policy::Policy>(std::make_shared<policy::Policy>());
+  return policy::LoadPolicy(path);
+}
+
+// What recovery reads of the configuration.
+handlers::PeriodicRecoveryConfig RecoveryConfig(const Config& config) {
+  handlers::PeriodicRecoveryConfig r;
+  r.github_repositories = config.github_repositories;
+  r.github_hook_url = config.github_hook_url;
+  r.recovery_since_s = config.recovery_since_s;
+  r.recovery_stale_after_s = config.recovery_stale_after_s;
+  r.recovery_interval_s = config.recovery_interval_s;
+  r.db_path = config.db_path;
+  return r;
+}
+
+}  // namespace
+
+// Members in the order RunServe built them, so they are destroyed in
+// reverse: nothing outlives what it uses.
+struct Daemon::Parts {
+  Parts(Config c, Clock& k) : config(std::move(c)), clock(k) {}
+
+  Config config;
+  Clock& clock;
+  std::unique_ptr<store::StoreLock> store_lock;
+  std::unique_ptr<store::Store> store;
+  MetricsRegistry metrics;
+  std::unique_ptr<handlers::Intake> intake;
+  std::unique_ptr<handlers::PolicyHolder> policy;
+  std::unique_ptr<handlers::Router> router;
+  std::unique_ptr<store::ActionStore> action_store;
+  // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
+  // requests at once (declared before the client, which unsubscribes).
+  github::StoppableSleeper github_sleeper;
+  std::unique_ptr<github::GitHubClient> github_client;
+  std::unique_ptr<handlers::ActionExecutor> executor;
+  std::unique_ptr<AuditServices> audit;
+  std::unique_ptr<HttpServer> public_listener;
+  std::unique_ptr<HttpServer> admin_listener;
+  std::unique_ptr<handlers::PeriodicRecovery> recovery;
+  std::unique_ptr<DailyPrune> daily_prune;
+  bool serving = false;  // Start() succeeded
+  bool stopped = false;
+};
+
+Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions options) {
+  auto parts = std::make_unique<Parts>(std::move(config_in), *options.clock);
+  Parts& d = *parts;
+  Config& config = d.config;
+  MetricsRegistry& metrics = d.metrics;
+
+  // One daemon per store: a second one would take the first's routing
+  // actions for abandoned ones. Held until the daemon goes away (or the
+  // process dies), before anything else touches the store.
+  auto store_lock = store::StoreLock::Acquire(config.db_path);
+  if (!store_lock.ok()) return store_lock.status();
+  d.store_lock = std::move(*store_lock);
+
+  if (config.secrets.empty()) {
+    std::string file = config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
+    auto secret = GenerateSecretFile(file);
+    if (!secret.ok()) return secret.status();
+    std::ostream& out = options.notices != nullptr ? *options.notices : std::cout;
+    out << "relayq: no webhook secret was configured; generated one and stored it in " << file
+        << " (mode 0600).\nrelayq: paste it into the GitHub webhook's Secret field: " << *secret
+        << std::endl;
+    config.secrets = {*secret};
+  }
+
+  Clock& clock = d.clock;
+  store::StoreOptions store_options;
+  store_options.path = config.db_path;
+  store_options.synchronous = config.synchronous;
+  auto store = store::Store::Open(store_options, clock);
+  if (!store.ok()) return store.status();
+  d.store = std::move(*store);
+
+  d.intake = std::make_unique<handlers::Intake>(
+      handlers::IntakeOptions{config.secrets, config.allow}, *d.store, clock, metrics);
+
+  // Routing: the policy decides as deliveries are recorded (Router, in the
+  // store's transaction); the executor carries the actions out on GitHub.
+  std::string policy_path;
+  auto loaded_policy = LoadConfiguredPolicy(config, policy_path);
+  if (!loaded_policy.ok()) return loaded_policy.status();
+  d.policy = std::make_unique<handlers::PolicyHolder>(*loaded_policy);
+  d.router = std::make_unique<handlers::Router>(*d.policy);
+  auto action_store = store::ActionStore::Open(config.db_path);
+  if (!action_store.ok()) return action_store.status();
+  d.action_store = std::move(*action_store);
+  if (HasGitHubCredentials(config)) {
+    auto client = MakeGitHubClient(config, clock, d.github_sleeper);
+    if (!client.ok()) return client.status();
+    d.github_client = std::move(*client);
+    handlers::ExecutorOptions exec_options;
+    exec_options.owner = "daemon:" + std::to_string(::getpid());
+    exec_options.github_sleeper = &d.github_sleeper;
+    d.executor = std::make_unique<handlers::ActionExecutor>(*d.action_store, *d.github_client,
+                                                            *d.policy, clock, metrics, exec_options);
+    // A previous daemon that died mid-action: this process holds the store's
+    // one-daemon lock, so every other `daemon:` claim belongs to a dead
+    // process and is resumed at once rather than after its lease.
+    (void)d.action_store->ReleaseClaimsOfDeadOwners("daemon:", ToUnixMillis(clock.Now()));
+  } else {
+    Log(LogLevel::kWarn,
+        "no GitHub credentials: routing actions are recorded but not carried out (set "
+        "GITHUB_TOKEN or configure a GitHub App)");
+  }
+  handlers::ActionExecutor* wake_target = d.executor.get();
+  d.store->SetRoutingHook(d.router.get(), [wake_target] {
+    if (wake_target != nullptr) wake_target->Wake();
+  });
+  Log(LogLevel::kInfo, "policy loaded",
+      {{"file", policy_path.empty() ? "(none)" : policy_path},
+       {"routes", std::to_string((*loaded_policy)->routes.size())},
+       {"chains", std::to_string((*loaded_policy)->chains.size())}});
+
+  HttpServerOptions pub;
+  pub.name = "public";
+  if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return s.WithContext("--listen");
+  pub.tls_cert = config.tls_cert;
+  pub.tls_key = config.tls_key;
+  pub.header_timeout = std::chrono::seconds(config.header_timeout_s);
+  pub.request_timeout = std::chrono::seconds(config.request_timeout_s);
+  pub.keep_alive_timeout = std::chrono::seconds(config.keep_alive_timeout_s);
+  pub.max_connections = static_cast<size_t>(config.max_connections);
+  // Bodies being read at once, all connections together: room for several
+  // deliveries at GitHub's 25 MB cap, well inside relayq's 256 MB budget.
+  pub.memory_budget_bytes = std::max<size_t>(96u << 20, config.max_body_bytes);
+  pub.io_threads = config.io_threads > 0
+                       ? config.io_threads
+                       : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 2u));
+  HttpServerOptions adm = pub;
+  adm.name = "admin";
+  if (Status s = SplitHostPort(config.admin_listen, adm.host, adm.port); !s.ok()) {
+    return s.WithContext("--admin-listen");
+  }
+  adm.tls_cert.clear();
+  adm.tls_key.clear();
+  adm.max_connections = static_cast<size_t>(config.admin_max_connections);
+  adm.max_body_bytes = 1 << 20;
+  adm.memory_budget_bytes = 16u << 20;
+  adm.io_threads = 1;
+  adm.worker_threads = 4;  // store reads for the API, /metrics and /readyz
+  if (config.http_threads_given) {
+    Log(LogLevel::kWarn, "http.threads is ignored: connections no longer hold a thread each "
+                         "(see http.io_threads and http.max_connections)");
+  }
+
+  // Every connection is a descriptor: make room for both caps and the store.
+  const uint64_t wanted = pub.max_connections + adm.max_connections + 64;
+  if (uint64_t limit = RaiseFileLimit(wanted); limit < wanted) {
+    const size_t fit = limit > adm.max_connections + 64 ? limit - adm.max_connections - 64 : 16;
+    Log(LogLevel::kWarn, "the open-file limit is too low for http.max_connections; lowered",
+        {{"limit", std::to_string(limit)},
+         {"wanted", std::to_string(wanted)},
+         {"max_connections", std::to_string(fit)},
+         {"hint", "raise LimitNOFILE= in the unit, or ulimit -n"}});
+    pub.max_connections = std::min(pub.max_connections, fit);
+  }
+
+  Router public_routes;
+  AddPublicRoutes(public_routes, {*d.intake, metrics, clock, config.max_body_bytes});
+  if (config.admin_token.empty()) {
+    Log(LogLevel::kWarn, "admin API disabled: set RELAYQ_ADMIN_TOKEN or admin.token_file");
+  }
+  Router admin_routes;
+  AddAdminRoutes(admin_routes, {*d.store, metrics, config.admin_token});
+  // [admin-api] audit API, dashboard and store gauges are added here.
+  d.audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
+  if (d.github_client) {
+    RegisterGitHubMetrics(metrics, [c = d.github_client.get()] { return c->Stats(); });
+  }
+
+  auto public_listener = HttpServer::Create(pub, std::move(public_routes), &metrics);
+  if (!public_listener.ok()) return public_listener.status();
+  d.public_listener = std::move(*public_listener);
+  auto admin_listener = HttpServer::Create(adm, std::move(admin_routes), &metrics);
+  if (!admin_listener.ok()) return admin_listener.status();
+  d.admin_listener = std::move(*admin_listener);
+  return std::unique_ptr<Daemon>(new Daemon(std::move(parts)));
+}
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Daemon::~Daemon() { Stop(); }
+
+Status Daemon::Start() {
+  Parts& d = *parts_;
+  const Config& config = d.config;
+  if (d.executor) d.executor->Start();
+  if (Status s = d.public_listener->Start(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  if (Status s = d.admin_listener->Start(); !s.ok()) {
+    Stop();
+    return s;
+  }
+  d.serving = true;
+  Log(LogLevel::kInfo, "started",
+      {{"public", d.public_listener->address()},
+       {"admin", d.admin_listener->address()},
+       {"store", config.db_path},
+       {"tls", d.public_listener->tls() ? "on" : "off"}});
+
+  // [recovery] redelivery of missed deliveries, at start-up and then every
+  // recovery.interval, is started here.
+  if (!HasGitHubCredentials(config)) {
+    Log(LogLevel::kWarn,
+        "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
+  } else {
+    d.recovery = handlers::PeriodicRecovery::Start(
+        RecoveryConfig(config), *d.store, d.clock, [&d](github::Sleeper& sleeper) {
+          return MakeGitHubClient(d.config, d.clock, sleeper);
+        });
+  }
+  // [maintenance] the daily prune is started here.
+  d.daily_prune = std::make_unique<DailyPrune>(config.db_path, config.retention, d.clock);
+  return Status::Ok();
+}
+
+Status Daemon::Reload() {
+  Parts& d = *parts_;
+  // An invalid policy is refused and the old one stays. Deliveries keep
+  // flowing meanwhile: nothing here blocks intake.
+  std::string path;
+  auto reloaded = LoadConfiguredPolicy(d.config, path);
+  if (!reloaded.ok()) {
+    Log(LogLevel::kError, "SIGHUP: policy refused, the previous one stays in force",
+        {{"error", reloaded.status().message()}});
+    return reloaded.status();
+  }
+  d.policy->Set(*reloaded);
+  Log(LogLevel::kInfo, "SIGHUP: policy reloaded",
+      {{"file", path.empty() ? "(none)" : path},
+       {"routes", std::to_string((*reloaded)->routes.size())},
+       {"chains", std::to_string((*reloaded)->chains.size())}});
+  if (d.executor) d.executor->Wake();
+  return Status::Ok();
+}
+
+void Daemon::Stop() {
+  Parts& d = *parts_;
+  if (d.stopped) return;
+  d.stopped = true;
+  d.public_listener->Stop();
+  d.admin_listener->Stop();
+  if (d.executor) d.executor->Stop();
+  d.recovery.reset();  // its reconcile writes go through the store
+  d.store->Close();
+  d.daily_prune.reset();
+  if (d.serving) Log(LogLevel::kInfo, "stopped");
+}
+
+std::string Daemon::public_address() const { return parts_->public_listener->address(); }
+std::string Daemon::admin_address() const { return parts_->admin_listener->address(); }
+bool Daemon::public_tls() const { return parts_->public_listener->tls(); }
+
+}  // namespace relayq::server

@@ -1,0 +1,52 @@
+#include "server/daily_prune.h"
+
+#include <string>
+#include <utility>
+
+#include "common/log.h"
+#include "common/time_format.h"
+#include "store/maintenance.h"
+
+namespace relayq::server {
+
+DailyPrune::DailyPrune(std::string db_path, std::chrono::milliseconds retention, Clock& clock,
+                       std::chrono::milliseconds period)
+    : db_path_(std::move(db_path)), retention_(retention), clock_(clock), period_(period) {
+  if (retention_.count() > 0) thread_ = std::thread([this] { Loop(); });
+}
+
+DailyPrune::~DailyPrune() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DailyPrune::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    RunOnce();
+    lock.lock();
+    cv_.wait_for(lock, period_, [this] { return stopping_; });
+  }
+}
+
+void DailyPrune::RunOnce() {
+  const int64_t cutoff = ToUnixMillis(clock_.Now()) - retention_.count();
+  auto r = store::PruneBodies(db_path_, cutoff);
+  if (!r.ok()) {
+    Log(LogLevel::kWarn, "prune failed; retrying tomorrow", {{"error", r.status().message()}});
+    return;
+  }
+  if (r->bodies_dropped > 0) {
+    Log(LogLevel::kInfo, "pruned old delivery bodies",
+        {{"bodies", std::to_string(r->bodies_dropped)},
+         {"bytes", std::to_string(r->bytes_dropped)},
+         {"before", FormatRfc3339(cutoff)}});
+  }
+}
+
+}  // namespace relayq::server
