@@ -114,7 +114,10 @@ int RunServe(Config config) {
   store::StoreOptions store_options;
   store_options.path = config.db_path;
   store_options.synchronous = config.synchronous;
-  auto store = store::Store::Open(store_options, clock);
+  auto database = store::Database::Open(store_options, store::Database::Mode::kCreate);
+  if (!database.ok()) return Fail(database.status());
+  if (Status migrated = (*database)->Migrate(); !migrated.ok()) return Fail(migrated);
+  auto store = (*database)->OpenWriter(clock);
   if (!store.ok()) return Fail(store.status());
 
   MetricsRegistry metrics;
@@ -127,7 +130,7 @@ int RunServe(Config config) {
   if (!loaded_policy.ok()) return Fail(loaded_policy.status());
   handlers::PolicyHolder policy(*loaded_policy);
   handlers::Router router(policy);
-  auto action_store = store::ActionStore::Open(config.db_path);
+  auto action_store = (*database)->OpenActionStore();
   if (!action_store.ok()) return Fail(action_store.status());
   // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
   // requests at once (declared before the client, which unsubscribes).

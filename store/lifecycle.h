@@ -1,4 +1,5 @@
-// The job and run lifecycle state machines: pure merge functions.
+// The job and run lifecycle state machines: pure merge functions, part of
+// the store's domain with model.h (see there). No I/O, no SQL.
 //
 // GitHub may deliver events in any order and more than once, and its
 // timestamps have one-second resolution, so ties are common. The rules:

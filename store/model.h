@@ -1,7 +1,12 @@
-// The records relayq keeps: deliveries, workflow runs, jobs and job events.
+// The records relayq keeps: deliveries, workflow runs, jobs and job events,
+// routing actions and dispatch requests.
 //
-// These are plain values shared by handlers/ (which decode GitHub payloads
-// into them) and store/ (which persists them). Times are Unix milliseconds
+// This file and lifecycle.h are the store's domain: the values the store
+// persists and the pure rules by which a job's and a run's recorded state
+// follows their events. They live in store/ because the store is what they
+// describe, and they depend on nothing else; handlers/ and policy/ use them
+// as plain values (handlers decode GitHub payloads into them, policy judges
+// views built from them) but never reach SQL through them. Times are Unix milliseconds
 // (UTC); an absent time is std::nullopt. Field meanings follow GitHub's
 // `workflow_job` and `workflow_run` webhook payloads.
 #pragma once

@@ -20,6 +20,7 @@
 #include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/fake_sleeper.h"
 #include "tests/fakes/github_payloads.h"
+#include "tests/fakes/routing_fixtures.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace relayq::handlers {
@@ -61,7 +62,9 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     store_->SetRoutingHook(router_.get(), nullptr);
-    auto a = store::ActionStore::Open(o.path);
+    auto db = store::Database::Open(o);
+    ASSERT_TRUE(db.ok());
+    auto a = (*db)->OpenActionStore();
     ASSERT_TRUE(a.ok());
     actions_ = std::move(*a);
   }
@@ -82,12 +85,8 @@ class RouterTest : public ::testing::Test {
     job.run_id = kRun;
     job.labels = {"self-hosted", "macmini", "audio", "ffmpeg"};
     github_->AddJob(job);
-    github::ClientOptions co;
-    co.api_url = github_->url();
-    co.token = "t";
-    co.write_interval = milliseconds(0);
-    co.random = [] { return 0.5; };
-    auto client = github::HttpGitHubClient::Create(co, clock_, sleeper_);
+    auto client = github::HttpGitHubClient::Create(testing::FakeGitHubClientOptions(github_->url()),
+                                                   clock_, sleeper_);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
     ExecutorOptions eo;
