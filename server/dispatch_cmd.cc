@@ -125,11 +125,11 @@ int RunDispatch(const Config& config, const std::string& workflow_arg,
   auto action = (*actions)->GetAction(claim.action_id);
   if (!action.ok() || !*action) return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
   handlers::ActionOutcome outcome = executor.Execute(**action, claim);
-  if (outcome.status == "done") {
+  if (outcome.status == handlers::ExecOutcome::kDone) {
     std::cerr << "relayq: request " << id << ": " << RedactUrlsIn(outcome.message) << "\n";
     return 0;
   }
-  if (outcome.status == "retrying") {
+  if (outcome.status == handlers::ExecOutcome::kRetrying) {
     std::cerr << "relayq: request " << id << " is recorded; GitHub did not answer ("
               << RedactUrlsIn(outcome.message) << "); relayq serve will send it when GitHub answers\n";
     return 0;

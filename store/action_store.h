@@ -116,8 +116,9 @@ class ActionStore {
 
   // The writes of a claim's holder; each fails, changing nothing, with
   // ClaimWasLost() true when the claim was lost.
-  // Final states. `result` is a JSON object (progress and outcome).
-  virtual Status Finish(const Claim& claim, const std::string& status, const std::string& result,
+  // Final states (`status` must be IsFinal). `result` is a JSON object
+  // (progress and outcome).
+  virtual Status Finish(const Claim& claim, ActionStatus status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now) = 0;
   // Back to pending after a failed attempt, due again at `next_attempt_at`;
   // `count_attempt` false for an attempt cut short by a stop.

@@ -32,9 +32,15 @@ const char* SynchronousPragma(StoreOptions::Sync sync) {
 Result<Db> Connect(const StoreOptions& options, Access access, std::optional<int> busy_timeout_ms) {
   int flags = SQLITE_OPEN_NOMUTEX;
   switch (access) {
-    case Access::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
-    case Access::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
-    case Access::kCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case Access::kReadOnly:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+    case Access::kReadWrite:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case Access::kCreate:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
   }
   RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(options.path, flags));
   sqlite3_busy_timeout(db.get(), busy_timeout_ms.value_or(options.busy_timeout_ms));

@@ -319,7 +319,12 @@ std::vector<std::string> StatusValuesOf(Kind kind) {
         v.emplace_back(OutcomeName(o));
       }
       return v;
-    case Kind::kActions: return {"scheduled", "pending", "running", "done", "failed", "aborted"};
+    case Kind::kActions:
+      for (ActionStatus a : {ActionStatus::kScheduled, ActionStatus::kPending, ActionStatus::kRunning,
+                             ActionStatus::kDone, ActionStatus::kFailed, ActionStatus::kAborted}) {
+        v.emplace_back(ActionStatusName(a));
+      }
+      return v;
   }
   v.insert(v.end(), Conclusions().begin(), Conclusions().end());
   return v;
@@ -670,7 +675,7 @@ Result<StoreReader::PendingActions> SqliteStoreReader::Pending() {
   for (;;) {
     RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    if (s->Text(0) == "scheduled") {
+    if (ParseActionStatus(s->Text(0)) == ActionStatus::kScheduled) {
       p.scheduled = s->Int(1);
       continue;
     }

@@ -30,6 +30,9 @@ void Read(const Stmt& q, int col, int64_t& out) { out = q.Int(col); }
 void Read(const Stmt& q, int col, std::optional<int64_t>& out) { out = q.OptInt(col); }
 void Read(const Stmt& q, int col, std::string& out) { out = q.Text(col); }
 void Read(const Stmt& q, int col, std::optional<std::string>& out) { out = q.OptText(col); }
+void Read(const Stmt& q, int col, ActionKind& out) { out = ParseActionKind(q.Text(col)); }
+void Read(const Stmt& q, int col, ActionStatus& out) { out = ParseActionStatus(q.Text(col)); }
+void Read(const Stmt& q, int col, RequestStatus& out) { out = ParseRequestStatus(q.Text(col)); }
 void Read(const Stmt& q, int col, std::vector<std::string>& labels) {
   labels = ParseLabels(q.Text(col));
 }

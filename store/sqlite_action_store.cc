@@ -29,12 +29,6 @@ std::string Fence(std::string_view sql) {
 class SqliteActionStore final : public ActionStore {
  public:
   explicit SqliteActionStore(Db db) : db_(std::move(db)) {}
-  ~SqliteActionStore() override {
-    // Statements must be finalized before the connection closes.
-    for (Stmt* s : AllStatements()) *s = Stmt();
-    db_.reset();
-  }
-
   Status Prepare();
 
   Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
@@ -50,13 +44,12 @@ class SqliteActionStore final : public ActionStore {
   Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                               int64_t lease_until, size_t max) override;
   Status Renew(const Claim& claim, int64_t lease_until, int64_t now) override;
-  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until,
-                       int64_t now) override;
+  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now) override;
   Status ReleaseClaim(const Claim& claim, int64_t now) override;
   Status ReleaseClaims(const std::string& owner_prefix, int64_t now) override;
   Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) override;
   Result<std::optional<int64_t>> NextDueTime() override;
-  Status Finish(const Claim& claim, const std::string& status, const std::string& result,
+  Status Finish(const Claim& claim, ActionStatus status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now) override;
   Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
                const std::string& result, int64_t now, bool count_attempt) override;
@@ -69,16 +62,6 @@ class SqliteActionStore final : public ActionStore {
   Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt) override;
 
  private:
-  std::vector<Stmt*> AllStatements() {
-    return {&begin_,         &commit_,          &rollback_,       &insert_request_,
-            &insert_dispatch_, &save_result_,   &finish_done_,    &mark_dispatched_,
-            &get_request_,   &request_for_run_, &mark_failed_,    &select_due_,
-            &claim_,         &renew_,           &release_claim_,  &release_expired_,
-            &release_all_,   &next_due_,        &finish_,         &retry_,
-            &reschedule_,    &get_action_,      &get_action_by_key_, &get_job_,
-            &get_run_,       &jobs_of_run_};
-  }
-
   // A token no other claim has or will have: random per store connection
   // and per claim, so two workers of one process never share one.
   std::string NewToken(const std::string& owner) {
@@ -144,7 +127,8 @@ class SqliteActionStore final : public ActionStore {
   std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_
   uint64_t claims_ = 0;                          // guarded by mu_
 
-  // Prepared once by Prepare(); guarded by mu_.
+  // Prepared once by Prepare(); guarded by mu_. Declared after db_, so they
+  // are finalized before the connection closes.
   Stmt begin_, commit_, rollback_, insert_request_, insert_dispatch_, save_result_, finish_done_,
       mark_dispatched_, get_request_, request_for_run_, mark_failed_, select_due_, claim_, renew_,
       release_claim_, release_expired_, release_all_, next_due_, finish_, retry_, reschedule_,
@@ -176,9 +160,8 @@ Status SqliteActionStore::Prepare() {
        "reason, payload, created_at, updated_at) VALUES ('dispatch', ?1, ?2, 'running', ?3, ?4, "
        "?5, ?6, ?7, ?7)"},
       {&save_result_, Fence("UPDATE actions SET result = ?3, updated_at = ?4")},
-      {&finish_done_,
-       Fence("UPDATE actions SET status = 'done', result = ?3, claimed_by = NULL, "
-       "next_attempt_at = NULL, updated_at = ?4, done_at = ?4")},
+      {&finish_done_, Fence("UPDATE actions SET status = 'done', result = ?3, claimed_by = NULL, "
+                            "next_attempt_at = NULL, updated_at = ?4, done_at = ?4")},
       {&mark_dispatched_,
        "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
        "last_error = NULL, updated_at = ?3 WHERE id = ?1"},
@@ -187,9 +170,8 @@ Status SqliteActionStore::Prepare() {
       {&mark_failed_,
        "UPDATE dispatch_requests SET status = 'failed', last_error = ?2, updated_at = ?3 "
        "WHERE id = ?1"},
-      {&select_due_, select_action +
-                         "WHERE status IN ('scheduled', 'pending', 'running') AND "
-                         "next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2"},
+      {&select_due_, select_action + "WHERE status IN ('scheduled', 'pending', 'running') AND "
+                                     "next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2"},
       {&claim_,
        "UPDATE actions SET status = 'running', claimed_by = ?2, next_attempt_at = ?3, "
        "updated_at = ?4 WHERE id = ?1"},
@@ -197,7 +179,7 @@ Status SqliteActionStore::Prepare() {
        Fence("UPDATE actions SET next_attempt_at = max(next_attempt_at, ?3), updated_at = ?4")},
       {&release_claim_,
        Fence("UPDATE actions SET status = 'pending', next_attempt_at = ?3, claimed_by = NULL, "
-       "updated_at = ?3")},
+             "updated_at = ?3")},
       {&release_expired_,
        "UPDATE actions SET status = 'pending', next_attempt_at = ?2, claimed_by = NULL, "
        "updated_at = ?2 WHERE status = 'running' AND substr(claimed_by, 1, length(?1)) = ?1 "
@@ -210,17 +192,19 @@ Status SqliteActionStore::Prepare() {
        "WHERE status IN ('scheduled', 'pending', 'running')"},
       {&finish_,
        Fence("UPDATE actions SET status = ?3, result = ?4, last_error = coalesce(?5, last_error), "
-       "claimed_by = NULL, next_attempt_at = NULL, updated_at = ?6, done_at = ?6")},
+             "claimed_by = NULL, next_attempt_at = NULL, updated_at = ?6, done_at = ?6")},
       {&retry_,
-       Fence("UPDATE actions SET status = 'pending', attempts = attempts + ?7, next_attempt_at = ?3, "
-       "last_error = ?4, result = ?5, claimed_by = NULL, updated_at = ?6")},
+       Fence(
+           "UPDATE actions SET status = 'pending', attempts = attempts + ?7, next_attempt_at = ?3, "
+           "last_error = ?4, result = ?5, claimed_by = NULL, updated_at = ?6")},
       {&reschedule_,
        Fence("UPDATE actions SET status = 'scheduled', due_at = ?3, next_attempt_at = ?3, "
-       "claimed_by = NULL, updated_at = ?4")},
+             "claimed_by = NULL, updated_at = ?4")},
       {&get_action_, select_action + "WHERE id = ?1"},
       {&get_action_by_key_, select_action + "WHERE key = ?1"},
       {&get_job_, select_job + "WHERE id = ?1"},
-      {&get_run_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"},
+      {&get_run_,
+       std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"},
       {&jobs_of_run_, select_job + "WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"},
   };
   for (const auto& [stmt, sql] : statements) RELAYQ_RETURN_IF_ERROR(prep(*stmt, sql));
@@ -249,7 +233,7 @@ Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest&
     return Status::Ok();
   });
   if (!s.ok()) return s;
-  out.status = "pending";
+  out.status = RequestStatus::kPending;
   out.created_at = out.updated_at = now;
   return out;
 }
@@ -266,19 +250,18 @@ Result<DispatchRequest> SqliteActionStore::CreateRequestForAction(
                   [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); });
   });
   if (!s.ok()) return s;
-  out.status = "pending";
+  out.status = RequestStatus::kPending;
   out.created_at = out.updated_at = now;
   return out;
 }
 
 Status SqliteActionStore::FinishDispatched(const Claim& claim, int64_t request_id,
-                                           std::optional<int64_t> run_id,
-                                           const std::string& result, int64_t now) {
+                                           std::optional<int64_t> run_id, const std::string& result,
+                                           int64_t now) {
   std::lock_guard lock(mu_);
   return InTransaction([&]() -> Status {
-    RELAYQ_RETURN_IF_ERROR(Fenced(finish_done_, claim, [&](Stmt& q) {
-      q.Bind(3, std::string_view(result)).Bind(4, now);
-    }));
+    RELAYQ_RETURN_IF_ERROR(Fenced(
+        finish_done_, claim, [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); }));
     return Run(mark_dispatched_,
                [&](Stmt& q) { q.Bind(1, request_id).Bind(2, run_id).Bind(3, now); });
   });
@@ -286,13 +269,14 @@ Status SqliteActionStore::FinishDispatched(const Claim& claim, int64_t request_i
 
 Result<std::optional<DispatchRequest>> SqliteActionStore::GetRequest(int64_t id) {
   std::lock_guard lock(mu_);
-  return One<DispatchRequest>(get_request_, [&](Stmt& q) { q.Bind(1, id); }, &RequestFromRow);
+  return One<DispatchRequest>(
+      get_request_, [&](Stmt& q) { q.Bind(1, id); }, &RequestFromRow);
 }
 
 Result<std::optional<DispatchRequest>> SqliteActionStore::RequestForRun(int64_t run_id) {
   std::lock_guard lock(mu_);
-  return One<DispatchRequest>(request_for_run_, [&](Stmt& q) { q.Bind(1, run_id); },
-                              &RequestFromRow);
+  return One<DispatchRequest>(
+      request_for_run_, [&](Stmt& q) { q.Bind(1, run_id); }, &RequestFromRow);
 }
 
 Status SqliteActionStore::MarkRequestFailed(int64_t id, const std::string& error, int64_t now) {
@@ -323,7 +307,7 @@ Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
           .Bind(3, lease_until)
           .Bind(4, now);
       RELAYQ_RETURN_IF_ERROR(claim_.Run());
-      c.action.status = "running";
+      c.action.status = ActionStatus::kRunning;
       c.action.next_attempt_at = lease_until;
     }
     return Status::Ok();
@@ -367,8 +351,7 @@ Status SqliteActionStore::ReleaseClaims(const std::string& owner_prefix, int64_t
              [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
 }
 
-Status SqliteActionStore::ReleaseClaimsOfDeadOwners(const std::string& owner_prefix,
-                                                    int64_t now) {
+Status SqliteActionStore::ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) {
   std::lock_guard lock(mu_);
   return Run(release_all_,
              [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
@@ -384,12 +367,11 @@ Result<std::optional<int64_t>> SqliteActionStore::NextDueTime() {
   return out;
 }
 
-Status SqliteActionStore::Finish(const Claim& claim, const std::string& status,
-                                 const std::string& result,
+Status SqliteActionStore::Finish(const Claim& claim, ActionStatus status, const std::string& result,
                                  const std::optional<std::string>& error, int64_t now) {
   std::lock_guard lock(mu_);
   return Fenced(finish_, claim, [&](Stmt& q) {
-    q.Bind(3, std::string_view(status)).Bind(4, std::string_view(result));
+    q.Bind(3, ActionStatusName(status)).Bind(4, std::string_view(result));
     q.Bind(5, error).Bind(6, now);
   });
 }
@@ -409,8 +391,7 @@ Status SqliteActionStore::Reschedule(const Claim& claim, int64_t due_at, int64_t
   return Fenced(reschedule_, claim, [&](Stmt& q) { q.Bind(3, due_at).Bind(4, now); });
 }
 
-Status SqliteActionStore::SaveProgress(const Claim& claim, const std::string& result,
-                                       int64_t now) {
+Status SqliteActionStore::SaveProgress(const Claim& claim, const std::string& result, int64_t now) {
   std::lock_guard lock(mu_);
   return Fenced(save_result_, claim,
                 [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); });
@@ -418,24 +399,26 @@ Status SqliteActionStore::SaveProgress(const Claim& claim, const std::string& re
 
 Result<std::optional<ActionRecord>> SqliteActionStore::GetAction(int64_t id) {
   std::lock_guard lock(mu_);
-  return One<ActionRecord>(get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow);
+  return One<ActionRecord>(
+      get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow);
 }
 
 Result<std::optional<ActionRecord>> SqliteActionStore::GetActionByKey(const std::string& key) {
   std::lock_guard lock(mu_);
-  return One<ActionRecord>(get_action_by_key_,
-                           [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
+  return One<ActionRecord>(
+      get_action_by_key_, [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
 }
 
 Result<std::optional<JobState>> SqliteActionStore::GetJob(int64_t job_id) {
   std::lock_guard lock(mu_);
-  return One<JobState>(get_job_, [&](Stmt& q) { q.Bind(1, job_id); }, &JobFromRow);
+  return One<JobState>(
+      get_job_, [&](Stmt& q) { q.Bind(1, job_id); }, &JobFromRow);
 }
 
 Result<std::optional<RunState>> SqliteActionStore::GetRun(int64_t run_id, int64_t attempt) {
   std::lock_guard lock(mu_);
-  return One<RunState>(get_run_, [&](Stmt& q) { q.Bind(1, run_id).Bind(2, attempt); },
-                       &RunFromRow);
+  return One<RunState>(
+      get_run_, [&](Stmt& q) { q.Bind(1, run_id).Bind(2, attempt); }, &RunFromRow);
 }
 
 Result<std::vector<JobState>> SqliteActionStore::JobsOfRun(int64_t run_id, int64_t attempt) {

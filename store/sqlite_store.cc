@@ -471,8 +471,9 @@ Status SqliteStore::ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChan
     }
   }
   std::optional<int64_t> event_at = e.completed_at;
-  if (JobStage(e.status) == 3) event_at = e.started_at;
-  if (JobStage(e.status) <= 2) event_at = e.created_at;
+  const JobStage stage = JobStageOf(e.status);
+  if (stage == JobStage::kInProgress) event_at = e.started_at;
+  if (stage <= JobStage::kQueued) event_at = e.created_at;
   insert_job_event_.Bind(1, e.job_id)
       .Bind(2, std::string_view(d.id))
       .Bind(3, std::string_view(e.action))
@@ -537,11 +538,11 @@ Status SqliteStore::LinkRunToRequest(const RunState& run) {
 Status SqliteStore::RecordActions(const std::vector<NewAction>& actions, int64_t now,
                                   bool& any_new) {
   for (const NewAction& a : actions) {
-    const bool final_state = a.status == "aborted" || a.status == "failed" || a.status == "done";
-    insert_action_.Bind(1, std::string_view(a.kind))
+    const bool final_state = IsFinal(a.status);
+    insert_action_.Bind(1, ActionKindName(a.kind))
         .Bind(2, std::string_view(a.key))
         .Bind(3, std::string_view(a.repository))
-        .Bind(4, std::string_view(a.status))
+        .Bind(4, ActionStatusName(a.status))
         .Bind(5, a.due_at)
         .Bind(6, a.last_error)
         .Bind(7, std::string_view(a.reason))

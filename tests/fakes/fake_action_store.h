@@ -96,10 +96,10 @@ class FakeActionStore final : public store::ActionStore {
     store::DispatchRequest out = InsertRequest(request, now);
     Row row;
     row.record.id = next_action_id_++;
-    row.record.kind = "dispatch";
+    row.record.kind = store::ActionKind::kDispatch;
     row.record.key = "dispatch:" + std::to_string(out.id);
     row.record.repository = request.repository;
-    row.record.status = "running";
+    row.record.status = store::ActionStatus::kRunning;
     row.record.next_attempt_at = lease_until;
     row.record.reason = "submitted with relayq dispatch";
     row.record.payload = "{\"request_id\":" + std::to_string(out.id) + "}";
@@ -130,9 +130,9 @@ class FakeActionStore final : public store::ActionStore {
     if (Status s = Write("FinishDispatched"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
-    Final(*row, "done", result, std::nullopt, now);
+    Final(*row, store::ActionStatus::kDone, result, std::nullopt, now);
     if (auto it = requests_.find(request_id); it != requests_.end()) {
-      it->second.status = "dispatched";
+      it->second.status = store::RequestStatus::kDispatched;
       if (!it->second.run_id) it->second.run_id = run_id;
       it->second.last_error.reset();
       it->second.updated_at = now;
@@ -156,7 +156,7 @@ class FakeActionStore final : public store::ActionStore {
     std::lock_guard lock(mu_);
     if (Status s = Write("MarkRequestFailed"); !s.ok()) return s;
     if (auto it = requests_.find(id); it != requests_.end()) {
-      it->second.status = "failed";
+      it->second.status = store::RequestStatus::kFailed;
       it->second.last_error = error;
       it->second.updated_at = now;
     }
@@ -182,7 +182,7 @@ class FakeActionStore final : public store::ActionStore {
     std::vector<store::ClaimedAction> out;
     for (Row* row : due) {
       row->claimed_by = NewToken(owner);
-      row->record.status = "running";
+      row->record.status = store::ActionStatus::kRunning;
       row->record.next_attempt_at = lease_until;
       row->record.updated_at = now;
       out.push_back({row->record, store::Claim{row->record.id, *row->claimed_by}});
@@ -232,7 +232,7 @@ class FakeActionStore final : public store::ActionStore {
     return next;
   }
 
-  Status Finish(const store::Claim& claim, const std::string& status, const std::string& result,
+  Status Finish(const store::Claim& claim, store::ActionStatus status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now) override {
     std::lock_guard lock(mu_);
     if (Status s = Write("Finish"); !s.ok()) return s;
@@ -248,7 +248,7 @@ class FakeActionStore final : public store::ActionStore {
     if (Status s = Write("Retry"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
-    row->record.status = "pending";
+    row->record.status = store::ActionStatus::kPending;
     row->record.attempts += count_attempt ? 1 : 0;
     row->record.next_attempt_at = next_attempt_at;
     row->record.last_error = error;
@@ -263,15 +263,14 @@ class FakeActionStore final : public store::ActionStore {
     if (Status s = Write("Reschedule"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
-    row->record.status = "scheduled";
+    row->record.status = store::ActionStatus::kScheduled;
     row->record.due_at = row->record.next_attempt_at = due_at;
     row->record.updated_at = now;
     row->claimed_by.reset();
     return Status::Ok();
   }
 
-  Status SaveProgress(const store::Claim& claim, const std::string& result,
-                      int64_t now) override {
+  Status SaveProgress(const store::Claim& claim, const std::string& result, int64_t now) override {
     std::lock_guard lock(mu_);
     if (Status s = Write("SaveProgress"); !s.ok()) return s;
     Row* row = Held(claim);
@@ -342,7 +341,8 @@ class FakeActionStore final : public store::ActionStore {
   };
 
   static bool Unfinished(const store::ActionRecord& a) {
-    return a.status == "scheduled" || a.status == "pending" || a.status == "running";
+    return a.status == store::ActionStatus::kScheduled ||
+           a.status == store::ActionStatus::kPending || a.status == store::ActionStatus::kRunning;
   }
 
   // Counts a write of `method` against FailNextWrites.
@@ -354,14 +354,12 @@ class FakeActionStore final : public store::ActionStore {
     return Status::Unavailable("fake action store: write failed (FailNextWrites)");
   }
 
-  std::string NewToken(const std::string& owner) {
-    return owner + "#" + std::to_string(++claims_);
-  }
+  std::string NewToken(const std::string& owner) { return owner + "#" + std::to_string(++claims_); }
 
   // The row `claim` holds, or null when the claim was lost.
   Row* Held(const store::Claim& claim) {
     auto it = actions_.find(claim.action_id);
-    if (it == actions_.end() || it->second.record.status != "running" ||
+    if (it == actions_.end() || it->second.record.status != store::ActionStatus::kRunning ||
         it->second.claimed_by != claim.token || claim.token.empty()) {
       return nullptr;
     }
@@ -376,7 +374,7 @@ class FakeActionStore final : public store::ActionStore {
     return true;
   }
 
-  static void Final(Row& row, const std::string& status, const std::string& result,
+  static void Final(Row& row, store::ActionStatus status, const std::string& result,
                     const std::optional<std::string>& error, int64_t now) {
     row.record.status = status;
     row.record.result = result;
@@ -388,7 +386,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   static void Release(Row& row, int64_t now) {
-    row.record.status = "pending";
+    row.record.status = store::ActionStatus::kPending;
     row.record.next_attempt_at = now;
     row.record.updated_at = now;
     row.claimed_by.reset();
@@ -396,9 +394,10 @@ class FakeActionStore final : public store::ActionStore {
 
   Status ReleaseWhere(const std::string& owner_prefix, int64_t now, bool expired_only) {
     std::lock_guard lock(mu_);
-    if (Status s = Write(expired_only ? "ReleaseClaims" : "ReleaseClaimsOfDeadOwners"); !s.ok()) return s;
+    if (Status s = Write(expired_only ? "ReleaseClaims" : "ReleaseClaimsOfDeadOwners"); !s.ok())
+      return s;
     for (auto& [id, row] : actions_) {
-      if (row.record.status != "running" || !row.claimed_by ||
+      if (row.record.status != store::ActionStatus::kRunning || !row.claimed_by ||
           !row.claimed_by->starts_with(owner_prefix)) {
         continue;
       }
@@ -411,7 +410,7 @@ class FakeActionStore final : public store::ActionStore {
   store::DispatchRequest InsertRequest(const store::DispatchRequest& request, int64_t now) {
     store::DispatchRequest r = request;
     r.id = next_request_id_++;
-    r.status = "pending";
+    r.status = store::RequestStatus::kPending;
     r.run_id.reset();
     r.last_error.reset();
     r.created_at = r.updated_at = now;
@@ -440,7 +439,8 @@ class FakeActionStore final : public store::ActionStore {
     for (auto& [id, row] : actions_) {
       if (row.record.key != a.key) continue;
       store::ActionRecord& r = row.record;
-      if (r.status == "scheduled" && a.status == "scheduled" && a.due_at && r.due_at &&
+      if (r.status == store::ActionStatus::kScheduled &&
+          a.status == store::ActionStatus::kScheduled && a.due_at && r.due_at &&
           *a.due_at < *r.due_at) {
         r.due_at = r.next_attempt_at = a.due_at;
         r.job_id = a.job_id;
@@ -450,7 +450,7 @@ class FakeActionStore final : public store::ActionStore {
       }
       return;
     }
-    const bool final_state = a.status == "aborted" || a.status == "failed" || a.status == "done";
+    const bool final_state = store::IsFinal(a.status);
     Row row;
     row.record.id = next_action_id_++;
     row.record.kind = a.kind;

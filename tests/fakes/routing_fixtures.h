@@ -46,9 +46,9 @@ inline store::Delivery QueuedJobDelivery(const std::string& repo, int64_t run_id
 
 // A `workflow_run` delivery of run `run_id` of workflow file `path` in
 // `status` (and `conclusion`, when not empty), updated now.
-inline store::Delivery RunDelivery(const std::string& repo, int64_t run_id,
-                                   const std::string& path, const std::string& status,
-                                   const std::string& conclusion, int64_t now) {
+inline store::Delivery RunDelivery(const std::string& repo, int64_t run_id, const std::string& path,
+                                   const std::string& status, const std::string& conclusion,
+                                   int64_t now) {
   store::Delivery d;
   d.event = "workflow_run";
   d.repository = repo;

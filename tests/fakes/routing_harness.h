@@ -154,7 +154,7 @@ class RoutingHarness {
 
   std::string ActionStatus(const std::string& key) {
     auto a = actions_->GetActionByKey(key);
-    return a.ok() && *a ? (*a)->status : "";
+    return a.ok() && *a ? std::string(store::ActionStatusName((*a)->status)) : "";
   }
   nlohmann::json ActionResult(const std::string& key) {
     auto a = actions_->GetActionByKey(key);

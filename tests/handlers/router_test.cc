@@ -187,7 +187,7 @@ TEST_F(RouterTest, JobApprovedAfterALongWaitIsDueQueueTimeoutAfterApproval) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
   EXPECT_EQ(a->due_at, approved + 5 * 60'000);
 }
 
@@ -203,7 +203,7 @@ TEST_F(RouterTest, JobLateOnArrivalIsScheduledDueNowNotRefusedForCapabilities) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled") << a->last_error.value_or("");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled) << a->last_error.value_or("");
   EXPECT_EQ(a->due_at, created + 5 * 60'000);
   EXPECT_LE(*a->due_at, Now());
   EXPECT_FALSE(a->last_error.has_value());
@@ -221,7 +221,7 @@ TEST_F(RouterTest, TwoGovernedJobsOfARunShareOneFallbackDueAtTheEarliestDeadline
   Deliver("workflow_job", "job-a", testing::WorkflowJobPayload(Job("queued", early, kJob)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
   EXPECT_EQ(a->due_at, early + 5 * 60'000);
   EXPECT_EQ(a->job_id, kJob);
   // A redelivery of the later job does not move it back.
@@ -241,11 +241,11 @@ TEST_F(RouterTest, JobOfARunLinkedLateFallsBackWithItsRequestsInputs) {
   DeliverRun();
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   ASSERT_TRUE(Action().has_value());
-  EXPECT_EQ(Action()->status, "scheduled") << Action()->last_error.value_or("");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kScheduled) << Action()->last_error.value_or("");
   Link();
   clock_.Advance(minutes(5));
   EXPECT_GE(executor_->RunDue(), 1);
-  EXPECT_EQ(Action()->status, "done") << Action()->last_error.value_or("");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kDone) << Action()->last_error.value_or("");
   int replacements = 0;
   for (const auto& r : github_->runs()) {
     if (r.workflow != "transcribe_rpi.yml") continue;
@@ -265,12 +265,12 @@ TEST_F(RouterTest, JobOfAFallbackRunLinkedLateIsRefusedForMaxFallbacks) {
   DeliverRun();
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", Now())));
   ASSERT_TRUE(Action().has_value());
-  EXPECT_EQ(Action()->status, "scheduled");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kScheduled);
   Link();
   clock_.Advance(minutes(5));
   EXPECT_GE(executor_->RunDue(), 1);
   auto a = Action();
-  EXPECT_EQ(a->status, "aborted");
+  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
   EXPECT_NE(a->last_error.value_or("").find("max_fallbacks"), std::string::npos)
       << a->last_error.value_or("");
   EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
@@ -285,7 +285,7 @@ TEST_F(RouterTest, LinkedFallbackRunIsRefusedAtOnce) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", Now())));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "aborted");
+  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
   EXPECT_EQ(a->last_error, "max_fallbacks");
 }
 
@@ -306,7 +306,7 @@ TEST_F(RouterTest, JobPendingThenQueuedIsJudgedFromWhenItQueued) {
     Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
     auto a = Action();
     ASSERT_TRUE(a.has_value());
-    EXPECT_EQ(a->status, "scheduled");
+    EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
     EXPECT_EQ(a->due_at, queued + 5 * 60'000);
   }
 }

@@ -81,7 +81,7 @@ class RoutingUnitTest : public ::testing::Test {
 
   std::string Status(const std::string& key) {
     auto a = actions_.GetActionByKey(key);
-    return a.ok() && *a ? (*a)->status : "";
+    return a.ok() && *a ? std::string(store::ActionStatusName((*a)->status)) : "";
   }
 
   testing::FakeClock clock_;
@@ -127,7 +127,7 @@ TEST_F(RoutingUnitTest, TransientFailuresBackOffThenSucceedOnce) {
   EXPECT_EQ(executor_->RunDue(), 1);
   auto a = actions_.GetActionByKey("fallback:100:1");
   ASSERT_TRUE(a.ok() && *a);
-  EXPECT_EQ((*a)->status, "pending");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ((*a)->attempts, 1);
   EXPECT_GT(*(*a)->next_attempt_at, Now());
   // Not before the backoff has passed.
@@ -135,7 +135,7 @@ TEST_F(RoutingUnitTest, TransientFailuresBackOffThenSucceedOnce) {
   clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
   EXPECT_EQ(executor_->RunDue(), 1);
   a = actions_.GetActionByKey("fallback:100:1");
-  EXPECT_EQ((*a)->status, "pending");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ((*a)->attempts, 2);
   clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
   EXPECT_EQ(executor_->RunDue(), 1);
@@ -160,12 +160,12 @@ TEST_F(RoutingUnitTest, DispatchWhoseAnswerWasLostIsNotSentTwice) {
   const int64_t request = nlohmann::json::parse(*(*a)->result)["request_id"].get<int64_t>();
   // Rewind the store to the moment before the answer was recorded.
   actions_.EditAction("fallback:100:1", [&](store::ActionRecord& r) {
-    r.status = "pending";
+    r.status = store::ActionStatus::kPending;
     r.next_attempt_at = 0;
     r.result = nlohmann::json{{"stage", "dispatching"}, {"request_id", request}, {"sends", 1}}.dump();
   });
   actions_.EditRequest(request, [](store::DispatchRequest& r) {
-    r.status = "pending";
+    r.status = store::RequestStatus::kPending;
     r.run_id.reset();
   });
   github_->ClearCalls();
@@ -174,7 +174,7 @@ TEST_F(RoutingUnitTest, DispatchWhoseAnswerWasLostIsNotSentTwice) {
   EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 0);
   auto r = actions_.GetRequest(request);
   ASSERT_TRUE(r.ok() && *r);
-  EXPECT_EQ((*r)->status, "dispatched");
+  EXPECT_EQ((*r)->status, store::RequestStatus::kDispatched);
   EXPECT_TRUE((*r)->run_id.has_value());
 }
 
@@ -188,7 +188,7 @@ TEST_F(RoutingUnitTest, StoreFailureWhenRecordingADispatchDoesNotResendIt) {
   EXPECT_EQ(executor_->RunDue(), 1);
   auto a = actions_.GetActionByKey("fallback:100:1");
   ASSERT_TRUE(a.ok() && *a);
-  EXPECT_EQ((*a)->status, "pending");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 1);
   clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
   EXPECT_EQ(executor_->RunDue(), 1);
@@ -203,7 +203,7 @@ TEST_F(RoutingUnitTest, PermanentFailureFailsWithTheReason) {
   github_->FailNext("/dispatches", 1, 404);
   executor_->RunDue();
   auto a = actions_.GetActionByKey("fallback:100:1");
-  EXPECT_EQ((*a)->status, "failed");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kFailed);
   EXPECT_NE((*a)->last_error->find("404"), std::string::npos) << *(*a)->last_error;
 }
 
