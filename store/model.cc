@@ -26,6 +26,14 @@ E ParseIn(const std::array<std::pair<E, std::string_view>, N>& table, std::strin
   return fallback;
 }
 
+constexpr std::array<std::pair<Outcome, std::string_view>, 5> kOutcomes = {{
+    {Outcome::kAccepted, "accepted"},
+    {Outcome::kPing, "ping"},
+    {Outcome::kIgnored, "ignored"},
+    {Outcome::kRefused, "refused"},
+    {Outcome::kUndecodable, "undecodable"},
+}};
+
 constexpr std::array<std::pair<ActionKind, std::string_view>, 3> kActionKinds = {{
     {ActionKind::kFallback, "fallback"},
     {ActionKind::kChain, "chain"},
@@ -49,21 +57,7 @@ constexpr std::array<std::pair<RequestStatus, std::string_view>, 3> kRequestStat
 
 }  // namespace
 
-std::string_view OutcomeName(Outcome o) {
-  switch (o) {
-    case Outcome::kAccepted:
-      return "accepted";
-    case Outcome::kPing:
-      return "ping";
-    case Outcome::kIgnored:
-      return "ignored";
-    case Outcome::kRefused:
-      return "refused";
-    case Outcome::kUndecodable:
-      return "undecodable";
-  }
-  return "unknown";
-}
+std::string_view OutcomeName(Outcome o) { return NameIn(kOutcomes, o); }
 
 std::string_view ActionKindName(ActionKind k) { return NameIn(kActionKinds, k); }
 ActionKind ParseActionKind(std::string_view name) {
