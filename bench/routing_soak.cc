@@ -50,16 +50,7 @@ int main(int argc, char** argv) {
       relayq::testing::SoakResult r = relayq::testing::RunRoutingSoakScenario(seed);
       std::lock_guard lock(mu);
       if (!r.ok) failures.push_back("seed " + std::to_string(seed) + ": " + r.failure);
-      total.fallbacks_cancelled += r.fallbacks_cancelled;
-      total.replacements += r.replacements;
-      total.aborted_started += r.aborted_started;
-      total.started_between += r.started_between;
-      total.successful_runs += r.successful_runs;
-      total.chain_runs += r.chain_runs;
-      total.restarts += r.restarts;
-      total.clock_steps += r.clock_steps;
-      total.github_calls += r.github_calls;
-      for (const auto& [k, v] : r.faults) total.faults[k] += v;
+      total.Add(r);
     }
   };
   std::vector<std::thread> pool;

@@ -83,14 +83,14 @@ int RunDispatch(const server::Config& config, const std::string& workflow_arg,
   FillSizeInput(config, probe_size, request);
 
   Clock& clock = Clock::Real();
-  {
-    // Creates and migrates the store when this is the first thing run.
-    store::StoreOptions o;
-    o.path = config.db_path;
-    auto s = store::Store::Open(o, clock);
-    if (!s.ok()) return FailWith(s.status());
-  }
-  auto actions = store::ActionStore::Open(config.db_path);
+  // Creates and migrates the store when this is the first thing run.
+  store::StoreOptions o;
+  o.path = config.db_path;
+  o.synchronous = config.synchronous;
+  auto database = store::Database::Open(o, store::Database::Mode::kCreate);
+  if (!database.ok()) return FailWith(database.status());
+  if (Status migrated = (*database)->Migrate(); !migrated.ok()) return FailWith(migrated);
+  auto actions = (*database)->OpenActionStore();
   if (!actions.ok()) return FailWith(actions.status());
   const std::string owner = "cli:" + std::to_string(::getpid());
   const int64_t now = ToUnixMillis(clock.Now());
@@ -125,11 +125,11 @@ int RunDispatch(const server::Config& config, const std::string& workflow_arg,
   auto action = (*actions)->GetAction(claim.action_id);
   if (!action.ok() || !*action) return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
   handlers::ActionOutcome outcome = executor.Execute(**action, claim);
-  if (outcome.status == "done") {
+  if (outcome.status == handlers::ExecOutcome::kDone) {
     std::cerr << "relayq: request " << id << ": " << RedactUrlsIn(outcome.message) << "\n";
     return 0;
   }
-  if (outcome.status == "retrying") {
+  if (outcome.status == handlers::ExecOutcome::kRetrying) {
     std::cerr << "relayq: request " << id << " is recorded; GitHub did not answer ("
               << RedactUrlsIn(outcome.message) << "); relayq serve will send it when GitHub answers\n";
     return 0;

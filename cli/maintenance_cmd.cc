@@ -55,7 +55,12 @@ CommandRun RegisterPrune(CLI::App& app) {
       age = config->retention;
     }
     const int64_t cutoff = ToUnixMillis(Clock::Real().Now()) - age.count();
-    auto planned = store::CountPrunable(config->db_path, cutoff);
+    store::StoreOptions so;
+    so.path = config->db_path;
+    so.synchronous = config->synchronous;
+    auto db = store::Database::Open(so);
+    if (!db.ok()) return FailWith(db.status());
+    auto planned = store::CountPrunable(**db, cutoff);
     if (!planned.ok()) return FailWith(planned.status());
     if (planned->bodies_dropped > 0) {
       std::cout << "relayq: " << planned->bodies_dropped << " raw bodies ("
@@ -77,7 +82,7 @@ CommandRun RegisterPrune(CLI::App& app) {
         }
       }
     }
-    auto r = store::PruneBodies(config->db_path, cutoff);
+    auto r = store::PruneBodies(**db, cutoff);
     if (!r.ok()) return FailWith(r.status());
     std::cout << "relayq: dropped " << r->bodies_dropped << " raw bodies ("
               << r->bytes_dropped << " bytes before compression) of deliveries received before "
@@ -99,7 +104,11 @@ CommandRun RegisterBackup(CLI::App& app) {
   return [f]() -> int {
     auto config = LoadCommandConfig(f->common);
     if (!config.ok()) return FailWith(config.status());
-    auto r = store::BackupTo(config->db_path, f->file);
+    store::StoreOptions so;
+    so.path = config->db_path;
+    auto db = store::Database::Open(so);
+    if (!db.ok()) return FailWith(db.status());
+    auto r = store::BackupTo(**db, f->file);
     if (!r.ok()) return FailWith(r.status());
     std::cout << "relayq: backed up " << config->db_path << " to " << f->file << " (" << *r
               << " bytes)\n";

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "handlers/action_progress.h"
 #include "handlers/views.h"
 #include "store/lifecycle.h"
 
@@ -10,16 +11,13 @@ namespace relayq::handlers {
 
 using nlohmann::json;
 
-struct ActionExecutor::Progress {
-  json j = json::object();
+// The saved progress (ActionProgress) and what only this attempt knows.
+struct ActionExecutor::Progress : ActionProgress {
   store::Claim claim;
   // True when this very Execute() call recorded the current stage
   // (cancelling or dispatching), so no earlier send of its request can exist
   // (never persisted).
   bool began_now = false;
-
-  std::string stage() const { return j.value("stage", std::string()); }
-  std::string Dump() const { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 };
 
 namespace {
@@ -64,6 +62,19 @@ constexpr const char* kRunStatuses[] = {"requested", "waiting", "pending",
                                         "queued",    "in_progress", "completed"};
 
 }  // namespace
+
+std::string_view ExecOutcomeName(ExecOutcome o) {
+  switch (o) {
+    case ExecOutcome::kDone: return "done";
+    case ExecOutcome::kAborted: return "aborted";
+    case ExecOutcome::kFailed: return "failed";
+    case ExecOutcome::kRetrying: return "retrying";
+    case ExecOutcome::kRescheduled: return "rescheduled";
+    case ExecOutcome::kLost: return "lost";
+    case ExecOutcome::kReleased: return "released";
+  }
+  return "unknown";
+}
 
 ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient& github,
                                const PolicyHolder& policy, Clock& clock, MetricsRegistry& metrics,
@@ -144,21 +155,30 @@ ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store:
     held_[claim.action_id] = claim.token;
   }
   Progress p;
-  p.j = ParseObject(a.result);
   p.claim = claim;
   ActionOutcome out;
   // Exceptions stop here: a malformed payload fails its own action only.
+  bool parsed = false;
   try {
-    if (a.kind == "fallback") {
-      out = ExecuteFallback(a, p);
-    } else if (a.kind == "chain") {
-      out = ExecuteChain(a, p);
-    } else if (a.kind == "dispatch") {
-      out = ExecuteDispatch(a, p);
-    } else {
-      out = Fail(a, p, "unknown action kind '" + a.kind + "'");
+    static_cast<ActionProgress&>(p) = ActionProgress::Parse(a.result);
+    parsed = true;
+    switch (a.kind) {
+      case store::ActionKind::kFallback:
+        out = ExecuteFallback(a, p);
+        break;
+      case store::ActionKind::kChain:
+        out = ExecuteChain(a, p);
+        break;
+      case store::ActionKind::kDispatch:
+        out = ExecuteDispatch(a, p);
+        break;
+      case store::ActionKind::kUnknown:
+        out = Fail(a, p, "unknown action kind '" + std::string(store::ActionKindName(a.kind)) + "'");
+        break;
     }
   } catch (const std::exception& e) {
+    // A stored result that does not read is kept as it was, with the outcome.
+    if (!parsed) p.extra = ParseObject(a.result);
     out = Fail(a, p, std::string("malformed action: ") + e.what());
   }
   std::lock_guard lock(held_mu_);
@@ -170,7 +190,7 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
   const json payload = ParseObject(a.payload);
   const int64_t job_id = a.job_id.value_or(payload.value("job_id", int64_t{0}));
 
-  if (p.stage().empty()) {
+  if (p.stage == ProgressStage::kNew) {
     auto job = actions_.GetJob(job_id);
     if (!job.ok()) return RetryOrFail(a, p, job.status());
     if (!*job) return Abort(a, p, "job " + std::to_string(job_id) + " is not recorded");
@@ -205,8 +225,8 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
       case Kind::kNotDue: {
         Status s = actions_.Reschedule(p.claim, d.due_at_ms, NowMs());
         if (!s.ok()) return StoreFailed(a, p, s);
-        Count(a, "rescheduled");
-        return {"rescheduled", "due at " + std::to_string(d.due_at_ms), {}, {}};
+        Count(a, ExecOutcome::kRescheduled);
+        return {ExecOutcome::kRescheduled, "due at " + std::to_string(d.due_at_ms), {}, {}};
       }
       case Kind::kDue:
         break;
@@ -218,7 +238,7 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     std::vector<int64_t> to_check = {job_id};
     for (const store::JobState& s : *siblings) {
       if (s.id == job_id) continue;
-      if (s.runner_name || store::JobStage(s.status) >= 3) {
+      if (s.runner_name || store::JobStageOf(s.status) >= store::JobStage::kInProgress) {
         return Abort(a, p, "job " + std::to_string(s.id) + " of the run already started" +
                                (s.runner_name ? " on " + *s.runner_name : ""));
       }
@@ -242,22 +262,22 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     // From here on the fallback goes through: "cancelling" is saved before
     // the cancel is sent, so an attempt that dies or loses the answer is
     // followed by one that reads the run's status and replaces it.
-    p.j["stage"] = "cancelling";
-    p.j["cancelled_run_id"] = (*job)->run_id;
-    p.j["route"] = d.route->name;
-    p.j["target_workflow"] = d.target_workflow;
-    p.j["target_labels"] = d.target_labels;
-    p.j["ref"] = d.ref;
-    p.j["inputs"] = d.inputs;
-    p.j["inputs_known"] = d.inputs_known;
-    p.j["fallback_count"] = view.fallback_count + 1;
-    if (*request) p.j["parent_request_id"] = (*request)->id;
+    p.stage = ProgressStage::kCancelling;
+    p.cancelled_run_id = (*job)->run_id;
+    p.route = d.route->name;
+    p.target_workflow = d.target_workflow;
+    p.target_labels = d.target_labels;
+    p.ref = d.ref;
+    p.inputs = d.inputs;
+    p.inputs_known = d.inputs_known;
+    p.fallback_count = view.fallback_count + 1;
+    if (*request) p.parent_request_id = (*request)->id;
     if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
     p.began_now = true;
   }
 
-  if (p.stage() == "cancelling") {
-    const int64_t run_id = p.j.value("cancelled_run_id", int64_t{0});
+  if (p.stage == ProgressStage::kCancelling) {
+    const int64_t run_id = p.cancelled_run_id.value_or(0);
     // The run's status, as far as it tells what became of a cancel.
     // Returns true when the run ended cancelled (go on to replace it); ends
     // the action (via `ended`) when it finished on its own.
@@ -297,39 +317,42 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
         return RetryOrFail(a, p, cancelled);
       }
     }
-    p.j["stage"] = "cancelled";
+    p.stage = ProgressStage::kCancelled;
     if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
   }
 
-  if (p.stage() == "cancelled") {
+  if (p.stage == ProgressStage::kCancelled) {
     // The job may have reached a runner between the check and the cancel.
     // GitHub cancels running jobs too, so its work is lost either way: it is
     // replaced, and the reason recorded.
-    if (!p.j.contains("started_before_cancel")) {
+    if (!p.started_before_cancel) {
       auto remote = github_.GetJob(a.repository, job_id);
       if (remote.ok() && !remote->runner_name.empty()) {
-        p.j["started_before_cancel"] = remote->runner_name;
-        p.j["note"] = "the job had started on " + remote->runner_name +
+        p.started_before_cancel = remote->runner_name;
+        p.note = "the job had started on " + remote->runner_name +
                       " when the cancel took effect; GitHub cancelled it, so it is replaced";
       }
     }
     store::DispatchRequest r;
     r.repository = a.repository;
-    r.workflow = p.j.value("target_workflow", std::string());
-    r.ref = p.j.value("ref", std::string());
-    r.inputs = StringMap(p.j.value("inputs", json::object()));
-    if (p.j.contains("parent_request_id")) r.parent_id = p.j["parent_request_id"].get<int64_t>();
-    r.fallback_count = p.j.value("fallback_count", int64_t{1});
+    r.workflow = p.target_workflow.value_or("");
+    r.ref = p.ref.value_or("");
+    r.inputs = p.inputs.value_or(std::map<std::string, std::string>());
+    r.parent_id = p.parent_request_id;
+    r.fallback_count = p.fallback_count.value_or(1);
     if (Status s = BeginDispatching(a, p, r); !s.ok()) return StoreFailed(a, p, s);
   }
-  if (p.stage() == "dispatching" || p.stage() == "done") {
-    return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+  if (p.stage == ProgressStage::kDispatching || p.stage == ProgressStage::kDone) {
+    return DispatchStage(a, p, p.request_id.value_or(0));
   }
-  return Fail(a, p, "unknown fallback stage '" + p.stage() + "'");
+  const std::string stage = p.stage == ProgressStage::kUnknown
+                                ? p.unknown_stage
+                                : std::string(ProgressStageName(p.stage));
+  return Fail(a, p, "unknown fallback stage '" + stage + "'");
 }
 
 ActionOutcome ActionExecutor::ExecuteChain(const store::ActionRecord& a, Progress& p) {
-  if (p.stage().empty()) {
+  if (p.stage == ProgressStage::kNew) {
     const json payload = ParseObject(a.payload);
     store::DispatchRequest r;
     r.repository = payload.value("repository", a.repository);
@@ -339,16 +362,16 @@ ActionOutcome ActionExecutor::ExecuteChain(const store::ActionRecord& a, Progres
     if (payload.contains("parent_request_id")) r.parent_id = payload["parent_request_id"].get<int64_t>();
     if (Status s = BeginDispatching(a, p, r); !s.ok()) return StoreFailed(a, p, s);
   }
-  return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+  return DispatchStage(a, p, p.request_id.value_or(0));
 }
 
 ActionOutcome ActionExecutor::ExecuteDispatch(const store::ActionRecord& a, Progress& p) {
   const json payload = ParseObject(a.payload);
-  if (p.stage().empty()) {
-    p.j["stage"] = "dispatching";
-    p.j["request_id"] = payload.value("request_id", int64_t{0});
+  if (p.stage == ProgressStage::kNew) {
+    p.stage = ProgressStage::kDispatching;
+    p.request_id = payload.value("request_id", int64_t{0});
   }
-  return DispatchStage(a, p, p.j.value("request_id", int64_t{0}));
+  return DispatchStage(a, p, p.request_id.value_or(0));
 }
 
 Status ActionExecutor::BeginDispatching(const store::ActionRecord& /*a*/, Progress& p,
@@ -357,18 +380,18 @@ Status ActionExecutor::BeginDispatching(const store::ActionRecord& /*a*/, Progre
   // progress already counts the first send: if relayq dies after GitHub took
   // the dispatch but before recording it, the next attempt looks for the run
   // before sending again.
-  json next = p.j;
+  ActionProgress next = p;
   auto created = actions_.CreateRequestForAction(
       request, p.claim,
       [&](int64_t id) {
-        next["stage"] = "dispatching";
-        next["request_id"] = id;
-        next["sends"] = 1;
-        return next.dump(-1, ' ', false, json::error_handler_t::replace);
+        next.stage = ProgressStage::kDispatching;
+        next.request_id = id;
+        next.sends = 1;
+        return next.Dump();
       },
       NowMs());
   if (!created.ok()) return created.status();
-  p.j = std::move(next);
+  static_cast<ActionProgress&>(p) = std::move(next);
   p.began_now = true;
   return Status::Ok();
 }
@@ -385,19 +408,17 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
   if (r.run_id) return Dispatched(a, p, r, r.run_id, as_run + std::to_string(*r.run_id));
   // GitHub accepted the dispatch but recording it failed: finish it, never
   // send again.
-  if (p.j.value("dispatched", false) || p.stage() == "done") {
-    if (p.j.contains("run_id") && p.j["run_id"].is_number_integer()) {
-      const int64_t run_id = p.j["run_id"].get<int64_t>();
-      return Dispatched(a, p, r, run_id, as_run + std::to_string(run_id));
-    }
+  const bool accepted = p.dispatched.value_or(false) || p.stage == ProgressStage::kDone;
+  if (accepted && p.run_id) {
+    const int64_t run_id = *p.run_id;
+    return Dispatched(a, p, r, run_id, as_run + std::to_string(run_id));
   }
   // `sends` counts dispatches that may have reached GitHub, including the
   // one about to happen. One sent by an earlier attempt may have been
   // accepted without relayq hearing the answer: look for its run by the
   // [relayq:ID] title in every status first; a failed listing is retried
   // later, never answered by sending again.
-  const int64_t sends = p.j.value("sends", int64_t{0});
-  const bool accepted = p.j.value("dispatched", false) || p.stage() == "done";
+  const int64_t sends = p.sends.value_or(0);
   if (!p.began_now && (sends > 0 || accepted)) {
     const std::string tag = "[relayq:" + std::to_string(r.id) + "]";
     for (const char* status : kRunStatuses) {
@@ -420,7 +441,7 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
   }
   if (!p.began_now) {
-    p.j["sends"] = sends + 1;
+    p.sends = sends + 1;
     if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
   }
   // One send per attempt from here on; the next needs a new attempt.
@@ -435,7 +456,7 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     // dispatch without it and rely on the run id GitHub returns.
     inputs.erase("relayq_id");
     result = github_.DispatchWorkflow(r.repository, r.workflow, r.ref, inputs, true);
-    p.j["relayq_id_input"] = false;
+    p.relayq_id_input = false;
   }
   if (!result.ok()) {
     if (!Transient(result.status())) {
@@ -443,9 +464,9 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
     return RetryOrFail(a, p, result.status());
   }
-  p.j["dispatched"] = true;
-  if (result->run_id) p.j["run_id"] = *result->run_id;
-  if (result->html_url) p.j["html_url"] = *result->html_url;
+  p.dispatched = true;
+  if (result->run_id) p.run_id = *result->run_id;
+  if (result->html_url) p.html_url = *result->html_url;
   return Dispatched(a, p, r, result->run_id,
                     "dispatched " + r.workflow + " on " + r.ref +
                         (result->run_id ? " as run " + std::to_string(*result->run_id) : ""));
@@ -457,46 +478,44 @@ ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress&
   // Stage "done" exists only in the row that also says the action is done:
   // if that write fails, the saved progress says "dispatched" (with the run
   // when known), so the next attempt finishes without sending.
-  p.j["dispatched"] = true;
-  if (run_id) p.j["run_id"] = *run_id;
-  json done = p.j;
-  done["stage"] = "done";
-  done["outcome"] = message;
-  done["request_id"] = r.id;
+  p.dispatched = true;
+  if (run_id) p.run_id = *run_id;
+  ActionProgress done = p;
+  done.stage = ProgressStage::kDone;
+  done.outcome = message;
+  done.request_id = r.id;
   // The request and the action are marked in one transaction, so the store
   // never shows a done action whose request still looks pending.
-  if (Status s = actions_.FinishDispatched(
-          p.claim, r.id, run_id, done.dump(-1, ' ', false, json::error_handler_t::replace), NowMs());
-      !s.ok()) {
+  if (Status s = actions_.FinishDispatched(p.claim, r.id, run_id, done.Dump(), NowMs()); !s.ok()) {
     return StoreFailed(a, p, s);
   }
-  p.j = std::move(done);
-  Count(a, "done");
-  return {"done", std::move(message), run_id, r.id};
+  static_cast<ActionProgress&>(p) = std::move(done);
+  Count(a, ExecOutcome::kDone);
+  return {ExecOutcome::kDone, std::move(message), run_id, r.id};
 }
 
 ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, std::string why) {
-  p.j["outcome"] = why;
-  if (Status s = actions_.Finish(p.claim, "aborted", p.Dump(), why, NowMs()); !s.ok()) {
+  p.outcome = why;
+  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kAborted, p.Dump(), why, NowMs()); !s.ok()) {
     if (store::ClaimWasLost(s)) return Lost(a, s);
     // Left running: the lease runs out and the action is judged again.
   }
-  Count(a, "aborted");
-  return {"aborted", std::move(why), {}, {}};
+  Count(a, ExecOutcome::kAborted);
+  return {ExecOutcome::kAborted, std::move(why), {}, {}};
 }
 
 ActionOutcome ActionExecutor::Fail(const store::ActionRecord& a, Progress& p, std::string why) {
-  p.j["outcome"] = why;
-  if (Status s = actions_.Finish(p.claim, "failed", p.Dump(), why, NowMs()); !s.ok()) {
+  p.outcome = why;
+  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kFailed, p.Dump(), why, NowMs()); !s.ok()) {
     if (store::ClaimWasLost(s)) return Lost(a, s);
   }
-  Count(a, "failed");
-  return {"failed", std::move(why), {}, {}};
+  Count(a, ExecOutcome::kFailed);
+  return {ExecOutcome::kFailed, std::move(why), {}, {}};
 }
 
 ActionOutcome ActionExecutor::Lost(const store::ActionRecord& a, const Status& why) {
-  Count(a, "lost");
-  return {"lost", why.message(), {}, {}};
+  Count(a, ExecOutcome::kLost);
+  return {ExecOutcome::kLost, why.message(), {}, {}};
 }
 
 ActionOutcome ActionExecutor::StoreFailed(const store::ActionRecord& a, Progress& p,
@@ -514,8 +533,8 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
     Status s = actions_.Retry(p.claim, NowMs(), "interrupted by stop: " + error.message(), p.Dump(),
                               NowMs(), /*count_attempt=*/false);
     if (store::ClaimWasLost(s)) return Lost(a, s);
-    Count(a, "retry");
-    return {"retrying", error.message(), {}, {}};
+    Count(a, ExecOutcome::kRetrying);
+    return {ExecOutcome::kRetrying, error.message(), {}, {}};
   }
   if (!Transient(error)) return Fail(a, p, error.message());
   if (a.attempts + 1 >= options_.max_attempts) {
@@ -534,14 +553,16 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
   const int64_t next = NowMs() + backoff / 2 + jitter;
   Status s = actions_.Retry(p.claim, next, error.message(), p.Dump(), NowMs());
   if (store::ClaimWasLost(s)) return Lost(a, s);
-  Count(a, "retry");
-  return {"retrying", error.message(), {}, {}};
+  Count(a, ExecOutcome::kRetrying);
+  return {ExecOutcome::kRetrying, error.message(), {}, {}};
 }
 
-void ActionExecutor::Count(const store::ActionRecord& a, const std::string& outcome) {
+void ActionExecutor::Count(const store::ActionRecord& a, ExecOutcome outcome) {
+  // The metric's label for a retry is "retry" (PRODUCT.md).
+  const std::string_view label = outcome == ExecOutcome::kRetrying ? "retry" : ExecOutcomeName(outcome);
   metrics_
       .GetCounter("relayq_routing_actions_total", "Routing action attempts by kind and outcome",
-                  {{"kind", a.kind}, {"outcome", outcome}})
+                  {{"kind", std::string(store::ActionKindName(a.kind))}, {"outcome", std::string(label)}})
       ->Increment();
 }
 

@@ -107,11 +107,21 @@ struct ExecutorOptions {
   github::StoppableSleeper* github_sleeper = nullptr;
 };
 
+// What one Execute() came to.
+enum class ExecOutcome {
+  kDone,
+  kAborted,
+  kFailed,
+  kRetrying,     // due again later (backoff), or at once after a stop
+  kRescheduled,  // the policy moved the deadline
+  kLost,         // the claim was lost: another worker owns the action now
+  kReleased,     // not started: the executor is stopping
+};
+// "done", "aborted", ... (logs, CLI).
+std::string_view ExecOutcomeName(ExecOutcome o);
+
 struct ActionOutcome {
-  // done | aborted | failed | retrying | rescheduled | lost (the claim was
-  // lost: another worker owns the action now) | released (not started: the
-  // executor is stopping)
-  std::string status;
+  ExecOutcome status = ExecOutcome::kFailed;
   std::string message;
   std::optional<int64_t> run_id;      // the dispatched run, when known
   std::optional<int64_t> request_id;  // the request dispatched
@@ -167,7 +177,8 @@ class ActionExecutor {
   ActionOutcome StoreFailed(const store::ActionRecord& a, Progress& p, const Status& error);
   // True once Stop() was called.
   bool Stopping();
-  void Count(const store::ActionRecord& a, const std::string& outcome);
+  // Counts an attempt in relayq_routing_actions_total.
+  void Count(const store::ActionRecord& a, ExecOutcome outcome);
 
   // Runner status of `repo`, cached for runner_cache_ttl; the API's error
   // (not cached) when it cannot be listed.

@@ -192,8 +192,10 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
   std::vector<std::string> guids;
   guids.reserve(unique.size());
   for (const auto& d : unique) guids.push_back(d.guid);
-  RELAYQ_ASSIGN_OR_RETURN(std::set<std::string> recorded,
-                          store::RecordedDeliveryIds(options.db_path, guids));
+  store::StoreOptions store_options;
+  store_options.path = options.db_path;
+  RELAYQ_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db, store::Database::Open(store_options));
+  RELAYQ_ASSIGN_OR_RETURN(std::set<std::string> recorded, store::RecordedDeliveryIds(*db, guids));
   std::vector<github::HookDelivery> missing = MissingDeliveries(unique, recorded);
   report.missing = static_cast<int>(missing.size());
 
@@ -219,7 +221,7 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
   const int64_t now_ms = ToUnixMillis(clock.Now());
   const int64_t cutoff = now_ms - options.stale_after.count();
   RELAYQ_ASSIGN_OR_RETURN(std::vector<store::JobState> stale,
-                          store::StaleUnfinishedJobs(options.db_path, repo, cutoff, options.max_jobs));
+                          store::StaleUnfinishedJobs(*db, repo, cutoff, options.max_jobs));
   for (const store::JobState& job : stale) {
     if (stop.stop_requested()) {
       report.interrupted = true;
@@ -306,7 +308,11 @@ std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
   if (!config.github_repositories.empty()) return config.github_repositories;
   const int64_t now_ms = ToUnixMillis(clock.Now());
   const int64_t from = seen_scanned_to != 0 ? seen_scanned_to : now_ms - kSeenRepositoriesWindowMs;
-  auto found = store::SeenRepositories(config.db_path, from);
+  store::StoreOptions store_options;
+  store_options.path = config.db_path;
+  auto db = store::Database::Open(store_options);
+  auto found = db.ok() ? store::SeenRepositories(**db, from)
+                       : Result<std::vector<std::string>>(db.status());
   if (!found.ok()) {
     Log(LogLevel::kWarn, "recovery: cannot read the repositories that deliver to the store",
         {{"error", found.status().message()}});

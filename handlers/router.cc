@@ -26,7 +26,8 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
   if (!policy || (policy->routes.empty() && policy->chains.empty())) return out;
   const int64_t now = change.delivery->received_at;
 
-  if (change.job && change.job_status_changed && store::JobStage(change.job->status) == 2) {
+  if (change.job && change.job_status_changed &&
+      store::JobStageOf(change.job->status) == store::JobStage::kQueued) {
     std::optional<store::RunState> run = reader.FindRun(change.job->run_id, change.job->run_attempt);
     if (run) JudgeQueuedJob(*policy, *change.job, *run, reader, now, out);
   }
@@ -35,14 +36,17 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
     // The run may have arrived after its jobs: judge those still queued.
     if (!policy->routes.empty()) {
       for (const store::JobState& job : reader.JobsOfRun(run.id, run.attempt)) {
-        if (store::JobStage(job.status) == 2) JudgeQueuedJob(*policy, job, run, reader, now, out);
+        if (store::JobStageOf(job.status) == store::JobStage::kQueued) {
+          JudgeQueuedJob(*policy, job, run, reader, now, out);
+        }
       }
     }
-    if (change.run_status_changed && run.status == "completed" && !policy->chains.empty()) {
+    if (change.run_status_changed && store::RunStageOf(run.status) == store::RunStage::kCompleted &&
+        !policy->chains.empty()) {
       std::optional<store::DispatchRequest> request = reader.RequestForRun(run.id);
       for (const policy::ChainDispatch& c : policy::DecideChains(*policy, MakeRunView(run, request))) {
         store::NewAction a;
-        a.kind = "chain";
+        a.kind = store::ActionKind::kChain;
         a.key = c.idempotency_key;
         a.repository = c.repository;
         a.run_id = run.id;
@@ -59,10 +63,10 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
         if (request) payload["parent_request_id"] = request->id;
         a.payload = Dump(payload);
         if (c.status.ok()) {
-          a.status = "pending";
+          a.status = store::ActionStatus::kPending;
           a.due_at = now;
         } else {
-          a.status = "failed";
+          a.status = store::ActionStatus::kFailed;
           a.last_error = c.status.message();
         }
         out.push_back(std::move(a));
@@ -85,7 +89,7 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
     return;
   }
   store::NewAction a;
-  a.kind = "fallback";
+  a.kind = store::ActionKind::kFallback;
   a.key = policy::FallbackKey(job.run_id, static_cast<int>(job.run_attempt));
   a.repository = job.repository;
   a.job_id = job.id;
@@ -102,13 +106,13 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   if (d.kind == FallbackDecision::Kind::kRefused && request) {
     // Known at once and for good: recorded so the audit log says why relayq
     // will not move this job.
-    a.status = "aborted";
+    a.status = store::ActionStatus::kAborted;
     a.reason = "route " + d.route->name + ": " + d.reason;
     a.last_error = std::string(policy::RefusalReasonName(d.refusal));
     out.push_back(std::move(a));
     return;
   }
-  a.status = "scheduled";
+  a.status = store::ActionStatus::kScheduled;
   a.due_at = d.due_at_ms;
   if (d.route->fallback_when_offline) {
     // The runner status is only known to the executor (an API call): wake

@@ -26,6 +26,7 @@
 #include "server/metrics_audit.h"
 #include "server/routes.h"
 #include "store/action_store.h"
+#include "store/database.h"
 #include "store/store.h"
 #include "store/store_lock.h"
 
@@ -92,6 +93,7 @@ struct Daemon::Parts {
   Config config;
   Clock& clock;
   std::unique_ptr<store::StoreLock> store_lock;
+  std::unique_ptr<store::Database> database;
   std::unique_ptr<store::Store> store;
   MetricsRegistry metrics;
   std::unique_ptr<handlers::Intake> intake;
@@ -140,7 +142,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   store::StoreOptions store_options;
   store_options.path = config.db_path;
   store_options.synchronous = config.synchronous;
-  auto store = store::Store::Open(store_options, clock);
+  auto database = store::Database::Open(store_options, store::Database::Mode::kCreate);
+  if (!database.ok()) return database.status();
+  d.database = std::move(*database);
+  if (Status migrated = d.database->Migrate(); !migrated.ok()) return migrated;
+  auto store = d.database->OpenWriter(clock);
   if (!store.ok()) return store.status();
   d.store = std::move(*store);
 
@@ -154,7 +160,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   if (!loaded_policy.ok()) return loaded_policy.status();
   d.policy = std::make_unique<handlers::PolicyHolder>(*loaded_policy);
   d.router = std::make_unique<handlers::Router>(*d.policy);
-  auto action_store = store::ActionStore::Open(config.db_path);
+  auto action_store = d.database->OpenActionStore();
   if (!action_store.ok()) return action_store.status();
   d.action_store = std::move(*action_store);
   if (HasGitHubCredentials(config)) {

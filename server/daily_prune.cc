@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/time_format.h"
+#include "store/database.h"
 #include "store/maintenance.h"
 
 namespace relayq::server {
@@ -36,7 +37,10 @@ void DailyPrune::Loop() {
 
 void DailyPrune::RunOnce() {
   const int64_t cutoff = ToUnixMillis(clock_.Now()) - retention_.count();
-  auto r = store::PruneBodies(db_path_, cutoff);
+  store::StoreOptions so;
+  so.path = db_path_;
+  auto db = store::Database::Open(so);
+  auto r = db.ok() ? store::PruneBodies(**db, cutoff) : Result<store::PruneResult>(db.status());
   if (!r.ok()) {
     Log(LogLevel::kWarn, "prune failed; retrying tomorrow", {{"error", r.status().message()}});
     return;

@@ -1,9 +1,11 @@
 // ActionStore: the routing actions and dispatch requests, for the code that
 // carries them out (the daemon's action executor and `relayq dispatch`).
 //
-// It has its own SQLite connection beside the ingest writer, so a slow
-// GitHub call never holds up webhook acknowledgements; SQLite's write lock
-// (with a busy timeout) orders the two.
+// An interface: its SQLite implementation (sqlite_action_store.cc, handed
+// out by Database::OpenActionStore) has its own connection beside the ingest
+// writer, so a slow GitHub call never holds up webhook acknowledgements, and
+// SQLite's write lock (with the busy timeout) orders the two; tests may use
+// an in-memory one (tests/fakes/fake_action_store.h).
 //
 // Claims. An action is taken by ClaimDue (or created claimed by
 // CreateDispatch), which atomically marks it running under a token unique to
@@ -17,13 +19,12 @@
 // owner that stopped renewing (it died, or hung longer than a lease) are
 // taken over; see ActionExecutor for the renewal period and clock steps.
 //
-// Thread safety: all methods may be called from any thread (one connection,
-// guarded by a mutex).
+// Thread safety: all methods may be called from any thread (the SQLite one
+// is one connection guarded by a mutex).
 #pragma once
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,96 +50,91 @@ struct ClaimedAction {
   Claim claim;
 };
 
+// Why ClaimWasLost() is true; for implementations of ActionStore.
+Status ClaimLostStatus(const Claim& claim);
+
 class ActionStore {
  public:
-  // Opens the store at `path`, which must exist and be migrated (Store::Open
-  // creates it); fails otherwise.
-  static Result<std::unique_ptr<ActionStore>> Open(const std::string& path,
-                                                   int busy_timeout_ms = 5000);
-  ~ActionStore();
+  virtual ~ActionStore() = default;
 
   // Records a new request and, in the same transaction, its `dispatch:ID`
   // action claimed by `owner` until `lease_until` (so the caller can try it
   // at once and the daemon takes over if the caller gives up or dies).
   // Returns the request with its id; `claim` receives the action's claim.
-  Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
-                                         int64_t now, int64_t lease_until, Claim& claim);
+  virtual Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
+                                         int64_t now, int64_t lease_until, Claim& claim) = 0;
 
   // Records a request that the claimed action will dispatch, and in the same
   // transaction saves the action's progress, `progress(request id)` (so a
   // restart knows the request exists and resumes at dispatching it).
   // Fails (nothing recorded) when the claim was lost.
-  Result<DispatchRequest> CreateRequestForAction(
+  virtual Result<DispatchRequest> CreateRequestForAction(
       const DispatchRequest& request, const Claim& claim,
-      const std::function<std::string(int64_t request_id)>& progress, int64_t now);
+      const std::function<std::string(int64_t request_id)>& progress, int64_t now) = 0;
 
   // Marks request `request_id` dispatched (as run `run_id`, when known) and
   // the claimed action done with `result`, in one transaction; fails
   // (nothing changed) when the claim was lost.
-  Status FinishDispatched(const Claim& claim, int64_t request_id, std::optional<int64_t> run_id,
-                          const std::string& result, int64_t now);
+  virtual Status FinishDispatched(const Claim& claim, int64_t request_id, std::optional<int64_t> run_id,
+                          const std::string& result, int64_t now) = 0;
 
-  Result<std::optional<DispatchRequest>> GetRequest(int64_t id);
-  Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id);
-  Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now);
+  virtual Result<std::optional<DispatchRequest>> GetRequest(int64_t id) = 0;
+  virtual Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id) = 0;
+  virtual Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) = 0;
 
   // Takes up to `max` actions that are due at `now` (scheduled ones past
   // due_at, pending ones past their backoff, running ones whose lease
   // expired) and marks each running under a fresh token of `owner` until
   // `lease_until`.
-  Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
-                                              int64_t lease_until, size_t max);
+  virtual Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
+                                              int64_t lease_until, size_t max) = 0;
 
   // Extends a claim's lease to `lease_until`; fails when it was lost.
-  Status Renew(const Claim& claim, int64_t lease_until, int64_t now);
+  virtual Status Renew(const Claim& claim, int64_t lease_until, int64_t now) = 0;
   // Renew for many claims in one transaction; returns how many were renewed
   // (the others were lost).
-  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now);
+  virtual Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now) = 0;
 
   // Gives a claim back untouched: the action is pending and due at `now`
   // (its attempts and progress unchanged). Fails when it was lost.
-  Status ReleaseClaim(const Claim& claim, int64_t now);
+  virtual Status ReleaseClaim(const Claim& claim, int64_t now) = 0;
 
   // Releases the running actions of owners whose name starts with
   // `owner_prefix` whose lease has run out at `now` (they are due anyway;
   // this only makes them show as pending). A live claim, renewed by an owner
   // still running, is never released, so a daemon starting beside another
   // one on the same store does not take over its work.
-  Status ReleaseClaims(const std::string& owner_prefix, int64_t now);
+  virtual Status ReleaseClaims(const std::string& owner_prefix, int64_t now) = 0;
   // Releases every running action of owners whose name starts with
   // `owner_prefix`, live lease or not. Only for a caller that knows all such
   // owners are dead: a daemon holding the store's one-daemon lock may release
   // its dead predecessors' claims at once instead of waiting out their lease.
-  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now);
+  virtual Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) = 0;
 
   // The earliest time any unfinished action is due, or nullopt.
-  Result<std::optional<int64_t>> NextDueTime();
+  virtual Result<std::optional<int64_t>> NextDueTime() = 0;
 
   // The writes of a claim's holder; each fails, changing nothing, with
   // ClaimWasLost() true when the claim was lost.
-  // Final states. `result` is a JSON object (progress and outcome).
-  Status Finish(const Claim& claim, const std::string& status, const std::string& result,
-                const std::optional<std::string>& error, int64_t now);
+  // Final states (`status` must be IsFinal). `result` is a JSON object
+  // (progress and outcome).
+  virtual Status Finish(const Claim& claim, ActionStatus status, const std::string& result,
+                const std::optional<std::string>& error, int64_t now) = 0;
   // Back to pending after a failed attempt, due again at `next_attempt_at`;
   // `count_attempt` false for an attempt cut short by a stop.
-  Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
-               const std::string& result, int64_t now, bool count_attempt = true);
+  virtual Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
+               const std::string& result, int64_t now, bool count_attempt = true) = 0;
   // Back to scheduled, due at `due_at` (the policy moved the deadline).
-  Status Reschedule(const Claim& claim, int64_t due_at, int64_t now);
+  virtual Status Reschedule(const Claim& claim, int64_t due_at, int64_t now) = 0;
   // Saves progress (e.g. {"stage":"cancelled"}) so a restart resumes there.
-  Status SaveProgress(const Claim& claim, const std::string& result, int64_t now);
-  Result<std::optional<ActionRecord>> GetAction(int64_t id);
-  Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key);
+  virtual Status SaveProgress(const Claim& claim, const std::string& result, int64_t now) = 0;
+  virtual Result<std::optional<ActionRecord>> GetAction(int64_t id) = 0;
+  virtual Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key) = 0;
 
-  Result<std::optional<JobState>> GetJob(int64_t job_id);
-  Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt);
+  virtual Result<std::optional<JobState>> GetJob(int64_t job_id) = 0;
+  virtual Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt) = 0;
   // Every recorded job of run `run_id`'s attempt `attempt`, by id.
-  Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt);
-
- private:
-  struct Impl;
-  explicit ActionStore(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt) = 0;
 };
 
 }  // namespace relayq::store

@@ -4,17 +4,6 @@
 
 namespace relayq::store {
 
-std::string_view OutcomeName(Outcome o) {
-  switch (o) {
-    case Outcome::kAccepted: return "accepted";
-    case Outcome::kPing: return "ping";
-    case Outcome::kIgnored: return "ignored";
-    case Outcome::kRefused: return "refused";
-    case Outcome::kUndecodable: return "undecodable";
-  }
-  return "unknown";
-}
-
 std::optional<int64_t> JobState::WaitSeconds() const {
   if (!queued_at || !started_at) return std::nullopt;
   int64_t ms = *started_at - *queued_at;
@@ -27,18 +16,18 @@ std::optional<int64_t> JobState::DurationSeconds() const {
   return ms < 0 ? 0 : ms / 1000;
 }
 
-int JobStage(std::string_view status) {
-  if (status == "waiting") return 1;
-  if (status == "queued" || status == "pending" || status == "requested") return 2;
-  if (status == "in_progress") return 3;
-  if (status == "completed") return 4;
-  return 0;
+JobStage JobStageOf(std::string_view status) {
+  if (status == "waiting") return JobStage::kWaiting;
+  if (status == "queued" || status == "pending" || status == "requested") return JobStage::kQueued;
+  if (status == "in_progress") return JobStage::kInProgress;
+  if (status == "completed") return JobStage::kCompleted;
+  return JobStage::kUnknown;
 }
 
 namespace {
 
-// The step of a job status in lifecycle order, finer than JobStage: within
-// stage 2, requested and pending come before queued. 0 for an unknown status.
+// The step of a job status in lifecycle order, finer than JobStageOf: within
+// kQueued, requested and pending come before queued. 0 for an unknown status.
 int JobStep(std::string_view status) {
   if (status == "waiting") return 10;
   if (status == "requested" || status == "pending") return 20;
@@ -54,14 +43,14 @@ bool JobStatusIsLater(std::string_view later, std::string_view earlier) {
   return JobStep(later) > JobStep(earlier);
 }
 
-int RunStage(std::string_view status) {
+RunStage RunStageOf(std::string_view status) {
   if (status == "requested" || status == "queued" || status == "pending" ||
       status == "waiting") {
-    return 1;
+    return RunStage::kQueued;
   }
-  if (status == "in_progress") return 2;
-  if (status == "completed") return 3;
-  return 0;
+  if (status == "in_progress") return RunStage::kInProgress;
+  if (status == "completed") return RunStage::kCompleted;
+  return RunStage::kUnknown;
 }
 
 namespace {
@@ -97,8 +86,8 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
                        int64_t received_at) {
   const std::string_view event_status = EventJobStatus(e);
   const int event_step = JobStep(event_status);
-  const int event_stage = JobStage(event_status);
-  const bool has_runner = event_stage >= 3 && e.runner_name && !e.runner_name->empty();
+  const JobStage event_stage = JobStageOf(event_status);
+  const bool has_runner = event_stage >= JobStage::kInProgress && e.runner_name && !e.runner_name->empty();
   JobState s;
   if (current) {
     s = *current;
@@ -107,7 +96,7 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
     s.run_id = e.run_id;
     s.run_attempt = e.run_attempt;
   }
-  const int current_stage = current ? JobStage(s.status) : 0;
+  const JobStage current_stage = current ? JobStageOf(s.status) : JobStage::kUnknown;
   const int current_step = current ? JobStep(s.status) : 0;
 
   // Facts that do not change over a job's life: fill whatever is missing.
@@ -125,15 +114,15 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
     FillIfMissing(s.runner_name, e.runner_name);
     FillIfMissing(s.runner_group, e.runner_group);
   }
-  if ((event_stage == 3 || has_runner) && e.started_at) FillIfMissing(s.started_at, e.started_at);
-  if (event_stage == 4) FillIfMissing(s.completed_at, e.completed_at);
+  if ((event_stage == JobStage::kInProgress || has_runner) && e.started_at) FillIfMissing(s.started_at, e.started_at);
+  if (event_stage == JobStage::kCompleted) FillIfMissing(s.completed_at, e.completed_at);
 
   bool status_changed = false;
   if (event_step > current_step) {
     // Leaving waiting/requested/pending for the queue: the queue time starts
     // now (see the header), not at creation. A job that ended without
     // reaching a runner (rejected, cancelled while waiting) never queued.
-    const bool reached_queue = event_stage <= 3 || s.started_at.has_value();
+    const bool reached_queue = event_stage <= JobStage::kInProgress || s.started_at.has_value();
     if (current_step != 0 && current_step < kQueuedStep && event_step >= kQueuedStep &&
         reached_queue) {
       int64_t entered = received_at;
@@ -142,9 +131,9 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
       s.queued_at = entered;
     }
     s.status = std::string(event_status);
-    if (event_stage == 4) s.conclusion = e.conclusion;
+    if (event_stage == JobStage::kCompleted) s.conclusion = e.conclusion;
     status_changed = true;
-  } else if (event_stage == 4 && current_stage == 4) {
+  } else if (event_stage == JobStage::kCompleted && current_stage == JobStage::kCompleted) {
     FillIfMissing(s.conclusion, e.conclusion);
   }
 
@@ -154,8 +143,8 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
 }
 
 RunMerge MergeRunEvent(const std::optional<RunState>& current, const RunEvent& e) {
-  int event_stage = RunStage(e.status);
-  if (event_stage == 0) event_stage = RunStage(e.action);
+  RunStage event_stage = RunStageOf(e.status);
+  if (event_stage == RunStage::kUnknown) event_stage = RunStageOf(e.action);
   RunState s;
   if (current) {
     s = *current;
@@ -163,7 +152,7 @@ RunMerge MergeRunEvent(const std::optional<RunState>& current, const RunEvent& e
     s.id = e.run_id;
     s.attempt = e.attempt;
   }
-  const int current_stage = current ? RunStage(s.status) : 0;
+  const RunStage current_stage = current ? RunStageOf(s.status) : RunStage::kUnknown;
 
   FillIfEmpty(s.repository, e.repository);
   FillIfEmpty(s.workflow_path, e.workflow_path);
@@ -182,7 +171,7 @@ RunMerge MergeRunEvent(const std::optional<RunState>& current, const RunEvent& e
   if (event_stage > current_stage || later_same_stage) {
     status_changed = event_stage > current_stage || s.status != e.status;
     s.status = e.status.empty() ? e.action : e.status;
-    s.conclusion = event_stage == 3 ? e.conclusion : std::nullopt;
+    s.conclusion = event_stage == RunStage::kCompleted ? e.conclusion : std::nullopt;
     if (e.updated_at) s.updated_at = e.updated_at;
     if (e.display_title) s.display_title = e.display_title;
   }

@@ -1,4 +1,5 @@
-// The job and run lifecycle state machines: pure merge functions.
+// The job and run lifecycle state machines: pure merge functions, part of
+// the store's domain with model.h (see there). No I/O, no SQL.
 //
 // GitHub may deliver events in any order and more than once, and its
 // timestamps have one-second resolution, so ties are common. The rules:
@@ -31,14 +32,28 @@
 
 namespace relayq::store {
 
-// Lifecycle stage of a job status (0 for an unknown status): 1 waiting;
-// 2 requested, pending or queued; 3 in_progress; 4 completed.
-int JobStage(std::string_view status);
+// Lifecycle stage of a job, in order (compare with < and >=).
+enum class JobStage {
+  kUnknown,     // a status relayq does not know
+  kWaiting,     // waiting (environment approval)
+  kQueued,      // requested, pending or queued
+  kInProgress,  // in_progress
+  kCompleted,   // completed
+};
+// The stage of job status `status` (GitHub's name).
+JobStage JobStageOf(std::string_view status);
 // True when job status `later` is a later lifecycle step than `earlier`
-// (finer than JobStage: pending and requested come before queued).
+// (finer than JobStageOf: pending and requested come before queued).
 bool JobStatusIsLater(std::string_view later, std::string_view earlier);
-// Lifecycle stage of a run status (0 for an unknown status).
-int RunStage(std::string_view status);
+// Lifecycle stage of a run attempt, in order.
+enum class RunStage {
+  kUnknown,     // a status relayq does not know
+  kQueued,      // requested, queued, pending or waiting
+  kInProgress,  // in_progress
+  kCompleted,   // completed
+};
+// The stage of run status `status` (GitHub's name).
+RunStage RunStageOf(std::string_view status);
 
 struct JobMerge {
   JobState state;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "store/connection.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
@@ -18,20 +19,10 @@ namespace {
 // milliseconds, not seconds, for the lock between batches.
 constexpr int kPruneBatch = 500;
 
-Status MustExist(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::NotFound("no store at " + path);
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a file");
-  return Status::Ok();
-}
-
 }  // namespace
 
-Result<PruneResult> CountPrunable(const std::string& path, int64_t cutoff_ms,
-                                  int busy_timeout_ms) {
-  RELAYQ_RETURN_IF_ERROR(MustExist(path));
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
-  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+Result<PruneResult> CountPrunable(const Database& store, int64_t cutoff_ms) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   RELAYQ_ASSIGN_OR_RETURN(
       Stmt count, Stmt::Prepare(db.get(),
                                 "SELECT count(*), coalesce(sum(body_size), 0) FROM deliveries "
@@ -46,10 +37,9 @@ Result<PruneResult> CountPrunable(const std::string& path, int64_t cutoff_ms,
   return r;
 }
 
-Result<PruneResult> PruneBodies(const std::string& path, int64_t cutoff_ms, int busy_timeout_ms) {
-  RELAYQ_RETURN_IF_ERROR(MustExist(path));
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX));
-  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+Result<PruneResult> PruneBodies(const Database& store, int64_t cutoff_ms) {
+  const std::string& path = store.path();
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadWrite));
   // The writer's own connection has put the file in WAL mode; say so again in
   // case this is a store that was never served (a no-op otherwise).
   RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA journal_mode = WAL"));
@@ -95,14 +85,13 @@ Result<PruneResult> PruneBodies(const std::string& path, int64_t cutoff_ms, int 
   return total;
 }
 
-Result<int64_t> BackupTo(const std::string& path, const std::string& dest, int busy_timeout_ms) {
-  RELAYQ_RETURN_IF_ERROR(MustExist(path));
+Result<int64_t> BackupTo(const Database& store, const std::string& dest) {
+  const std::string& path = store.path();
   std::error_code ec;
   if (std::filesystem::exists(dest, ec)) {
     return Status::Conflict(dest + " already exists; choose a new file name");
   }
-  RELAYQ_ASSIGN_OR_RETURN(Db src, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
-  sqlite3_busy_timeout(src.get(), busy_timeout_ms);
+  RELAYQ_ASSIGN_OR_RETURN(Db src, Connect(store.options(), Access::kReadOnly));
 
   const std::string tmp = dest + ".partial-" + std::to_string(::getpid());
   ::unlink(tmp.c_str());

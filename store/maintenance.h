@@ -1,7 +1,9 @@
 // Store upkeep that runs beside a live daemon: pruning old raw bodies and
 // taking an online backup.
 //
-// Both open their own connection to the store file and work while
+// Both open their own connection to the store `db` names (Database::Open in
+// kExisting mode: NotFound when there is no file, never creating one), with
+// its settings, and work while
 // `relayq serve` keeps writing (WAL mode): a prune takes the write lock in
 // short batches so webhook intake is never held up for long, and a backup
 // copies one consistent snapshot without blocking the writer.
@@ -13,6 +15,7 @@
 
 #include "common/result.h"
 #include "common/status.h"
+#include "store/database.h"
 
 namespace relayq::store {
 
@@ -23,25 +26,20 @@ struct PruneResult {
 
 // Sets the raw body of every delivery received before `cutoff_ms` (Unix ms)
 // to NULL; the delivery's metadata, and every job, run, job event and action,
-// stay. Idempotent. NotFound when `path` does not exist (it is never
-// created); Unavailable when the store stayed locked past `busy_timeout_ms`.
-// Freed pages are reused by later writes; the file does not shrink.
-Result<PruneResult> PruneBodies(const std::string& path, int64_t cutoff_ms,
-                                int busy_timeout_ms = 5000);
+// stay. Idempotent. Unavailable when the store stayed locked past the busy
+// timeout. Freed pages are reused by later writes; the file does not shrink.
+Result<PruneResult> PruneBodies(const Database& db, int64_t cutoff_ms);
 
-// What PruneBodies(path, cutoff_ms) would drop now, without changing
-// anything (read-only). NotFound when `path` does not exist.
-Result<PruneResult> CountPrunable(const std::string& path, int64_t cutoff_ms,
-                                  int busy_timeout_ms = 5000);
+// What PruneBodies(db, cutoff_ms) would drop now, without changing anything
+// (read-only).
+Result<PruneResult> CountPrunable(const Database& db, int64_t cutoff_ms);
 
-// Copies the store at `path` to `dest` as one consistent snapshot (SQLite's
+// Copies the store to `dest` as one consistent snapshot (SQLite's
 // online backup), safe while the daemon writes. The copy is written to a
 // temporary file beside `dest`, checked (PRAGMA quick_check), made
 // owner-only (0600) and then linked into place, so `dest` either does not
 // exist or is complete. Conflict when `dest` already exists (an existing
-// backup is never overwritten); NotFound when `path` does not exist.
-// Returns the copy's size in bytes.
-Result<int64_t> BackupTo(const std::string& path, const std::string& dest,
-                         int busy_timeout_ms = 5000);
+// backup is never overwritten). Returns the copy's size in bytes.
+Result<int64_t> BackupTo(const Database& db, const std::string& dest);
 
 }  // namespace relayq::store

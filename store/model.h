@@ -1,7 +1,12 @@
-// The records relayq keeps: deliveries, workflow runs, jobs and job events.
+// The records relayq keeps: deliveries, workflow runs, jobs and job events,
+// routing actions and dispatch requests.
 //
-// These are plain values shared by handlers/ (which decode GitHub payloads
-// into them) and store/ (which persists them). Times are Unix milliseconds
+// This file and lifecycle.h are the store's domain: the values the store
+// persists and the pure rules by which a job's and a run's recorded state
+// follows their events. They live in store/ because the store is what they
+// describe, and they depend on nothing else; handlers/ and policy/ use them
+// as plain values (handlers decode GitHub payloads into them, policy judges
+// views built from them) but never reach SQL through them. Times are Unix milliseconds
 // (UTC); an absent time is std::nullopt. Field meanings follow GitHub's
 // `workflow_job` and `workflow_run` webhook payloads.
 #pragma once
@@ -14,6 +19,10 @@
 #include <vector>
 
 namespace relayq::store {
+
+// The state machine's values are enums; their names (what the SQL rows,
+// JSON and CLI show) are parsed and printed only at those edges, by the
+// *Name/Parse* functions below.
 
 // What relayq did with a verified delivery. Stored as its lower-case name.
 enum class Outcome {
@@ -125,16 +134,51 @@ struct RunState {
 
 namespace relayq::store {
 
+// What a routing action does. Stored as its lower-case name.
+enum class ActionKind {
+  kFallback,  // cancel a run stuck in the queue and dispatch its fallback
+  kChain,     // dispatch a workflow after another one's run completed
+  kDispatch,  // dispatch a request submitted with `relayq dispatch`
+  kUnknown,   // a name this relayq does not know (a store edited by hand)
+};
+std::string_view ActionKindName(ActionKind k);
+ActionKind ParseActionKind(std::string_view name);  // kUnknown for any other name
+
+// Where a routing action is. Stored as its lower-case name.
+enum class ActionStatus {
+  kScheduled,  // waits for due_at
+  kPending,    // due: run as soon as possible (again after a failed attempt)
+  kRunning,    // claimed by a worker under a lease
+  kDone,       // final: carried out
+  kFailed,     // final: gave up, with last_error
+  kAborted,    // final: decided not to act
+  kUnknown,    // a name this relayq does not know
+};
+std::string_view ActionStatusName(ActionStatus s);
+ActionStatus ParseActionStatus(std::string_view name);  // kUnknown for any other name
+// True for done, failed and aborted: the action never runs again.
+bool IsFinal(ActionStatus s);
+
+// Where a dispatch request is. Stored as its lower-case name.
+enum class RequestStatus {
+  kPending,     // recorded; not known to be dispatched yet
+  kDispatched,  // GitHub took it
+  kFailed,      // GitHub refused it for good
+  kUnknown,     // a name this relayq does not know
+};
+std::string_view RequestStatusName(RequestStatus s);
+RequestStatus ParseRequestStatus(std::string_view name);  // kUnknown for any other name
+
 // A routing action relayq decided to take (a fallback, a chained dispatch,
 // a dispatch submitted through `relayq dispatch`). `key` makes it happen at
 // most once: a second action with the same key is never recorded.
 struct NewAction {
-  std::string kind;  // fallback | chain | dispatch
-  std::string key;   // e.g. fallback:RUN_ID:ATTEMPT
+  ActionKind kind = ActionKind::kFallback;
+  std::string key;  // e.g. fallback:RUN_ID:ATTEMPT
   std::string repository;
   // scheduled (waits for due_at), pending (run as soon as possible), or a
   // final state recorded at once: aborted (decided not to act) / failed.
-  std::string status;
+  ActionStatus status = ActionStatus::kScheduled;
   std::optional<int64_t> due_at;
   std::string reason;
   std::string payload = "{}";  // JSON object: what to do
@@ -146,10 +190,10 @@ struct NewAction {
 
 struct ActionRecord {
   int64_t id = 0;
-  std::string kind;
+  ActionKind kind = ActionKind::kUnknown;
   std::string key;
   std::string repository;
-  std::string status;  // scheduled | pending | running | done | failed | aborted
+  ActionStatus status = ActionStatus::kUnknown;
   std::optional<int64_t> due_at;
   std::optional<int64_t> next_attempt_at;
   int64_t attempts = 0;
@@ -174,7 +218,7 @@ struct DispatchRequest {
   std::string workflow;  // file name, e.g. transcribe_mac.yml
   std::string ref;
   std::map<std::string, std::string> inputs;  // without relayq_id
-  std::string status;                         // pending | dispatched | failed
+  RequestStatus status = RequestStatus::kPending;
   std::optional<int64_t> run_id;
   std::optional<int64_t> parent_id;
   int64_t fallback_count = 0;

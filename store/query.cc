@@ -15,7 +15,6 @@
 #include "store/query.h"
 
 #include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -24,6 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/strings.h"
+#include "store/connection.h"
+#include "store/database.h"
 #include "store/migrations.h"
 #include "store/model.h"
 #include "store/sqlite_util.h"
@@ -318,7 +319,12 @@ std::vector<std::string> StatusValuesOf(Kind kind) {
         v.emplace_back(OutcomeName(o));
       }
       return v;
-    case Kind::kActions: return {"scheduled", "pending", "running", "done", "failed", "aborted"};
+    case Kind::kActions:
+      for (ActionStatus a : {ActionStatus::kScheduled, ActionStatus::kPending, ActionStatus::kRunning,
+                             ActionStatus::kDone, ActionStatus::kFailed, ActionStatus::kAborted}) {
+        v.emplace_back(ActionStatusName(a));
+      }
+      return v;
   }
   v.insert(v.end(), Conclusions().begin(), Conclusions().end());
   return v;
@@ -669,7 +675,7 @@ Result<StoreReader::PendingActions> SqliteStoreReader::Pending() {
   for (;;) {
     RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
     if (!row) break;
-    if (s->Text(0) == "scheduled") {
+    if (ParseActionStatus(s->Text(0)) == ActionStatus::kScheduled) {
       p.scheduled = s->Int(1);
       continue;
     }
@@ -774,26 +780,15 @@ std::string_view KindName(Kind kind) { return kKindNames[static_cast<int>(kind)]
 
 const std::vector<std::string>& FieldNames(Kind kind) { return Names(kind); }
 
-Result<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
-                                                       int busy_timeout_ms) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Status::NotFound("no store at " + path + " (use --db PATH or the config's store.path)");
-  }
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + " is not a file");
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
-  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
+Result<std::unique_ptr<StoreReader>> Database::OpenReader() const {
+  const std::string& path = options_.path;
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options_, Access::kReadOnly));
   auto not_store = [&](const Status& s) {
     return Status::InvalidArgument(path + " is not a relayq store (" + s.message() + ")");
   };
-  int v = 0;
-  {
-    auto version = Stmt::Prepare(db.get(), "PRAGMA user_version");
-    if (!version.ok()) return not_store(version.status());
-    Result<bool> row = version->Step();
-    if (!row.ok()) return not_store(row.status());
-    v = *row ? static_cast<int>(version->Int(0)) : 0;
-  }
+  auto version = SchemaVersion(db.get());
+  if (!version.ok()) return not_store(version.status());
+  const int v = *version;
   if (v == 0) return Status::InvalidArgument(path + " is not a relayq store (no schema)");
   if (v > LatestSchemaVersion()) {
     return Status::InvalidArgument(path + " was written by a newer relayq (schema " +
@@ -804,6 +799,19 @@ Result<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
                                    "); start relayq serve once to upgrade it");
   }
   return std::unique_ptr<StoreReader>(new SqliteStoreReader(std::move(db)));
+}
+
+Result<std::unique_ptr<StoreReader>> StoreReader::Open(const std::string& path,
+                                                       int busy_timeout_ms) {
+  StoreOptions options;
+  options.path = path;
+  options.busy_timeout_ms = busy_timeout_ms;
+  auto db = Database::Open(options);
+  if (!db.ok()) {
+    if (db.status().code() != Status::Code::kNotFound) return db.status();
+    return Status::NotFound("no store at " + path + " (use --db PATH or the config's store.path)");
+  }
+  return (*db)->OpenReader();
 }
 
 std::vector<std::string> StatusValues(Kind kind) { return StatusValuesOf(kind); }

@@ -142,7 +142,8 @@ struct WaitObservation {
 
 class StoreReader {
  public:
-  // Opens the store at `path` read-only. NotFound when the file does not
+  // Shorthand for Database::Open({path, busy_timeout_ms}) then OpenReader():
+  // opens the store at `path` read-only. NotFound when the file does not
   // exist (it is never created); InvalidArgument when the file is not a
   // relayq store or is from a newer relayq; IoError when unreadable.
   static Result<std::unique_ptr<StoreReader>> Open(const std::string& path,

@@ -2,29 +2,15 @@
 
 #include <sqlite3.h>
 
-#include <filesystem>
-
+#include "store/connection.h"
 #include "store/rows.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
-namespace {
 
-// A read-only connection that waits briefly for a writer's checkpoint rather
-// than failing at once.
-Result<Db> OpenReadOnly(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no store at " + path);
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX));
-  sqlite3_busy_timeout(db.get(), 5000);
-  return db;
-}
-
-}  // namespace
-
-Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
+Result<std::set<std::string>> RecordedDeliveryIds(const Database& store,
                                                   const std::vector<std::string>& candidates) {
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   // One indexed lookup per candidate: the list is at most a few thousand
   // GUIDs (GitHub keeps three days of deliveries), and a read transaction
   // around them gives one consistent snapshot.
@@ -37,7 +23,7 @@ Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
     lookup.Reset();
     if (!row.ok()) {
       (void)Exec(db.get(), "ROLLBACK");
-      return row.status().WithContext("store " + path);
+      return row.status().WithContext("store " + store.path());
     }
     if (*row) found.insert(id);
   }
@@ -45,10 +31,10 @@ Result<std::set<std::string>> RecordedDeliveryIds(const std::string& path,
   return found;
 }
 
-Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
+Result<std::vector<JobState>> StaleUnfinishedJobs(const Database& store,
                                                   const std::string& repository,
                                                   int64_t updated_before, int limit) {
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   RELAYQ_ASSIGN_OR_RETURN(
       Stmt q, Stmt::Prepare(db.get(), std::string("SELECT ") + kJobColumns +
                                           " FROM jobs WHERE status <> 'completed' AND repository = ?1 "
@@ -58,15 +44,15 @@ Result<std::vector<JobState>> StaleUnfinishedJobs(const std::string& path,
   std::vector<JobState> out;
   for (;;) {
     Result<bool> row = q.Step();
-    if (!row.ok()) return row.status().WithContext("store " + path);
+    if (!row.ok()) return row.status().WithContext("store " + store.path());
     if (!*row) break;
     out.push_back(JobFromRow(q));
   }
   return out;
 }
 
-Result<std::vector<std::string>> SeenRepositories(const std::string& path, int64_t received_since) {
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenReadOnly(path));
+Result<std::vector<std::string>> SeenRepositories(const Database& store, int64_t received_since) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   // deliveries_by_time bounds the scan to the window.
   RELAYQ_ASSIGN_OR_RETURN(
       Stmt q, Stmt::Prepare(db.get(), "SELECT min(repository) FROM deliveries WHERE received_at >= ?1 "
@@ -77,7 +63,7 @@ Result<std::vector<std::string>> SeenRepositories(const std::string& path, int64
   std::vector<std::string> out;
   for (;;) {
     Result<bool> row = q.Step();
-    if (!row.ok()) return row.status().WithContext("store " + path);
+    if (!row.ok()) return row.status().WithContext("store " + store.path());
     if (!*row) break;
     out.push_back(q.Text(0));
   }

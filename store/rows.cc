@@ -22,88 +22,68 @@ std::string InputsJson(const std::map<std::string, std::string>& inputs) {
   return nlohmann::json(inputs).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// One column into a field of the matching type; JSON columns (labels,
+// inputs) are parsed here.
+void Read(const Stmt& q, int col, int64_t& out) { out = q.Int(col); }
+void Read(const Stmt& q, int col, std::optional<int64_t>& out) { out = q.OptInt(col); }
+void Read(const Stmt& q, int col, std::string& out) { out = q.Text(col); }
+void Read(const Stmt& q, int col, std::optional<std::string>& out) { out = q.OptText(col); }
+void Read(const Stmt& q, int col, ActionKind& out) { out = ParseActionKind(q.Text(col)); }
+void Read(const Stmt& q, int col, ActionStatus& out) { out = ParseActionStatus(q.Text(col)); }
+void Read(const Stmt& q, int col, RequestStatus& out) { out = ParseRequestStatus(q.Text(col)); }
+void Read(const Stmt& q, int col, std::vector<std::string>& labels) {
+  labels = ParseLabels(q.Text(col));
+}
+void Read(const Stmt& q, int col, std::map<std::string, std::string>& inputs) {
+  inputs.clear();
+  auto j = nlohmann::json::parse(q.Text(col), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it->is_string()) inputs[it.key()] = it->get<std::string>();
+  }
+}
+
+// Reads columns 0, 1, 2, ... into `fields`, in order.
+template <typename... T>
+void ReadColumns(const Stmt& q, T&... fields) {
+  int col = 0;
+  (Read(q, col++, fields), ...);
+}
+
+}  // namespace
+
+// Each reads the columns of its k*Columns (rows.h) in that order.
+
 JobState JobFromRow(const Stmt& q) {
   JobState s;
-  s.id = q.Int(0);
-  s.run_id = q.Int(1);
-  s.run_attempt = q.Int(2);
-  s.repository = q.Text(3);
-  s.workflow_name = q.Text(4);
-  s.name = q.Text(5);
-  s.labels = ParseLabels(q.Text(6));
-  s.status = q.Text(7);
-  s.conclusion = q.OptText(8);
-  s.runner_name = q.OptText(9);
-  s.runner_group = q.OptText(10);
-  s.queued_at = q.OptInt(11);
-  s.started_at = q.OptInt(12);
-  s.completed_at = q.OptInt(13);
-  s.updated_at = q.Int(14);
+  ReadColumns(q, s.id, s.run_id, s.run_attempt, s.repository, s.workflow_name, s.name, s.labels,
+              s.status, s.conclusion, s.runner_name, s.runner_group, s.queued_at, s.started_at,
+              s.completed_at, s.updated_at);
   return s;
 }
 
 RunState RunFromRow(const Stmt& q) {
   RunState s;
-  s.id = q.Int(0);
-  s.attempt = q.Int(1);
-  s.repository = q.Text(2);
-  s.workflow_path = q.Text(3);
-  s.workflow_name = q.Text(4);
-  s.display_title = q.OptText(5);
-  s.event = q.Text(6);
-  s.status = q.Text(7);
-  s.conclusion = q.OptText(8);
-  s.html_url = q.OptText(9);
-  s.head_branch = q.OptText(10);
-  s.head_sha = q.OptText(11);
-  s.created_at = q.OptInt(12);
-  s.updated_at = q.OptInt(13);
-  s.run_started_at = q.OptInt(14);
+  ReadColumns(q, s.id, s.attempt, s.repository, s.workflow_path, s.workflow_name,
+              s.display_title, s.event, s.status, s.conclusion, s.html_url, s.head_branch,
+              s.head_sha, s.created_at, s.updated_at, s.run_started_at);
   return s;
 }
 
 DispatchRequest RequestFromRow(const Stmt& q) {
   DispatchRequest r;
-  r.id = q.Int(0);
-  r.repository = q.Text(1);
-  r.workflow = q.Text(2);
-  r.ref = q.Text(3);
-  auto j = nlohmann::json::parse(q.Text(4), nullptr, /*allow_exceptions=*/false);
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it->is_string()) r.inputs[it.key()] = it->get<std::string>();
-    }
-  }
-  r.status = q.Text(5);
-  r.run_id = q.OptInt(6);
-  r.parent_id = q.OptInt(7);
-  r.fallback_count = q.Int(8);
-  r.last_error = q.OptText(9);
-  r.created_at = q.Int(10);
-  r.updated_at = q.Int(11);
+  ReadColumns(q, r.id, r.repository, r.workflow, r.ref, r.inputs, r.status, r.run_id,
+              r.parent_id, r.fallback_count, r.last_error, r.created_at, r.updated_at);
   return r;
 }
 
 ActionRecord ActionFromRow(const Stmt& q) {
   ActionRecord a;
-  a.id = q.Int(0);
-  a.kind = q.Text(1);
-  a.key = q.Text(2);
-  a.repository = q.Text(3);
-  a.status = q.Text(4);
-  a.due_at = q.OptInt(5);
-  a.next_attempt_at = q.OptInt(6);
-  a.attempts = q.Int(7);
-  a.last_error = q.OptText(8);
-  a.reason = q.Text(9);
-  a.payload = q.Text(10);
-  a.result = q.OptText(11);
-  a.job_id = q.OptInt(12);
-  a.run_id = q.OptInt(13);
-  a.run_attempt = q.OptInt(14);
-  a.created_at = q.Int(15);
-  a.updated_at = q.Int(16);
-  a.done_at = q.OptInt(17);
+  ReadColumns(q, a.id, a.kind, a.key, a.repository, a.status, a.due_at, a.next_attempt_at,
+              a.attempts, a.last_error, a.reason, a.payload, a.result, a.job_id, a.run_id,
+              a.run_attempt, a.created_at, a.updated_at, a.done_at);
   return a;
 }
 

@@ -8,7 +8,6 @@
 // commits once, and then calls every entry's completion. A failed commit fails every entry of the batch:
 // none of them was recorded, so none may be acknowledged.
 #include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <condition_variable>
 #include <deque>
@@ -21,6 +20,7 @@
 #include <thread>
 
 #include "store/body_codec.h"
+#include "store/connection.h"
 #include "store/lifecycle.h"
 #include "store/migrations.h"
 #include "store/rows.h"
@@ -29,25 +29,6 @@
 
 namespace relayq::store {
 namespace {
-
-// Sets a connection's durability to the store's mode (see StoreOptions).
-const char* SynchronousPragma(StoreOptions::Sync sync) {
-  return sync == StoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
-                                           : "PRAGMA synchronous = NORMAL";
-}
-
-// Switches the store to WAL (a no-op once it is). Switching a new file needs
-// an exclusive lock, for which SQLite does not call the busy handler, so a
-// process opening the same new store at that moment gets "database is
-// locked": retried here for up to the busy timeout.
-Status EnableWal(sqlite3* db, int busy_timeout_ms) {
-  constexpr int kStepMs = 10;
-  for (int waited = 0;; waited += kStepMs) {
-    Status s = Exec(db, "PRAGMA journal_mode = WAL");
-    if (s.ok() || s.code() != Status::Code::kUnavailable || waited >= busy_timeout_ms) return s;
-    sqlite3_sleep(kStepMs);
-  }
-}
 
 struct Pending {
   Delivery delivery;  // its body moved out into `body`
@@ -490,8 +471,9 @@ Status SqliteStore::ApplyJob(const Delivery& d, const JobEvent& e, LifecycleChan
     }
   }
   std::optional<int64_t> event_at = e.completed_at;
-  if (JobStage(e.status) == 3) event_at = e.started_at;
-  if (JobStage(e.status) <= 2) event_at = e.created_at;
+  const JobStage stage = JobStageOf(e.status);
+  if (stage == JobStage::kInProgress) event_at = e.started_at;
+  if (stage <= JobStage::kQueued) event_at = e.created_at;
   insert_job_event_.Bind(1, e.job_id)
       .Bind(2, std::string_view(d.id))
       .Bind(3, std::string_view(e.action))
@@ -556,11 +538,11 @@ Status SqliteStore::LinkRunToRequest(const RunState& run) {
 Status SqliteStore::RecordActions(const std::vector<NewAction>& actions, int64_t now,
                                   bool& any_new) {
   for (const NewAction& a : actions) {
-    const bool final_state = a.status == "aborted" || a.status == "failed" || a.status == "done";
-    insert_action_.Bind(1, std::string_view(a.kind))
+    const bool final_state = IsFinal(a.status);
+    insert_action_.Bind(1, ActionKindName(a.kind))
         .Bind(2, std::string_view(a.key))
         .Bind(3, std::string_view(a.repository))
-        .Bind(4, std::string_view(a.status))
+        .Bind(4, ActionStatusName(a.status))
         .Bind(5, a.due_at)
         .Bind(6, a.last_error)
         .Bind(7, std::string_view(a.reason))
@@ -657,10 +639,7 @@ void SqliteStore::TrainDictionaryFor(const std::string& event) {
 // Another connection to the store file, in the store's durability mode, for
 // work beside the writer's (its statements stay the writer's alone).
 Result<Db> SqliteStore::OpenBeside(int busy_timeout_ms) const {
-  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(options_.path, SQLITE_OPEN_READWRITE));
-  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
-  RELAYQ_RETURN_IF_ERROR(Exec(db.get(), SynchronousPragma(options_.synchronous)));
-  return db;
+  return Connect(options_, Access::kReadWrite, busy_timeout_ms);
 }
 
 Status SqliteStore::CheckWritable() {
@@ -703,25 +682,27 @@ void SqliteStore::Close() {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& clock) {
-  struct stat st {};
-  const bool existed = ::stat(options.path.c_str(), &st) == 0;
-  RELAYQ_ASSIGN_OR_RETURN(
-      Db db, OpenDb(options.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX));
-  // Raw bodies may hold private repository data: owner-only from the start.
-  if (!existed) ::chmod(options.path.c_str(), 0600);
-  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
-  Status s = EnableWal(db.get(), options.busy_timeout_ms);
-  if (s.ok()) {
-    s = Exec(db.get(), SynchronousPragma(options.synchronous));
+Result<std::unique_ptr<Store>> Database::OpenWriter(Clock& clock) const {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options_, Access::kReadWrite));
+  auto version = SchemaVersion(db.get());
+  if (!version.ok()) return version.status().WithContext("store " + options_.path);
+  if (*version != LatestSchemaVersion()) {
+    return Status::InvalidArgument("store " + options_.path + " has schema " +
+                                   std::to_string(*version) + ", not " +
+                                   std::to_string(LatestSchemaVersion()) + " (migrate it first)");
   }
-  if (s.ok()) s = Migrate(db.get());
-  if (!s.ok()) return s.WithContext("store " + options.path);
-  auto store = std::make_unique<SqliteStore>(options, std::move(db), clock);
+  auto store = std::make_unique<SqliteStore>(options_, std::move(db), clock);
   RELAYQ_RETURN_IF_ERROR(store->Prepare());
   RELAYQ_RETURN_IF_ERROR(store->LoadDictionaries());
   store->Start();
   return std::unique_ptr<Store>(std::move(store));
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, Clock& clock) {
+  RELAYQ_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
+                          Database::Open(options, Database::Mode::kCreate));
+  RELAYQ_RETURN_IF_ERROR(db->Migrate());
+  return db->OpenWriter(clock);
 }
 
 }  // namespace relayq::store

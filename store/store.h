@@ -20,27 +20,10 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/database.h"
 #include "store/model.h"
 
 namespace relayq::store {
-
-struct StoreOptions {
-  // The SQLite file; created (mode 0600) when missing.
-  std::string path = "relayq.db";
-  // FULL: a commit survives a power cut (fsync per commit). NORMAL: survives
-  // a crash of relayq but not of the machine; faster. See README.
-  enum class Sync { kFull, kNormal };
-  Sync synchronous = Sync::kFull;
-  // How many deliveries one transaction takes at most.
-  size_t max_batch = 512;
-  // How long a write waits for a lock held by another process (a backup, the
-  // CLI) before failing with Unavailable.
-  int busy_timeout_ms = 5000;
-  // After this many bodies of one event compressed without a dictionary, a
-  // background thread trains a zstd dictionary on the latest of them and
-  // later bodies of that event use it (store/body_codec.h). 0: never.
-  size_t dictionary_after = 1000;
-};
 
 // What one delivery changed, offered to the routing hook inside the
 // transaction that records it.
@@ -100,10 +83,11 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Opens (creating and migrating as needed) the store at options.path and
-  // starts its writer thread. Fails with a clear Status when the file cannot
-  // be opened, is not a relayq store, or is from a newer relayq. `clock`
-  // stamps the body dictionaries it trains and must outlive the store.
+  // Shorthand for Database::Open(options, kCreate), Migrate() and
+  // OpenWriter(clock): creates and migrates the store at options.path as
+  // needed and starts its writer thread. Fails with a clear Status when the
+  // file cannot be opened, is not a relayq store, or is from a newer relayq.
+  // `clock` stamps the body dictionaries it trains and must outlive the store.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, Clock& clock);
 
   // Records `delivery` and applies its job/run event, then returns once the

@@ -24,6 +24,7 @@
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/fake_sleeper.h"
+#include "tests/fakes/routing_fixtures.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace relayq::testing {
@@ -71,7 +72,11 @@ class RoutingHarness {
     if (!s.ok()) return Failed(s.status().ToString());
     store_ = std::move(*s);
     store_->SetRoutingHook(router_.get(), nullptr);
-    auto a = store::ActionStore::Open(o.path, options_.busy_timeout_ms);
+    store::StoreOptions ao = o;
+    ao.busy_timeout_ms = options_.busy_timeout_ms;
+    auto db = store::Database::Open(ao);
+    if (!db.ok()) return Failed(db.status().ToString());
+    auto a = (*db)->OpenActionStore();
     if (!a.ok()) return Failed(a.status().ToString());
     actions_ = std::move(*a);
     FakeGitHubServer::Options fo;
@@ -92,12 +97,8 @@ class RoutingHarness {
     executor_.reset();
     client_.reset();
     ++incarnation_;
-    github::ClientOptions co;
-    co.api_url = github_->url();
-    co.token = "t";
-    co.write_interval = std::chrono::milliseconds(0);
+    github::ClientOptions co = FakeGitHubClientOptions(github_->url());
     co.read_timeout = std::chrono::milliseconds(5000);
-    co.random = [] { return 0.5; };
     co.user_agent = "relayq-" + std::to_string(incarnation_);
     auto client = github::HttpGitHubClient::Create(co, clock_, sleeper_);
     if (!client.ok()) return Failed(client.status().ToString());
@@ -139,17 +140,7 @@ class RoutingHarness {
       job.run_id = run_id;
       job.labels = {"self-hosted", "macmini"};
       github_->AddJob(job);
-      store::Delivery jd;
-      jd.event = "workflow_job";
-      jd.repository = "octo/kit";
-      store::JobEvent je;
-      je.job_id = job_id;
-      je.run_id = run_id;
-      je.repository = "octo/kit";
-      je.labels = {"self-hosted", "macmini"};
-      je.status = je.action = "queued";
-      je.created_at = Now();
-      jd.job = je;
+      store::Delivery jd = QueuedJobDelivery("octo/kit", run_id, job_id, job.labels, Now());
       Record("job-" + std::to_string(job_id) + "-queued", jd);
     }
   }
@@ -157,25 +148,13 @@ class RoutingHarness {
 
   void RecordRun(int64_t run_id, const std::string& path, const std::string& status,
                  const std::string& conclusion, const std::string& delivery_suffix = "") {
-    store::Delivery rd;
-    rd.event = "workflow_run";
-    rd.repository = "octo/kit";
-    store::RunEvent re;
-    re.run_id = run_id;
-    re.repository = "octo/kit";
-    re.workflow_path = path;
-    re.status = status;
-    re.action = status == "completed" ? "completed" : "requested";
-    if (!conclusion.empty()) re.conclusion = conclusion;
-    re.head_branch = "main";
-    re.updated_at = Now();
-    rd.run = re;
+    store::Delivery rd = RunDelivery("octo/kit", run_id, path, status, conclusion, Now());
     Record("run-" + std::to_string(run_id) + "-" + status + delivery_suffix, rd);
   }
 
   std::string ActionStatus(const std::string& key) {
     auto a = actions_->GetActionByKey(key);
-    return a.ok() && *a ? (*a)->status : "";
+    return a.ok() && *a ? std::string(store::ActionStatusName((*a)->status)) : "";
   }
   nlohmann::json ActionResult(const std::string& key) {
     auto a = actions_->GetActionByKey(key);

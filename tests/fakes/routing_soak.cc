@@ -18,6 +18,19 @@ constexpr int64_t kJob = 1000;
 
 }  // namespace
 
+void SoakResult::Add(const SoakResult& r) {
+  fallbacks_cancelled += r.fallbacks_cancelled;
+  replacements += r.replacements;
+  aborted_started += r.aborted_started;
+  started_between += r.started_between;
+  successful_runs += r.successful_runs;
+  chain_runs += r.chain_runs;
+  restarts += r.restarts;
+  clock_steps += r.clock_steps;
+  github_calls += r.github_calls;
+  for (const auto& [k, v] : r.faults) faults[k] += v;
+}
+
 SoakResult RunRoutingSoakScenario(uint64_t seed) {
   SoakResult out;
   RoutingHarness h;

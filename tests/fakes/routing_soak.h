@@ -39,6 +39,9 @@ struct SoakResult {
   int clock_steps = 0;
   int github_calls = 0;
   std::map<std::string, int> faults;  // injected fault kind -> count
+
+  // Adds `r`'s counts to these (ok and failure are left alone).
+  void Add(const SoakResult& r);
 };
 
 // Runs the scenario of `seed` (deterministic choices; timing may vary).

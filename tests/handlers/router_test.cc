@@ -20,6 +20,7 @@
 #include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/fake_sleeper.h"
 #include "tests/fakes/github_payloads.h"
+#include "tests/fakes/routing_fixtures.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace relayq::handlers {
@@ -61,7 +62,9 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     store_->SetRoutingHook(router_.get(), nullptr);
-    auto a = store::ActionStore::Open(o.path);
+    auto db = store::Database::Open(o);
+    ASSERT_TRUE(db.ok());
+    auto a = (*db)->OpenActionStore();
     ASSERT_TRUE(a.ok());
     actions_ = std::move(*a);
   }
@@ -82,12 +85,8 @@ class RouterTest : public ::testing::Test {
     job.run_id = kRun;
     job.labels = {"self-hosted", "macmini", "audio", "ffmpeg"};
     github_->AddJob(job);
-    github::ClientOptions co;
-    co.api_url = github_->url();
-    co.token = "t";
-    co.write_interval = milliseconds(0);
-    co.random = [] { return 0.5; };
-    auto client = github::HttpGitHubClient::Create(co, clock_, sleeper_);
+    auto client = github::HttpGitHubClient::Create(testing::FakeGitHubClientOptions(github_->url()),
+                                                   clock_, sleeper_);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
     ExecutorOptions eo;
@@ -188,7 +187,7 @@ TEST_F(RouterTest, JobApprovedAfterALongWaitIsDueQueueTimeoutAfterApproval) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
   EXPECT_EQ(a->due_at, approved + 5 * 60'000);
 }
 
@@ -204,7 +203,7 @@ TEST_F(RouterTest, JobLateOnArrivalIsScheduledDueNowNotRefusedForCapabilities) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled") << a->last_error.value_or("");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled) << a->last_error.value_or("");
   EXPECT_EQ(a->due_at, created + 5 * 60'000);
   EXPECT_LE(*a->due_at, Now());
   EXPECT_FALSE(a->last_error.has_value());
@@ -222,7 +221,7 @@ TEST_F(RouterTest, TwoGovernedJobsOfARunShareOneFallbackDueAtTheEarliestDeadline
   Deliver("workflow_job", "job-a", testing::WorkflowJobPayload(Job("queued", early, kJob)));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "scheduled");
+  EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
   EXPECT_EQ(a->due_at, early + 5 * 60'000);
   EXPECT_EQ(a->job_id, kJob);
   // A redelivery of the later job does not move it back.
@@ -242,11 +241,11 @@ TEST_F(RouterTest, JobOfARunLinkedLateFallsBackWithItsRequestsInputs) {
   DeliverRun();
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
   ASSERT_TRUE(Action().has_value());
-  EXPECT_EQ(Action()->status, "scheduled") << Action()->last_error.value_or("");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kScheduled) << Action()->last_error.value_or("");
   Link();
   clock_.Advance(minutes(5));
   EXPECT_GE(executor_->RunDue(), 1);
-  EXPECT_EQ(Action()->status, "done") << Action()->last_error.value_or("");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kDone) << Action()->last_error.value_or("");
   int replacements = 0;
   for (const auto& r : github_->runs()) {
     if (r.workflow != "transcribe_rpi.yml") continue;
@@ -266,12 +265,12 @@ TEST_F(RouterTest, JobOfAFallbackRunLinkedLateIsRefusedForMaxFallbacks) {
   DeliverRun();
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", Now())));
   ASSERT_TRUE(Action().has_value());
-  EXPECT_EQ(Action()->status, "scheduled");
+  EXPECT_EQ(Action()->status, store::ActionStatus::kScheduled);
   Link();
   clock_.Advance(minutes(5));
   EXPECT_GE(executor_->RunDue(), 1);
   auto a = Action();
-  EXPECT_EQ(a->status, "aborted");
+  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
   EXPECT_NE(a->last_error.value_or("").find("max_fallbacks"), std::string::npos)
       << a->last_error.value_or("");
   EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
@@ -286,7 +285,7 @@ TEST_F(RouterTest, LinkedFallbackRunIsRefusedAtOnce) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", Now())));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, "aborted");
+  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
   EXPECT_EQ(a->last_error, "max_fallbacks");
 }
 
@@ -307,7 +306,7 @@ TEST_F(RouterTest, JobPendingThenQueuedIsJudgedFromWhenItQueued) {
     Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", created)));
     auto a = Action();
     ASSERT_TRUE(a.has_value());
-    EXPECT_EQ(a->status, "scheduled");
+    EXPECT_EQ(a->status, store::ActionStatus::kScheduled);
     EXPECT_EQ(a->due_at, queued + 5 * 60'000);
   }
 }

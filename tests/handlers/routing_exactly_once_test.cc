@@ -86,7 +86,7 @@ TEST_F(RoutingExactlyOnceTest, WorkerWhoseClaimWasTakenOverStopsBeforeCancelling
   auto taken = h_.actions().ClaimDue(h_.Now(), "other-worker", h_.Now() + 60'000, 10);
   ASSERT_TRUE(taken.ok() && taken->size() == 1u);
   ActionOutcome out = h_.executor().Execute((*stale)[0].action, (*stale)[0].claim);
-  EXPECT_EQ(out.status, "lost");
+  EXPECT_EQ(out.status, ExecOutcome::kLost);
   EXPECT_EQ(h_.github().CountCalls("POST", "/cancel"), 0);
   EXPECT_EQ(h_.github().CountCalls("POST", "/dispatches"), 0);
   EXPECT_EQ(h_.ActionStatus(kFallback), "running");  // still the other worker's
@@ -388,7 +388,7 @@ TEST(RoutingStopTest, StopEndsGitHubWaitsAtOnceAndSavesProgress) {
   EXPECT_EQ(h.github().CountCalls("POST", ""), 0);
   auto a = h.actions().GetActionByKey(kFallback);
   ASSERT_TRUE(a.ok() && *a);
-  EXPECT_EQ((*a)->status, "pending");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ((*a)->attempts, 0);
 }
 

@@ -28,16 +28,7 @@ TEST(RoutingSoakTest, EveryFallbackAndChainHappensExactlyOnceUnderFaults) {
       ++failed;
       ADD_FAILURE() << "seed " << seed << ": " << r.failure;
     }
-    total.fallbacks_cancelled += r.fallbacks_cancelled;
-    total.replacements += r.replacements;
-    total.aborted_started += r.aborted_started;
-    total.started_between += r.started_between;
-    total.successful_runs += r.successful_runs;
-    total.chain_runs += r.chain_runs;
-    total.restarts += r.restarts;
-    total.clock_steps += r.clock_steps;
-    total.github_calls += r.github_calls;
-    for (const auto& [k, v] : r.faults) total.faults[k] += v;
+    total.Add(r);
   }
   std::cout << "routing soak: seeds " << first << ".." << first + n - 1 << ", " << failed
             << " failed; cancelled " << total.fallbacks_cancelled << ", replacements "

@@ -1,8 +1,9 @@
-// Router + ActionExecutor on a real store and a fake GitHub API, with a fake
-// clock: queue timeouts are crossed by advancing the clock, never by
-// sleeping.
+// Router + ActionExecutor on an in-memory action store (FakeActionStore:
+// the lifecycle merge and the ActionStore contract without SQLite) and a
+// fake GitHub API, with a fake clock: queue timeouts are crossed by
+// advancing the clock, never by sleeping. The exactly-once and soak tests
+// run the same path on the real SQLite store.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -10,11 +11,11 @@
 #include "handlers/action_executor.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
+#include "tests/fakes/fake_action_store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/fake_sleeper.h"
-#include "tests/fakes/sqlite_reader.h"
-#include "tests/fakes/temp_dir.h"
+#include "tests/fakes/routing_harness.h"
 
 namespace relayq::handlers {
 namespace {
@@ -40,30 +41,16 @@ class RoutingUnitTest : public ::testing::Test {
     policy_ = std::make_unique<PolicyHolder>(parsed.policy);
     router_ = std::make_unique<Router>(*policy_);
 
-    store::StoreOptions o;
-    o.path = dir_.File("relayq.db");
-    auto s = store::Store::Open(o, clock_);
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(*s);
-    store_->SetRoutingHook(router_.get(), nullptr);
-    auto a = store::ActionStore::Open(o.path);
-    ASSERT_TRUE(a.ok());
-    actions_ = std::move(*a);
-
     auto fake = testing::FakeGitHubServer::Start();
     ASSERT_TRUE(fake.ok());
     github_ = std::move(*fake);
-    github::ClientOptions co;
-    co.api_url = github_->url();
-    co.token = "t";
-    co.write_interval = milliseconds(0);
-    co.random = [] { return 0.5; };
-    auto client = github::HttpGitHubClient::Create(co, clock_, sleeper_);
+    auto client = github::HttpGitHubClient::Create(testing::FakeGitHubClientOptions(github_->url()),
+                                                   clock_, sleeper_);
     ASSERT_TRUE(client.ok());
     client_ = std::move(*client);
     ExecutorOptions eo;
     eo.owner = "test";
-    executor_ = std::make_unique<ActionExecutor>(*actions_, *client_, *policy_, clock_, metrics_, eo);
+    executor_ = std::make_unique<ActionExecutor>(actions_, *client_, *policy_, clock_, metrics_, eo);
   }
 
   int64_t Now() { return ToUnixMillis(clock_.Now()); }
@@ -71,8 +58,7 @@ class RoutingUnitTest : public ::testing::Test {
   void Record(const std::string& id, store::Delivery d) {
     d.id = id;
     d.received_at = Now();
-    auto r = store_->Ingest(std::move(d));
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    actions_.Ingest(d, router_.get());
   }
 
   // A run of transcribe_mac.yml with one queued macmini job, both recorded.
@@ -86,47 +72,24 @@ class RoutingUnitTest : public ::testing::Test {
     job.run_id = run_id;
     job.labels = {"self-hosted", "macmini"};
     github_->AddJob(job);
-
-    store::Delivery rd;
-    rd.event = "workflow_run";
-    rd.repository = "octo/kit";
-    store::RunEvent re;
-    re.run_id = run_id;
-    re.repository = "octo/kit";
-    re.workflow_path = ".github/workflows/transcribe_mac.yml";
-    re.status = re.action = "queued";
-    re.head_branch = "main";
-    re.updated_at = Now();
-    rd.run = re;
-    Record("run-" + std::to_string(run_id), rd);
-
-    store::Delivery jd;
-    jd.event = "workflow_job";
-    jd.repository = "octo/kit";
-    store::JobEvent je;
-    je.job_id = job_id;
-    je.run_id = run_id;
-    je.repository = "octo/kit";
-    je.labels = {"self-hosted", "macmini"};
-    je.status = je.action = "queued";
-    je.created_at = Now();
-    jd.job = je;
-    Record("job-" + std::to_string(job_id), jd);
+    Record("run-" + std::to_string(run_id),
+           testing::RunDelivery("octo/kit", run_id, ".github/workflows/transcribe_mac.yml", "queued",
+                                "", Now()));
+    Record("job-" + std::to_string(job_id),
+           testing::QueuedJobDelivery("octo/kit", run_id, job_id, job.labels, Now()));
   }
 
   std::string Status(const std::string& key) {
-    auto a = actions_->GetActionByKey(key);
-    return a.ok() && *a ? (*a)->status : "";
+    auto a = actions_.GetActionByKey(key);
+    return a.ok() && *a ? std::string(store::ActionStatusName((*a)->status)) : "";
   }
 
-  testing::TempDir dir_;
   testing::FakeClock clock_;
   testing::FakeSleeper sleeper_{&clock_};
   MetricsRegistry metrics_;
+  testing::FakeActionStore actions_;
   std::unique_ptr<PolicyHolder> policy_;
   std::unique_ptr<Router> router_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<store::ActionStore> actions_;
   std::unique_ptr<testing::FakeGitHubServer> github_;
   std::unique_ptr<github::GitHubClient> client_;
   std::unique_ptr<ActionExecutor> executor_;
@@ -149,7 +112,7 @@ TEST_F(RoutingUnitTest, NextDueTimeIsTheEarliestDeadline) {
   QueueJob(100, 1000);
   clock_.Advance(seconds(60));
   QueueJob(200, 2000);
-  auto next = actions_->NextDueTime();
+  auto next = actions_.NextDueTime();
   ASSERT_TRUE(next.ok() && *next);
   EXPECT_EQ(**next, Now() - 60'000 + 5 * 60'000);
 }
@@ -162,17 +125,17 @@ TEST_F(RoutingUnitTest, TransientFailuresBackOffThenSucceedOnce) {
   // executor attempts.
   github_->FailNext("/dispatches", 2, 502);
   EXPECT_EQ(executor_->RunDue(), 1);
-  auto a = actions_->GetActionByKey("fallback:100:1");
+  auto a = actions_.GetActionByKey("fallback:100:1");
   ASSERT_TRUE(a.ok() && *a);
-  EXPECT_EQ((*a)->status, "pending");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ((*a)->attempts, 1);
   EXPECT_GT(*(*a)->next_attempt_at, Now());
   // Not before the backoff has passed.
   EXPECT_EQ(executor_->RunDue(), 0);
   clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
   EXPECT_EQ(executor_->RunDue(), 1);
-  a = actions_->GetActionByKey("fallback:100:1");
-  EXPECT_EQ((*a)->status, "pending");
+  a = actions_.GetActionByKey("fallback:100:1");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
   EXPECT_EQ((*a)->attempts, 2);
   clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
   EXPECT_EQ(executor_->RunDue(), 1);
@@ -193,28 +156,45 @@ TEST_F(RoutingUnitTest, DispatchWhoseAnswerWasLostIsNotSentTwice) {
   clock_.Advance(seconds(5 * 60));
   EXPECT_EQ(executor_->RunDue(), 1);
   ASSERT_EQ(Status("fallback:100:1"), "done");
-  auto a = actions_->GetActionByKey("fallback:100:1");
+  auto a = actions_.GetActionByKey("fallback:100:1");
   const int64_t request = nlohmann::json::parse(*(*a)->result)["request_id"].get<int64_t>();
   // Rewind the store to the moment before the answer was recorded.
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(dir_.File("relayq.db").c_str(), &db), SQLITE_OK);
-    std::string sql =
-        "UPDATE actions SET status = 'pending', next_attempt_at = 0, result = "
-        "json_object('stage', 'dispatching', 'request_id', " + std::to_string(request) +
-        ", 'sends', 1) WHERE key = 'fallback:100:1'; UPDATE dispatch_requests SET status = "
-        "'pending', run_id = NULL WHERE id = " + std::to_string(request) + ";";
-    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
+  actions_.EditAction("fallback:100:1", [&](store::ActionRecord& r) {
+    r.status = store::ActionStatus::kPending;
+    r.next_attempt_at = 0;
+    r.result = nlohmann::json{{"stage", "dispatching"}, {"request_id", request}, {"sends", 1}}.dump();
+  });
+  actions_.EditRequest(request, [](store::DispatchRequest& r) {
+    r.status = store::RequestStatus::kPending;
+    r.run_id.reset();
+  });
   github_->ClearCalls();
   EXPECT_EQ(executor_->RunDue(), 1);
   EXPECT_EQ(Status("fallback:100:1"), "done");
   EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 0);
-  auto r = actions_->GetRequest(request);
+  auto r = actions_.GetRequest(request);
   ASSERT_TRUE(r.ok() && *r);
-  EXPECT_EQ((*r)->status, "dispatched");
+  EXPECT_EQ((*r)->status, store::RequestStatus::kDispatched);
   EXPECT_TRUE((*r)->run_id.has_value());
+}
+
+// The store failed (busy, disk) exactly when the accepted dispatch was to be
+// recorded: the action is retried later and finishes from its saved
+// progress, without sending the dispatch again.
+TEST_F(RoutingUnitTest, StoreFailureWhenRecordingADispatchDoesNotResendIt) {
+  QueueJob(100, 1000);
+  clock_.Advance(seconds(5 * 60));
+  actions_.FailNextWrites(1, "FinishDispatched");
+  EXPECT_EQ(executor_->RunDue(), 1);
+  auto a = actions_.GetActionByKey("fallback:100:1");
+  ASSERT_TRUE(a.ok() && *a);
+  EXPECT_EQ((*a)->status, store::ActionStatus::kPending);
+  EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 1);
+  clock_.Advance(milliseconds(*(*a)->next_attempt_at - Now()));
+  EXPECT_EQ(executor_->RunDue(), 1);
+  EXPECT_EQ(Status("fallback:100:1"), "done");
+  EXPECT_EQ(github_->CountCalls("POST", "/dispatches"), 1);
+  EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 1);
 }
 
 TEST_F(RoutingUnitTest, PermanentFailureFailsWithTheReason) {
@@ -222,15 +202,15 @@ TEST_F(RoutingUnitTest, PermanentFailureFailsWithTheReason) {
   clock_.Advance(seconds(5 * 60));
   github_->FailNext("/dispatches", 1, 404);
   executor_->RunDue();
-  auto a = actions_->GetActionByKey("fallback:100:1");
-  EXPECT_EQ((*a)->status, "failed");
+  auto a = actions_.GetActionByKey("fallback:100:1");
+  EXPECT_EQ((*a)->status, store::ActionStatus::kFailed);
   EXPECT_NE((*a)->last_error->find("404"), std::string::npos) << *(*a)->last_error;
 }
 
 TEST_F(RoutingUnitTest, ExpiredClaimOfADeadOwnerIsTakenOver) {
   QueueJob(100, 1000);
   clock_.Advance(seconds(5 * 60));
-  auto claimed = actions_->ClaimDue(Now(), "someone-who-dies", Now() + 60'000, 10);
+  auto claimed = actions_.ClaimDue(Now(), "someone-who-dies", Now() + 60'000, 10);
   ASSERT_TRUE(claimed.ok());
   ASSERT_EQ(claimed->size(), 1u);
   EXPECT_EQ(executor_->RunDue(), 0);  // held by the other owner

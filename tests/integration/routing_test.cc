@@ -103,6 +103,30 @@ class RoutingTest : public IntegrationTest {
     return Deliver(*c, "workflow_job", delivery, WorkflowJobPayload(spec));
   }
 
+  // The Mac route with fallback_when_offline (grace 1s) and `queue_timeout`.
+  void WriteOfflineAwarePolicy(const std::string& queue_timeout) {
+    std::ofstream(dir_.File("policy.yaml"), std::ios::trunc)
+        << "routes:\n"
+           "  transcribe:\n"
+           "    match: { workflow: transcribe_mac.yml }\n"
+           "    prefer: [macmini]\n"
+           "    fallback: [rpi4]\n"
+           "    queue_timeout: " << queue_timeout << "\n"
+           "    fallback_when_offline: true\n"
+           "    offline_grace: 1s\n"
+           "    fallback_workflow: transcribe_rpi.yml\n";
+  }
+
+  // Runner macmini-1 of kRepo, as the runners API lists it.
+  void AddMacRunner(const std::string& status, std::vector<std::string> labels) {
+    FakeRunner mac;
+    mac.repo = kRepo;
+    mac.name = "macmini-1";
+    mac.status = status;
+    mac.labels = std::move(labels);
+    github_->AddRunner(mac);
+  }
+
   // A dispatched transcribe_mac run with one queued macmini job, as GitHub
   // would report it. Returns {run id, job id}.
   std::pair<int64_t, int64_t> QueuedMacJob(const std::string& url) {
@@ -223,22 +247,8 @@ TEST_F(RoutingTest, ServerErrorsThenSuccessGiveExactlyOneDispatch) {
 }
 
 TEST_F(RoutingTest, FallsBackEarlyWhenNoPreferredRunnerIsOnline) {
-  std::ofstream(dir_.File("policy.yaml"), std::ios::trunc) << R"(routes:
-  transcribe:
-    match: { workflow: transcribe_mac.yml }
-    prefer: [macmini]
-    fallback: [rpi4]
-    queue_timeout: 10m
-    fallback_when_offline: true
-    offline_grace: 1s
-    fallback_workflow: transcribe_rpi.yml
-)";
-  FakeRunner mac;
-  mac.repo = kRepo;
-  mac.name = "macmini-1";
-  mac.status = "offline";
-  mac.labels = {"self-hosted", "macmini", "audio", "ffmpeg"};
-  github_->AddRunner(mac);
+  WriteOfflineAwarePolicy("10m");
+  AddMacRunner("offline", {"self-hosted", "macmini", "audio", "ffmpeg"});
   StartServe();
   QueuedMacJob("https://example.com/offline.mp3");
   // Long before the 10 minute queue_timeout.
@@ -247,21 +257,8 @@ TEST_F(RoutingTest, FallsBackEarlyWhenNoPreferredRunnerIsOnline) {
 }
 
 TEST_F(RoutingTest, WaitsTheFullTimeoutWhilePreferredRunnerIsOnline) {
-  std::ofstream(dir_.File("policy.yaml"), std::ios::trunc) << R"(routes:
-  transcribe:
-    match: { workflow: transcribe_mac.yml }
-    prefer: [macmini]
-    fallback: [rpi4]
-    queue_timeout: 3s
-    fallback_when_offline: true
-    offline_grace: 1s
-    fallback_workflow: transcribe_rpi.yml
-)";
-  FakeRunner mac;
-  mac.repo = kRepo;
-  mac.name = "macmini-1";
-  mac.labels = {"self-hosted", "macmini"};
-  github_->AddRunner(mac);
+  WriteOfflineAwarePolicy("3s");
+  AddMacRunner("online", {"self-hosted", "macmini"});
   StartServe();
   auto [run, job] = QueuedMacJob("https://example.com/online.mp3");
   const std::string key = "fallback:" + std::to_string(run) + ":1";

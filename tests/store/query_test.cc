@@ -21,6 +21,15 @@
 namespace relayq::store {
 namespace {
 
+// The store at `path`, which exists.
+std::unique_ptr<Database> OpenExisting(const std::string& path) {
+  StoreOptions o;
+  o.path = path;
+  auto db = Database::Open(o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
 constexpr int64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
 constexpr int64_t kMin = 60 * 1000;
 
@@ -355,22 +364,24 @@ TEST_F(QueryTest, WaitsBecomeKnownOnceWhenAJobStarts) {
 TEST_F(QueryTest, PruneDropsOnlyOldBodies) {
   Job("old", 1, "queued", 0);
   Job("new", 2, "queued", 60);
-  auto r = PruneBodies(Path(), kT0 + 30 * kMin);
+  auto r = PruneBodies(*OpenExisting(Path()), kT0 + 30 * kMin);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->bodies_dropped, 1);
   testing::SqliteReader db(Path());
   EXPECT_EQ(db.Value("SELECT body IS NULL FROM deliveries WHERE id = 'old'"), "1");
   EXPECT_EQ(db.Value("SELECT body IS NULL FROM deliveries WHERE id = 'new'"), "0");
   EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), 2);
-  auto again = PruneBodies(Path(), kT0 + 30 * kMin);
+  auto again = PruneBodies(*OpenExisting(Path()), kT0 + 30 * kMin);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->bodies_dropped, 0);
-  EXPECT_EQ(PruneBodies(dir_.File("absent.db"), 0).status().code(), Status::Code::kNotFound);
+  StoreOptions absent;
+  absent.path = dir_.File("absent.db");
+  EXPECT_EQ(Database::Open(absent).status().code(), Status::Code::kNotFound);
 }
 
 TEST_F(QueryTest, BackupIsACompleteCopyAndNeverOverwrites) {
   for (int i = 1; i <= 20; ++i) Job("d" + std::to_string(i), i, "queued", i);
-  auto size = BackupTo(Path(), dir_.File("copy.db"));
+  auto size = BackupTo(*OpenExisting(Path()), dir_.File("copy.db"));
   ASSERT_TRUE(size.ok()) << size.status().ToString();
   EXPECT_GT(*size, 0);
   {
@@ -381,7 +392,7 @@ TEST_F(QueryTest, BackupIsACompleteCopyAndNeverOverwrites) {
   struct stat st {};
   ASSERT_EQ(::stat(dir_.File("copy.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto again = BackupTo(Path(), dir_.File("copy.db"));
+  auto again = BackupTo(*OpenExisting(Path()), dir_.File("copy.db"));
   EXPECT_EQ(again.status().code(), Status::Code::kConflict);
 }
 

@@ -44,7 +44,11 @@ TEST_F(SeenRepositoriesTest, AcceptedWorkflowDeliveriesInTheWindowOneSpellingEac
   Record("d", "workflow_job", "old/repo", 500);                       // before the window
   Record("e", "ping", "ping/only", 5000);                             // not a workflow event
   Record("f", "workflow_job", "stranger/repo", 5000, Outcome::kRefused);  // not allowed
-  auto seen = SeenRepositories(dir_.File("relayq.db"), 1000);
+  StoreOptions o;
+  o.path = dir_.File("relayq.db");
+  auto db = Database::Open(o);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto seen = SeenRepositories(**db, 1000);
   ASSERT_TRUE(seen.ok()) << seen.status().ToString();
   ASSERT_EQ(seen->size(), 2u);
   EXPECT_TRUE((*seen)[0] == "octo/kit" || (*seen)[0] == "Octo/Kit") << (*seen)[0];
@@ -52,7 +56,10 @@ TEST_F(SeenRepositoriesTest, AcceptedWorkflowDeliveriesInTheWindowOneSpellingEac
 }
 
 TEST_F(SeenRepositoriesTest, MissingStoreIsNotFound) {
-  EXPECT_EQ(SeenRepositories(dir_.File("typo.db"), 0).status().code(), Status::Code::kNotFound);
+  // The recovery reads take an open Database, which refuses a missing file.
+  StoreOptions o;
+  o.path = dir_.File("typo.db");
+  EXPECT_EQ(Database::Open(o).status().code(), Status::Code::kNotFound);
 }
 
 }  // namespace

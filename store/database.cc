@@ -1,0 +1,83 @@
+#include "store/database.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "store/connection.h"
+#include "store/migrations.h"
+
+namespace relayq::store {
+namespace {
+
+// Switches the store to WAL (a no-op once it is). Switching a new file needs
+// an exclusive lock, for which SQLite does not call the busy handler, so a
+// process opening the same new store at that moment gets "database is
+// locked": retried here for up to the busy timeout.
+Status EnableWal(sqlite3* db, int busy_timeout_ms) {
+  constexpr int kStepMs = 10;
+  for (int waited = 0;; waited += kStepMs) {
+    Status s = Exec(db, "PRAGMA journal_mode = WAL");
+    if (s.ok() || s.code() != Status::Code::kUnavailable || waited >= busy_timeout_ms) return s;
+    sqlite3_sleep(kStepMs);
+  }
+}
+
+const char* SynchronousPragma(StoreOptions::Sync sync) {
+  return sync == StoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
+                                           : "PRAGMA synchronous = NORMAL";
+}
+
+}  // namespace
+
+Result<Db> Connect(const StoreOptions& options, Access access, std::optional<int> busy_timeout_ms) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (access) {
+    case Access::kReadOnly:
+      flags |= SQLITE_OPEN_READONLY;
+      break;
+    case Access::kReadWrite:
+      flags |= SQLITE_OPEN_READWRITE;
+      break;
+    case Access::kCreate:
+      flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
+  }
+  RELAYQ_ASSIGN_OR_RETURN(Db db, OpenDb(options.path, flags));
+  sqlite3_busy_timeout(db.get(), busy_timeout_ms.value_or(options.busy_timeout_ms));
+  if (access != Access::kReadOnly) {
+    RELAYQ_RETURN_IF_ERROR(Exec(db.get(), SynchronousPragma(options.synchronous)));
+  }
+  return db;
+}
+
+Result<int> SchemaVersion(sqlite3* db) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, "PRAGMA user_version"));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? static_cast<int>(q.Int(0)) : 0;
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const StoreOptions& options, Mode mode) {
+  struct stat st {};
+  const bool existed = ::stat(options.path.c_str(), &st) == 0;
+  if (mode == Mode::kExisting) {
+    if (!existed) return Status::NotFound("no store at " + options.path);
+    if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(options.path + " is not a file");
+    return std::unique_ptr<Database>(new Database(options));
+  }
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options, Access::kCreate));
+  if (!existed) ::chmod(options.path.c_str(), options.file_mode);
+  if (Status s = EnableWal(db.get(), options.busy_timeout_ms); !s.ok()) {
+    return s.WithContext("store " + options.path);
+  }
+  return std::unique_ptr<Database>(new Database(options));
+}
+
+Status Database::Migrate() const {
+  auto db = Connect(options_, Access::kReadWrite);
+  if (!db.ok()) return db.status().WithContext("store " + options_.path);
+  Status s = store::Migrate(db->get());
+  if (!s.ok()) return s.WithContext("store " + options_.path);
+  return Status::Ok();
+}
+
+}  // namespace relayq::store

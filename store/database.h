@@ -1,0 +1,101 @@
+// Database: the one door to a relayq store file.
+//
+// A Database owns the file's path and settings (StoreOptions: durability,
+// busy timeout, file mode) and is the only way in: every connection to the
+// file, whichever part of the store makes it (the group-commit writer, the
+// ActionStore, a StoreReader, the recovery reads, prune and backup), is
+// opened by the same code with the same settings. Opening a Database checks
+// (or creates) the file; it holds no connection itself, so it is cheap to
+// open for one command and to keep for the life of the daemon.
+//
+//   auto db = Database::Open(options, Database::Mode::kCreate);
+//   db->Migrate();                    // explicit: schema to this binary's
+//   auto writer = db->OpenWriter(clock);
+//   auto actions = db->OpenActionStore();
+//   auto reader = db->OpenReader();   // read-only; one per thread
+//
+// Thread safety: a Database is immutable after Open; its methods may be
+// called from any thread, and what they hand out has its own contract.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "common/status.h"
+
+namespace relayq::store {
+
+class Store;
+class ActionStore;
+class StoreReader;
+
+struct StoreOptions {
+  // The SQLite file; created (mode `file_mode`) by Open(kCreate) when missing.
+  std::string path = "relayq.db";
+  // FULL: a commit survives a power cut (fsync per commit). NORMAL: survives
+  // a crash of relayq but not of the machine; faster. See README. Applies to
+  // every connection that writes (the writer, the ActionStore, prune).
+  enum class Sync { kFull, kNormal };
+  Sync synchronous = Sync::kFull;
+  // How many deliveries one writer transaction takes at most.
+  size_t max_batch = 512;
+  // How long a connection waits for a lock held by another one (a backup,
+  // the CLI, a checkpoint) before failing with Unavailable.
+  int busy_timeout_ms = 5000;
+  // After this many bodies of one event compressed without a dictionary, a
+  // background thread trains a zstd dictionary on the latest of them and
+  // later bodies of that event use it (store/body_codec.h). 0: never.
+  size_t dictionary_after = 1000;
+  // Permissions of a store file Open(kCreate) creates: raw bodies may hold
+  // private repository data, so owner-only by default.
+  unsigned file_mode = 0600;
+};
+
+class Database {
+ public:
+  enum class Mode {
+    // The file must exist: NotFound ("no store at PATH") when it does not,
+    // InvalidArgument when it is not a regular file. Nothing is written.
+    kExisting,
+    // Creates the file (mode options.file_mode) when missing and puts it in
+    // WAL mode (a no-op once it is). Does not migrate: call Migrate().
+    kCreate,
+  };
+
+  // Opens the store at options.path as `mode` says.
+  static Result<std::unique_ptr<Database>> Open(const StoreOptions& options,
+                                                Mode mode = Mode::kExisting);
+
+  const StoreOptions& options() const { return options_; }
+  const std::string& path() const { return options_.path; }
+
+  // Brings the schema to this binary's version (store/migrations.h): all
+  // steps in one transaction, so concurrent migrations of one file apply
+  // each step once. Fails, changing nothing, when the file is not a relayq
+  // store or was written by a newer relayq ("upgrade relayq").
+  Status Migrate() const;
+
+  // Starts the group-commit writer (store.h). The schema must be current
+  // (Migrate() first): InvalidArgument otherwise. `clock` stamps the body
+  // dictionaries it trains and must outlive the writer.
+  Result<std::unique_ptr<Store>> OpenWriter(Clock& clock) const;
+
+  // The routing actions and dispatch requests (action_store.h), on a
+  // connection of their own. InvalidArgument when the file is not a migrated
+  // relayq store.
+  Result<std::unique_ptr<ActionStore>> OpenActionStore() const;
+
+  // A read-only query connection (query.h); it never creates, migrates or
+  // writes. InvalidArgument when the file is not a relayq store, is from a
+  // newer relayq, or predates the schema the reader needs.
+  Result<std::unique_ptr<StoreReader>> OpenReader() const;
+
+ private:
+  explicit Database(StoreOptions options) : options_(std::move(options)) {}
+  const StoreOptions options_;
+};
+
+}  // namespace relayq::store

@@ -1,0 +1,462 @@
+// SqliteActionStore: the ActionStore on its own SQLite connection (see
+// action_store.h for the contract). Every statement is prepared once, when
+// the store is opened, and reused under the connection's mutex.
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <random>
+
+#include "store/action_store.h"
+#include "store/connection.h"
+#include "store/database.h"
+#include "store/rows.h"
+#include "store/sqlite_util.h"
+
+namespace relayq::store {
+
+namespace {
+
+constexpr std::string_view kClaimLost = "claim lost: ";
+
+// A fenced UPDATE of one action: `sql` followed by the fence, which binds ?1
+// to the action id and ?2 to the claim token.
+std::string Fence(std::string_view sql) {
+  return std::string(sql) + " WHERE id = ?1 AND claimed_by = ?2 AND status = 'running'";
+}
+
+class SqliteActionStore final : public ActionStore {
+ public:
+  explicit SqliteActionStore(Db db) : db_(std::move(db)) {}
+  Status Prepare();
+
+  Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
+                                         int64_t now, int64_t lease_until, Claim& claim) override;
+  Result<DispatchRequest> CreateRequestForAction(
+      const DispatchRequest& request, const Claim& claim,
+      const std::function<std::string(int64_t request_id)>& progress, int64_t now) override;
+  Status FinishDispatched(const Claim& claim, int64_t request_id, std::optional<int64_t> run_id,
+                          const std::string& result, int64_t now) override;
+  Result<std::optional<DispatchRequest>> GetRequest(int64_t id) override;
+  Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id) override;
+  Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) override;
+  Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
+                                              int64_t lease_until, size_t max) override;
+  Status Renew(const Claim& claim, int64_t lease_until, int64_t now) override;
+  Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now) override;
+  Status ReleaseClaim(const Claim& claim, int64_t now) override;
+  Status ReleaseClaims(const std::string& owner_prefix, int64_t now) override;
+  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) override;
+  Result<std::optional<int64_t>> NextDueTime() override;
+  Status Finish(const Claim& claim, ActionStatus status, const std::string& result,
+                const std::optional<std::string>& error, int64_t now) override;
+  Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
+               const std::string& result, int64_t now, bool count_attempt) override;
+  Status Reschedule(const Claim& claim, int64_t due_at, int64_t now) override;
+  Status SaveProgress(const Claim& claim, const std::string& result, int64_t now) override;
+  Result<std::optional<ActionRecord>> GetAction(int64_t id) override;
+  Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key) override;
+  Result<std::optional<JobState>> GetJob(int64_t job_id) override;
+  Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt) override;
+  Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt) override;
+
+ private:
+  // A token no other claim has or will have: random per store connection
+  // and per claim, so two workers of one process never share one.
+  std::string NewToken(const std::string& owner) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "#%016llx%llx", static_cast<unsigned long long>(rng_()),
+                  static_cast<unsigned long long>(++claims_));
+    return owner + buf;
+  }
+
+  // Runs `q`, a fenced UPDATE of one action (?1 id, ?2 token; `bind` binds
+  // the rest); Conflict when no row matched.
+  Status Fenced(Stmt& q, const Claim& claim, const std::function<void(Stmt&)>& bind) {
+    q.Bind(1, claim.action_id).Bind(2, std::string_view(claim.token));
+    bind(q);
+    RELAYQ_RETURN_IF_ERROR(q.Run());
+    if (sqlite3_changes(db_.get()) == 0) return ClaimLostStatus(claim);
+    return Status::Ok();
+  }
+
+  // Runs `body` in a BEGIN IMMEDIATE transaction; rolls back on failure.
+  template <typename F>
+  Status InTransaction(F&& body) {
+    RELAYQ_RETURN_IF_ERROR(begin_.Run());
+    Status s = body();
+    if (s.ok()) s = commit_.Run();
+    if (!s.ok()) (void)rollback_.Run();
+    return s;
+  }
+
+  static Status Run(Stmt& q, const std::function<void(Stmt&)>& bind) {
+    bind(q);
+    return q.Run();
+  }
+
+  // The first row of `q` (bound by `bind`) as a T, or nullopt.
+  template <typename T>
+  static Result<std::optional<T>> One(Stmt& q, const std::function<void(Stmt&)>& bind,
+                                      T (*from_row)(const Stmt&)) {
+    bind(q);
+    Result<bool> row = q.Step();
+    std::optional<T> out;
+    if (row.ok() && *row) out = from_row(q);
+    q.Reset();
+    if (!row.ok()) return row.status();
+    return out;
+  }
+
+  Result<int64_t> InsertRequest(const DispatchRequest& r, int64_t now) {
+    RELAYQ_RETURN_IF_ERROR(Run(insert_request_, [&](Stmt& q) {
+      q.Bind(1, std::string_view(r.repository))
+          .Bind(2, std::string_view(r.workflow))
+          .Bind(3, std::string_view(r.ref))
+          .Bind(4, std::string_view(InputsJson(r.inputs)))
+          .Bind(5, r.parent_id)
+          .Bind(6, r.fallback_count)
+          .Bind(7, now);
+    }));
+    return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get()));
+  }
+
+  std::mutex mu_;
+  Db db_;                                        // guarded by mu_
+  std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_
+  uint64_t claims_ = 0;                          // guarded by mu_
+
+  // Prepared once by Prepare(); guarded by mu_. Declared after db_, so they
+  // are finalized before the connection closes.
+  Stmt begin_, commit_, rollback_, insert_request_, insert_dispatch_, save_result_, finish_done_,
+      mark_dispatched_, get_request_, request_for_run_, mark_failed_, select_due_, claim_, renew_,
+      release_claim_, release_expired_, release_all_, next_due_, finish_, retry_, reschedule_,
+      get_action_, get_action_by_key_, get_job_, get_run_, jobs_of_run_;
+};
+
+Status SqliteActionStore::Prepare() {
+  sqlite3* db = db_.get();
+  auto prep = [db](Stmt& out, const std::string& sql) -> Status {
+    auto s = Stmt::Prepare(db, sql);
+    if (!s.ok()) return s.status().WithContext(sql);
+    out = std::move(*s);
+    return Status::Ok();
+  };
+  const std::string select_action = std::string("SELECT ") + kActionColumns + " FROM actions ";
+  const std::string select_request =
+      std::string("SELECT ") + kRequestColumns + " FROM dispatch_requests ";
+  const std::string select_job = std::string("SELECT ") + kJobColumns + " FROM jobs ";
+  const std::pair<Stmt*, std::string> statements[] = {
+      {&begin_, "BEGIN IMMEDIATE"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&insert_request_,
+       "INSERT INTO dispatch_requests (repository, workflow, ref, inputs, status, run_id, "
+       "parent_id, fallback_count, created_at, updated_at) "
+       "VALUES (?1, ?2, ?3, ?4, 'pending', NULL, ?5, ?6, ?7, ?7)"},
+      {&insert_dispatch_,
+       "INSERT INTO actions (kind, key, repository, status, next_attempt_at, claimed_by, "
+       "reason, payload, created_at, updated_at) VALUES ('dispatch', ?1, ?2, 'running', ?3, ?4, "
+       "?5, ?6, ?7, ?7)"},
+      {&save_result_, Fence("UPDATE actions SET result = ?3, updated_at = ?4")},
+      {&finish_done_, Fence("UPDATE actions SET status = 'done', result = ?3, claimed_by = NULL, "
+                            "next_attempt_at = NULL, updated_at = ?4, done_at = ?4")},
+      {&mark_dispatched_,
+       "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
+       "last_error = NULL, updated_at = ?3 WHERE id = ?1"},
+      {&get_request_, select_request + "WHERE id = ?1"},
+      {&request_for_run_, select_request + "WHERE run_id = ?1 ORDER BY id LIMIT 1"},
+      {&mark_failed_,
+       "UPDATE dispatch_requests SET status = 'failed', last_error = ?2, updated_at = ?3 "
+       "WHERE id = ?1"},
+      {&select_due_, select_action + "WHERE status IN ('scheduled', 'pending', 'running') AND "
+                                     "next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2"},
+      {&claim_,
+       "UPDATE actions SET status = 'running', claimed_by = ?2, next_attempt_at = ?3, "
+       "updated_at = ?4 WHERE id = ?1"},
+      {&renew_,
+       Fence("UPDATE actions SET next_attempt_at = max(next_attempt_at, ?3), updated_at = ?4")},
+      {&release_claim_,
+       Fence("UPDATE actions SET status = 'pending', next_attempt_at = ?3, claimed_by = NULL, "
+             "updated_at = ?3")},
+      {&release_expired_,
+       "UPDATE actions SET status = 'pending', next_attempt_at = ?2, claimed_by = NULL, "
+       "updated_at = ?2 WHERE status = 'running' AND substr(claimed_by, 1, length(?1)) = ?1 "
+       "AND next_attempt_at <= ?2"},
+      {&release_all_,
+       "UPDATE actions SET status = 'pending', next_attempt_at = ?2, claimed_by = NULL, "
+       "updated_at = ?2 WHERE status = 'running' AND substr(claimed_by, 1, length(?1)) = ?1"},
+      {&next_due_,
+       "SELECT min(next_attempt_at) FROM actions "
+       "WHERE status IN ('scheduled', 'pending', 'running')"},
+      {&finish_,
+       Fence("UPDATE actions SET status = ?3, result = ?4, last_error = coalesce(?5, last_error), "
+             "claimed_by = NULL, next_attempt_at = NULL, updated_at = ?6, done_at = ?6")},
+      {&retry_,
+       Fence(
+           "UPDATE actions SET status = 'pending', attempts = attempts + ?7, next_attempt_at = ?3, "
+           "last_error = ?4, result = ?5, claimed_by = NULL, updated_at = ?6")},
+      {&reschedule_,
+       Fence("UPDATE actions SET status = 'scheduled', due_at = ?3, next_attempt_at = ?3, "
+             "claimed_by = NULL, updated_at = ?4")},
+      {&get_action_, select_action + "WHERE id = ?1"},
+      {&get_action_by_key_, select_action + "WHERE key = ?1"},
+      {&get_job_, select_job + "WHERE id = ?1"},
+      {&get_run_,
+       std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"},
+      {&jobs_of_run_, select_job + "WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"},
+  };
+  for (const auto& [stmt, sql] : statements) RELAYQ_RETURN_IF_ERROR(prep(*stmt, sql));
+  return Status::Ok();
+}
+
+Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest& request,
+                                                          const std::string& owner, int64_t now,
+                                                          int64_t lease_until, Claim& claim) {
+  std::lock_guard lock(mu_);
+  DispatchRequest out = request;
+  const std::string token = NewToken(owner);
+  Status s = InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(out.id, InsertRequest(request, now));
+    RELAYQ_RETURN_IF_ERROR(Run(insert_dispatch_, [&](Stmt& q) {
+      q.Bind(1, std::string_view("dispatch:" + std::to_string(out.id)))
+          .Bind(2, std::string_view(request.repository))
+          .Bind(3, lease_until)
+          .Bind(4, std::string_view(token))
+          .Bind(5, std::string_view("submitted with relayq dispatch"))
+          .Bind(6, std::string_view("{\"request_id\":" + std::to_string(out.id) + "}"))
+          .Bind(7, now);
+    }));
+    claim.action_id = sqlite3_last_insert_rowid(db_.get());
+    claim.token = token;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  out.status = RequestStatus::kPending;
+  out.created_at = out.updated_at = now;
+  return out;
+}
+
+Result<DispatchRequest> SqliteActionStore::CreateRequestForAction(
+    const DispatchRequest& request, const Claim& claim,
+    const std::function<std::string(int64_t request_id)>& progress, int64_t now) {
+  std::lock_guard lock(mu_);
+  DispatchRequest out = request;
+  Status s = InTransaction([&]() -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(out.id, InsertRequest(request, now));
+    const std::string result = progress(out.id);
+    return Fenced(save_result_, claim,
+                  [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); });
+  });
+  if (!s.ok()) return s;
+  out.status = RequestStatus::kPending;
+  out.created_at = out.updated_at = now;
+  return out;
+}
+
+Status SqliteActionStore::FinishDispatched(const Claim& claim, int64_t request_id,
+                                           std::optional<int64_t> run_id, const std::string& result,
+                                           int64_t now) {
+  std::lock_guard lock(mu_);
+  return InTransaction([&]() -> Status {
+    RELAYQ_RETURN_IF_ERROR(Fenced(
+        finish_done_, claim, [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); }));
+    return Run(mark_dispatched_,
+               [&](Stmt& q) { q.Bind(1, request_id).Bind(2, run_id).Bind(3, now); });
+  });
+}
+
+Result<std::optional<DispatchRequest>> SqliteActionStore::GetRequest(int64_t id) {
+  std::lock_guard lock(mu_);
+  return One<DispatchRequest>(
+      get_request_, [&](Stmt& q) { q.Bind(1, id); }, &RequestFromRow);
+}
+
+Result<std::optional<DispatchRequest>> SqliteActionStore::RequestForRun(int64_t run_id) {
+  std::lock_guard lock(mu_);
+  return One<DispatchRequest>(
+      request_for_run_, [&](Stmt& q) { q.Bind(1, run_id); }, &RequestFromRow);
+}
+
+Status SqliteActionStore::MarkRequestFailed(int64_t id, const std::string& error, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Run(mark_failed_,
+             [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(error)).Bind(3, now); });
+}
+
+Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
+                                                               const std::string& owner,
+                                                               int64_t lease_until, size_t max) {
+  std::lock_guard lock(mu_);
+  std::vector<ClaimedAction> out;
+  Status s = InTransaction([&]() -> Status {
+    select_due_.Bind(1, now).Bind(2, static_cast<int64_t>(max));
+    for (Result<bool> row = select_due_.Step();; row = select_due_.Step()) {
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ClaimedAction c;
+      c.action = ActionFromRow(select_due_);
+      c.claim = Claim{c.action.id, NewToken(owner)};
+      out.push_back(std::move(c));
+    }
+    select_due_.Reset();
+    for (auto& c : out) {
+      claim_.Bind(1, c.action.id)
+          .Bind(2, std::string_view(c.claim.token))
+          .Bind(3, lease_until)
+          .Bind(4, now);
+      RELAYQ_RETURN_IF_ERROR(claim_.Run());
+      c.action.status = ActionStatus::kRunning;
+      c.action.next_attempt_at = lease_until;
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Status SqliteActionStore::Renew(const Claim& claim, int64_t lease_until, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Fenced(renew_, claim, [&](Stmt& q) { q.Bind(3, lease_until).Bind(4, now); });
+}
+
+Result<int> SqliteActionStore::RenewAll(const std::vector<Claim>& claims, int64_t lease_until,
+                                        int64_t now) {
+  std::lock_guard lock(mu_);
+  int renewed = 0;
+  Status s = InTransaction([&]() -> Status {
+    for (const Claim& c : claims) {
+      Status one = Fenced(renew_, c, [&](Stmt& q) { q.Bind(3, lease_until).Bind(4, now); });
+      if (one.ok()) {
+        ++renewed;
+      } else if (!ClaimWasLost(one)) {
+        return one;
+      }
+    }
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return renewed;
+}
+
+Status SqliteActionStore::ReleaseClaim(const Claim& claim, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Fenced(release_claim_, claim, [&](Stmt& q) { q.Bind(3, now); });
+}
+
+Status SqliteActionStore::ReleaseClaims(const std::string& owner_prefix, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Run(release_expired_,
+             [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
+}
+
+Status SqliteActionStore::ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Run(release_all_,
+             [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
+}
+
+Result<std::optional<int64_t>> SqliteActionStore::NextDueTime() {
+  std::lock_guard lock(mu_);
+  Result<bool> row = next_due_.Step();
+  std::optional<int64_t> out;
+  if (row.ok() && *row) out = next_due_.OptInt(0);
+  next_due_.Reset();
+  if (!row.ok()) return row.status();
+  return out;
+}
+
+Status SqliteActionStore::Finish(const Claim& claim, ActionStatus status, const std::string& result,
+                                 const std::optional<std::string>& error, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Fenced(finish_, claim, [&](Stmt& q) {
+    q.Bind(3, ActionStatusName(status)).Bind(4, std::string_view(result));
+    q.Bind(5, error).Bind(6, now);
+  });
+}
+
+Status SqliteActionStore::Retry(const Claim& claim, int64_t next_attempt_at,
+                                const std::string& error, const std::string& result, int64_t now,
+                                bool count_attempt) {
+  std::lock_guard lock(mu_);
+  return Fenced(retry_, claim, [&](Stmt& q) {
+    q.Bind(3, next_attempt_at).Bind(4, std::string_view(error));
+    q.Bind(5, std::string_view(result)).Bind(6, now).Bind(7, int64_t{count_attempt ? 1 : 0});
+  });
+}
+
+Status SqliteActionStore::Reschedule(const Claim& claim, int64_t due_at, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Fenced(reschedule_, claim, [&](Stmt& q) { q.Bind(3, due_at).Bind(4, now); });
+}
+
+Status SqliteActionStore::SaveProgress(const Claim& claim, const std::string& result, int64_t now) {
+  std::lock_guard lock(mu_);
+  return Fenced(save_result_, claim,
+                [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); });
+}
+
+Result<std::optional<ActionRecord>> SqliteActionStore::GetAction(int64_t id) {
+  std::lock_guard lock(mu_);
+  return One<ActionRecord>(
+      get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow);
+}
+
+Result<std::optional<ActionRecord>> SqliteActionStore::GetActionByKey(const std::string& key) {
+  std::lock_guard lock(mu_);
+  return One<ActionRecord>(
+      get_action_by_key_, [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
+}
+
+Result<std::optional<JobState>> SqliteActionStore::GetJob(int64_t job_id) {
+  std::lock_guard lock(mu_);
+  return One<JobState>(
+      get_job_, [&](Stmt& q) { q.Bind(1, job_id); }, &JobFromRow);
+}
+
+Result<std::optional<RunState>> SqliteActionStore::GetRun(int64_t run_id, int64_t attempt) {
+  std::lock_guard lock(mu_);
+  return One<RunState>(
+      get_run_, [&](Stmt& q) { q.Bind(1, run_id).Bind(2, attempt); }, &RunFromRow);
+}
+
+Result<std::vector<JobState>> SqliteActionStore::JobsOfRun(int64_t run_id, int64_t attempt) {
+  std::lock_guard lock(mu_);
+  jobs_of_run_.Bind(1, run_id).Bind(2, attempt);
+  std::vector<JobState> out;
+  for (Result<bool> row = jobs_of_run_.Step();; row = jobs_of_run_.Step()) {
+    if (!row.ok()) return row.status();  // Step() reset the statement
+    if (!*row) break;
+    out.push_back(JobFromRow(jobs_of_run_));
+  }
+  jobs_of_run_.Reset();
+  return out;
+}
+
+}  // namespace
+
+Status ClaimLostStatus(const Claim& claim) {
+  return Status::Conflict(std::string(kClaimLost) + "the claim on action " +
+                          std::to_string(claim.action_id) +
+                          " was lost (its lease ran out and another worker took it, or an "
+                          "operator changed it)");
+}
+
+bool ClaimWasLost(const Status& s) {
+  return s.code() == Status::Code::kConflict && s.message().starts_with(kClaimLost);
+}
+
+Result<std::unique_ptr<ActionStore>> Database::OpenActionStore() const {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options_, Access::kReadWrite));
+  RELAYQ_ASSIGN_OR_RETURN(int version, SchemaVersion(db.get()));
+  if (version < 3) {
+    return Status::InvalidArgument(options_.path +
+                                   " is not a relayq store (run `relayq serve` once to create it)");
+  }
+  auto store = std::make_unique<SqliteActionStore>(std::move(db));
+  RELAYQ_RETURN_IF_ERROR(store->Prepare());
+  return std::unique_ptr<ActionStore>(std::move(store));
+}
+
+}  // namespace relayq::store
