@@ -100,10 +100,10 @@ namespace internal {
 struct StopState {
   std::mutex mu;
   std::condition_variable cv;
-  bool stopped = false;                                    // guarded by mu
-  uint64_t wakes = 0;                                      // guarded by mu
-  int next_callback = 1;                                   // guarded by mu
-  std::map<int, std::function<void()>> callbacks;          // guarded by mu
+  bool stopped = false;                            // guarded by mu
+  uint64_t wakes = 0;                              // guarded by mu
+  int next_callback = 1;                           // guarded by mu
+  std::map<int, std::function<void()>> callbacks;  // guarded by mu
 };
 
 }  // namespace internal

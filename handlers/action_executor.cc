@@ -74,13 +74,17 @@ ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient
       clock_(clock),
       metrics_(metrics),
       options_(std::move(options)),
-      workers_(clock_, {.period = options_.idle_wake, .run_at_start = true,
-                        .threads = std::max(1, options_.workers)},
+      workers_(clock_,
+               {.period = options_.idle_wake,
+                .run_at_start = true,
+                .threads = std::max(1, options_.workers)},
                [this](PeriodicWorker::Pass& pass) { WorkerPass(pass); }),
       // Waits on monotonic time, so a wall-clock step neither delays nor
       // hurries a renewal.
-      heartbeat_(clock_, {.period = std::max(std::chrono::milliseconds(1), options_.lease / 4),
-                          .run_at_start = false, .threads = 1},
+      heartbeat_(clock_,
+                 {.period = std::max(std::chrono::milliseconds(1), options_.lease / 4),
+                  .run_at_start = false,
+                  .threads = 1},
                  [this](PeriodicWorker::Pass&) { RenewHeld(); }) {}
 
 ActionExecutor::~ActionExecutor() { Stop(); }
