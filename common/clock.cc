@@ -7,6 +7,9 @@ class RealClock final : public Clock {
  public:
   WallTime Now() const override { return std::chrono::system_clock::now(); }
   MonoTime Monotonic() const override { return std::chrono::steady_clock::now(); }
+  WaitResult WaitUntil(MonoTime deadline, const StopToken& stop) override {
+    return stop.Block([] { return false; }, deadline);
+  }
 };
 
 }  // namespace

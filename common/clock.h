@@ -1,13 +1,19 @@
-// Clock: the only way relayq code reads time.
+// Clock: the only way relayq code reads time, and the only way it waits.
 //
 // Wall time (Now) stamps records; monotonic time (Monotonic) measures
-// timeouts and latencies, immune to the wall clock being set. Production code
-// uses Clock::Real(); tests use tests/fakes/fake_clock.h and advance time by
-// hand, so nothing waits on a real timer. Nothing else in relayq calls
-// std::chrono::*::now(). Thread safety: implementations are thread-safe.
+// timeouts and latencies, immune to the wall clock being set. Every wait
+// (WaitFor, WaitUntil) runs on monotonic time and ends early when its
+// StopToken is stopped or woken (common/stop.h). Production code uses
+// Clock::Real(); tests use tests/fakes/fake_clock.h and advance time by hand,
+// which ends the waits whose deadline it passes, so nothing waits on a real
+// timer. Nothing else in relayq calls std::chrono::*::now() or sleeps.
+// Thread safety: implementations are thread-safe.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+
+#include "common/stop.h"
 
 namespace relayq {
 
@@ -20,6 +26,17 @@ class Clock {
 
   virtual WallTime Now() const = 0;
   virtual MonoTime Monotonic() const = 0;
+
+  // Blocks until Monotonic() reaches `deadline` (kTimedOut; at once when it
+  // has), or `stop` is stopped (kStopped) or woken (kWoken), whichever comes
+  // first. A wall-clock step neither lengthens nor shortens the wait.
+  virtual WaitResult WaitUntil(MonoTime deadline, const StopToken& stop) = 0;
+
+  // WaitUntil(Monotonic() + d, stop); returns kTimedOut at once for d <= 0
+  // unless `stop` is already stopped or woken.
+  WaitResult WaitFor(std::chrono::milliseconds d, const StopToken& stop) {
+    return WaitUntil(Monotonic() + d, stop);
+  }
 
   // The process-wide real clock; never null, never destroyed.
   static Clock& Real();

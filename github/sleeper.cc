@@ -1,7 +1,6 @@
 #include "github/sleeper.h"
 
-#include <thread>
-#include <vector>
+#include <utility>
 
 namespace relayq::github {
 namespace {
@@ -9,7 +8,7 @@ namespace {
 class RealSleeper final : public Sleeper {
  public:
   void SleepFor(std::chrono::milliseconds d) override {
-    if (d.count() > 0) std::this_thread::sleep_for(d);
+    if (d.count() > 0) (void)Clock::Real().WaitFor(d, StopToken());
   }
 };
 
@@ -21,42 +20,17 @@ Sleeper& Sleeper::Real() {
 }
 
 void StoppableSleeper::SleepFor(std::chrono::milliseconds d) {
-  if (d.count() <= 0) return;
-  std::unique_lock lock(mu_);
-  // wait_for measures on the steady clock: a wall-clock step neither
-  // lengthens nor shortens the wait.
-  cv_.wait_for(lock, d, [this] { return stopped_; });
+  if (d.count() > 0) (void)clock_.WaitFor(d, stop_.token());
 }
 
-bool StoppableSleeper::Stopping() const {
-  std::lock_guard lock(mu_);
-  return stopped_;
-}
+bool StoppableSleeper::Stopping() const { return stop_.stop_requested(); }
 
 int StoppableSleeper::Subscribe(std::function<void()> fn) {
-  std::lock_guard lock(mu_);
-  const int id = next_id_++;
-  listeners_[id] = std::move(fn);
-  return id;
+  return stop_.AddStopCallback(std::move(fn));
 }
 
-void StoppableSleeper::Unsubscribe(int id) {
-  std::lock_guard lock(mu_);
-  listeners_.erase(id);
-}
+void StoppableSleeper::Unsubscribe(int id) { stop_.RemoveStopCallback(id); }
 
-void StoppableSleeper::Stop() {
-  std::vector<std::function<void()>> run;
-  {
-    std::lock_guard lock(mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& [id, fn] : listeners_) run.push_back(fn);
-  }
-  cv_.notify_all();
-  // Run under no lock: a listener may take the client's locks. Unsubscribe
-  // during Stop is not supported (the daemon stops before destroying clients).
-  for (auto& fn : run) fn();
-}
+void StoppableSleeper::Stop() { stop_.Stop(); }
 
 }  // namespace relayq::github

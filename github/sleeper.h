@@ -4,14 +4,16 @@
 // whose Stop() ends every wait at once and tells the client to abandon its
 // requests, so SIGTERM is never held up by GitHub. Tests inject a fake that
 // records the requested waits and advances a FakeClock, so no test sleeps for
-// real. Thread safety: implementations must be thread-safe.
+// real. Both real sleepers are thin adapters over the common wait
+// (Clock::WaitFor with a StopToken, common/clock.h).
+// Thread safety: implementations must be thread-safe.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <map>
-#include <mutex>
+
+#include "common/clock.h"
+#include "common/stop.h"
 
 namespace relayq::github {
 
@@ -37,23 +39,25 @@ class Sleeper {
   static Sleeper& Real();
 };
 
-// A real sleeper that a stop request cuts short, for good.
+// A sleeper that waits on `clock` (the real one unless given) and that a stop
+// request cuts short, for good.
 class StoppableSleeper final : public Sleeper {
  public:
+  explicit StoppableSleeper(Clock& clock = Clock::Real()) : clock_(clock) {}
+
   void SleepFor(std::chrono::milliseconds d) override;
   bool Stopping() const override;
   int Subscribe(std::function<void()> fn) override;
   void Unsubscribe(int id) override;
 
-  // Ends every wait now and later, then runs the subscribers once.
+  // Ends every wait now and later, then runs the subscribers once (on the
+  // calling thread; Unsubscribe during Stop is not supported: the daemon
+  // stops before destroying clients).
   void Stop();
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopped_ = false;                             // guarded by mu_
-  int next_id_ = 1;                                  // guarded by mu_
-  std::map<int, std::function<void()>> listeners_;  // guarded by mu_
+  Clock& clock_;
+  StopSource stop_;
 };
 
 }  // namespace relayq::github

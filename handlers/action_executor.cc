@@ -84,14 +84,23 @@ ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient
       policy_(policy),
       clock_(clock),
       metrics_(metrics),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      workers_(clock_,
+               {.period = options_.idle_wake,
+                .run_at_start = true,
+                .threads = std::max(1, options_.workers)},
+               [this](PeriodicWorker::Pass& pass) { WorkerPass(pass); }),
+      // Waits on monotonic time, so a wall-clock step neither delays nor
+      // hurries a renewal.
+      heartbeat_(clock_,
+                 {.period = std::max(std::chrono::milliseconds(1), options_.lease / 4),
+                  .run_at_start = false,
+                  .threads = 1},
+                 [this](PeriodicWorker::Pass&) { RenewHeld(); }) {}
 
 ActionExecutor::~ActionExecutor() { Stop(); }
 
-bool ActionExecutor::Stopping() {
-  std::lock_guard lock(mu_);
-  return stopping_;
-}
+bool ActionExecutor::Stopping() { return workers_.stop_requested(); }
 
 int ActionExecutor::RenewHeld() { return Renew(/*force=*/true); }
 
@@ -589,68 +598,31 @@ Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::strin
 }
 
 void ActionExecutor::Start() {
-  for (int i = 0; i < std::max(1, options_.workers); ++i) {
-    threads_.emplace_back([this] { Loop(); });
-  }
-  threads_.emplace_back([this] { Heartbeat(); });
+  workers_.Start();
+  heartbeat_.Start();
 }
 
-void ActionExecutor::Wake() {
-  {
-    std::lock_guard lock(mu_);
-    ++wake_seq_;
-  }
-  cv_.notify_all();
-}
+void ActionExecutor::Wake() { workers_.Wake(); }
 
 void ActionExecutor::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
+  workers_.RequestStop();
+  heartbeat_.RequestStop();
   if (options_.github_sleeper != nullptr) options_.github_sleeper->Stop();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
-  }
-  threads_.clear();
+  workers_.Stop();
+  heartbeat_.Stop();
 }
 
-void ActionExecutor::Heartbeat() {
-  // Monotonic waits (condition_variable::wait_for uses the steady clock), so
-  // a wall-clock step neither delays nor hurries a renewal.
-  const auto period = std::max(std::chrono::milliseconds(1), options_.lease / 4);
-  for (;;) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, period, [&] { return stopping_; });
-      if (stopping_) return;
-    }
-    RenewHeld();
+void ActionExecutor::WorkerPass(PeriodicWorker::Pass& pass) {
+  const int handled = RunDue();
+  auto next = actions_.NextDueTime();
+  std::chrono::milliseconds wait = options_.idle_wake;
+  if (next.ok() && *next) {
+    wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
   }
-}
-
-void ActionExecutor::Loop() {
-  for (;;) {
-    uint64_t seen;
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      seen = wake_seq_;
-    }
-    const int handled = RunDue();
-    auto next = actions_.NextDueTime();
-    std::chrono::milliseconds wait = options_.idle_wake;
-    if (next.ok() && *next) {
-      wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
-    }
-    // Something is due but could not be claimed (the store was busy, or it
-    // is another live owner's): do not spin on it.
-    if (handled == 0 && wait.count() == 0) wait = std::chrono::milliseconds(50);
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, wait, [&] { return stopping_ || wake_seq_ != seen; });
-    if (stopping_) return;
-  }
+  // Something is due but could not be claimed (the store was busy, or it
+  // is another live owner's): do not spin on it.
+  if (handled == 0 && wait.count() == 0) wait = std::chrono::milliseconds(50);
+  pass.next = wait;
 }
 
 }  // namespace relayq::handlers

@@ -56,18 +56,18 @@
 // Thread safety: RunDue/Execute may be called from several threads at once
 // (each action is claimed by one); Start() runs `workers` threads, woken by
 // Wake() or by the next due time, never by a fixed fast poll, plus the lease
-// heartbeat.
+// heartbeat. Both are PeriodicWorkers waiting on the injected clock, so a
+// test with a fake clock drives them by advancing it.
 #pragma once
 
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/periodic_worker.h"
 #include "github/client.h"
 #include "github/sleeper.h"
 #include "handlers/policy_holder.h"
@@ -186,8 +186,9 @@ class ActionExecutor {
 
   int64_t NowMs() const { return ToUnixMillis(clock_.Now()); }
 
-  void Loop();
-  void Heartbeat();
+  // One pass of a worker thread: RunDue, then sets the pause until the next
+  // due time (at most idle_wake).
+  void WorkerPass(PeriodicWorker::Pass& pass);
 
   store::ActionStore& actions_;
   github::GitHubClient& github_;
@@ -213,11 +214,10 @@ class ActionExecutor {
   MonoTime last_renew_{};                // guarded by held_mu_
   int64_t last_renew_offset_ms_ = 0;     // guarded by held_mu_: wall - monotonic then
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t wake_seq_ = 0;  // guarded by mu_; bumped by Wake()
-  bool stopping_ = false;  // guarded by mu_
-  std::vector<std::thread> threads_;  // the workers and the heartbeat
+  // The worker threads (RunDue; woken by Wake()) and the lease heartbeat
+  // (every lease/4). Stop() stops both; Stopping() is the workers' stop.
+  PeriodicWorker workers_;
+  PeriodicWorker heartbeat_;
 };
 
 }  // namespace relayq::handlers

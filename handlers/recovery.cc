@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "common/log.h"
+#include "common/periodic_worker.h"
 #include "common/time_format.h"
 #include "store/lifecycle.h"
 #include "store/recovery_reads.h"
@@ -151,7 +152,7 @@ store::Delivery ReconcileDelivery(const store::JobState& recorded, const github:
 
 Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::Store& store,
                                          Clock& clock, const RecoveryOptions& options,
-                                         std::stop_token stop) {
+                                         const StopToken& stop) {
   RecoveryReport report;
   const std::string& repo = options.repository;
 
@@ -284,24 +285,35 @@ void LogReport(const std::string& repository, const RecoveryReport& report) {
 }  // namespace
 
 struct PeriodicRecovery::Impl {
-  Impl(PeriodicRecoveryConfig config, store::Store& store, Clock& clock)
-      : config(std::move(config)), store(store), clock(clock) {}
+  Impl(PeriodicRecoveryConfig config_in, store::Store& store, Clock& clock)
+      : config(std::move(config_in)),
+        store(store),
+        clock(clock),
+        sleeper(clock),
+        worker(clock,
+               {.period = std::chrono::seconds(config.recovery_interval_s),
+                .run_at_start = true,
+                .threads = 1},
+               [this](PeriodicWorker::Pass& pass) { RunPass(pass); }) {}
 
-  void Loop(std::stop_token stop);
+  // One pass over the repositories; the last when recovery.interval is 0.
+  void RunPass(PeriodicWorker::Pass& pass);
   std::vector<std::string> Repositories();
 
   const PeriodicRecoveryConfig config;
   store::Store& store;
   Clock& clock;
+  // The GitHub client's waits: stopped with the worker, so neither the
+  // interval nor the client's backoff holds up shutdown.
   github::StoppableSleeper sleeper;
   std::unique_ptr<github::GitHubClient> client;
-  // Loop thread only: repositories seen in deliveries (by lower-case name),
+  // Worker thread only: repositories seen in deliveries (by lower-case name),
   // how far the store has been scanned for them, and when each
   // repository's last successful pass started (Unix ms).
   std::map<std::string, std::string> seen;
   int64_t seen_scanned_to = 0;
   std::map<std::string, int64_t> last_pass;
-  std::jthread thread;  // last: joined before the members it uses go away
+  PeriodicWorker worker;  // last: joined before the members it uses go away
 };
 
 std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
@@ -326,42 +338,38 @@ std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
   return out;
 }
 
-void PeriodicRecovery::Impl::Loop(std::stop_token stop) {
+void PeriodicRecovery::Impl::RunPass(PeriodicWorker::Pass& pass) {
   const int64_t interval_ms = int64_t{config.recovery_interval_s} * 1000;
-  for (;;) {
-    const int64_t pass_start = ToUnixMillis(clock.Now());
-    for (const std::string& repo : Repositories()) {
-      if (stop.stop_requested()) return;
-      RecoveryOptions o;
-      o.repository = repo;
-      o.hook_url = config.github_hook_url;
-      o.since_ms = pass_start - int64_t{config.recovery_since_s} * 1000;
-      if (auto it = last_pass.find(Lower(repo)); it != last_pass.end()) {
-        o.since_ms = std::max(o.since_ms, it->second - interval_ms);
-      }
-      o.stale_after = std::chrono::seconds(config.recovery_stale_after_s);
-      o.db_path = config.db_path;
-      auto report = RecoverRepository(*client, store, clock, o, stop);
-      if (!report.ok()) {
-        Log(LogLevel::kWarn, "recovery failed",
-            {{"repository", repo}, {"error", report.status().message()}});
-        continue;
-      }
-      LogReport(repo, *report);
-      if (!report->interrupted) last_pass[Lower(repo)] = pass_start;
+  const int64_t pass_start = ToUnixMillis(clock.Now());
+  for (const std::string& repo : Repositories()) {
+    if (pass.stop.stop_requested()) return;
+    RecoveryOptions o;
+    o.repository = repo;
+    o.hook_url = config.github_hook_url;
+    o.since_ms = pass_start - int64_t{config.recovery_since_s} * 1000;
+    if (auto it = last_pass.find(Lower(repo)); it != last_pass.end()) {
+      o.since_ms = std::max(o.since_ms, it->second - interval_ms);
     }
-    if (interval_ms <= 0 || stop.stop_requested()) return;
-    sleeper.SleepFor(std::chrono::milliseconds(interval_ms));
-    if (stop.stop_requested()) return;
+    o.stale_after = std::chrono::seconds(config.recovery_stale_after_s);
+    o.db_path = config.db_path;
+    auto report = RecoverRepository(*client, store, clock, o, pass.stop);
+    if (!report.ok()) {
+      Log(LogLevel::kWarn, "recovery failed",
+          {{"repository", repo}, {"error", report.status().message()}});
+      continue;
+    }
+    LogReport(repo, *report);
+    if (!report->interrupted) last_pass[Lower(repo)] = pass_start;
   }
+  pass.last = interval_ms <= 0;
 }
 
 PeriodicRecovery::PeriodicRecovery(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 PeriodicRecovery::~PeriodicRecovery() {
-  impl_->thread.request_stop();
+  impl_->worker.RequestStop();
   impl_->sleeper.Stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->worker.Stop();
 }
 
 std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(PeriodicRecoveryConfig config,
@@ -374,8 +382,7 @@ std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(PeriodicRecoveryConfig
     return nullptr;
   }
   impl->client = std::move(*client);
-  Impl* i = impl.get();
-  impl->thread = std::jthread([i](std::stop_token stop) { i->Loop(stop); });
+  impl->worker.Start();
   return std::unique_ptr<PeriodicRecovery>(new PeriodicRecovery(std::move(impl)));
 }
 

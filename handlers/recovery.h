@@ -28,13 +28,12 @@
 #include <memory>
 #include <map>
 #include <set>
-#include <stop_token>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/stop.h"
 #include "common/result.h"
 #include "github/client.h"
 #include "github/sleeper.h"
@@ -119,7 +118,7 @@ struct RecoveryReport {
 // store only through `store.Ingest`.
 Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::Store& store,
                                          Clock& clock, const RecoveryOptions& options,
-                                         std::stop_token stop = {});
+                                         const StopToken& stop = StopToken());
 
 // ---- recovery while serving ----
 

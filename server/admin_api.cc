@@ -129,8 +129,8 @@ nlohmann::json Summary(store::StoreReader& r, int64_t now, Status& status) {
 
 class Services final : public AuditServices {
  public:
-  Services(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool)
-      : feed_(metrics, std::move(pool)) {}
+  Services(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock)
+      : feed_(metrics, std::move(pool), clock) {}
 
  private:
   QueueWaitFeed feed_;
@@ -218,7 +218,7 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
   });
 
   RegisterStoreMetrics(deps.metrics, pool, clock, kVersion);
-  return std::make_unique<Services>(deps.metrics, pool);
+  return std::make_unique<Services>(deps.metrics, pool, clock);
 }
 
 }  // namespace relayq::server

@@ -12,28 +12,15 @@ namespace relayq::server {
 
 DailyPrune::DailyPrune(std::string db_path, std::chrono::milliseconds retention, Clock& clock,
                        std::chrono::milliseconds period)
-    : db_path_(std::move(db_path)), retention_(retention), clock_(clock), period_(period) {
-  if (retention_.count() > 0) thread_ = std::thread([this] { Loop(); });
+    : db_path_(std::move(db_path)),
+      retention_(retention),
+      clock_(clock),
+      worker_(clock, {.period = period, .run_at_start = true, .threads = 1},
+              [this](PeriodicWorker::Pass&) { RunOnce(); }) {
+  if (retention_.count() > 0) worker_.Start();
 }
 
-DailyPrune::~DailyPrune() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void DailyPrune::Loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    RunOnce();
-    lock.lock();
-    cv_.wait_for(lock, period_, [this] { return stopping_; });
-  }
-}
+DailyPrune::~DailyPrune() { worker_.Stop(); }
 
 void DailyPrune::RunOnce() {
   const int64_t cutoff = ToUnixMillis(clock_.Now()) - retention_.count();

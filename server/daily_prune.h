@@ -5,18 +5,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/periodic_worker.h"
 
 namespace relayq::server {
 
 // The daemon's retention: prunes bodies older than `retention` once at start
-// and then every `period` (a day), on its own connection. Sleeps on a
-// condition variable, so it costs nothing between runs and stops at once on
+// and then every `period` (a day), on its own connection. Waits on `clock`
+// (a PeriodicWorker), so it costs nothing between runs and stops at once on
 // destruction. A zero retention disables it (no thread).
 class DailyPrune {
  public:
@@ -27,17 +25,12 @@ class DailyPrune {
   DailyPrune& operator=(const DailyPrune&) = delete;
 
  private:
-  void Loop();
   void RunOnce();
 
   const std::string db_path_;
   const std::chrono::milliseconds retention_;
   Clock& clock_;
-  const std::chrono::milliseconds period_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  PeriodicWorker worker_;  // last: stopped before the members it uses go away
 };
 
 }  // namespace relayq::server

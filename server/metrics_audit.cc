@@ -170,30 +170,16 @@ void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::Clien
 }
 
 QueueWaitFeed::QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
-                             std::chrono::milliseconds period)
-    : metrics_(metrics), pool_(std::move(pool)), period_(period) {
+                             Clock& clock, std::chrono::milliseconds period)
+    : metrics_(metrics),
+      pool_(std::move(pool)),
+      worker_(clock, {.period = period, .run_at_start = false, .threads = 1},
+              [this](PeriodicWorker::Pass&) { Poll(); }) {
   Poll();  // sets the starting point before any job can start
-  thread_ = std::thread([this] { Loop(); });
+  worker_.Start();
 }
 
-QueueWaitFeed::~QueueWaitFeed() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void QueueWaitFeed::Loop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (cv_.wait_for(lock, period_, [this] { return stopping_; })) break;
-    lock.unlock();
-    Poll();
-    lock.lock();
-  }
-}
+QueueWaitFeed::~QueueWaitFeed() { worker_.Stop(); }
 
 void QueueWaitFeed::Poll() {
   std::lock_guard poll_lock(poll_mu_);

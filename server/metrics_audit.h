@@ -34,15 +34,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
-#include <thread>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/periodic_worker.h"
 #include "github/client.h"
 #include "server/reader_pool.h"
 
@@ -58,11 +57,11 @@ void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::Clien
 
 // Feeds relayq_queue_wait_seconds from the store: every `period`, observes
 // the waits of jobs that started since the last look. Starts at the store's
-// current end, so a restart does not count old jobs again. Stops (joins) on
-// destruction.
+// current end, so a restart does not count old jobs again. Waits on `clock`
+// (a PeriodicWorker); stops (joins) on destruction.
 class QueueWaitFeed {
  public:
-  QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
+  QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock,
                 std::chrono::milliseconds period = std::chrono::seconds(5));
   ~QueueWaitFeed();
 
@@ -70,17 +69,11 @@ class QueueWaitFeed {
   void Poll();
 
  private:
-  void Loop();
-
   MetricsRegistry& metrics_;
   std::shared_ptr<ReaderPool> pool_;
-  const std::chrono::milliseconds period_;
   std::mutex poll_mu_;        // serializes Poll()
   int64_t last_seq_ = -1;     // guarded by poll_mu_; -1 until the first look
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;     // guarded by mu_
-  std::thread thread_;
+  PeriodicWorker worker_;     // last: stopped before the members it uses go away
 };
 
 }  // namespace relayq::server

@@ -347,9 +347,9 @@ TEST_F(RecoverRepositoryTest, MissingHookFailsClearly) {
 
 TEST_F(RecoverRepositoryTest, StopRequestedReturnsInterrupted) {
   AddDelivery("B");
-  std::stop_source stop;
-  stop.request_stop();
-  auto report = RecoverRepository(*client_, *store_, clock_, Options(), stop.get_token());
+  StopSource stop;
+  stop.Stop();
+  auto report = RecoverRepository(*client_, *store_, clock_, Options(), stop.token());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->interrupted);
   EXPECT_TRUE(fake_->redeliveries().empty());

@@ -392,6 +392,51 @@ TEST(RoutingStopTest, StopEndsGitHubWaitsAtOnceAndSavesProgress) {
   EXPECT_EQ((*a)->attempts, 0);
 }
 
+// ---- the started executor's workers, on the fake clock ----
+
+// Options under which only the worker's wait for the next due time (or a
+// Wake) can end a wait: idle wake and heartbeat far away.
+ExecutorOptions QuietWorkerOptions() {
+  ExecutorOptions eo = RoutingHarness::DefaultExecutorOptions();
+  eo.idle_wake = std::chrono::hours(1);
+  eo.lease = std::chrono::hours(24);
+  return eo;
+}
+
+TEST(ExecutorWorkerTest, IdleWorkerRunsTheFallbackWhenTheClockReachesItsDeadline) {
+  RoutingHarness h;
+  ASSERT_TRUE(h.ok()) << h.error();
+  h.Restart(QuietWorkerOptions());
+  h.QueueJob(100, 1000);
+  h.executor().Start();
+  ASSERT_TRUE(h.clock().AwaitWaitsBegun(2));  // the worker (nothing due yet), the heartbeat
+  h.clock().Advance(seconds(5 * 60) - milliseconds(1));
+  EXPECT_EQ(h.ActionStatus(kFallback), "scheduled");
+  EXPECT_EQ(h.github().CountCalls("POST", ""), 0);
+  h.clock().Advance(milliseconds(1));
+  ASSERT_TRUE(h.clock().AwaitWaitsBegun(3));  // the worker's pass is over
+  EXPECT_EQ(h.ActionStatus(kFallback), "done");
+  EXPECT_EQ(h.github().CountCalls("POST", "/cancel"), 1);
+  EXPECT_EQ(h.RunsOf("transcribe_rpi.yml"), 1);
+  h.executor().Stop();
+}
+
+TEST(ExecutorWorkerTest, WakeRunsAnActionRecordedWhileTheWorkerWaited) {
+  RoutingHarness h;
+  ASSERT_TRUE(h.ok()) << h.error();
+  h.Restart(QuietWorkerOptions());
+  h.executor().Start();
+  ASSERT_TRUE(h.clock().AwaitWaitsBegun(2));  // nothing recorded: the worker waits idle_wake
+  h.QueueJob(100, 1000);
+  h.clock().Advance(seconds(5 * 60));  // due now, but the worker waits for an hour
+  EXPECT_EQ(h.ActionStatus(kFallback), "scheduled");
+  h.executor().Wake();
+  ASSERT_TRUE(h.clock().AwaitWaitsBegun(3));
+  EXPECT_EQ(h.ActionStatus(kFallback), "done");
+  EXPECT_EQ(h.RunsOf("transcribe_rpi.yml"), 1);
+  h.executor().Stop();
+}
+
 // ---- case 14 (claims): a daemon starting beside a live one ----
 
 TEST_F(RoutingExactlyOnceTest, StartingDaemonDoesNotReleaseTheLiveClaimsOfAnother) {
