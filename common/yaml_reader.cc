@@ -41,17 +41,13 @@ Node::Kind Node::kind() const {
   return Kind::kUndefined;
 }
 
-const std::string& Node::Scalar() const {
-  return IsScalar() ? impl_->node.Scalar() : kEmpty;
-}
+const std::string& Node::Scalar() const { return IsScalar() ? impl_->node.Scalar() : kEmpty; }
 
 const std::string& Node::Tag() const { return IsDefined() ? impl_->node.Tag() : kEmpty; }
 
 yaml::Mark Node::Mark() const { return IsDefined() ? FromYaml(impl_->node.Mark()) : yaml::Mark{}; }
 
-size_t Node::size() const {
-  return IsSequence() || IsMap() ? impl_->node.size() : 0;
-}
+size_t Node::size() const { return IsSequence() || IsMap() ? impl_->node.size() : 0; }
 
 Node Node::operator[](size_t i) const {
   if (!IsSequence() || i >= impl_->node.size()) return Node();

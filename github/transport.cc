@@ -122,8 +122,7 @@ Status Transport::ErrorFor(const Call& call, const Answer& answer) const {
     case 401:
       return Status::PermissionDenied(msg + " (not retried: the credentials were refused)");
     case 403:
-      return Status::PermissionDenied(msg +
-                                      " (not retried: the credentials lack the permission)");
+      return Status::PermissionDenied(msg + " (not retried: the credentials lack the permission)");
     case 404:
     case 410:
       return Status::NotFound(
@@ -201,8 +200,7 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
       last_code = Status::Code::kUnavailable;
       last_msg = Describe(call) + ": network error: " + httplib::to_string(error);
       if (!idempotent && error != httplib::Error::Connection) {
-        return Status::OutcomeUnknown(last_msg +
-                                      " (sent once, not resent: GitHub may have acted)");
+        return Status::OutcomeUnknown(last_msg + " (sent once, not resent: GitHub may have acted)");
       }
       if (sleeper_.Stopping()) return Stopping(call);
       if (attempt < attempts) sleeper_.SleepFor(Backoff(attempt));
@@ -235,8 +233,7 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
       last_msg =
           Describe(call) + ": HTTP " + std::to_string(answer->status) + GitHubMessage(*answer);
       if (!idempotent) {
-        return Status::OutcomeUnknown(last_msg +
-                                      " (sent once, not resent: GitHub may have acted)");
+        return Status::OutcomeUnknown(last_msg + " (sent once, not resent: GitHub may have acted)");
       }
       if (attempt < attempts) {
         auto retry_after = ParseRetryAfter(answer->Header("Retry-After"));
@@ -346,7 +343,6 @@ void Transport::Count(int64_t ClientStats::*counter) {
   std::lock_guard lock(stats_mu_);
   ++(stats_.*counter);
 }
-
 
 Result<std::string> Transport::AuthorizationFor(const Call& call) {
   if (call.auth == AuthMode::kAppJwt) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "handlers/views.h"
 #include "store/lifecycle.h"
 
@@ -19,7 +20,7 @@ struct ActionExecutor::Progress {
   bool began_now = false;
 
   std::string stage() const { return j.value("stage", std::string()); }
-  std::string Dump() const { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+  std::string Dump() const { return DumpJson(j); }
 };
 
 namespace {
@@ -364,7 +365,7 @@ Status ActionExecutor::BeginDispatching(const store::ActionRecord& /*a*/, Progre
         next["stage"] = "dispatching";
         next["request_id"] = id;
         next["sends"] = 1;
-        return next.dump(-1, ' ', false, json::error_handler_t::replace);
+        return DumpJson(next);
       },
       NowMs());
   if (!created.ok()) return created.status();
@@ -466,7 +467,7 @@ ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress&
   // The request and the action are marked in one transaction, so the store
   // never shows a done action whose request still looks pending.
   if (Status s = actions_.FinishDispatched(
-          p.claim, r.id, run_id, done.dump(-1, ' ', false, json::error_handler_t::replace), NowMs());
+          p.claim, r.id, run_id, DumpJson(done), NowMs());
       !s.ok()) {
     return StoreFailed(a, p, s);
   }

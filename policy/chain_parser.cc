@@ -23,7 +23,8 @@ const std::vector<std::string> kConclusions = {"success", "failure",   "cancelle
                                                "skipped", "timed_out", "action_required",
                                                "neutral", "stale",     "startup_failure"};
 
-void ParseConclusions(PolicyReader& in, const yaml::Node& n, const std::string& after_path, Chain* c) {
+void ParseConclusions(PolicyReader& in, const yaml::Node& n, const std::string& after_path,
+                      Chain* c) {
   std::string p = after_path + ".conclusion";
   std::vector<yaml::Node> items;
   if (n.IsScalar()) {
@@ -82,8 +83,8 @@ void CheckChainLoops(PolicyReader& in, const Policy& policy, const std::vector<y
       reported.insert(i);
     }
     in.Error(nodes[start], "chains[" + std::to_string(start) + "]",
-          "chains form a loop (" + cycle + "): each run would start the next, forever",
-          "break the loop by removing one of these chains");
+             "chains form a loop (" + cycle + "): each run would start the next, forever",
+             "break the loop by removing one of these chains");
   }
 }
 
@@ -94,11 +95,11 @@ void ParseChainName(PolicyReader& in, const Entry* e, const std::string& path,
   if (auto name = in.GetString(e->value, p, "a chain name")) {
     if (!IsValidName(*name)) {
       in.Error(e->value, p, "chain names may use letters, digits, '_', '-' and '.'",
-            "the name goes into idempotency keys such as chain:NAME:RUN_ID:ATTEMPT");
+               "the name goes into idempotency keys such as chain:NAME:RUN_ID:ATTEMPT");
     } else if (auto it = names->find(*name); it != names->end()) {
       in.Error(e->value, p, "duplicate chain name '" + *name + "'",
-            "first used at line " + std::to_string(it->second.Mark().line + 1) +
-                "; chain names must be unique");
+               "first used at line " + std::to_string(it->second.Mark().line + 1) +
+                   "; chain names must be unique");
     } else {
       names->emplace(*name, e->value);
       c.name = *name;
@@ -116,7 +117,7 @@ void ParseAfter(PolicyReader& in, const Entry* e, const std::string& path, Chain
       if (auto wf = in.GetWorkflow(w->value, p + ".workflow")) c.after_workflow = *wf;
     } else {
       in.Error(e->value, p + ".workflow", "missing required key",
-            "name the workflow file whose completion starts this chain");
+               "name the workflow file whose completion starts this chain");
     }
     c.conclusions = {"success"};
     if (const Entry* k = Find(as, "conclusion")) ParseConclusions(in, k->value, p, &c);
@@ -136,7 +137,7 @@ void ParseDispatch(PolicyReader& in, const Entry* e, const std::string& path, Ch
       if (auto wf = in.GetWorkflow(w->value, p + ".workflow")) c.dispatch_workflow = *wf;
     } else {
       in.Error(e->value, p + ".workflow", "missing required key",
-            "name the workflow file to dispatch");
+               "name the workflow file to dispatch");
     }
     if (const Entry* r = Find(ds, "ref")) {
       if (auto t = in.GetTemplate(r->value, p + ".ref")) {
@@ -181,8 +182,8 @@ std::optional<Chain> ParseChain(PolicyReader& in, const yaml::Node& n, const std
   if (in.ErrorCount() != errors_before) return std::nullopt;
   if (c.dispatch_workflow == c.after_workflow) {
     in.Error(Find(entries, "dispatch")->value, path + ".dispatch.workflow",
-          "dispatches the workflow it follows ('" + c.after_workflow +
-              "'): every run would start another, forever");
+             "dispatches the workflow it follows ('" + c.after_workflow +
+                 "'): every run would start another, forever");
     return std::nullopt;
   }
   return c;
@@ -194,7 +195,7 @@ void ParseChains(const yaml::Node& n, PolicyReader& in, Policy* policy) {
   if (n.IsNull()) return;
   if (!n.IsSequence()) {
     in.Error(n, "chains",
-          "expected a list of chains (items starting with '- name:'), got " + n.Describe());
+             "expected a list of chains (items starting with '- name:'), got " + n.Describe());
     return;
   }
   std::map<std::string, yaml::Node> names;

@@ -51,7 +51,8 @@ std::shared_ptr<Policy> ReadPolicy(std::string_view text, PolicyReader& reader) 
   try {
     if (root.IsNull()) return policy;  // an empty file: no routes, no chains
     if (!root.IsMap()) {
-      reader.Error(root, "", "expected a map with 'routes' and/or 'chains', got " + root.Describe());
+      reader.Error(root, "",
+                   "expected a map with 'routes' and/or 'chains', got " + root.Describe());
       return nullptr;
     }
     auto entries = reader.Entries(root, "", &kTopKeys);

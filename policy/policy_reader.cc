@@ -65,8 +65,8 @@ std::vector<PolicyDiagnostic> PolicyReader::TakeDiagnostics() {
   return std::move(diags_);
 }
 
-void PolicyReader::AddAt(Severity severity, const yaml::Mark& mark, std::string key, std::string message,
-           std::string hint, int column_offset) {
+void PolicyReader::AddAt(Severity severity, const yaml::Mark& mark, std::string key,
+                         std::string message, std::string hint, int column_offset) {
   PolicyDiagnostic d;
   d.severity = severity;
   d.file = filename_;
@@ -80,11 +80,11 @@ void PolicyReader::AddAt(Severity severity, const yaml::Mark& mark, std::string 
   diags_.push_back(std::move(d));
 }
 void PolicyReader::Error(const yaml::Node& at, const std::string& key, std::string message,
-           std::string hint) {
+                         std::string hint) {
   AddAt(Severity::kError, at.Mark(), key, std::move(message), std::move(hint));
 }
 void PolicyReader::Warn(const yaml::Node& at, const std::string& key, std::string message,
-          std::string hint) {
+                        std::string hint) {
   AddAt(Severity::kWarning, at.Mark(), key, std::move(message), std::move(hint));
 }
 
@@ -92,7 +92,7 @@ void PolicyReader::Warn(const yaml::Node& at, const std::string& key, std::strin
 // `known` is not null, keys outside it (with a "did you mean" hint). Only
 // accepted entries are returned.
 std::vector<Entry> PolicyReader::Entries(const yaml::Node& map, const std::string& path,
-                           const std::vector<std::string>* known) {
+                                         const std::vector<std::string>* known) {
   std::vector<Entry> out;
   std::set<std::string> seen;
   for (const auto& [k, v] : map.Entries()) {
@@ -119,7 +119,7 @@ std::vector<Entry> PolicyReader::Entries(const yaml::Node& map, const std::strin
 // Checks that `n` is a map; a null node reads as an empty map when
 // `null_ok`. Returns false (after reporting) otherwise.
 bool PolicyReader::ExpectMap(const yaml::Node& n, const std::string& path, const std::string& what,
-               bool null_ok) {
+                             bool null_ok) {
   if (n.IsMap()) return true;
   if (null_ok && n.IsNull()) return false;
   Error(n, path, "expected " + what + ", got " + n.Describe());
@@ -127,15 +127,16 @@ bool PolicyReader::ExpectMap(const yaml::Node& n, const std::string& path, const
 }
 
 std::optional<std::string> PolicyReader::GetString(const yaml::Node& n, const std::string& path,
-                                     const std::string& what) {
+                                                   const std::string& what) {
   if (n.IsScalar() && !n.Scalar().empty()) return n.Scalar();
   Error(n, path, "expected " + what + ", got " + n.Describe());
   return std::nullopt;
 }
 
 // A label list: a YAML list of labels, or one label alone (as runs-on allows).
-std::optional<std::vector<std::string>> PolicyReader::GetLabels(const yaml::Node& n, const std::string& path,
-                                                  bool allow_empty) {
+std::optional<std::vector<std::string>> PolicyReader::GetLabels(const yaml::Node& n,
+                                                                const std::string& path,
+                                                                bool allow_empty) {
   std::vector<std::string> labels;
   auto add = [&](const yaml::Node& item, const std::string& item_path) {
     if (!item.IsScalar() || !IsValidLabel(item.Scalar())) {
@@ -169,7 +170,7 @@ std::optional<std::vector<std::string>> PolicyReader::GetLabels(const yaml::Node
 }
 
 std::optional<std::vector<std::string>> PolicyReader::GetRepositories(const yaml::Node& n,
-                                                        const std::string& path) {
+                                                                      const std::string& path) {
   std::vector<std::string> repos;
   auto add = [&](const yaml::Node& item, const std::string& item_path) {
     if (!item.IsScalar() || !IsValidRepository(item.Scalar())) {
@@ -217,7 +218,7 @@ std::optional<std::string> PolicyReader::GetWorkflow(const yaml::Node& n, const 
 }
 
 std::optional<std::chrono::milliseconds> PolicyReader::GetDuration(const yaml::Node& n,
-                                                     const std::string& path) {
+                                                                   const std::string& path) {
   if (n.IsScalar()) {
     auto d = ParseDuration(n.Scalar());
     if (d.ok() && d->count() > 0) return *d;
@@ -233,8 +234,8 @@ std::optional<bool> PolicyReader::GetBool(const yaml::Node& n, const std::string
   return std::nullopt;
 }
 
-std::optional<int64_t> PolicyReader::GetInt(const yaml::Node& n, const std::string& path, int64_t min,
-                              int64_t max) {
+std::optional<int64_t> PolicyReader::GetInt(const yaml::Node& n, const std::string& path,
+                                            int64_t min, int64_t max) {
   std::optional<int64_t> v = n.AsInt64();
   if (v.has_value() && *v >= min && *v <= max) return *v;
   Error(n, path,
@@ -245,9 +246,8 @@ std::optional<int64_t> PolicyReader::GetInt(const yaml::Node& n, const std::stri
 
 std::optional<Template> PolicyReader::GetTemplate(const yaml::Node& n, const std::string& path) {
   if (!n.IsScalar()) {
-    Error(
-        n, path,
-        "expected a string (\"{{ inputs.url }}\" and the like may be used), got " + n.Describe());
+    Error(n, path,
+          "expected a string (\"{{ inputs.url }}\" and the like may be used), got " + n.Describe());
     return std::nullopt;
   }
   TemplateError err;
@@ -265,7 +265,7 @@ std::optional<Template> PolicyReader::GetTemplate(const yaml::Node& n, const std
 
 // A map of input name -> template.
 std::vector<std::pair<std::string, Template>> PolicyReader::GetInputs(const yaml::Node& n,
-                                                        const std::string& path) {
+                                                                      const std::string& path) {
   std::vector<std::pair<std::string, Template>> out;
   if (!ExpectMap(n, path, "a map of input name to value", /*null_ok=*/true)) return out;
   for (const Entry& e : Entries(n, path, nullptr)) {

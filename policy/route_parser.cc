@@ -24,8 +24,8 @@ const std::vector<std::string> kMatchKeys = {"workflow", "labels", "repository"}
 
 // Fills `out`; `cap_keys` receives the key node of each needs_<label>, so
 // later warnings can point at it.
-void ParseConstraints(PolicyReader& in, const yaml::Node& n, const std::string& path, Constraints* out,
-                      std::map<std::string, yaml::Node>* cap_keys) {
+void ParseConstraints(PolicyReader& in, const yaml::Node& n, const std::string& path,
+                      Constraints* out, std::map<std::string, yaml::Node>* cap_keys) {
   if (!in.ExpectMap(n, path, "a map such as {needs_ffmpeg: true, max_size_mb: 1000}", true)) {
     return;
   }
@@ -53,14 +53,13 @@ void ParseConstraints(PolicyReader& in, const yaml::Node& n, const std::string& 
       }
       std::string best = ClosestMatch(e.key, candidates);
       in.Error(e.key_node, p, "unknown constraint",
-            best.empty() ? "constraints are needs_<capability label>: true and max_size_mb: N"
-                         : "did you mean '" + best + "'?");
+               best.empty() ? "constraints are needs_<capability label>: true and max_size_mb: N"
+                            : "did you mean '" + best + "'?");
     }
   }
   std::sort(out->required_labels.begin(), out->required_labels.end());
-  out->required_labels.erase(
-      std::unique(out->required_labels.begin(), out->required_labels.end()),
-      out->required_labels.end());
+  out->required_labels.erase(std::unique(out->required_labels.begin(), out->required_labels.end()),
+                             out->required_labels.end());
 }
 
 // The route's `match:` map, when present. Returns whether it names labels
@@ -101,9 +100,9 @@ void ParseOptions(PolicyReader& in, const std::vector<Entry>& entries, const std
       r.fallback_workflow = *w;
       if (!r.match.workflow.empty() && r.fallback_workflow == r.match.workflow) {
         in.Error(fw->value, path + ".fallback_workflow",
-              "is the workflow the route matches ('" + r.match.workflow +
-                  "'): the fallback would wait on the same runners",
-              "name the workflow that runs on the fallback labels");
+                 "is the workflow the route matches ('" + r.match.workflow +
+                     "'): the fallback would wait on the same runners",
+                 "name the workflow that runs on the fallback labels");
       }
     }
   }
@@ -135,7 +134,7 @@ void ParseOptions(PolicyReader& in, const std::vector<Entry>& entries, const std
       std::string best =
           e->value.IsScalar() ? ClosestMatch(e->value.Scalar(), {"refuse", "dispatch"}) : "";
       in.Error(e->value, p, "expected 'refuse' or 'dispatch', got " + e->value.Describe(),
-            best.empty() ? "" : "did you mean '" + best + "'?");
+               best.empty() ? "" : "did you mean '" + best + "'?");
     }
   }
 }
@@ -149,35 +148,35 @@ void CheckRoute(PolicyReader& in, const Entry& entry, const std::vector<Entry>& 
   const Entry* grace = Find(entries, "offline_grace");
   if (HasAllLabels(r.fallback, r.prefer)) {
     in.Error(fallback->value, path + ".fallback",
-          "every runner with the fallback labels " + LabelList(r.fallback) +
-              " also carries the preferred labels " + LabelList(r.prefer) +
-              ": the fallback would compete for the same runners",
-          "name labels that the preferred runners do not carry, e.g. [rpi4]");
+             "every runner with the fallback labels " + LabelList(r.fallback) +
+                 " also carries the preferred labels " + LabelList(r.prefer) +
+                 ": the fallback would compete for the same runners",
+             "name labels that the preferred runners do not carry, e.g. [rpi4]");
   }
   if (r.fallback_workflow.empty() && r.fallback_inputs.empty()) {
     in.Warn(entry.key_node, path,
-         "no fallback_workflow: the fallback re-dispatches the job's own workflow, which "
-         "waits on " +
-             LabelList(r.prefer) + " again unless its runs-on reads an input",
-         "set fallback_workflow, or fallback_inputs for a workflow whose runs-on reads them");
+            "no fallback_workflow: the fallback re-dispatches the job's own workflow, which "
+            "waits on " +
+                LabelList(r.prefer) + " again unless its runs-on reads an input",
+            "set fallback_workflow, or fallback_inputs for a workflow whose runs-on reads them");
   }
   for (const std::string& cap : r.constraints.required_labels) {
     if (HasAllLabels(r.fallback, {cap})) continue;
     in.Warn(cap_keys[cap], path + ".constraints.needs_" + cap,
-         "the fallback labels " + LabelList(r.fallback) + " do not include '" + cap +
-             "': the fallback is refused unless the runner status shows that every runner "
-             "labelled " +
-             LabelList(r.fallback) + " carries '" + cap + "'",
-         "add '" + cap + "' to fallback if those runners have it");
+            "the fallback labels " + LabelList(r.fallback) + " do not include '" + cap +
+                "': the fallback is refused unless the runner status shows that every runner "
+                "labelled " +
+                LabelList(r.fallback) + " carries '" + cap + "'",
+            "add '" + cap + "' to fallback if those runners have it");
   }
   if (grace != nullptr && !r.fallback_when_offline) {
     in.Warn(grace->key_node, path + ".offline_grace",
-         "has no effect unless fallback_when_offline is true");
+            "has no effect unless fallback_when_offline is true");
   } else if (r.fallback_when_offline && r.offline_grace >= r.queue_timeout) {
     in.Warn(grace != nullptr ? grace->value : when_offline->value, path + ".offline_grace",
-         "offline_grace (" +
-             FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(r.offline_grace)) +
-             ") is not shorter than queue_timeout, so fallback_when_offline changes nothing");
+            "offline_grace (" +
+                FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(r.offline_grace)) +
+                ") is not shorter than queue_timeout, so fallback_when_offline changes nothing");
   }
 }
 
@@ -196,13 +195,13 @@ std::optional<Route> ParseRoute(PolicyReader& in, const Entry& entry, const std:
   const Entry* fallback = Find(entries, "fallback");
   if (prefer == nullptr) {
     in.Error(entry.key_node, path + ".prefer", "missing required key",
-          "add e.g. 'prefer: [macmini]', the labels the job waits on");
+             "add e.g. 'prefer: [macmini]', the labels the job waits on");
   } else if (auto l = in.GetLabels(prefer->value, path + ".prefer", false)) {
     r.prefer = *l;
   }
   if (fallback == nullptr) {
     in.Error(entry.key_node, path + ".fallback", "missing required key",
-          "add e.g. 'fallback: [rpi4]', the labels the fallback runs on");
+             "add e.g. 'fallback: [rpi4]', the labels the fallback runs on");
   } else if (auto l = in.GetLabels(fallback->value, path + ".fallback", false)) {
     r.fallback = *l;
   }

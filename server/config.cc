@@ -264,9 +264,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.StringList(gh["repositories"], "github.repositories", c.github_repositories));
       for (size_t i = 0; i < c.github_repositories.size(); ++i) {
         const std::string& repo = c.github_repositories[i];
-        size_t slash = repo.find('/');
-        if (slash == 0 || slash == std::string::npos || slash + 1 == repo.size() ||
-            repo.find('/', slash + 1) != std::string::npos) {
+        if (!IsOwnerSlashName(repo)) {
           return ConfigError(path, gh["repositories"][i], "github.repositories",
                              "'" + repo + "' is not owner/name");
         }

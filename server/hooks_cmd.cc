@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/strings.h"
 #include "common/time_format.h"
 #include "server/command.h"
 #include "server/github_setup.h"
@@ -38,9 +39,7 @@ std::vector<std::string> HookDifferences(const github::Hook& hook, const github:
 }
 
 Status ValidateRepository(std::string_view repo) {
-  size_t slash = repo.find('/');
-  if (slash == 0 || slash == std::string_view::npos || slash + 1 == repo.size() ||
-      repo.find('/', slash + 1) != std::string_view::npos) {
+  if (!IsOwnerSlashName(repo)) {
     return Status::InvalidArgument("--repo must be OWNER/NAME, got '" + std::string(repo) + "'");
   }
   return Status::Ok();

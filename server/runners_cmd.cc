@@ -5,6 +5,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/table.h"
 #include "server/command.h"
 #include "server/github_setup.h"
 #include "server/hooks_cmd.h"
@@ -13,27 +14,7 @@ namespace relayq::server {
 
 std::string FormatTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size(), 0);
-  auto measure = [&](const std::vector<std::string>& row) {
-    for (size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  };
-  measure(header);
-  for (const auto& r : rows) measure(r);
-  auto line = [&](const std::vector<std::string>& row) {
-    std::string out;
-    for (size_t i = 0; i < width.size(); ++i) {
-      std::string cell = i < row.size() ? row[i] : "";
-      if (i + 1 == width.size()) {
-        out += cell;  // no trailing padding on the last column
-      } else {
-        out += cell + std::string(width[i] - cell.size() + 2, ' ');
-      }
-    }
-    return out + "\n";
-  };
-  std::string out = line(header);
-  for (const auto& r : rows) out += line(r);
-  return out;
+  return RenderTable(header, rows, /*trim_line_ends=*/false);
 }
 
 std::string FormatRunners(const std::vector<github::Runner>& runners, bool json) {
