@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/redact.h"
+#include "common/table.h"
 #include "common/time_format.h"
 #include "server/audit_json.h"
 
@@ -219,28 +220,6 @@ std::vector<Column> TableColumns(Kind kind) {
   return {};
 }
 
-std::string RenderTable(const std::vector<const char*>& titles,
-                        const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(titles.size());
-  for (size_t c = 0; c < titles.size(); ++c) width[c] = Columns(titles[c]);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], Columns(row[c]));
-  }
-  std::string out;
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string l;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      l += cells[c];
-      if (c + 1 < cells.size()) l += std::string(width[c] - Columns(cells[c]) + 2, ' ');
-    }
-    while (!l.empty() && l.back() == ' ') l.pop_back();
-    out += l + "\n";
-  };
-  line(std::vector<std::string>(titles.begin(), titles.end()));
-  for (const auto& row : rows) line(row);
-  return out;
-}
-
 // A one-line description of each history entry, with its time.
 struct TimelineEntry {
   std::optional<int64_t> time;
@@ -354,7 +333,7 @@ std::string Table(Kind kind, const std::vector<Record>& records, size_t terminal
   std::vector<std::string> fitted;
   for (size_t c = 0; c < cols.size(); ++c) fitted.push_back(Fit(titles[c], width[c]));
   for (size_t c = 0; c < cols.size(); ++c) titles[c] = fitted[c].c_str();
-  return RenderTable(titles, rows);
+  return RenderTable({titles.begin(), titles.end()}, rows);
 }
 
 // The width of the terminal on stdout: the tty's size, else $COLUMNS, else 0

@@ -77,4 +77,27 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsOwnerSlashName(std::string_view repo) {
+  size_t slash = repo.find('/');
+  return slash != std::string_view::npos && slash != 0 && slash + 1 != repo.size() &&
+         repo.find('/', slash + 1) == std::string_view::npos;
+}
+
 }  // namespace relayq

@@ -19,6 +19,16 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
 // Splits on `sep`, trims ASCII whitespace from each piece, drops empty pieces.
 std::vector<std::string> SplitAndTrim(std::string_view text, char sep);
 
+// `s` with ASCII letters lower-cased; other bytes unchanged.
+std::string ToLower(std::string_view s);
+
+// ASCII case-insensitive equality (labels, repository names, header names).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// True for "owner/name": exactly one '/', with a non-empty part on each side.
+// Says nothing about the characters; callers that care check them too.
+bool IsOwnerSlashName(std::string_view repo);
+
 // Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
 

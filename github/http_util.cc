@@ -104,12 +104,11 @@ std::string PercentDecode(std::string_view s) {
 }
 
 Result<std::pair<std::string, std::string>> SplitRepo(std::string_view repo) {
-  size_t slash = repo.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == repo.size() ||
-      repo.find('/', slash + 1) != std::string_view::npos) {
+  if (!IsOwnerSlashName(repo)) {
     return Status::InvalidArgument("repository \"" + std::string(repo) +
                                    "\" is not of the form OWNER/NAME");
   }
+  size_t slash = repo.find('/');
   return std::make_pair(std::string(repo.substr(0, slash)), std::string(repo.substr(slash + 1)));
 }
 

@@ -1,5 +1,7 @@
 #include "handlers/action_progress.h"
 
+#include "common/json_text.h"
+
 namespace relayq::handlers {
 
 using nlohmann::json;
@@ -113,7 +115,7 @@ std::string ActionProgress::Dump() const {
   Put(j, "html_url", html_url);
   Put(j, "relayq_id_input", relayq_id_input);
   Put(j, "outcome", outcome);
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 }  // namespace relayq::handlers

@@ -7,6 +7,7 @@
 
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "github/json_fields.h"
 #include "handlers/decode_internal.h"
 #include "handlers/json_scan.h"
 
@@ -16,39 +17,12 @@ namespace {
 using nlohmann::json;
 
 // Accessors that never throw: a missing or mistyped field reads as absent.
-const json* Field(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
-}
+using github::Field;
+using github::OptInt;
+using github::OptString;
+using github::OptTime;
 
-std::optional<std::string> OptString(const json& obj, const char* key) {
-  const json* f = Field(obj, key);
-  if (f == nullptr || !f->is_string()) return std::nullopt;
-  return f->get<std::string>();
-}
-
-std::string String(const json& obj, const char* key) {
-  return OptString(obj, key).value_or("");
-}
-
-std::optional<int64_t> OptInt(const json& obj, const char* key) {
-  const json* f = Field(obj, key);
-  if (f == nullptr) return std::nullopt;
-  if (f->is_number_integer()) return f->get<int64_t>();
-  if (f->is_number_unsigned()) return static_cast<int64_t>(f->get<uint64_t>());
-  return std::nullopt;
-}
-
-// GitHub times are RFC 3339 strings; an unparsable one reads as absent.
-std::optional<int64_t> OptTime(const json& obj, const char* key) {
-  auto s = OptString(obj, key);
-  if (!s) return std::nullopt;
-  auto t = ParseRfc3339(*s);
-  if (!t.ok()) return std::nullopt;
-  return *t;
-}
+std::string String(const json& obj, const char* key) { return github::Str(obj, key); }
 
 bool IsJsonMediaType(std::string_view type) { return type == "application/json"; }
 
@@ -58,12 +32,6 @@ std::string_view MediaType(std::string_view content_type) {
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.remove_suffix(1);
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.front()))) t.remove_prefix(1);
   return t;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 void DecodeJob(const json& payload, Decoded& out) {
@@ -170,7 +138,7 @@ const JsonSchema kSchema{
 }  // namespace
 
 BodyType ClassifyContentType(std::string_view content_type) {
-  std::string type = Lower(MediaType(content_type));
+  std::string type = ToLower(MediaType(content_type));
   if (IsJsonMediaType(type)) return BodyType::kJson;
   if (type == "application/x-www-form-urlencoded") return BodyType::kForm;
   return BodyType::kUnsupported;

@@ -6,22 +6,19 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+#include "common/strings.h"
 #include "handlers/decode.h"
 #include "handlers/signature.h"
 
 namespace relayq::handlers {
 namespace {
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string JsonBody(std::initializer_list<std::pair<const char*, std::string_view>> fields) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [k, v] : fields) j[k] = std::string(v);
   // Replacement of invalid UTF-8 keeps dump() from throwing on odd header bytes.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 // GitHub's delivery ids are GUIDs; anything printable and short is accepted
@@ -44,12 +41,12 @@ Intake::Intake(IntakeOptions options, store::Store& store, Clock& clock, Metrics
       signature_failures_(metrics.GetCounter("relayq_webhook_signature_failures_total",
                                              "Deliveries refused for a missing or wrong "
                                              "signature")) {
-  for (const auto& a : options_.allow) allow_lower_.push_back(Lower(a));
+  for (const auto& a : options_.allow) allow_lower_.push_back(ToLower(a));
 }
 
 bool Intake::Allowed(const std::string& repository, const std::string& owner) const {
   if (allow_lower_.empty()) return true;
-  std::string repo = Lower(repository), own = Lower(owner);
+  std::string repo = ToLower(repository), own = ToLower(owner);
   for (const auto& a : allow_lower_) {
     if (a.find('/') != std::string::npos ? a == repo : (!own.empty() && a == own)) return true;
   }
@@ -60,7 +57,7 @@ WebhookAnswer Intake::Reject(int status, std::string_view outcome, std::string_v
   WebhookAnswer a;
   a.status = status;
   a.outcome = std::string(outcome);
-  a.body = JsonBody({{"error", why}});
+  a.body = ErrorJson(why);
   return a;
 }
 

@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
+#include "common/json_text.h"
 #include "common/log.h"
 #include "common/periodic_worker.h"
+#include "common/strings.h"
 #include "common/time_format.h"
 #include "store/lifecycle.h"
 #include "store/recovery_reads.h"
@@ -59,7 +61,7 @@ std::string JobJson(const github::WorkflowJob& job, const std::string& repositor
                       {"created_at", time(job.created_at_ms)},
                       {"started_at", time(job.started_at_ms)},
                       {"completed_at", time(job.completed_at_ms)}};
-  return j.dump();
+  return DumpJson(j);
 }
 
 }  // namespace
@@ -259,11 +261,6 @@ namespace {
 // looks; later scans read only what arrived since the previous one.
 constexpr int64_t kSeenRepositoriesWindowMs = int64_t{30} * 24 * 3600 * 1000;
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 void LogReport(const std::string& repository, const RecoveryReport& report) {
   LogFields fields = {{"repository", repository},
                       {"hook", std::to_string(report.hook_id)},
@@ -329,7 +326,7 @@ std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
     Log(LogLevel::kWarn, "recovery: cannot read the repositories that deliver to the store",
         {{"error", found.status().message()}});
   } else {
-    for (const std::string& r : *found) seen.emplace(Lower(r), r);
+    for (const std::string& r : *found) seen.emplace(ToLower(r), r);
     // Overlap by a minute: a delivery committed late still counts.
     seen_scanned_to = now_ms - 60'000;
   }
@@ -347,7 +344,7 @@ void PeriodicRecovery::Impl::RunPass(PeriodicWorker::Pass& pass) {
     o.repository = repo;
     o.hook_url = config.github_hook_url;
     o.since_ms = pass_start - int64_t{config.recovery_since_s} * 1000;
-    if (auto it = last_pass.find(Lower(repo)); it != last_pass.end()) {
+    if (auto it = last_pass.find(ToLower(repo)); it != last_pass.end()) {
       o.since_ms = std::max(o.since_ms, it->second - interval_ms);
     }
     o.stale_after = std::chrono::seconds(config.recovery_stale_after_s);
@@ -359,7 +356,7 @@ void PeriodicRecovery::Impl::RunPass(PeriodicWorker::Pass& pass) {
       continue;
     }
     LogReport(repo, *report);
-    if (!report->interrupted) last_pass[Lower(repo)] = pass_start;
+    if (!report->interrupted) last_pass[ToLower(repo)] = pass_start;
   }
   pass.last = interval_ms <= 0;
 }

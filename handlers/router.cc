@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "handlers/views.h"
 #include "store/lifecycle.h"
@@ -14,7 +15,7 @@ using nlohmann::json;
 using policy::FallbackDecision;
 
 std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 }  // namespace

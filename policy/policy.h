@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/strings.h"
+
 #include "policy/template.h"
 
 namespace relayq::policy {
@@ -128,7 +130,9 @@ std::string_view WorkflowBasename(std::string_view path);
 // GitHub matches runner labels).
 bool HasAllLabels(const std::vector<std::string>& have, const std::vector<std::string>& want);
 
-// ASCII case-insensitive equality (labels, repository names).
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (labels, repository names); it lives in
+// common/strings.h and is named here for the callers that know it as
+// policy::EqualsIgnoreCase.
+using relayq::EqualsIgnoreCase;
 
 }  // namespace relayq::policy

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "server/audit_json.h"
@@ -27,7 +28,7 @@ HttpResponse StoreError(const Status& s) {
 // A JSON body that cannot throw: text from the store (names GitHub sent) may
 // hold invalid UTF-8, which is replaced.
 HttpResponse JsonOk(const nlohmann::json& body) {
-  return HttpResponse::Json(200, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return HttpResponse::Json(200, DumpJson(body));
 }
 
 const std::vector<std::string> kListParams = {"repo", "label", "status", "since",

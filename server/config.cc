@@ -1,25 +1,20 @@
 #include "server/config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "common/yaml_reader.h"
 
 namespace relayq::server {
 namespace {
 
 // One configuration error, phrased as "FILE:LINE:COL: KEY: what".
-Status ConfigError(const std::string& file, const YAML::Node& node, const std::string& key,
+Status ConfigError(const std::string& file, const yaml::Node& node, const std::string& key,
                    const std::string& what) {
-  std::string where = file;
-  if (node.IsDefined() && node.Mark().line >= 0) {
-    where += ":" + std::to_string(node.Mark().line + 1) + ":" + std::to_string(node.Mark().column + 1);
-  }
-  return Status::InvalidArgument(where + ": " + key + ": " + what);
+  return Status::InvalidArgument(yaml::Place(file, node.Mark()) + ": " + key + ": " + what);
 }
 
 class Reader {
@@ -27,15 +22,15 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
   // Checks that `node` is a mapping whose keys are all in `known`.
-  Status Keys(const YAML::Node& node, const std::string& prefix,
+  Status Keys(const yaml::Node& node, const std::string& prefix,
               const std::vector<std::string>& known) {
     if (!node.IsMap()) return ConfigError(file_, node, prefix.empty() ? "(top)" : prefix, "expected a mapping");
-    for (const auto& kv : node) {
+    for (const auto& kv : node.Entries()) {
       std::string key = kv.first.Scalar();
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-      std::string hint = ClosestMatch(key, known);
+      std::string hint = yaml::DidYouMean(key, known);
       std::string what = "unknown key";
-      if (!hint.empty()) what += " (did you mean '" + hint + "'?)";
+      if (!hint.empty()) what += " (" + hint + ")";
       if (key == "secret" || key == "secrets" || key == "token") {
         what += "; secrets go in the environment or a 0600 file, never in the config";
       }
@@ -44,29 +39,26 @@ class Reader {
     return Status::Ok();
   }
 
-  Status String(const YAML::Node& node, const std::string& key, std::string& out) {
+  Status String(const yaml::Node& node, const std::string& key, std::string& out) {
     if (!node.IsDefined() || node.IsNull()) return Status::Ok();
     if (!node.IsScalar()) return ConfigError(file_, node, key, "expected a string");
     out = node.Scalar();
     return Status::Ok();
   }
 
-  Status Int(const YAML::Node& node, const std::string& key, int lo, int hi, int& out) {
+  Status Int(const yaml::Node& node, const std::string& key, int lo, int hi, int& out) {
     if (!node.IsDefined() || node.IsNull()) return Status::Ok();
-    try {
-      int v = node.as<int>();
-      if (v < lo || v > hi) {
-        return ConfigError(file_, node, key,
-                           "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
-      }
-      out = v;
-      return Status::Ok();
-    } catch (const YAML::Exception&) {
-      return ConfigError(file_, node, key, "expected a whole number");
+    std::optional<int> v = node.AsInt();
+    if (!v.has_value()) return ConfigError(file_, node, key, "expected a whole number");
+    if (*v < lo || *v > hi) {
+      return ConfigError(file_, node, key,
+                         "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
     }
+    out = *v;
+    return Status::Ok();
   }
 
-  Status Seconds(const YAML::Node& node, const std::string& key, int& out) {
+  Status Seconds(const yaml::Node& node, const std::string& key, int& out) {
     std::string text;
     RELAYQ_RETURN_IF_ERROR(String(node, key, text));
     if (text.empty()) return Status::Ok();
@@ -76,18 +68,18 @@ class Reader {
     return Status::Ok();
   }
 
-  Status StringList(const YAML::Node& node, const std::string& key, std::vector<std::string>& out) {
+  Status StringList(const yaml::Node& node, const std::string& key, std::vector<std::string>& out) {
     if (!node.IsDefined() || node.IsNull()) return Status::Ok();
     if (!node.IsSequence()) return ConfigError(file_, node, key, "expected a list of strings");
     out.clear();
-    for (const auto& item : node) {
+    for (const auto& item : node.Items()) {
       if (!item.IsScalar()) return ConfigError(file_, item, key, "expected a list of strings");
       out.push_back(item.Scalar());
     }
     return Status::Ok();
   }
 
-  Status OneOf(const YAML::Node& node, const std::string& key,
+  Status OneOf(const yaml::Node& node, const std::string& key,
                const std::vector<std::string>& allowed, std::string& out) {
     std::string v = out;
     RELAYQ_RETURN_IF_ERROR(String(node, key, v));
@@ -166,18 +158,18 @@ Result<Config> LoadConfigFile(const std::string& path) {
   c.config_path = path;
   std::ifstream in(path);
   if (!in) return Status::InvalidArgument(path + ": cannot read the configuration file");
-  YAML::Node root;
-  try {
-    root = YAML::Load(in);
-  } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(path + ": " + e.what());
+  std::stringstream text;
+  text << in.rdbuf();
+  yaml::ParseResult parsed = yaml::Parse(text.str());
+  if (const auto& e = parsed.error; e.has_value()) {
+    if (!e->syntax) return Status::InvalidArgument(path + ": " + e->what);
+    return Status::InvalidArgument(path + ":" + std::to_string(e->mark.line + 1) + ":" +
+                                   std::to_string(e->mark.column + 1) + ": YAML syntax error: " + e->message);
   }
+  const yaml::Node& root = parsed.root;
   if (root.IsNull()) return c;  // an empty file is all defaults
   Reader r(path);
-  try {
+  {
     RELAYQ_RETURN_IF_ERROR(r.Keys(root, "", {"listen", "admin_listen", "tls", "store", "policy",
                                               "webhook", "admin", "http", "log", "github",
                                               "recovery"}));
@@ -191,7 +183,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
       }
     }
     RELAYQ_RETURN_IF_ERROR(r.String(root["policy"], "policy", c.policy_path));
-    if (YAML::Node tls = root["tls"]; tls.IsDefined() && !tls.IsNull()) {
+    if (yaml::Node tls = root["tls"]; tls.IsDefined() && !tls.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(tls, "tls", {"cert", "key"}));
       RELAYQ_RETURN_IF_ERROR(r.String(tls["cert"], "tls.cert", c.tls_cert));
       RELAYQ_RETURN_IF_ERROR(r.String(tls["key"], "tls.key", c.tls_key));
@@ -199,7 +191,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
         return ConfigError(path, tls, "tls", "set both cert and key, or neither");
       }
     }
-    if (YAML::Node st = root["store"]; st.IsDefined() && !st.IsNull()) {
+    if (yaml::Node st = root["store"]; st.IsDefined() && !st.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous", "retention"}));
       RELAYQ_RETURN_IF_ERROR(r.String(st["path"], "store.path", c.db_path));
       std::string sync = "full";
@@ -213,7 +205,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
         c.retention = *d;
       }
     }
-    if (YAML::Node wh = root["webhook"]; wh.IsDefined() && !wh.IsNull()) {
+    if (yaml::Node wh = root["webhook"]; wh.IsDefined() && !wh.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(wh, "webhook", {"secret_file", "allow", "max_body"}));
       RELAYQ_RETURN_IF_ERROR(r.String(wh["secret_file"], "webhook.secret_file", c.secret_file));
       RELAYQ_RETURN_IF_ERROR(r.StringList(wh["allow"], "webhook.allow", c.allow));
@@ -226,11 +218,11 @@ Result<Config> LoadConfigFile(const std::string& path) {
         c.max_body_bytes = *n;
       }
     }
-    if (YAML::Node ad = root["admin"]; ad.IsDefined() && !ad.IsNull()) {
+    if (yaml::Node ad = root["admin"]; ad.IsDefined() && !ad.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(ad, "admin", {"token_file"}));
       RELAYQ_RETURN_IF_ERROR(r.String(ad["token_file"], "admin.token_file", c.admin_token_file));
     }
-    if (YAML::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
+    if (yaml::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(http, "http", {"threads", "io_threads", "keep_alive_timeout",
                                                    "read_timeout", "header_timeout", "request_timeout",
                                                    "max_connections", "admin_max_connections"}));
@@ -256,12 +248,12 @@ Result<Config> LoadConfigFile(const std::string& path) {
                                std::to_string(c.header_timeout_s) + "s)");
       }
     }
-    if (YAML::Node log = root["log"]; log.IsDefined() && !log.IsNull()) {
+    if (yaml::Node log = root["log"]; log.IsDefined() && !log.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(log, "log", {"format", "level"}));
       RELAYQ_RETURN_IF_ERROR(r.OneOf(log["format"], "log.format", {"text", "json"}, c.log_format));
       RELAYQ_RETURN_IF_ERROR(r.OneOf(log["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level));
     }
-    if (YAML::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
+    if (yaml::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file",
                                                    "repositories", "hook_url", "write_interval"}));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(gh["write_interval"], "github.write_interval", c.github_write_interval_s));
@@ -272,23 +264,19 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.StringList(gh["repositories"], "github.repositories", c.github_repositories));
       for (size_t i = 0; i < c.github_repositories.size(); ++i) {
         const std::string& repo = c.github_repositories[i];
-        size_t slash = repo.find('/');
-        if (slash == 0 || slash == std::string::npos || slash + 1 == repo.size() ||
-            repo.find('/', slash + 1) != std::string::npos) {
+        if (!IsOwnerSlashName(repo)) {
           return ConfigError(path, gh["repositories"][i], "github.repositories",
                              "'" + repo + "' is not owner/name");
         }
       }
       RELAYQ_RETURN_IF_ERROR(r.String(gh["hook_url"], "github.hook_url", c.github_hook_url));
     }
-    if (YAML::Node rc = root["recovery"]; rc.IsDefined() && !rc.IsNull()) {
+    if (yaml::Node rc = root["recovery"]; rc.IsDefined() && !rc.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(rc, "recovery", {"since", "stale_after", "interval"}));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["interval"], "recovery.interval", c.recovery_interval_s));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["since"], "recovery.since", c.recovery_since_s));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
     }
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(path + ": " + e.what());
   }
   return c;
 }

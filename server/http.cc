@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "policy/policy.h"
 
@@ -82,8 +83,7 @@ size_t HttpRequest::ParamCount(std::string_view key) const {
 }
 
 HttpResponse HttpResponse::Error(int status, std::string_view why) {
-  nlohmann::json j = {{"error", std::string(why)}};
-  return Json(status, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return Json(status, ErrorJson(why));
 }
 
 HttpResponse HttpResponse::Json(int status, std::string body) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/clock.h"
 
 namespace relayq::server {
@@ -41,7 +42,7 @@ void SpdlogSink(LogLevel level, std::string_view msg, const LogFields& fields) {
     j["level"] = std::string(spdlog::level::to_string_view(ToSpd(level)).data());
     j["msg"] = std::string(msg);
     for (const auto& [k, v] : fields) j[std::string(k)] = v;
-    logger->log(ToSpd(level), "{}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    logger->log(ToSpd(level), "{}", DumpJson(j));
     return;
   }
   std::string line(msg);
@@ -50,7 +51,7 @@ void SpdlogSink(LogLevel level, std::string_view msg, const LogFields& fields) {
     line += k;
     line += '=';
     if (NeedsQuotes(v)) {
-      line += nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      line += DumpJson(nlohmann::json(v));
     } else {
       line += v;
     }

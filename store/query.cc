@@ -22,11 +22,13 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
 #include "common/strings.h"
 #include "store/connection.h"
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/model.h"
+#include "store/rows.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
@@ -98,16 +100,6 @@ const std::vector<std::string>& Names(Kind k) {
     case Kind::kActions: return kActions;
   }
   return kJobs;
-}
-
-std::vector<std::string> ParseLabels(const std::string& text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
 }
 
 // The labels of a stored JSON array. The store writes plain labels as
@@ -619,7 +611,7 @@ Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
     // form (quotes included) matches exactly one element, and runner labels
     // cannot contain quotes, so a substring test on the stored text is exact
     // and avoids a join per job.
-    std::string quoted = nlohmann::json(l).dump();
+    std::string quoted = DumpJson(nlohmann::json(l));
     RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kWaitForLabelSql));
     s->Bind(1, since_ms).Bind(2, until_ms).Bind(3, std::string_view(quoted));
     std::vector<int64_t> waits;

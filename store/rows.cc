@@ -2,10 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace relayq::store {
 
 std::string LabelsJson(const std::vector<std::string>& labels) {
-  return nlohmann::json(labels).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(nlohmann::json(labels));
 }
 
 std::vector<std::string> ParseLabels(const std::string& text) {
@@ -19,7 +21,7 @@ std::vector<std::string> ParseLabels(const std::string& text) {
 }
 
 std::string InputsJson(const std::map<std::string, std::string>& inputs) {
-  return nlohmann::json(inputs).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return DumpJson(nlohmann::json(inputs));
 }
 
 namespace {

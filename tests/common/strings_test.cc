@@ -26,5 +26,26 @@ TEST(SplitAndTrimTest, DropsEmptyPieces) {
 
 TEST(HexEncodeTest, LowerCase) { EXPECT_EQ(HexEncode(std::string("\x01\xab", 2)), "01ab"); }
 
+TEST(ToLowerTest, LowersAsciiOnly) {
+  EXPECT_EQ(ToLower("MacMini-1 \xC3\x84"), "macmini-1 \xC3\x84");
+  EXPECT_EQ(ToLower(""), "");
+}
+
+TEST(EqualsIgnoreCaseTest, ComparesAsciiCaseInsensitively) {
+  EXPECT_TRUE(EqualsIgnoreCase("Octo/Repo", "octo/repo"));
+  EXPECT_FALSE(EqualsIgnoreCase("octo/repo", "octo/rep"));
+  EXPECT_FALSE(EqualsIgnoreCase("a", "b"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+}
+
+TEST(IsOwnerSlashNameTest, NeedsExactlyOneSlashBetweenNonEmptyParts) {
+  EXPECT_TRUE(IsOwnerSlashName("octo/repo"));
+  EXPECT_FALSE(IsOwnerSlashName("octo"));
+  EXPECT_FALSE(IsOwnerSlashName("/repo"));
+  EXPECT_FALSE(IsOwnerSlashName("octo/"));
+  EXPECT_FALSE(IsOwnerSlashName("octo/repo/x"));
+  EXPECT_FALSE(IsOwnerSlashName(""));
+}
+
 }  // namespace
 }  // namespace relayq

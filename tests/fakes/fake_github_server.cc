@@ -448,6 +448,22 @@ struct FakeGitHubServer::State {
     return std::clamp<int64_t>(ParamInt(req, "per_page", 30), 1, options.max_per_page);
   }
 
+  // The page of `match` the request asks for (its page and per_page), each
+  // element as `to_json` renders it, with the Link header of Paginate set.
+  template <typename T, typename ToJson>
+  Json PageOf(const httplib::Request& req, httplib::Response& res,
+              const std::vector<const T*>& match, ToJson to_json, const std::string& repo_path) {
+    int64_t per_page = PerPage(req);
+    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
+    Json items = Json::array();
+    for (size_t i = (page - 1) * per_page;
+         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
+      items.push_back(to_json(*match[i]));
+    }
+    Paginate(req, res, match.size(), page, per_page, repo_path);
+    return items;
+  }
+
   void Routes();
 };
 
@@ -560,14 +576,8 @@ void FakeGitHubServer::State::Routes() {
       if (!status.empty() && r.status != status && r.conclusion != status) continue;
       match.push_back(&r);
     }
-    int64_t per_page = PerPage(req);
-    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
-    Json items = Json::array();
-    for (size_t i = (page - 1) * per_page;
-         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
-      items.push_back(RunJson(*match[i]));
-    }
-    Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/actions/runs");
+    Json items = PageOf(req, res, match, [this](const auto& x) { return RunJson(x); },
+                        "/repos/" + repo_of(req) + "/actions/runs");
     Reply(res, 200, {{"total_count", match.size()}, {"workflow_runs", items}});
   });
 
@@ -578,14 +588,8 @@ void FakeGitHubServer::State::Routes() {
     for (const auto& [id, r] : runners) {
       if (r.repo == repo_of(req)) match.push_back(&r);
     }
-    int64_t per_page = PerPage(req);
-    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
-    Json items = Json::array();
-    for (size_t i = (page - 1) * per_page;
-         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
-      items.push_back(RunnerJson(*match[i]));
-    }
-    Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/actions/runners");
+    Json items = PageOf(req, res, match, [](const auto& x) { return RunnerJson(x); },
+                        "/repos/" + repo_of(req) + "/actions/runners");
     Reply(res, 200, {{"total_count", match.size()}, {"runners", items}});
   });
 
@@ -595,14 +599,8 @@ void FakeGitHubServer::State::Routes() {
     for (const auto& [id, h] : hooks) {
       if (h.repo == repo_of(req)) match.push_back(&h);
     }
-    int64_t per_page = PerPage(req);
-    int64_t page = std::max<int64_t>(1, ParamInt(req, "page", 1));
-    Json items = Json::array();
-    for (size_t i = (page - 1) * per_page;
-         i < match.size() && i < static_cast<size_t>(page * per_page); ++i) {
-      items.push_back(HookJson(*match[i]));
-    }
-    Paginate(req, res, match.size(), page, per_page, "/repos/" + repo_of(req) + "/hooks");
+    Json items = PageOf(req, res, match, [this](const auto& x) { return HookJson(x); },
+                        "/repos/" + repo_of(req) + "/hooks");
     Reply(res, 200, items);
   });
 

@@ -79,6 +79,17 @@ class GitHubClientTest : public ::testing::Test {
     return fake_->AddRun(run);
   }
 
+  // The next GET of a run succeeds but says no requests are left until
+  // `reset` (Unix seconds).
+  void AnswerNextRunWithNoRequestsLeft(int64_t reset) {
+    relayq::testing::FailureRule rule;
+    rule.path_contains = "/actions/runs/";
+    rule.status = 200;
+    rule.body = R"({"id": 1})";
+    rule.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(reset)}};
+    fake_->AddFailure(rule);
+  }
+
   FakeClock clock_;
   FakeSleeper sleeper_{&clock_};
   std::unique_ptr<FakeGitHubServer> fake_;
@@ -186,12 +197,7 @@ TEST_F(GitHubClientTest, WallClockStepDoesNotLengthenARateLimitPause) {
   auto client = MakeClient();
   int64_t id = AddQueuedRun();
   const int64_t reset = NowUnix(clock_) + 20;
-  relayq::testing::FailureRule rule;
-  rule.path_contains = "/actions/runs/";
-  rule.status = 200;
-  rule.body = R"({"id": 1})";
-  rule.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(reset)}};
-  fake_->AddFailure(rule);
+  AnswerNextRunWithNoRequestsLeft(reset);
   ASSERT_TRUE(client->GetRun(kRepo, id).ok());
   clock_.SetWall(clock_.Now() - std::chrono::hours(1));
   ASSERT_TRUE(client->GetRun(kRepo, id).ok());
@@ -290,12 +296,7 @@ TEST_F(GitHubClientTest, SuccessfulAnswerWithNoRequestsLeftHoldsTheNextCall) {
   auto client = MakeClient();
   int64_t id = AddQueuedRun();
   const int64_t reset = NowUnix(clock_) + 20;
-  relayq::testing::FailureRule rule;
-  rule.path_contains = "/actions/runs/";
-  rule.status = 200;
-  rule.body = R"({"id": 1})";
-  rule.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", std::to_string(reset)}};
-  fake_->AddFailure(rule);
+  AnswerNextRunWithNoRequestsLeft(reset);
   ASSERT_TRUE(client->GetRun(kRepo, id).ok());
   EXPECT_TRUE(sleeper_.nonzero_waits().empty());
   EXPECT_EQ(client->Stats().rate_limit_remaining, 0);

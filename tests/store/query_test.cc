@@ -143,6 +143,15 @@ TEST_F(QueryTest, MissingFileIsNotFoundAndNotCreated) {
   EXPECT_FALSE(std::filesystem::exists(dir_.File("absent.db")));
 }
 
+// The label of a wait query was quoted with nlohmann's throwing dump(), so a
+// label with invalid UTF-8 escaped as an exception instead of matching none.
+TEST_F(QueryTest, WaitByLabelWithInvalidUtf8LabelMatchesNothingInsteadOfThrowing) {
+  auto reader = Reader();
+  auto waits = reader->WaitByLabel(kT0, kT0 + 3600 * 1000, std::string("mac\xFFmini"));
+  ASSERT_TRUE(waits.ok());
+  EXPECT_TRUE(waits->empty() || waits->front().jobs == 0);
+}
+
 TEST_F(QueryTest, JobsNewestFirstWithContractFields) {
   Job("d1", 1, "queued", 0);
   Job("d2", 2, "completed", 10);
