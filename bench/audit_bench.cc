@@ -74,7 +74,9 @@ struct Prepared {
   }
 };
 
-void Exec(sqlite3* db, const char* sql) { Check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), db, sql); }
+void Exec(sqlite3* db, const char* sql) {
+  Check(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), db, sql);
+}
 
 std::string Repo(int i) {
   char buf[32];
@@ -95,11 +97,12 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
   Check(sqlite3_open(path.c_str(), &db), db, "open");
   Exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;");
   Exec(db, "BEGIN");
-  Prepared job(db,
-               "INSERT INTO jobs (id, run_id, run_attempt, repository, workflow_name, name, labels, "
-               "status, conclusion, runner_name, queued_at, started_at, completed_at, wait_seconds, "
-               "duration_seconds, updated_at) VALUES (?1,?2,1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
-               "?14,?15)");
+  Prepared job(
+      db,
+      "INSERT INTO jobs (id, run_id, run_attempt, repository, workflow_name, name, labels, "
+      "status, conclusion, runner_name, queued_at, started_at, completed_at, wait_seconds, "
+      "duration_seconds, updated_at) VALUES (?1,?2,1,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,"
+      "?14,?15)");
   Prepared label(db, "INSERT INTO job_labels (label, job_id) VALUES (?1, ?2)");
   Prepared event(db,
                  "INSERT INTO job_events (job_id, delivery_id, action, status, conclusion, "
@@ -119,8 +122,8 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<int> repo_d(0, kRepos - 1);
   std::uniform_int_distribution<int> cap_d(0, 5);
-  std::exponential_distribution<double> wait_d(1.0 / 45.0);   // mean 45 s
-  std::exponential_distribution<double> run_d(1.0 / 300.0);   // mean 5 min
+  std::exponential_distribution<double> wait_d(1.0 / 45.0);  // mean 45 s
+  std::exponential_distribution<double> run_d(1.0 / 300.0);  // mean 5 min
   const int64_t start = now_ms - 90 * kDay;
   const int64_t step = std::max<int64_t>(1, 90 * kDay / jobs);
   for (int64_t i = 0; i < jobs; ++i) {
@@ -129,7 +132,8 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
     const int repo_i = repo_d(rng);
     const std::string repo = Repo(repo_i);
     const int machine = static_cast<int>(i % 7 == 0 ? 0 : (i % 7 < 5 ? 1 : 2));
-    std::vector<std::string> labels = {"self-hosted", kMachines[machine], kCapabilities[cap_d(rng)]};
+    std::vector<std::string> labels = {"self-hosted", kMachines[machine],
+                                       kCapabilities[cap_d(rng)]};
     if (i % 3 == 0) labels.push_back(kCapabilities[(cap_d(rng) + 1) % 6]);
     std::sort(labels.begin() + 1, labels.end());
     labels.erase(std::unique(labels.begin(), labels.end()), labels.end());
@@ -138,7 +142,8 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
       labels_json += (k ? ",\"" : "\"") + labels[k] + "\"";
     }
     labels_json += "]";
-    const int64_t queued = start + i * step + static_cast<int64_t>(rng() % static_cast<uint64_t>(step));
+    const int64_t queued =
+        start + i * step + static_cast<int64_t>(rng() % static_cast<uint64_t>(step));
     const int64_t wait = static_cast<int64_t>(wait_d(rng) * (machine == 0 ? 4 : 1));
     const int64_t dur = static_cast<int64_t>(run_d(rng));
     const int64_t started = queued + wait * 1000;
@@ -149,10 +154,19 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
     const std::string workflow = machine == 0 ? "transcribe_mac" : "transcribe_rpi";
     job.I(1, id).I(2, run_id).T(3, repo).T(4, workflow).T(5, "transcribe").T(6, labels_json);
     job.T(7, done ? "completed" : running ? "in_progress" : "queued");
-    if (done) job.T(8, i % 50 == 0 ? "failure" : "success"); else job.N(8);
-    if (done || running) job.T(9, runner).I(11, started).I(13, wait); else job.N(9).N(11).N(13);
+    if (done)
+      job.T(8, i % 50 == 0 ? "failure" : "success");
+    else
+      job.N(8);
+    if (done || running)
+      job.T(9, runner).I(11, started).I(13, wait);
+    else
+      job.N(9).N(11).N(13);
     job.I(10, queued);
-    if (done) job.I(12, completed).I(14, dur); else job.N(12).N(14);
+    if (done)
+      job.I(12, completed).I(14, dur);
+    else
+      job.N(12).N(14);
     job.I(15, done ? completed : running ? started : queued);
     job.Run();
     for (const auto& l : labels) label.T(1, l).I(2, id).Run();
@@ -162,8 +176,14 @@ void Fill(const std::string& path, int64_t jobs, int64_t now_ms) {
       if (at[k] > now_ms) break;
       std::string did = "d-" + std::to_string(id) + "-" + std::to_string(k);
       event.I(1, id).T(2, did).T(3, stages[k]);
-      if (k == 2) event.T(4, i % 50 == 0 ? "failure" : "success"); else event.N(4);
-      if (k > 0) event.T(5, runner); else event.N(5);
+      if (k == 2)
+        event.T(4, i % 50 == 0 ? "failure" : "success");
+      else
+        event.N(4);
+      if (k > 0)
+        event.T(5, runner);
+      else
+        event.N(5);
       event.I(6, at[k]).I(7, at[k] + 300).Run();
       delivery.T(1, did).T(2, stages[k]).T(3, repo).I(4, at[k] + 300).Run();
     }
@@ -229,10 +249,14 @@ int main(int argc, char** argv) {
   std::string path = "audit_bench.db";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--jobs" && i + 1 < argc) jobs = std::stoll(argv[++i]);
-    else if (a == "--db" && i + 1 < argc) path = argv[++i];
-    else if (a == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
-    else if (a == "--keep") keep = true;
+    if (a == "--jobs" && i + 1 < argc)
+      jobs = std::stoll(argv[++i]);
+    else if (a == "--db" && i + 1 < argc)
+      path = argv[++i];
+    else if (a == "--runs" && i + 1 < argc)
+      runs = std::stoi(argv[++i]);
+    else if (a == "--keep")
+      keep = true;
     else {
       std::fprintf(stderr, "usage: audit_bench [--jobs N] [--db PATH] [--keep] [--runs R]\n");
       return 2;
@@ -240,7 +264,8 @@ int main(int argc, char** argv) {
   }
   const int64_t now = relayq::ToUnixMillis(Clock::Real().Now());
   if (!keep || !std::filesystem::exists(path)) {
-    std::fprintf(stderr, "filling %s with %lld jobs...\n", path.c_str(), static_cast<long long>(jobs));
+    std::fprintf(stderr, "filling %s with %lld jobs...\n", path.c_str(),
+                 static_cast<long long>(jobs));
     auto t0 = Clock::Real().Monotonic();
     Fill(path, jobs, now);
     std::fprintf(stderr, "filled in %.1f s (%.0f MB)\n",
@@ -250,7 +275,8 @@ int main(int argc, char** argv) {
   {
     // A kept store from an older relayq is upgraded in place, as serve would.
     auto t0 = Clock::Real().Monotonic();
-    if (auto s = relayq::store::MigrateFileTo(path, relayq::store::LatestSchemaVersion()); !s.ok()) {
+    if (auto s = relayq::store::MigrateFileTo(path, relayq::store::LatestSchemaVersion());
+        !s.ok()) {
       std::fprintf(stderr, "audit_bench: %s\n", s.ToString().c_str());
       return 1;
     }

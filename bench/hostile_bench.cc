@@ -18,6 +18,7 @@
 // the delivery's answer time p50/p99/max, how many took over 1 s or failed,
 // relayq's peak RSS (VmHWM, reset per attack) and most open descriptors, and
 // whether the process stayed up. Loopback only; bounded in time.
+#include <httplib.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -25,7 +26,6 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
-#include <httplib.h>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -53,7 +53,10 @@ struct Args {
 class Attacker {
  public:
   Attacker(int port, int count, std::string opening, std::string drip, size_t drip_bytes = 1)
-      : port_(port), count_(count), opening_(std::move(opening)), drip_(std::move(drip)),
+      : port_(port),
+        count_(count),
+        opening_(std::move(opening)),
+        drip_(std::move(drip)),
         drip_bytes_(drip_bytes) {}
 
   void Start() {
@@ -155,8 +158,7 @@ PhaseResult RunPhase(const Args& a, const std::string& name,
       httplib::Client c("127.0.0.1", a.port);
       status = post(c);
     }
-    const double ms =
-        std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+    const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
     if (status != 202) {
       ++r.failed;
     } else {
@@ -183,22 +185,31 @@ int Main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--port") a.port = std::stoi(v);
-    else if (k == "--admin-port") a.admin_port = std::stoi(v);
-    else if (k == "--tls-port") a.tls_port = std::stoi(v);
-    else if (k == "--pid") a.pid = std::stoi(v);
-    else if (k == "--tls-pid") a.tls_pid = std::stoi(v);
-    else if (k == "--seconds") a.seconds = std::stoi(v);
-    else if (k == "--secret") a.secret = v;
-    else if (k == "--attack-only") a.attack_only = std::stoi(v);
+    if (k == "--port")
+      a.port = std::stoi(v);
+    else if (k == "--admin-port")
+      a.admin_port = std::stoi(v);
+    else if (k == "--tls-port")
+      a.tls_port = std::stoi(v);
+    else if (k == "--pid")
+      a.pid = std::stoi(v);
+    else if (k == "--tls-pid")
+      a.tls_pid = std::stoi(v);
+    else if (k == "--seconds")
+      a.seconds = std::stoi(v);
+    else if (k == "--secret")
+      a.secret = v;
+    else if (k == "--attack-only")
+      a.attack_only = std::stoi(v);
     else {
       std::cerr << "hostile_bench: unknown option " << k << "\n";
       return 2;
     }
   }
   if (a.attack_only == 0 && (a.port == 0 || a.admin_port == 0 || a.pid == 0)) {
-    std::cerr << "usage: hostile_bench --port P --admin-port A --pid PID [--tls-port T --tls-pid Q] "
-                 "[--seconds 60] [--secret S]\n";
+    std::cerr
+        << "usage: hostile_bench --port P --admin-port A --pid PID [--tls-port T --tls-pid Q] "
+           "[--seconds 60] [--secret S]\n";
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
@@ -220,8 +231,8 @@ int Main(int argc, char** argv) {
   Make trick = [p, trickle] { return std::make_unique<Attacker>(p, 200, "", trickle); };
   Make slow = [p, slow_head] { return std::make_unique<Attacker>(p, 200, slow_head, " "); };
   Make endless = [p] {
-    return std::make_unique<Attacker>(p, 1, "POST /webhook HTTP/1.1\r\nX-Endless: ",
-                                      std::string(1 << 20, 'e'), 256 << 10);
+    return std::make_unique<Attacker>(
+        p, 1, "POST /webhook HTTP/1.1\r\nX-Endless: ", std::string(1 << 20, 'e'), 256 << 10);
   };
   Make tls = [t, hello] { return std::make_unique<Attacker>(t, 100, hello, ""); };
 
@@ -247,15 +258,14 @@ int Main(int argc, char** argv) {
   if (t > 0) all.push_back(tls);
   results.push_back(RunPhase(a, "all", all));
 
-  std::printf("\n%-9s %10s %8s %8s %8s %7s %7s %9s %9s %8s %3s\n", "attack", "deliveries",
-              "p50 ms", "p99 ms", "max ms", "over1s", "failed", "adminfail", "peakRSS", "maxfds",
-              "up");
+  std::printf("\n%-9s %10s %8s %8s %8s %7s %7s %9s %9s %8s %3s\n", "attack", "deliveries", "p50 ms",
+              "p99 ms", "max ms", "over1s", "failed", "adminfail", "peakRSS", "maxfds", "up");
   bool ok = true;
   for (const auto& r : results) {
     std::printf("%-9s %10zu %8.2f %8.2f %8.2f %7d %7d %9d %7.1fMB %8d %3s\n", r.name.c_str(),
                 r.ms.size(), Percentile(r.ms, 0.5), Percentile(r.ms, 0.99),
-                r.ms.empty() ? 0.0 : *std::max_element(r.ms.begin(), r.ms.end()), r.slow,
-                r.failed, r.admin_failed, r.peak_rss_kb / 1024.0, r.max_fds, r.up ? "yes" : "NO");
+                r.ms.empty() ? 0.0 : *std::max_element(r.ms.begin(), r.ms.end()), r.slow, r.failed,
+                r.admin_failed, r.peak_rss_kb / 1024.0, r.max_fds, r.up ? "yes" : "NO");
     ok = ok && r.up && r.failed == 0 && r.slow == 0;
   }
   return ok ? 0 : 1;

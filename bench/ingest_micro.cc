@@ -11,11 +11,11 @@
 // - ExtractJson of the workflow_run body form-encoded (`payload=...`);
 // - EncodeBody (zstd) of the 7 KB body, as the store keeps it.
 // Bytes/s are of the body. Figures only; nothing here is a test.
+#include <benchmark/benchmark.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "handlers/decode.h"
 #include "handlers/signature.h"

@@ -102,7 +102,8 @@ int ReadResponse(int fd, std::string& buf) {
   std::string headers = buf.substr(0, header_end);
   for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   size_t cl = headers.find("content-length:");
-  if (cl != std::string::npos) content_length = std::strtoul(headers.c_str() + cl + 15, nullptr, 10);
+  if (cl != std::string::npos)
+    content_length = std::strtoul(headers.c_str() + cl + 15, nullptr, 10);
   size_t have = buf.size() - header_end - 4;
   while (have < content_length) {
     ssize_t n = read(fd, tmp, std::min(sizeof tmp, content_length - have));
@@ -155,8 +156,9 @@ void Run(const Options& o, const std::vector<SignedBody>& bodies, int index,
   // Connection `index` sends at start + (index + k * connections) / rate:
   // evenly spaced arrivals overall, not all connections at the same instant.
   Clock::time_point next_send =
-      start + (per_conn_rate > 0 ? std::chrono::nanoseconds(static_cast<int64_t>(1e9 * index / o.rate))
-                                 : std::chrono::nanoseconds(0));
+      start + (per_conn_rate > 0
+                   ? std::chrono::nanoseconds(static_cast<int64_t>(1e9 * index / o.rate))
+                   : std::chrono::nanoseconds(0));
   while (Clock::now() < end) {
     if (fd < 0) {
       fd = Connect(o);
@@ -178,8 +180,8 @@ void Run(const Options& o, const std::vector<SignedBody>& bodies, int index,
                   static_cast<unsigned long long>(seq++));
     std::string head = "POST " + o.path + " HTTP/1.1\r\nHost: " + o.host +
                        "\r\nUser-Agent: GitHub-Hookshot/bench\r\nContent-Type: application/json"
-                       "\r\nX-GitHub-Event: workflow_job\r\nX-GitHub-Delivery: " + id +
-                       "\r\nX-GitHub-Hook-ID: 4242\r\nX-Hub-Signature-256: " + signature +
+                       "\r\nX-GitHub-Event: workflow_job\r\nX-GitHub-Delivery: " +
+                       id + "\r\nX-GitHub-Hook-ID: 4242\r\nX-Hub-Signature-256: " + signature +
                        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
     iovec iov[2] = {{head.data(), head.size()}, {const_cast<char*>(body.data()), body.size()}};
     const auto t0 = Clock::now();
@@ -233,9 +235,11 @@ bool WaitFirstOk(const Options& o, const std::string& body, const std::string& s
     if (fd >= 0) {
       std::string req = "POST " + o.path + " HTTP/1.1\r\nHost: " + o.host +
                         "\r\nContent-Type: application/json\r\nX-GitHub-Event: workflow_job"
-                        "\r\nX-GitHub-Delivery: " + o.prefix + "-first-" + std::to_string(seq) +
-                        "\r\nX-Hub-Signature-256: " + signature + "\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                        "\r\nX-GitHub-Delivery: " +
+                        o.prefix + "-first-" + std::to_string(seq) +
+                        "\r\nX-Hub-Signature-256: " + signature +
+                        "\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\nConnection: close\r\n\r\n" + body;
       int status = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())
                        ? ReadResponse(fd, buf)
                        : -1;
@@ -258,18 +262,30 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--host") o.host = v;
-    else if (k == "--port") o.port = std::stoi(v);
-    else if (k == "--path") o.path = v;
-    else if (k == "--connections") o.connections = std::stoi(v);
-    else if (k == "--seconds") o.seconds = std::stod(v);
-    else if (k == "--warmup") o.warmup = std::stod(v);
-    else if (k == "--rate") o.rate = std::stod(v);
-    else if (k == "--secret") o.secret = v;
-    else if (k == "--body") o.body_file = v;
-    else if (k == "--ids-out") o.ids_out = v;
-    else if (k == "--prefix") o.prefix = v;
-    else if (k == "--first-ok") o.first_ok = std::stod(v);
+    if (k == "--host")
+      o.host = v;
+    else if (k == "--port")
+      o.port = std::stoi(v);
+    else if (k == "--path")
+      o.path = v;
+    else if (k == "--connections")
+      o.connections = std::stoi(v);
+    else if (k == "--seconds")
+      o.seconds = std::stod(v);
+    else if (k == "--warmup")
+      o.warmup = std::stod(v);
+    else if (k == "--rate")
+      o.rate = std::stod(v);
+    else if (k == "--secret")
+      o.secret = v;
+    else if (k == "--body")
+      o.body_file = v;
+    else if (k == "--ids-out")
+      o.ids_out = v;
+    else if (k == "--prefix")
+      o.prefix = v;
+    else if (k == "--first-ok")
+      o.first_ok = std::stod(v);
     else {
       std::fprintf(stderr, "loadgen: unknown option %s\n", k.c_str());
       return 2;
@@ -288,11 +304,12 @@ int main(int argc, char** argv) {
   std::vector<Worker> workers(static_cast<size_t>(o.connections));
   std::vector<std::thread> threads;
   const auto start = Clock::now();
-  const auto measure_from = start + std::chrono::milliseconds(static_cast<int64_t>(o.warmup * 1000));
+  const auto measure_from =
+      start + std::chrono::milliseconds(static_cast<int64_t>(o.warmup * 1000));
   const auto end = measure_from + std::chrono::milliseconds(static_cast<int64_t>(o.seconds * 1000));
   for (int i = 0; i < o.connections; ++i) {
-    threads.emplace_back(Run, std::cref(o), std::cref(bodies), i, start,
-                         measure_from, end, std::ref(workers[static_cast<size_t>(i)]));
+    threads.emplace_back(Run, std::cref(o), std::cref(bodies), i, start, measure_from, end,
+                         std::ref(workers[static_cast<size_t>(i)]));
   }
   for (auto& t : threads) t.join();
 
@@ -319,7 +336,8 @@ int main(int argc, char** argv) {
       "connections=%d seconds=%.1f body_bytes=%zu ok=%llu rps=%.0f p50_ms=%.3f p99_ms=%.3f "
       "max_ms=%.3f non2xx=%llu errors=%llu\n",
       o.connections, o.seconds, body_bytes, static_cast<unsigned long long>(ok),
-      static_cast<double>(ok) / o.seconds, pct(0.50), pct(0.99), all.empty() ? 0 : all.back() / 1000.0,
-      static_cast<unsigned long long>(non2xx), static_cast<unsigned long long>(errors));
+      static_cast<double>(ok) / o.seconds, pct(0.50), pct(0.99),
+      all.empty() ? 0 : all.back() / 1000.0, static_cast<unsigned long long>(non2xx),
+      static_cast<unsigned long long>(errors));
   return 0;
 }

@@ -15,6 +15,7 @@
 //     fallback done) came after the job's deadline: p50, p99, max;
 //   - measures CPU again once everything is done.
 // Loopback only; bounded in time (gives up after 10 minutes).
+#include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,8 +31,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <httplib.h>
 
 #include "common/clock.h"
 #include "common/time_format.h"
@@ -72,7 +71,8 @@ Percentiles Summarize(std::vector<int64_t> v) {
   if (v.empty()) return p;
   std::sort(v.begin(), v.end());
   auto at = [&](double q) {
-    return static_cast<double>(v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]);
+    return static_cast<double>(
+        v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]);
   };
   p.p50 = at(0.5) / 1000.0;
   p.p99 = at(0.99) / 1000.0;
@@ -87,11 +87,16 @@ int main(int argc, char** argv) {
   int jobs = 10000, timeout_s = 20, connections = 16;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--relayq") relayq_bin = v;
-    else if (k == "--jobs") jobs = std::stoi(v);
-    else if (k == "--timeout") timeout_s = std::stoi(v);
-    else if (k == "--sync") sync = v;
-    else if (k == "--connections") connections = std::stoi(v);
+    if (k == "--relayq")
+      relayq_bin = v;
+    else if (k == "--jobs")
+      jobs = std::stoi(v);
+    else if (k == "--timeout")
+      timeout_s = std::stoi(v);
+    else if (k == "--sync")
+      sync = v;
+    else if (k == "--connections")
+      connections = std::stoi(v);
     else {
       std::fprintf(stderr, "routing_bench: unknown option %s\n", k.c_str());
       return 2;
@@ -114,16 +119,22 @@ int main(int argc, char** argv) {
   auto& gh = **fake;
 
   const std::string timeout = std::to_string(timeout_s) + "s";
-  std::ofstream(dir + "/policy.yaml") << "routes:\n"
-      "  transcribe:\n    match: { workflow: transcribe_mac.yml }\n    prefer: [macmini]\n"
-      "    fallback: [rpi4]\n    queue_timeout: " << timeout << "\n"
-      "    fallback_workflow: transcribe_rpi.yml\n    unknown_inputs: dispatch\n"
-      "  encode:\n    match: { workflow: encode_mac.yml }\n    prefer: [macmini, heavy]\n"
-      "    fallback: [rpi4]\n    queue_timeout: " << timeout << "\n"
-      "    fallback_workflow: encode_rpi.yml\n    unknown_inputs: dispatch\n";
-  std::ofstream(dir + "/relayq.yaml") << "store:\n  path: " << dir << "/relayq.db\n  synchronous: "
-                                      << sync << "\npolicy: " << dir << "/policy.yaml\n"
-                                      << "log:\n  level: warn\ngithub:\n  write_interval: 0s\n";
+  std::ofstream(dir + "/policy.yaml")
+      << "routes:\n"
+         "  transcribe:\n    match: { workflow: transcribe_mac.yml }\n    prefer: [macmini]\n"
+         "    fallback: [rpi4]\n    queue_timeout: "
+      << timeout
+      << "\n"
+         "    fallback_workflow: transcribe_rpi.yml\n    unknown_inputs: dispatch\n"
+         "  encode:\n    match: { workflow: encode_mac.yml }\n    prefer: [macmini, heavy]\n"
+         "    fallback: [rpi4]\n    queue_timeout: "
+      << timeout
+      << "\n"
+         "    fallback_workflow: encode_rpi.yml\n    unknown_inputs: dispatch\n";
+  std::ofstream(dir + "/relayq.yaml")
+      << "store:\n  path: " << dir << "/relayq.db\n  synchronous: " << sync << "\npolicy: " << dir
+      << "/policy.yaml\n"
+      << "log:\n  level: warn\ngithub:\n  write_interval: 0s\n";
 
   int out_pipe[2];
   if (pipe(out_pipe) != 0) return 1;
@@ -134,11 +145,18 @@ int main(int argc, char** argv) {
     dup2(err, 2);
     std::string api = "RELAYQ_GITHUB_API_URL=" + gh.url();
     std::string secret = std::string("RELAYQ_WEBHOOK_SECRET=") + kSecret;
-    char* envp[] = {api.data(), secret.data(), const_cast<char*>("GITHUB_TOKEN=bench-token"), nullptr};
+    char* envp[] = {api.data(), secret.data(), const_cast<char*>("GITHUB_TOKEN=bench-token"),
+                    nullptr};
     std::string cfg = dir + "/relayq.yaml";
-    char* args[] = {relayq_bin.data(), const_cast<char*>("serve"), const_cast<char*>("--config"), cfg.data(),
-                    const_cast<char*>("--listen"), const_cast<char*>("127.0.0.1:0"),
-                    const_cast<char*>("--admin-listen"), const_cast<char*>("127.0.0.1:0"), nullptr};
+    char* args[] = {relayq_bin.data(),
+                    const_cast<char*>("serve"),
+                    const_cast<char*>("--config"),
+                    cfg.data(),
+                    const_cast<char*>("--listen"),
+                    const_cast<char*>("127.0.0.1:0"),
+                    const_cast<char*>("--admin-listen"),
+                    const_cast<char*>("127.0.0.1:0"),
+                    nullptr};
     execve(args[0], args, envp);
     _exit(127);
   }
@@ -187,7 +205,8 @@ int main(int argc, char** argv) {
         testing::RunSpec rs;
         rs.run_id = 1'000'000 + i;
         rs.repository = kRepo;
-        rs.path = std::string(".github/workflows/") + (i % 2 ? "encode_mac.yml" : "transcribe_mac.yml");
+        rs.path =
+            std::string(".github/workflows/") + (i % 2 ? "encode_mac.yml" : "transcribe_mac.yml");
         rs.created_at = rs.updated_at = now;
         testing::JobSpec js;
         js.job_id = 5'000'000 + i;
@@ -196,8 +215,9 @@ int main(int argc, char** argv) {
         js.labels = i % 2 ? std::vector<std::string>{"self-hosted", "macmini", "heavy"}
                           : std::vector<std::string>{"self-hosted", "macmini"};
         js.created_at = FormatRfc3339(ToUnixMillis(Clock::Real().Now()));
-        for (auto [event, body] : {std::pair<std::string, std::string>{"workflow_run", testing::WorkflowRunPayload(rs)},
-                                   {"workflow_job", testing::WorkflowJobPayload(js)}}) {
+        for (auto [event, body] :
+             {std::pair<std::string, std::string>{"workflow_run", testing::WorkflowRunPayload(rs)},
+              {"workflow_job", testing::WorkflowJobPayload(js)}}) {
           httplib::Headers h = {{"X-GitHub-Event", event},
                                 {"X-GitHub-Delivery", event + "-" + std::to_string(i)},
                                 {"X-Hub-Signature-256", handlers::SignBody(body, kSecret)}};
@@ -213,7 +233,8 @@ int main(int argc, char** argv) {
   // Idle: every fallback scheduled, none due yet.
   testing::SqliteReader db(dir + "/relayq.db");
   const int64_t first_due = db.Count("SELECT min(due_at) FROM actions WHERE kind = 'fallback'");
-  const int64_t idle_window_ms = std::max<int64_t>(0, first_due - ToUnixMillis(Clock::Real().Now()) - 1500);
+  const int64_t idle_window_ms =
+      std::max<int64_t>(0, first_due - ToUnixMillis(Clock::Real().Now()) - 1500);
   const double cpu0 = CpuSeconds(pid);
   std::this_thread::sleep_for(milliseconds(idle_window_ms));
   const double idle_cpu = (CpuSeconds(pid) - cpu0) / std::max(0.001, idle_window_ms / 1000.0);
@@ -221,9 +242,11 @@ int main(int argc, char** argv) {
   // Every fallback done (cancel + dispatch), or give up after 10 minutes.
   const auto give_up = SteadyClock::now() + std::chrono::minutes(10);
   auto dispatched = [&] {
-    return gh.CountCalls("POST", "transcribe_rpi.yml/dispatches") + gh.CountCalls("POST", "encode_rpi.yml/dispatches");
+    return gh.CountCalls("POST", "transcribe_rpi.yml/dispatches") +
+           gh.CountCalls("POST", "encode_rpi.yml/dispatches");
   };
-  while (dispatched() < jobs && SteadyClock::now() < give_up) std::this_thread::sleep_for(milliseconds(200));
+  while (dispatched() < jobs && SteadyClock::now() < give_up)
+    std::this_thread::sleep_for(milliseconds(200));
 
   std::map<int64_t, int64_t> due;  // run id -> due_at
   for (const auto& row : db.Rows("SELECT run_id, due_at FROM actions WHERE kind = 'fallback'")) {
@@ -239,26 +262,34 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<int64_t> done_late;
-  for (const auto& row : db.Rows("SELECT done_at - due_at FROM actions WHERE kind = 'fallback' AND status = 'done'")) {
+  for (const auto& row : db.Rows(
+           "SELECT done_at - due_at FROM actions WHERE kind = 'fallback' AND status = 'done'")) {
     done_late.push_back(std::stoll(row[0]));
   }
   const double cpu1 = CpuSeconds(pid);
   std::this_thread::sleep_for(std::chrono::seconds(5));
   const double after_cpu = (CpuSeconds(pid) - cpu1) / 5.0;
 
-  const int64_t done = db.Count("SELECT count(*) FROM actions WHERE kind = 'fallback' AND status = 'done'");
+  const int64_t done =
+      db.Count("SELECT count(*) FROM actions WHERE kind = 'fallback' AND status = 'done'");
   // GitHub calls per fallback (every call the fake saw while relayq ran:
   // checks, cancels, dispatches, runner listings, searches).
   std::map<std::string, int64_t> calls_by_kind;
   int64_t total_calls = 0;
   for (const auto& call : gh.calls()) {
     std::string kind = call.method + " ";
-    if (call.path.find("/cancel") != std::string::npos) kind += "cancel";
-    else if (call.path.find("/dispatches") != std::string::npos) kind += "dispatch";
-    else if (call.path.find("/actions/jobs/") != std::string::npos) kind += "job";
-    else if (call.path.find("/actions/runners") != std::string::npos) kind += "runners";
-    else if (call.path.find("/actions/runs") != std::string::npos) kind += "runs";
-    else kind += "other";
+    if (call.path.find("/cancel") != std::string::npos)
+      kind += "cancel";
+    else if (call.path.find("/dispatches") != std::string::npos)
+      kind += "dispatch";
+    else if (call.path.find("/actions/jobs/") != std::string::npos)
+      kind += "job";
+    else if (call.path.find("/actions/runners") != std::string::npos)
+      kind += "runners";
+    else if (call.path.find("/actions/runs") != std::string::npos)
+      kind += "runs";
+    else
+      kind += "other";
     ++calls_by_kind[kind];
     ++total_calls;
   }
@@ -269,17 +300,23 @@ int main(int argc, char** argv) {
   const double stop_s = std::chrono::duration<double>(SteadyClock::now() - stop_start).count();
 
   Percentiles c = Summarize(cancel_late), d = Summarize(done_late);
-  std::printf("routing bench: %d jobs across 2 routes, queue_timeout %ds, synchronous=%s, %ld cores\n", jobs,
-              timeout_s, sync.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf(
+      "routing bench: %d jobs across 2 routes, queue_timeout %ds, synchronous=%s, %ld cores\n",
+      jobs, timeout_s, sync.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("queued in %.1f s (%d delivery failures)\n", queue_s, failures.load());
   std::printf("fallbacks done: %lld of %d\n", static_cast<long long>(done), jobs);
-  std::printf("fired (cancel sent) after deadline: p50 %.3f s, p99 %.3f s, max %.3f s\n", c.p50, c.p99, c.max);
-  std::printf("done (fallback dispatched) after deadline: p50 %.3f s, p99 %.3f s, max %.3f s\n", d.p50, d.p99, d.max);
-  std::printf("relayq CPU while nothing was due: %.2f%% of a core over %.1f s; after all were done: %.2f%% over 5 s\n",
-              idle_cpu * 100, idle_window_ms / 1000.0, after_cpu * 100);
+  std::printf("fired (cancel sent) after deadline: p50 %.3f s, p99 %.3f s, max %.3f s\n", c.p50,
+              c.p99, c.max);
+  std::printf("done (fallback dispatched) after deadline: p50 %.3f s, p99 %.3f s, max %.3f s\n",
+              d.p50, d.p99, d.max);
+  std::printf(
+      "relayq CPU while nothing was due: %.2f%% of a core over %.1f s; after all were done: %.2f%% "
+      "over 5 s\n",
+      idle_cpu * 100, idle_window_ms / 1000.0, after_cpu * 100);
   std::printf("GitHub calls: %lld, %.2f per fallback (", static_cast<long long>(total_calls),
               jobs > 0 ? static_cast<double>(total_calls) / jobs : 0.0);
-  for (const auto& [kind, n] : calls_by_kind) std::printf(" %s=%lld", kind.c_str(), static_cast<long long>(n));
+  for (const auto& [kind, n] : calls_by_kind)
+    std::printf(" %s=%lld", kind.c_str(), static_cast<long long>(n));
   std::printf(" )\n");
   std::printf("stopped %.2f s after SIGTERM\n", stop_s);
   std::printf("store: %s\n", dir.c_str());

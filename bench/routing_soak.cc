@@ -5,6 +5,8 @@
 //   routing_soak [--scenarios N] [--seed FIRST] [--threads T]
 //
 // Exit status 0 when every invariant held, 1 otherwise.
+#include "tests/fakes/routing_soak.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -13,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "tests/fakes/routing_soak.h"
 
 int main(int argc, char** argv) {
   uint64_t scenarios = 10000, first = 1;

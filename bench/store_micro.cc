@@ -58,7 +58,8 @@ void BM_Ingest(benchmark::State& state) {
     g_dir = mkdtemp(tmpl);
     StoreOptions options;
     options.path = g_dir + "/relayq.db";
-    options.synchronous = state.range(0) == 1 ? StoreOptions::Sync::kFull : StoreOptions::Sync::kNormal;
+    options.synchronous =
+        state.range(0) == 1 ? StoreOptions::Sync::kFull : StoreOptions::Sync::kNormal;
     auto store = Store::Open(options, relayq::Clock::Real());
     if (!store.ok()) {
       state.SkipWithError(store.status().message().c_str());

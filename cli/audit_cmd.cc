@@ -69,8 +69,7 @@ std::string SafeText(std::string_view raw) {
       out += "\\t";
     } else if (c < 0x20 || c == 0x7f) {
       hex(c);
-    } else if (c == 0xC2 && i + 1 < in.size() &&
-               static_cast<unsigned char>(in[i + 1]) >= 0x80 &&
+    } else if (c == 0xC2 && i + 1 < in.size() && static_cast<unsigned char>(in[i + 1]) >= 0x80 &&
                static_cast<unsigned char>(in[i + 1]) <= 0x9F) {
       hex(static_cast<unsigned char>(in[++i]));  // U+0080..U+009F
     } else {
@@ -91,13 +90,20 @@ std::vector<std::string> SafeList(const std::vector<std::string>& list) {
 std::string HumanCell(const Field* f) {
   if (f == nullptr) return "";
   switch (f->type) {
-    case Field::Type::kNull: return "-";
-    case Field::Type::kInt: return std::to_string(f->i);
-    case Field::Type::kText: return f->s.empty() ? "-" : SafeText(f->s);
-    case Field::Type::kTime: return HumanTime(f->i);
-    case Field::Type::kSeconds: return FormatDuration(std::chrono::seconds(f->i));
-    case Field::Type::kList: return Joined(SafeList(f->list), ",", "self-hosted");
-    case Field::Type::kBool: return f->i != 0 ? "yes" : "no";
+    case Field::Type::kNull:
+      return "-";
+    case Field::Type::kInt:
+      return std::to_string(f->i);
+    case Field::Type::kText:
+      return f->s.empty() ? "-" : SafeText(f->s);
+    case Field::Type::kTime:
+      return HumanTime(f->i);
+    case Field::Type::kSeconds:
+      return FormatDuration(std::chrono::seconds(f->i));
+    case Field::Type::kList:
+      return Joined(SafeList(f->list), ",", "self-hosted");
+    case Field::Type::kBool:
+      return f->i != 0 ? "yes" : "no";
   }
   return "";
 }
@@ -105,13 +111,24 @@ std::string HumanCell(const Field* f) {
 std::string CsvCell(const Field& f) {
   std::string v;
   switch (f.type) {
-    case Field::Type::kNull: break;
+    case Field::Type::kNull:
+      break;
     case Field::Type::kInt:
-    case Field::Type::kSeconds: v = std::to_string(f.i); break;
-    case Field::Type::kText: v = SafeText(f.s); break;
-    case Field::Type::kTime: v = FormatRfc3339(f.i); break;
-    case Field::Type::kList: v = Joined(SafeList(f.list), ";"); break;
-    case Field::Type::kBool: v = f.i != 0 ? "true" : "false"; break;
+    case Field::Type::kSeconds:
+      v = std::to_string(f.i);
+      break;
+    case Field::Type::kText:
+      v = SafeText(f.s);
+      break;
+    case Field::Type::kTime:
+      v = FormatRfc3339(f.i);
+      break;
+    case Field::Type::kList:
+      v = Joined(SafeList(f.list), ";");
+      break;
+    case Field::Type::kBool:
+      v = f.i != 0 ? "true" : "false";
+      break;
   }
   // A spreadsheet runs a cell that starts with = + - @ as a formula; text
   // from GitHub (job names, labels) gets a leading ' so it stays text.
@@ -174,7 +191,8 @@ std::vector<Column> TableColumns(Kind kind) {
               {"STATUS", 12,
                [](const Record& r) {
                  const Field* c = r.Get("conclusion");
-                 return c && c->type == Field::Type::kText ? SafeText(c->s) : HumanCell(r.Get("status"));
+                 return c && c->type == Field::Type::kText ? SafeText(c->s)
+                                                           : HumanCell(r.Get("status"));
                }},
               {"RUNNER", 16, FieldCell("runner_name")},
               {"QUEUED (UTC)", 19, FieldCell("queued_at")},
@@ -189,7 +207,8 @@ std::vector<Column> TableColumns(Kind kind) {
               {"STATUS", 12,
                [](const Record& r) {
                  const Field* c = r.Get("conclusion");
-                 return c && c->type == Field::Type::kText ? SafeText(c->s) : HumanCell(r.Get("status"));
+                 return c && c->type == Field::Type::kText ? SafeText(c->s)
+                                                           : HumanCell(r.Get("status"));
                }},
               {"CREATED (UTC)", 19, FieldCell("created_at")},
               {"TITLE", 32, FieldCell("display_title")}};
@@ -376,8 +395,8 @@ std::string HistoryTable(const store::JobHistory& h) {
   out += "\n";
   std::vector<std::vector<std::string>> rows;
   for (const TimelineEntry& e : Timeline(h)) {
-    rows.push_back({e.time ? HumanTime(*e.time) : "-", SafeText(e.source), Fit(SafeText(e.what), 60),
-                    Fit(SafeText(e.detail), 70)});
+    rows.push_back({e.time ? HumanTime(*e.time) : "-", SafeText(e.source),
+                    Fit(SafeText(e.what), 60), Fit(SafeText(e.detail), 70)});
   }
   return out + RenderTable({"TIME (UTC)", "SOURCE", "WHAT", "DETAIL"}, rows);
 }
@@ -427,8 +446,9 @@ CommandRun RegisterAudit(CLI::App& app) {
           [](std::string& v) -> std::string {
             bool digits = !v.empty() && v.size() <= 12 &&
                           v.find_first_not_of("0123456789") == std::string::npos;
-            return digits ? std::string() : "--limit must be a whole number, 0 or more, got '" +
-                                                v.substr(0, 32) + "'";
+            return digits
+                       ? std::string()
+                       : "--limit must be a whole number, 0 or more, got '" + v.substr(0, 32) + "'";
           },
           "N", "whole number"));
   cmd->add_option("--format", f->format, "table (default), json or csv")

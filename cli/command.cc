@@ -6,7 +6,8 @@
 namespace relayq::cli {
 
 void AddCommonFlags(CLI::App* cmd, CommonFlags& flags, bool with_db) {
-  cmd->add_option("--config", flags.config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  cmd->add_option("--config", flags.config_file, "YAML configuration file")
+      ->check(CLI::ExistingFile);
   if (with_db) {
     cmd->add_option("--db", flags.db, "SQLite store (default: store.path, else ./relayq.db)");
   }

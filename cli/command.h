@@ -38,7 +38,7 @@ Result<server::Config> LoadCommandConfig(
 int FailWith(const Status& status);
 
 // Each Register* adds one subcommand to `app` and returns its runner.
-CommandRun RegisterServe(CLI::App& app);   // serve_cmd.cc
+CommandRun RegisterServe(CLI::App& app);  // serve_cmd.cc
 CommandRun RegisterSend(CLI::App& app);
 CommandRun RegisterPolicy(CLI::App& app);
 CommandRun RegisterDispatch(CLI::App& app);

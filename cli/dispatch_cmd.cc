@@ -2,9 +2,8 @@
 
 #include <unistd.h>
 
-#include <iostream>
-
 #include <filesystem>
+#include <iostream>
 
 #include "cli/size_probe.h"
 #include "common/redact.h"
@@ -123,7 +122,8 @@ int RunDispatch(const server::Config& config, const std::string& workflow_arg,
   exec.retry_base = std::chrono::seconds(10);
   handlers::ActionExecutor executor(**actions, **client, no_policy, clock, metrics, exec);
   auto action = (*actions)->GetAction(claim.action_id);
-  if (!action.ok() || !*action) return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
+  if (!action.ok() || !*action)
+    return FailWith(action.ok() ? Status::Internal("action vanished") : action.status());
   handlers::ActionOutcome outcome = executor.Execute(**action, claim);
   if (outcome.status == handlers::ExecOutcome::kDone) {
     std::cerr << "relayq: request " << id << ": " << RedactUrlsIn(outcome.message) << "\n";
@@ -131,7 +131,8 @@ int RunDispatch(const server::Config& config, const std::string& workflow_arg,
   }
   if (outcome.status == handlers::ExecOutcome::kRetrying) {
     std::cerr << "relayq: request " << id << " is recorded; GitHub did not answer ("
-              << RedactUrlsIn(outcome.message) << "); relayq serve will send it when GitHub answers\n";
+              << RedactUrlsIn(outcome.message)
+              << "); relayq serve will send it when GitHub answers\n";
     return 0;
   }
   std::cerr << "relayq: request " << id << " failed: " << RedactUrlsIn(outcome.message) << "\n";

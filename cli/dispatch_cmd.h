@@ -14,4 +14,4 @@
 
 #include "cli/command.h"
 
-namespace relayq::cli {}  // RegisterDispatch is declared in command.h
+namespace relayq::cli {}  // namespace relayq::cli

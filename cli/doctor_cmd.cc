@@ -127,8 +127,8 @@ std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const server
   if (!wrong.empty()) {
     std::string list;
     for (const auto& w : wrong) list += (list.empty() ? "" : ", ") + w;
-    out.push_back(
-        Fail(name, what + ": " + list, "run: relayq hooks install --repo " + repo + " --url " + hook->url));
+    out.push_back(Fail(name, what + ": " + list,
+                       "run: relayq hooks install --repo " + repo + " --url " + hook->url));
     return out;
   }
   out.push_back(Pass(name, what + " (workflow_job, workflow_run, json, secret)"));
@@ -148,7 +148,8 @@ std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const server
     } else {
       out.push_back(Fail(reach, last,
                          "check that relayq serve is running and the funnel/HTTPS front reaches "
-                         "its /webhook; then run relayq hooks recover --repo " + repo));
+                         "its /webhook; then run relayq hooks recover --repo " +
+                             repo));
     }
   }
   return out;
@@ -173,7 +174,8 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
     if (!RouteAppliesTo(route, repo)) continue;
     for (const auto& [role, labels] :
          {std::pair{"prefer", &route.prefer}, std::pair{"fallback", &route.fallback}}) {
-      std::string name = "runners " + r + ": route " + route.name + " " + role + " " + Bracket(*labels);
+      std::string name =
+          "runners " + r + ": route " + route.name + " " + role + " " + Bracket(*labels);
       auto [online, offline] = online_with(*labels);
       if (!online.empty()) {
         std::string names;
@@ -190,7 +192,8 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
       out.push_back(Fail(name, detail,
                          offline.empty()
                              ? "register a runner with these labels (deploy/runner-setup-*.sh "
-                               "--extra-labels) or change the route's " + std::string(role) + " labels"
+                               "--extra-labels) or change the route's " +
+                                   std::string(role) + " labels"
                              : "start the runner service on that machine and check its network"));
     }
     const auto& required = route.constraints.required_labels;
@@ -210,10 +213,12 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
     } else {
       std::string needs;
       for (const auto& l : required) needs += (needs.empty() ? "" : ", ") + ("needs_" + l);
-      out.push_back(Fail(name, "no runner carrying " + Bracket(route.fallback) + " also carries " +
-                                   Bracket(required),
-                         "add the labels to a fallback runner (runner-setup --extra-labels) or "
-                         "drop " + needs + " from route " + route.name));
+      out.push_back(Fail(
+          name,
+          "no runner carrying " + Bracket(route.fallback) + " also carries " + Bracket(required),
+          "add the labels to a fallback runner (runner-setup --extra-labels) or "
+          "drop " +
+              needs + " from route " + route.name));
     }
   }
   return out;
@@ -237,8 +242,9 @@ CommandRun RegisterDoctor(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("doctor", "Check the whole set-up: a pass/fail line each");
   AddCommonFlags(cmd, f->common, /*with_db=*/true);
   cmd->add_option("--policy", f->policy, "Routing policy file (default policy/policy.yaml)");
-  cmd->add_option("--repo", f->repos, "Repository OWNER/NAME to check (repeatable; default "
-                                      "github.repositories)");
+  cmd->add_option("--repo", f->repos,
+                  "Repository OWNER/NAME to check (repeatable; default "
+                  "github.repositories)");
   return [f]() -> int {
     int failed = 0, passed = 0;
     auto report = [&](const DoctorCheck& c) {

@@ -48,7 +48,8 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-int RunInstall(const server::Config& config, const std::string& repo, const std::string& url, bool force) {
+int RunInstall(const server::Config& config, const std::string& repo, const std::string& url,
+               bool force) {
   if (config.secrets.empty()) {
     return FailWith(Status::InvalidArgument(
         "no webhook secret configured: set RELAYQ_WEBHOOK_SECRET or webhook.secret_file "
@@ -119,9 +120,10 @@ int RunList(const server::Config& config, const std::string& repo, const std::st
       const github::Hook& h = (*hooks)[i];
       nlohmann::json last_delivery = nullptr;
       if (last[i].status != "-") {
-        last_delivery = {{"status", last[i].status},
-                         {"delivered_at", last[i].at_ms ? nlohmann::json(FormatRfc3339(last[i].at_ms))
-                                                        : nlohmann::json(nullptr)}};
+        last_delivery = {
+            {"status", last[i].status},
+            {"delivered_at", last[i].at_ms ? nlohmann::json(FormatRfc3339(last[i].at_ms))
+                                           : nlohmann::json(nullptr)}};
       }
       out.push_back({{"id", h.id},
                      {"url", h.url},
@@ -172,7 +174,8 @@ int RunRecover(const server::Config& config, const std::string& repo, const Reco
   // from a mistyped path would make everything look missing.
   std::error_code ec;
   if (!std::filesystem::exists(o.db_path, ec)) {
-    return FailWith(Status::NotFound("no store at " + o.db_path + " (pass --db or set store.path)"));
+    return FailWith(
+        Status::NotFound("no store at " + o.db_path + " (pass --db or set store.path)"));
   }
 
   auto client = server::MakeGitHubClient(config, clock);
@@ -208,8 +211,8 @@ CommandRun RegisterHooks(CLI::App& app) {
   CLI::App* hooks = app.add_subcommand("hooks", "Install, show and recover the repository webhook");
   hooks->require_subcommand(1);
 
-  CLI::App* install = hooks->add_subcommand(
-      "install", "Create or update relayq's webhook (idempotent)");
+  CLI::App* install =
+      hooks->add_subcommand("install", "Create or update relayq's webhook (idempotent)");
   AddCommonFlags(install, f->common, /*with_db=*/true);
   install->add_option("--repo", f->repo, "Repository OWNER/NAME")->required();
   install->add_option("--url", f->url, "Public webhook URL, e.g. https://host.ts.net/webhook")

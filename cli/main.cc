@@ -27,8 +27,8 @@ namespace {
 // nothing printed). Commands that only write to stdout keep the default, so
 // `relayq audit ... | head` ends quietly.
 const std::set<std::string>& HttpCommands() {
-  static const std::set<std::string> k = {"serve", "send", "dispatch", "hooks", "runners",
-                                          "doctor"};
+  static const std::set<std::string> k = {"serve", "send",    "dispatch",
+                                          "hooks", "runners", "doctor"};
   return k;
 }
 
@@ -47,8 +47,9 @@ int UsageLine(const std::string& message, const std::string& command) {
 
 int main(int argc, char** argv) {
   namespace cli = relayq::cli;
-  CLI::App app{"relayq: verifies and records GitHub Actions webhooks, and routes jobs between "
-               "self-hosted runners"};
+  CLI::App app{
+      "relayq: verifies and records GitHub Actions webhooks, and routes jobs between "
+      "self-hosted runners"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(relayq::server::kVersion));
 
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::vector<std::string> names;
-    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
     if (runs.count(word) == 0 && word != "version") {
       std::string guess = relayq::ClosestMatch(word, names);
       std::cerr << "relayq: unknown command '" << word.substr(0, 64) << "'"
@@ -96,8 +98,8 @@ int main(int argc, char** argv) {
         std::string list;
         for (const auto& n : subs) list += (list.empty() ? "" : ", ") + n;
         if (argc == 2) {
-          std::cerr << "relayq: relayq " << word << " needs a command: " << list
-                    << " (see relayq " << word << " --help)\n";
+          std::cerr << "relayq: relayq " << word << " needs a command: " << list << " (see relayq "
+                    << word << " --help)\n";
           return 2;
         }
         std::string next = argv[2];

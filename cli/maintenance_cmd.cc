@@ -84,8 +84,8 @@ CommandRun RegisterPrune(CLI::App& app) {
     }
     auto r = store::PruneBodies(**db, cutoff);
     if (!r.ok()) return FailWith(r.status());
-    std::cout << "relayq: dropped " << r->bodies_dropped << " raw bodies ("
-              << r->bytes_dropped << " bytes before compression) of deliveries received before "
+    std::cout << "relayq: dropped " << r->bodies_dropped << " raw bodies (" << r->bytes_dropped
+              << " bytes before compression) of deliveries received before "
               << FormatRfc3339(cutoff) << "\n";
     return 0;
   };
@@ -97,8 +97,8 @@ CommandRun RegisterBackup(CLI::App& app) {
     std::string file;
   };
   auto f = std::make_shared<Flags>();
-  CLI::App* cmd = app.add_subcommand(
-      "backup", "Copy the store consistently, even while relayq serve runs");
+  CLI::App* cmd =
+      app.add_subcommand("backup", "Copy the store consistently, even while relayq serve runs");
   AddCommonFlags(cmd, f->common, /*with_db=*/true);
   cmd->add_option("FILE", f->file, "The new backup file (must not exist)")->required();
   return [f]() -> int {

@@ -17,7 +17,8 @@ CommandRun RegisterPolicy(CLI::App& app) {
   policy->require_subcommand(1);
   CLI::App* check = policy->add_subcommand("check", "Validate a policy file; explain each error");
   AddCommonFlags(check, f->common, /*with_db=*/false);
-  check->add_option("FILE", f->file, "Policy file (default: the configured policy, else policy/policy.yaml)");
+  check->add_option("FILE", f->file,
+                    "Policy file (default: the configured policy, else policy/policy.yaml)");
   return [f] {
     std::string path = f->file;
     if (path.empty()) {

@@ -5,4 +5,4 @@
 
 #include "cli/command.h"
 
-namespace relayq::cli {}  // RegisterPolicy is declared in command.h
+namespace relayq::cli {}  // namespace relayq::cli

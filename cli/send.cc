@@ -13,9 +13,7 @@
 #include "handlers/signature.h"
 
 namespace relayq::cli {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::string NewDeliveryId() {
   unsigned char b[16];

@@ -46,8 +46,6 @@ class Clock {
 inline int64_t ToUnixMillis(WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-inline WallTime FromUnixMillis(int64_t ms) {
-  return WallTime(std::chrono::milliseconds(ms));
-}
+inline WallTime FromUnixMillis(int64_t ms) { return WallTime(std::chrono::milliseconds(ms)); }
 
 }  // namespace relayq

@@ -13,8 +13,8 @@ Histogram::Histogram(std::vector<double> bounds)
 }
 
 void Histogram::Observe(double v) {
-  size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-                                 bounds_.begin());
+  size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   if (v > 0) {
     sum_micro_.fetch_add(static_cast<uint64_t>(std::llround(v * 1e6)), std::memory_order_relaxed);
@@ -60,9 +60,8 @@ Histogram* MetricsRegistry::GetHistogram(const std::string& name, const std::str
   return slot.get();
 }
 
-void MetricsRegistry::AddGauge(
-    const std::string& name, const std::string& help,
-    std::function<std::vector<std::pair<MetricLabels, double>>()> read) {
+void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
+                               std::function<std::vector<std::pair<MetricLabels, double>>()> read) {
   std::lock_guard lock(mu_);
   Family& f = families_[name];
   f.type = "gauge";

@@ -35,7 +35,9 @@ class [[nodiscard]] Status {
   Status() = default;  // ok
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status InvalidSignature(std::string msg) {
     return {Code::kInvalidSignature, std::move(msg)};
   }
@@ -74,8 +76,8 @@ std::string_view CodeName(Status::Code code);
 }  // namespace relayq
 
 // Returns early from the enclosing function when `expr` is not ok.
-#define RELAYQ_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::relayq::Status relayq_status_ = (expr);   \
+#define RELAYQ_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::relayq::Status relayq_status_ = (expr);        \
     if (!relayq_status_.ok()) return relayq_status_; \
   } while (0)

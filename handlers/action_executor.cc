@@ -58,20 +58,27 @@ bool StartedOnRunner(const github::WorkflowJob& job) {
 // Every status a run can have before and after it starts: the search for a
 // dispatched run whose answer was lost must look in all of them (kit
 // workflows queue behind concurrency groups, so `pending` is normal).
-constexpr const char* kRunStatuses[] = {"requested", "waiting", "pending",
+constexpr const char* kRunStatuses[] = {"requested", "waiting",     "pending",
                                         "queued",    "in_progress", "completed"};
 
 }  // namespace
 
 std::string_view ExecOutcomeName(ExecOutcome o) {
   switch (o) {
-    case ExecOutcome::kDone: return "done";
-    case ExecOutcome::kAborted: return "aborted";
-    case ExecOutcome::kFailed: return "failed";
-    case ExecOutcome::kRetrying: return "retrying";
-    case ExecOutcome::kRescheduled: return "rescheduled";
-    case ExecOutcome::kLost: return "lost";
-    case ExecOutcome::kReleased: return "released";
+    case ExecOutcome::kDone:
+      return "done";
+    case ExecOutcome::kAborted:
+      return "aborted";
+    case ExecOutcome::kFailed:
+      return "failed";
+    case ExecOutcome::kRetrying:
+      return "retrying";
+    case ExecOutcome::kRescheduled:
+      return "rescheduled";
+    case ExecOutcome::kLost:
+      return "lost";
+    case ExecOutcome::kReleased:
+      return "released";
   }
   return "unknown";
 }
@@ -107,8 +114,9 @@ int ActionExecutor::RenewHeld() { return Renew(/*force=*/true); }
 int ActionExecutor::Renew(bool force) {
   std::vector<store::Claim> held;
   const MonoTime mono = clock_.Monotonic();
-  const int64_t offset = NowMs() - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       mono.time_since_epoch()).count();
+  const int64_t offset =
+      NowMs() -
+      std::chrono::duration_cast<std::chrono::milliseconds>(mono.time_since_epoch()).count();
   {
     std::lock_guard lock(held_mu_);
     // Unforced (before each claim), renew only when the wall clock stepped
@@ -136,8 +144,8 @@ int ActionExecutor::RunDue() {
     // expired, and must not be claimed a second time.
     Renew(/*force=*/false);
     const int64_t now = NowMs();
-    auto claimed = actions_.ClaimDue(now, options_.owner, now + options_.lease.count(),
-                                     options_.claim_batch);
+    auto claimed =
+        actions_.ClaimDue(now, options_.owner, now + options_.lease.count(), options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
     {
       std::lock_guard lock(held_mu_);
@@ -182,7 +190,8 @@ ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store:
         out = ExecuteDispatch(a, p);
         break;
       case store::ActionKind::kUnknown:
-        out = Fail(a, p, "unknown action kind '" + std::string(store::ActionKindName(a.kind)) + "'");
+        out =
+            Fail(a, p, "unknown action kind '" + std::string(store::ActionKindName(a.kind)) + "'");
         break;
     }
   } catch (const std::exception& e) {
@@ -211,17 +220,19 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     policy::JobView view = MakeJobView(**job, *run, *request);
     const policy::Route* route = policy::MatchRoute(*policy, view);
     std::optional<policy::RunnerAvailability> availability;
-    if (route != nullptr && (route->fallback_when_offline || !route->constraints.required_labels.empty())) {
+    if (route != nullptr &&
+        (route->fallback_when_offline || !route->constraints.required_labels.empty())) {
       // Judged with runner status or not at all: a failed listing is a
       // transient error like any other, never a refusal.
       auto listed = Availability(a.repository);
       if (!listed.ok()) {
-        return RetryOrFail(a, p, Status::Unavailable("runner status unknown: " + listed.status().message()));
+        return RetryOrFail(
+            a, p, Status::Unavailable("runner status unknown: " + listed.status().message()));
       }
       availability = std::move(*listed);
     }
-    policy::FallbackDecision d = policy::DecideFallback(
-        *policy, view, availability ? &*availability : nullptr, NowMs());
+    policy::FallbackDecision d =
+        policy::DecideFallback(*policy, view, availability ? &*availability : nullptr, NowMs());
     using Kind = policy::FallbackDecision::Kind;
     switch (d.kind) {
       case Kind::kNotGoverned:
@@ -248,8 +259,9 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     for (const store::JobState& s : *siblings) {
       if (s.id == job_id) continue;
       if (s.runner_name || store::JobStageOf(s.status) >= store::JobStage::kInProgress) {
-        return Abort(a, p, "job " + std::to_string(s.id) + " of the run already started" +
-                               (s.runner_name ? " on " + *s.runner_name : ""));
+        return Abort(a, p,
+                     "job " + std::to_string(s.id) + " of the run already started" +
+                         (s.runner_name ? " on " + *s.runner_name : ""));
       }
       to_check.push_back(s.id);
     }
@@ -281,7 +293,8 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
     p.inputs_known = d.inputs_known;
     p.fallback_count = view.fallback_count + 1;
     if (*request) p.parent_request_id = (*request)->id;
-    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok())
+      return StoreFailed(a, p, s);
     p.began_now = true;
   }
 
@@ -301,9 +314,10 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
       }
       if (run->status != "completed") return false;
       if (run->conclusion == "cancelled" && ours) return true;
-      ended = Abort(a, p, run->conclusion == "cancelled"
-                              ? "the run was cancelled by someone else"
-                              : "the run completed (" + run->conclusion + ") before it was cancelled");
+      ended = Abort(a, p,
+                    run->conclusion == "cancelled"
+                        ? "the run was cancelled by someone else"
+                        : "the run completed (" + run->conclusion + ") before it was cancelled");
       return false;
     };
     bool done = false;
@@ -319,7 +333,8 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
         if (ended) return *ended;
         if (!done) {
           auto again = github_.GetJob(a.repository, job_id);
-          if (again.ok() && !again->runner_name.empty()) return Abort(a, p, "started on " + again->runner_name);
+          if (again.ok() && !again->runner_name.empty())
+            return Abort(a, p, "started on " + again->runner_name);
           return Abort(a, p, "the run could not be cancelled (409): " + cancelled.message());
         }
       } else if (!cancelled.ok()) {
@@ -327,7 +342,8 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
       }
     }
     p.stage = ProgressStage::kCancelled;
-    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok())
+      return StoreFailed(a, p, s);
   }
 
   if (p.stage == ProgressStage::kCancelled) {
@@ -339,7 +355,7 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
       if (remote.ok() && !remote->runner_name.empty()) {
         p.started_before_cancel = remote->runner_name;
         p.note = "the job had started on " + remote->runner_name +
-                      " when the cancel took effect; GitHub cancelled it, so it is replaced";
+                 " when the cancel took effect; GitHub cancelled it, so it is replaced";
       }
     }
     store::DispatchRequest r;
@@ -368,7 +384,8 @@ ActionOutcome ActionExecutor::ExecuteChain(const store::ActionRecord& a, Progres
     r.workflow = payload.value("workflow", std::string());
     r.ref = payload.value("ref", std::string());
     r.inputs = StringMap(payload.value("inputs", json::object()));
-    if (payload.contains("parent_request_id")) r.parent_id = payload["parent_request_id"].get<int64_t>();
+    if (payload.contains("parent_request_id"))
+      r.parent_id = payload["parent_request_id"].get<int64_t>();
     if (Status s = BeginDispatching(a, p, r); !s.ok()) return StoreFailed(a, p, s);
   }
   return DispatchStage(a, p, p.request_id.value_or(0));
@@ -433,9 +450,10 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     for (const char* status : kRunStatuses) {
       auto runs = github_.ListRunsWithStatus(r.repository, status);
       if (!runs.ok()) {
-        return RetryOrFail(a, p, Status::Unavailable("looking for the run of request " +
-                                                     std::to_string(r.id) + " before sending again: " +
-                                                     runs.status().message()));
+        return RetryOrFail(
+            a, p,
+            Status::Unavailable("looking for the run of request " + std::to_string(r.id) +
+                                " before sending again: " + runs.status().message()));
       }
       for (const auto& run : *runs) {
         if (run.display_title.find(tag) != std::string::npos) {
@@ -445,13 +463,15 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
     }
     if (accepted) {
       // GitHub said yes but its run is not listed yet: look again later.
-      return RetryOrFail(a, p, Status::Unavailable("request " + std::to_string(r.id) +
-                                                   " was dispatched; its run is not listed yet"));
+      return RetryOrFail(a, p,
+                         Status::Unavailable("request " + std::to_string(r.id) +
+                                             " was dispatched; its run is not listed yet"));
     }
   }
   if (!p.began_now) {
     p.sends = sends + 1;
-    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok()) return StoreFailed(a, p, s);
+    if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok())
+      return StoreFailed(a, p, s);
   }
   // One send per attempt from here on; the next needs a new attempt.
   p.began_now = false;
@@ -505,7 +525,8 @@ ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress&
 
 ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, std::string why) {
   p.outcome = why;
-  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kAborted, p.Dump(), why, NowMs()); !s.ok()) {
+  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kAborted, p.Dump(), why, NowMs());
+      !s.ok()) {
     if (store::ClaimWasLost(s)) return Lost(a, s);
     // Left running: the lease runs out and the action is judged again.
   }
@@ -515,7 +536,8 @@ ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, s
 
 ActionOutcome ActionExecutor::Fail(const store::ActionRecord& a, Progress& p, std::string why) {
   p.outcome = why;
-  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kFailed, p.Dump(), why, NowMs()); !s.ok()) {
+  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kFailed, p.Dump(), why, NowMs());
+      !s.ok()) {
     if (store::ClaimWasLost(s)) return Lost(a, s);
   }
   Count(a, ExecOutcome::kFailed);
@@ -547,7 +569,8 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
   }
   if (!Transient(error)) return Fail(a, p, error.message());
   if (a.attempts + 1 >= options_.max_attempts) {
-    return Fail(a, p, "gave up after " + std::to_string(a.attempts + 1) + " attempts: " + error.message());
+    return Fail(
+        a, p, "gave up after " + std::to_string(a.attempts + 1) + " attempts: " + error.message());
   }
   // Exponential backoff with "equal jitter": half fixed, half random.
   int64_t backoff = options_.retry_base.count();
@@ -568,10 +591,12 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
 
 void ActionExecutor::Count(const store::ActionRecord& a, ExecOutcome outcome) {
   // The metric's label for a retry is "retry" (PRODUCT.md).
-  const std::string_view label = outcome == ExecOutcome::kRetrying ? "retry" : ExecOutcomeName(outcome);
+  const std::string_view label =
+      outcome == ExecOutcome::kRetrying ? "retry" : ExecOutcomeName(outcome);
   metrics_
-      .GetCounter("relayq_routing_actions_total", "Routing action attempts by kind and outcome",
-                  {{"kind", std::string(store::ActionKindName(a.kind))}, {"outcome", std::string(label)}})
+      .GetCounter(
+          "relayq_routing_actions_total", "Routing action attempts by kind and outcome",
+          {{"kind", std::string(store::ActionKindName(a.kind))}, {"outcome", std::string(label)}})
       ->Increment();
 }
 

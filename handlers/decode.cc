@@ -1,9 +1,8 @@
 #include "handlers/decode.h"
 
 #include <cctype>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "common/strings.h"
 #include "common/time_format.h"
@@ -112,28 +111,47 @@ void DecodeRun(const json& payload, Decoded& out) {
 const JsonSchema kLeaf{JsonSchema::Kind::kLeaf, {}, nullptr};
 const JsonSchema kLabels{JsonSchema::Kind::kArray, {}, &kLeaf};
 const JsonSchema kLogin{JsonSchema::Kind::kObject, {{"login", &kLeaf}}, nullptr};
-const JsonSchema kRepository{JsonSchema::Kind::kObject,
-                             {{"full_name", &kLeaf}, {"owner", &kLogin}}, nullptr};
-const JsonSchema kWorkflowJob{
-    JsonSchema::Kind::kObject,
-    {{"id", &kLeaf}, {"run_id", &kLeaf}, {"run_attempt", &kLeaf}, {"workflow_name", &kLeaf},
-     {"name", &kLeaf}, {"labels", &kLabels}, {"status", &kLeaf}, {"conclusion", &kLeaf},
-     {"runner_name", &kLeaf}, {"runner_group_name", &kLeaf}, {"created_at", &kLeaf},
-     {"started_at", &kLeaf}, {"completed_at", &kLeaf}},
-    nullptr};
-const JsonSchema kWorkflowRun{
-    JsonSchema::Kind::kObject,
-    {{"id", &kLeaf}, {"run_attempt", &kLeaf}, {"path", &kLeaf}, {"name", &kLeaf},
-     {"display_title", &kLeaf}, {"event", &kLeaf}, {"status", &kLeaf}, {"conclusion", &kLeaf},
-     {"html_url", &kLeaf}, {"head_branch", &kLeaf}, {"head_sha", &kLeaf},
-     {"created_at", &kLeaf}, {"updated_at", &kLeaf}, {"run_started_at", &kLeaf}},
-    nullptr};
+const JsonSchema kRepository{
+    JsonSchema::Kind::kObject, {{"full_name", &kLeaf}, {"owner", &kLogin}}, nullptr};
+const JsonSchema kWorkflowJob{JsonSchema::Kind::kObject,
+                              {{"id", &kLeaf},
+                               {"run_id", &kLeaf},
+                               {"run_attempt", &kLeaf},
+                               {"workflow_name", &kLeaf},
+                               {"name", &kLeaf},
+                               {"labels", &kLabels},
+                               {"status", &kLeaf},
+                               {"conclusion", &kLeaf},
+                               {"runner_name", &kLeaf},
+                               {"runner_group_name", &kLeaf},
+                               {"created_at", &kLeaf},
+                               {"started_at", &kLeaf},
+                               {"completed_at", &kLeaf}},
+                              nullptr};
+const JsonSchema kWorkflowRun{JsonSchema::Kind::kObject,
+                              {{"id", &kLeaf},
+                               {"run_attempt", &kLeaf},
+                               {"path", &kLeaf},
+                               {"name", &kLeaf},
+                               {"display_title", &kLeaf},
+                               {"event", &kLeaf},
+                               {"status", &kLeaf},
+                               {"conclusion", &kLeaf},
+                               {"html_url", &kLeaf},
+                               {"head_branch", &kLeaf},
+                               {"head_sha", &kLeaf},
+                               {"created_at", &kLeaf},
+                               {"updated_at", &kLeaf},
+                               {"run_started_at", &kLeaf}},
+                              nullptr};
 // Every path DecodeParsed, DecodeJob and DecodeRun read. Keep in step with them.
-const JsonSchema kSchema{
-    JsonSchema::Kind::kObject,
-    {{"action", &kLeaf}, {"repository", &kRepository}, {"organization", &kLogin},
-     {"workflow_job", &kWorkflowJob}, {"workflow_run", &kWorkflowRun}},
-    nullptr};
+const JsonSchema kSchema{JsonSchema::Kind::kObject,
+                         {{"action", &kLeaf},
+                          {"repository", &kRepository},
+                          {"organization", &kLogin},
+                          {"workflow_job", &kWorkflowJob},
+                          {"workflow_run", &kWorkflowRun}},
+                         nullptr};
 
 }  // namespace
 

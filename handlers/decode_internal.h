@@ -4,9 +4,8 @@
 // which handlers/ links privately).
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "common/result.h"
 #include "handlers/decode.h"

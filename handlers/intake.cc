@@ -26,9 +26,8 @@ std::string JsonBody(std::initializer_list<std::pair<const char*, std::string_vi
 // would corrupt logs.
 bool PlausibleDeliveryId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return std::isgraph(static_cast<unsigned char>(c)) != 0;
-  });
+  return std::all_of(id.begin(), id.end(),
+                     [](char c) { return std::isgraph(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace
@@ -71,8 +70,9 @@ WebhookAnswer Intake::Handle(WebhookRequest request) {
 void Intake::HandleAsync(WebhookRequest req, std::function<void(WebhookAnswer)> done) {
   BodyType type = ClassifyContentType(req.content_type);
   if (type == BodyType::kUnsupported) {
-    return done(Reject(415, "unsupported_media_type",
-                       "content type must be application/json or application/x-www-form-urlencoded"));
+    return done(
+        Reject(415, "unsupported_media_type",
+               "content type must be application/json or application/x-www-form-urlencoded"));
   }
   if (req.event.empty()) return done(Reject(400, "bad_request", "missing X-GitHub-Event header"));
   if (!PlausibleDeliveryId(req.delivery_id)) {
@@ -85,7 +85,8 @@ void Intake::HandleAsync(WebhookRequest req, std::function<void(WebhookAnswer)> 
   std::optional<int64_t> hook_id;
   if (!req.hook_id.empty()) {
     int64_t id = 0;
-    auto [end, ec] = std::from_chars(req.hook_id.data(), req.hook_id.data() + req.hook_id.size(), id);
+    auto [end, ec] =
+        std::from_chars(req.hook_id.data(), req.hook_id.data() + req.hook_id.size(), id);
     if (ec != std::errc() || end != req.hook_id.data() + req.hook_id.size() || id < 0) {
       return done(Reject(400, "bad_request", "X-GitHub-Hook-ID is not a hook id (a whole number)"));
     }

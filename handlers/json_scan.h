@@ -12,11 +12,10 @@
 // of nlohmann::json, which handlers/ links privately. Pure; thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace relayq::handlers {
 

@@ -47,26 +47,28 @@ std::string JobJson(const github::WorkflowJob& job, const std::string& repositor
     if (s.empty()) return nullptr;
     return s;
   };
-  nlohmann::json j = {{"source", "GET /repos/" + repository + "/actions/jobs/" + std::to_string(job.id)},
-                      {"id", job.id},
-                      {"run_id", job.run_id},
-                      {"run_attempt", job.attempt},
-                      {"name", job.name},
-                      {"workflow_name", text(job.workflow_name)},
-                      {"head_branch", text(job.head_branch)},
-                      {"status", job.status},
-                      {"conclusion", text(job.conclusion)},
-                      {"runner_name", text(job.runner_name)},
-                      {"labels", job.labels},
-                      {"created_at", time(job.created_at_ms)},
-                      {"started_at", time(job.started_at_ms)},
-                      {"completed_at", time(job.completed_at_ms)}};
+  nlohmann::json j = {
+      {"source", "GET /repos/" + repository + "/actions/jobs/" + std::to_string(job.id)},
+      {"id", job.id},
+      {"run_id", job.run_id},
+      {"run_attempt", job.attempt},
+      {"name", job.name},
+      {"workflow_name", text(job.workflow_name)},
+      {"head_branch", text(job.head_branch)},
+      {"status", job.status},
+      {"conclusion", text(job.conclusion)},
+      {"runner_name", text(job.runner_name)},
+      {"labels", job.labels},
+      {"created_at", time(job.created_at_ms)},
+      {"started_at", time(job.started_at_ms)},
+      {"completed_at", time(job.completed_at_ms)}};
   return DumpJson(j);
 }
 
 }  // namespace
 
-Result<github::Hook> SelectRelayqHook(const std::vector<github::Hook>& hooks, std::string_view url) {
+Result<github::Hook> SelectRelayqHook(const std::vector<github::Hook>& hooks,
+                                      std::string_view url) {
   if (!url.empty()) {
     for (const github::Hook& h : hooks) {
       if (h.url == url) return h;
@@ -172,7 +174,8 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
       return report;
     }
     auto listed = client.ListHookDeliveries(repo, hook.id, 100, cursor);
-    if (!listed.ok()) return listed.status().WithContext("listing deliveries of hook " + std::to_string(hook.id));
+    if (!listed.ok())
+      return listed.status().WithContext("listing deliveries of hook " + std::to_string(hook.id));
     bool reached_since = false;
     for (github::HookDelivery& d : listed->deliveries) {
       if (d.delivered_at_ms != 0 && d.delivered_at_ms < options.since_ms) {
@@ -190,14 +193,16 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
   }
   report.attempts_listed = static_cast<int>(attempts.size());
 
-  std::vector<github::HookDelivery> unique = UniqueRecoverableDeliveries(attempts, options.since_ms);
+  std::vector<github::HookDelivery> unique =
+      UniqueRecoverableDeliveries(attempts, options.since_ms);
   report.unique = static_cast<int>(unique.size());
   std::vector<std::string> guids;
   guids.reserve(unique.size());
   for (const auto& d : unique) guids.push_back(d.guid);
   store::StoreOptions store_options;
   store_options.path = options.db_path;
-  RELAYQ_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db, store::Database::Open(store_options));
+  RELAYQ_ASSIGN_OR_RETURN(std::unique_ptr<store::Database> db,
+                          store::Database::Open(store_options));
   RELAYQ_ASSIGN_OR_RETURN(std::set<std::string> recorded, store::RecordedDeliveryIds(*db, guids));
   std::vector<github::HookDelivery> missing = MissingDeliveries(unique, recorded);
   report.missing = static_cast<int>(missing.size());
@@ -248,7 +253,8 @@ Result<RecoveryReport> RecoverRepository(github::GitHubClient& client, store::St
     if (ingested->duplicate) continue;  // reconciled to this status before
     ++report.reconciled;
     report.done.push_back("job " + std::to_string(job.id) + ": " + job.status + " -> " +
-                          api->status + (api->conclusion.empty() ? "" : " (" + api->conclusion + ")"));
+                          api->status +
+                          (api->conclusion.empty() ? "" : " (" + api->conclusion + ")"));
   }
   return report;
 }
@@ -320,8 +326,8 @@ std::vector<std::string> PeriodicRecovery::Impl::Repositories() {
   store::StoreOptions store_options;
   store_options.path = config.db_path;
   auto db = store::Database::Open(store_options);
-  auto found = db.ok() ? store::SeenRepositories(**db, from)
-                       : Result<std::vector<std::string>>(db.status());
+  auto found =
+      db.ok() ? store::SeenRepositories(**db, from) : Result<std::vector<std::string>>(db.status());
   if (!found.ok()) {
     Log(LogLevel::kWarn, "recovery: cannot read the repositories that deliver to the store",
         {{"error", found.status().message()}});
@@ -369,9 +375,9 @@ PeriodicRecovery::~PeriodicRecovery() {
   impl_->worker.Stop();
 }
 
-std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(PeriodicRecoveryConfig config,
-                                                          store::Store& store, Clock& clock,
-                                                          const RecoveryClientFactory& make_client) {
+std::unique_ptr<PeriodicRecovery> PeriodicRecovery::Start(
+    PeriodicRecoveryConfig config, store::Store& store, Clock& clock,
+    const RecoveryClientFactory& make_client) {
   auto impl = std::make_unique<Impl>(std::move(config), store, clock);
   auto client = make_client(impl->sleeper);
   if (!client.ok()) {

@@ -25,16 +25,16 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
-#include "common/stop.h"
 #include "common/result.h"
+#include "common/stop.h"
 #include "github/client.h"
 #include "github/sleeper.h"
 #include "github/types.h"
@@ -88,7 +88,7 @@ struct RecoveryOptions {
   std::string hook_url;    // picks the hook (see SelectRelayqHook); may be empty
   int64_t since_ms = 0;    // deliveries at or after this time (Unix ms)
   std::chrono::milliseconds stale_after = std::chrono::minutes(5);
-  std::string db_path;     // the store file, read through store/recovery_reads.h
+  std::string db_path;          // the store file, read through store/recovery_reads.h
   int max_delivery_pages = 50;  // 100 deliveries a page
   int max_jobs = 500;           // jobs checked per run
 };
@@ -100,8 +100,8 @@ struct RecoveryReport {
   int missing = 0;          // of those, not recorded by relayq
   int redelivered = 0;      // redelivery requests GitHub accepted
   int redelivery_failed = 0;
-  int jobs_checked = 0;     // stale unfinished jobs read from the API
-  int reconciled = 0;       // jobs corrected by a reconcile delivery
+  int jobs_checked = 0;  // stale unfinished jobs read from the API
+  int reconciled = 0;    // jobs corrected by a reconcile delivery
   // What was done, one line each: "redelivered GUID (workflow_job queued,
   // 2026-...)", "job 42: in_progress -> completed".
   std::vector<std::string> done;
@@ -131,10 +131,10 @@ struct PeriodicRecoveryConfig {
   std::vector<std::string> github_repositories;
   // github.hook_url: picks relayq's hook (see SelectRelayqHook); may be empty.
   std::string github_hook_url;
-  int recovery_since_s = 24 * 3600;      // recovery.since: first pass looks back this far
-  int recovery_stale_after_s = 5 * 60;   // recovery.stale_after
-  int recovery_interval_s = 10 * 60;     // recovery.interval; 0: at start-up only
-  std::string db_path;                   // store.path
+  int recovery_since_s = 24 * 3600;     // recovery.since: first pass looks back this far
+  int recovery_stale_after_s = 5 * 60;  // recovery.stale_after
+  int recovery_interval_s = 10 * 60;    // recovery.interval; 0: at start-up only
+  std::string db_path;                  // store.path
 };
 
 // Builds the GitHub client recovery uses, waiting through `sleeper` (which
@@ -158,8 +158,8 @@ class PeriodicRecovery {
   // Starts the thread, or returns null after logging once why recovery is
   // off (`make_client` failed: the caller checks that credentials are
   // configured at all). `store` and `clock` must outlive the returned object.
-  static std::unique_ptr<PeriodicRecovery> Start(PeriodicRecoveryConfig config,
-                                                 store::Store& store, Clock& clock,
+  static std::unique_ptr<PeriodicRecovery> Start(PeriodicRecoveryConfig config, store::Store& store,
+                                                 Clock& clock,
                                                  const RecoveryClientFactory& make_client);
   ~PeriodicRecovery();
   PeriodicRecovery(const PeriodicRecovery&) = delete;

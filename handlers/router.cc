@@ -14,9 +14,7 @@ namespace {
 using nlohmann::json;
 using policy::FallbackDecision;
 
-std::string Dump(const json& j) {
-  return DumpJson(j);
-}
+std::string Dump(const json& j) { return DumpJson(j); }
 
 }  // namespace
 
@@ -29,7 +27,8 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
 
   if (change.job && change.job_status_changed &&
       store::JobStageOf(change.job->status) == store::JobStage::kQueued) {
-    std::optional<store::RunState> run = reader.FindRun(change.job->run_id, change.job->run_attempt);
+    std::optional<store::RunState> run =
+        reader.FindRun(change.job->run_id, change.job->run_attempt);
     if (run) JudgeQueuedJob(*policy, *change.job, *run, reader, now, out);
   }
   if (change.run) {
@@ -45,15 +44,17 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
     if (change.run_status_changed && store::RunStageOf(run.status) == store::RunStage::kCompleted &&
         !policy->chains.empty()) {
       std::optional<store::DispatchRequest> request = reader.RequestForRun(run.id);
-      for (const policy::ChainDispatch& c : policy::DecideChains(*policy, MakeRunView(run, request))) {
+      for (const policy::ChainDispatch& c :
+           policy::DecideChains(*policy, MakeRunView(run, request))) {
         store::NewAction a;
         a.kind = store::ActionKind::kChain;
         a.key = c.idempotency_key;
         a.repository = c.repository;
         a.run_id = run.id;
         a.run_attempt = run.attempt;
-        a.reason = "chain " + c.chain_name + " after " + std::string(policy::WorkflowBasename(run.workflow_path)) +
-                   " run " + std::to_string(run.id) + " (" + run.conclusion.value_or("") + ")";
+        a.reason = "chain " + c.chain_name + " after " +
+                   std::string(policy::WorkflowBasename(run.workflow_path)) + " run " +
+                   std::to_string(run.id) + " (" + run.conclusion.value_or("") + ")";
         json payload = {{"chain", c.chain_name},
                         {"repository", c.repository},
                         {"workflow", c.workflow},
@@ -86,7 +87,8 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   // the deadline with the runner status of that moment (by the executor). A
   // job whose webhook arrives after its deadline is scheduled due now.
   FallbackDecision d = policy::PlanFallback(policy, view);
-  if (d.kind == FallbackDecision::Kind::kNotGoverned || d.kind == FallbackDecision::Kind::kNotQueued) {
+  if (d.kind == FallbackDecision::Kind::kNotGoverned ||
+      d.kind == FallbackDecision::Kind::kNotQueued) {
     return;
   }
   store::NewAction a;

@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "common/strings.h"
-
 #include "policy/template.h"
 
 namespace relayq::policy {

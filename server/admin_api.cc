@@ -18,20 +18,22 @@ namespace {
 
 HttpResponse StoreError(const Status& s) {
   switch (s.code()) {
-    case Status::Code::kInvalidArgument: return HttpResponse::Error(400, s.message());
-    case Status::Code::kNotFound: return HttpResponse::Error(404, s.message());
-    case Status::Code::kUnavailable: return HttpResponse::Error(503, "store busy: " + s.message());
-    default: return HttpResponse::Error(500, "store: " + s.message());
+    case Status::Code::kInvalidArgument:
+      return HttpResponse::Error(400, s.message());
+    case Status::Code::kNotFound:
+      return HttpResponse::Error(404, s.message());
+    case Status::Code::kUnavailable:
+      return HttpResponse::Error(503, "store busy: " + s.message());
+    default:
+      return HttpResponse::Error(500, "store: " + s.message());
   }
 }
 
 // A JSON body that cannot throw: text from the store (names GitHub sent) may
 // hold invalid UTF-8, which is replaced.
-HttpResponse JsonOk(const nlohmann::json& body) {
-  return HttpResponse::Json(200, DumpJson(body));
-}
+HttpResponse JsonOk(const nlohmann::json& body) { return HttpResponse::Json(200, DumpJson(body)); }
 
-const std::vector<std::string> kListParams = {"repo", "label", "status", "since",
+const std::vector<std::string> kListParams = {"repo",  "label", "status", "since",
                                               "until", "limit", "cursor"};
 
 // Builds a ListQuery from the query string; InvalidArgument names the
@@ -87,7 +89,8 @@ nlohmann::json Summary(store::StoreReader& r, int64_t now, Status& status) {
   auto runners = r.RunnersSince(now - 24 * 3600 * 1000LL, 50);
   auto waits = r.WaitByLabel(now - 24 * 3600 * 1000LL, now + 1, std::nullopt);
   auto pending = r.Pending();
-  for (const Status* s : {&queued.status(), &runners.status(), &waits.status(), &pending.status()}) {
+  for (const Status* s :
+       {&queued.status(), &runners.status(), &waits.status(), &pending.status()}) {
     if (!s->ok()) {
       status = *s;
       return j;
@@ -144,8 +147,8 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
   Clock& clock = deps.clock;
   constexpr auto kBlocking = Route::Runs::kBlocking;  // every store read may wait on a lock
 
-  for (store::Kind kind : {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries,
-                           store::Kind::kActions}) {
+  for (store::Kind kind :
+       {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries, store::Kind::kActions}) {
     std::string path = "/api/v1/" + std::string(store::KindName(kind));
     router.Get(
         path,
@@ -158,7 +161,8 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
             if (!page.ok()) return page.status();
             body["items"] = nlohmann::json::array();
             for (const auto& item : page->items) body["items"].push_back(RecordJson(item));
-            body["next"] = page->next.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next);
+            body["next"] =
+                page->next.empty() ? nlohmann::json(nullptr) : nlohmann::json(page->next);
             return Status::Ok();
           });
           if (!s.ok()) return StoreError(s);

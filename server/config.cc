@@ -24,7 +24,8 @@ class Reader {
   // Checks that `node` is a mapping whose keys are all in `known`.
   Status Keys(const yaml::Node& node, const std::string& prefix,
               const std::vector<std::string>& known) {
-    if (!node.IsMap()) return ConfigError(file_, node, prefix.empty() ? "(top)" : prefix, "expected a mapping");
+    if (!node.IsMap())
+      return ConfigError(file_, node, prefix.empty() ? "(top)" : prefix, "expected a mapping");
     for (const auto& kv : node.Entries()) {
       std::string key = kv.first.Scalar();
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -51,8 +52,9 @@ class Reader {
     std::optional<int> v = node.AsInt();
     if (!v.has_value()) return ConfigError(file_, node, key, "expected a whole number");
     if (*v < lo || *v > hi) {
-      return ConfigError(file_, node, key,
-                         "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+      return ConfigError(
+          file_, node, key,
+          "expected a number from " + std::to_string(lo) + " to " + std::to_string(hi));
     }
     out = *v;
     return Status::Ok();
@@ -120,14 +122,22 @@ Result<size_t> ParseByteSize(const std::string& text) {
   std::string unit = text.substr(i);
   while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
   unsigned long long scale = 0;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "KB") scale = 1000;
-  else if (unit == "KiB") scale = 1ULL << 10;
-  else if (unit == "MB") scale = 1000 * 1000;
-  else if (unit == "MiB") scale = 1ULL << 20;
-  else if (unit == "GB") scale = 1000ULL * 1000 * 1000;
-  else if (unit == "GiB") scale = 1ULL << 30;
-  else return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, KB, MB)");
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KB")
+    scale = 1000;
+  else if (unit == "KiB")
+    scale = 1ULL << 10;
+  else if (unit == "MB")
+    scale = 1000 * 1000;
+  else if (unit == "MiB")
+    scale = 1ULL << 20;
+  else if (unit == "GB")
+    scale = 1000ULL * 1000 * 1000;
+  else if (unit == "GiB")
+    scale = 1ULL << 30;
+  else
+    return Status::InvalidArgument("'" + text + "' has an unknown unit (use B, KiB, MiB, KB, MB)");
   return static_cast<size_t>(n * scale);
 }
 
@@ -138,7 +148,8 @@ Status SplitHostPort(const std::string& text, std::string& host, int& port) {
   size_t colon = text.rfind(':');
   if (colon == std::string::npos || colon + 1 >= text.size()) return bad();
   host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) return bad();
   std::string p = text.substr(colon + 1);
   if (p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) return bad();
@@ -164,18 +175,20 @@ Result<Config> LoadConfigFile(const std::string& path) {
   if (const auto& e = parsed.error; e.has_value()) {
     if (!e->syntax) return Status::InvalidArgument(path + ": " + e->what);
     return Status::InvalidArgument(path + ":" + std::to_string(e->mark.line + 1) + ":" +
-                                   std::to_string(e->mark.column + 1) + ": YAML syntax error: " + e->message);
+                                   std::to_string(e->mark.column + 1) +
+                                   ": YAML syntax error: " + e->message);
   }
   const yaml::Node& root = parsed.root;
   if (root.IsNull()) return c;  // an empty file is all defaults
   Reader r(path);
   {
-    RELAYQ_RETURN_IF_ERROR(r.Keys(root, "", {"listen", "admin_listen", "tls", "store", "policy",
-                                              "webhook", "admin", "http", "log", "github",
-                                              "recovery"}));
+    RELAYQ_RETURN_IF_ERROR(r.Keys(root, "",
+                                  {"listen", "admin_listen", "tls", "store", "policy", "webhook",
+                                   "admin", "http", "log", "github", "recovery"}));
     RELAYQ_RETURN_IF_ERROR(r.String(root["listen"], "listen", c.listen));
     RELAYQ_RETURN_IF_ERROR(r.String(root["admin_listen"], "admin_listen", c.admin_listen));
-    for (const auto& [key, value] : {std::pair{"listen", &c.listen}, {"admin_listen", &c.admin_listen}}) {
+    for (const auto& [key, value] :
+         {std::pair{"listen", &c.listen}, {"admin_listen", &c.admin_listen}}) {
       std::string host;
       int port;
       if (Status s = SplitHostPort(*value, host, port); !s.ok()) {
@@ -195,13 +208,16 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous", "retention"}));
       RELAYQ_RETURN_IF_ERROR(r.String(st["path"], "store.path", c.db_path));
       std::string sync = "full";
-      RELAYQ_RETURN_IF_ERROR(r.OneOf(st["synchronous"], "store.synchronous", {"full", "normal"}, sync));
-      c.synchronous = sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
+      RELAYQ_RETURN_IF_ERROR(
+          r.OneOf(st["synchronous"], "store.synchronous", {"full", "normal"}, sync));
+      c.synchronous =
+          sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
       std::string retention;
       RELAYQ_RETURN_IF_ERROR(r.String(st["retention"], "store.retention", retention));
       if (!retention.empty()) {
         auto d = ParseDuration(retention);
-        if (!d.ok()) return ConfigError(path, st["retention"], "store.retention", d.status().message());
+        if (!d.ok())
+          return ConfigError(path, st["retention"], "store.retention", d.status().message());
         c.retention = *d;
       }
     }
@@ -213,8 +229,10 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.String(wh["max_body"], "webhook.max_body", size));
       if (!size.empty()) {
         auto n = ParseByteSize(size);
-        if (!n.ok()) return ConfigError(path, wh["max_body"], "webhook.max_body", n.status().message());
-        if (*n < 1024) return ConfigError(path, wh["max_body"], "webhook.max_body", "must be at least 1KiB");
+        if (!n.ok())
+          return ConfigError(path, wh["max_body"], "webhook.max_body", n.status().message());
+        if (*n < 1024)
+          return ConfigError(path, wh["max_body"], "webhook.max_body", "must be at least 1KiB");
         c.max_body_bytes = *n;
       }
     }
@@ -223,24 +241,31 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.String(ad["token_file"], "admin.token_file", c.admin_token_file));
     }
     if (yaml::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(http, "http", {"threads", "io_threads", "keep_alive_timeout",
-                                                   "read_timeout", "header_timeout", "request_timeout",
-                                                   "max_connections", "admin_max_connections"}));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Keys(http, "http",
+                 {"threads", "io_threads", "keep_alive_timeout", "read_timeout", "header_timeout",
+                  "request_timeout", "max_connections", "admin_max_connections"}));
       int ignored = 0;
       RELAYQ_RETURN_IF_ERROR(r.Int(http["threads"], "http.threads", 1, 1024, ignored));
       c.http_threads_given = http["threads"].IsDefined() && !http["threads"].IsNull();
       RELAYQ_RETURN_IF_ERROR(r.Int(http["io_threads"], "http.io_threads", 0, 64, c.io_threads));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["keep_alive_timeout"], "http.keep_alive_timeout", c.keep_alive_timeout_s));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["read_timeout"], "http.read_timeout", c.header_timeout_s));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["header_timeout"], "http.header_timeout", c.header_timeout_s));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(http["request_timeout"], "http.request_timeout", c.request_timeout_s));
-      RELAYQ_RETURN_IF_ERROR(r.Int(http["max_connections"], "http.max_connections", 1, 1000000, c.max_connections));
-      RELAYQ_RETURN_IF_ERROR(r.Int(http["admin_max_connections"], "http.admin_max_connections", 1, 100000,
-                                   c.admin_max_connections));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(http["keep_alive_timeout"], "http.keep_alive_timeout", c.keep_alive_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(http["read_timeout"], "http.read_timeout", c.header_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(http["header_timeout"], "http.header_timeout", c.header_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(http["request_timeout"], "http.request_timeout", c.request_timeout_s));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Int(http["max_connections"], "http.max_connections", 1, 1000000, c.max_connections));
+      RELAYQ_RETURN_IF_ERROR(r.Int(http["admin_max_connections"], "http.admin_max_connections", 1,
+                                   100000, c.admin_max_connections));
       for (auto [key, value] : {std::pair{"header_timeout", c.header_timeout_s},
                                 std::pair{"request_timeout", c.request_timeout_s},
                                 std::pair{"keep_alive_timeout", c.keep_alive_timeout_s}}) {
-        if (value < 1) return ConfigError(path, http[key], std::string("http.") + key, "must be at least 1s");
+        if (value < 1)
+          return ConfigError(path, http[key], std::string("http.") + key, "must be at least 1s");
       }
       if (c.request_timeout_s < c.header_timeout_s) {
         return ConfigError(path, http["request_timeout"], "http.request_timeout",
@@ -251,17 +276,23 @@ Result<Config> LoadConfigFile(const std::string& path) {
     if (yaml::Node log = root["log"]; log.IsDefined() && !log.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(log, "log", {"format", "level"}));
       RELAYQ_RETURN_IF_ERROR(r.OneOf(log["format"], "log.format", {"text", "json"}, c.log_format));
-      RELAYQ_RETURN_IF_ERROR(r.OneOf(log["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level));
+      RELAYQ_RETURN_IF_ERROR(
+          r.OneOf(log["level"], "log.level", {"debug", "info", "warn", "error"}, c.log_level));
     }
     if (yaml::Node gh = root["github"]; gh.IsDefined() && !gh.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github", {"api_url", "app_id", "installation_id", "private_key_file",
-                                                   "repositories", "hook_url", "write_interval"}));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(gh["write_interval"], "github.write_interval", c.github_write_interval_s));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(gh, "github",
+                                    {"api_url", "app_id", "installation_id", "private_key_file",
+                                     "repositories", "hook_url", "write_interval"}));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(gh["write_interval"], "github.write_interval", c.github_write_interval_s));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["api_url"], "github.api_url", c.github_api_url));
       RELAYQ_RETURN_IF_ERROR(r.String(gh["app_id"], "github.app_id", c.github_app_id));
-      RELAYQ_RETURN_IF_ERROR(r.String(gh["installation_id"], "github.installation_id", c.github_installation_id));
-      RELAYQ_RETURN_IF_ERROR(r.String(gh["private_key_file"], "github.private_key_file", c.github_private_key_file));
-      RELAYQ_RETURN_IF_ERROR(r.StringList(gh["repositories"], "github.repositories", c.github_repositories));
+      RELAYQ_RETURN_IF_ERROR(
+          r.String(gh["installation_id"], "github.installation_id", c.github_installation_id));
+      RELAYQ_RETURN_IF_ERROR(
+          r.String(gh["private_key_file"], "github.private_key_file", c.github_private_key_file));
+      RELAYQ_RETURN_IF_ERROR(
+          r.StringList(gh["repositories"], "github.repositories", c.github_repositories));
       for (size_t i = 0; i < c.github_repositories.size(); ++i) {
         const std::string& repo = c.github_repositories[i];
         if (!IsOwnerSlashName(repo)) {
@@ -275,7 +306,8 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(rc, "recovery", {"since", "stale_after", "interval"}));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["interval"], "recovery.interval", c.recovery_interval_s));
       RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["since"], "recovery.since", c.recovery_since_s));
-      RELAYQ_RETURN_IF_ERROR(r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
+      RELAYQ_RETURN_IF_ERROR(
+          r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
     }
   }
   return c;
@@ -294,7 +326,8 @@ Status ApplyEnvironment(Config& c, const std::function<const char*(const char*)>
     auto text = ReadSecretFile(c.admin_token_file);
     if (!text.ok()) return text.status().WithContext("admin.token_file");
     auto parts = SplitAndTrim(*text, '\n');
-    if (parts.empty()) return Status::InvalidArgument("admin.token_file " + c.admin_token_file + " is empty");
+    if (parts.empty())
+      return Status::InvalidArgument("admin.token_file " + c.admin_token_file + " is empty");
     c.admin_token = parts.front();
   }
   if (std::string v = env("RELAYQ_WEBHOOK_SECRET"); !v.empty()) {

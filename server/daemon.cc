@@ -40,15 +40,15 @@ namespace {
 Result<std::string> GenerateSecretFile(const std::string& path) {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) return Status::Internal("no randomness for a secret");
-  std::string text =
-      HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)) + "\n";
+  std::string text = HexEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw)) + "\n";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0 && errno == EEXIST) {
     return Status::InvalidArgument("the secret file " + path +
                                    " exists but holds no secret: put one in it, or remove it "
                                    "so relayq generates one");
   }
-  if (fd < 0) return Status::IoError("cannot create the secret file " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status::IoError("cannot create the secret file " + path + ": " + std::strerror(errno));
   bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   written = ::fsync(fd) == 0 && written;
   ::close(fd);
@@ -67,7 +67,8 @@ Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config&
                                                                    std::string& path) {
   path = config.policy_path;
   if (path.empty() && std::filesystem::exists("policy/policy.yaml")) path = "policy/policy.yaml";
-  if (path.empty()) return std::shared_ptr<const policy::Policy>(std::make_shared<policy::Policy>());
+  if (path.empty())
+    return std::shared_ptr<const policy::Policy>(std::make_shared<policy::Policy>());
   return policy::LoadPolicy(path);
 }
 
@@ -128,7 +129,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   d.store_lock = std::move(*store_lock);
 
   if (config.secrets.empty()) {
-    std::string file = config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
+    std::string file =
+        config.secret_file.empty() ? DefaultSecretFile(config.db_path) : config.secret_file;
     auto secret = GenerateSecretFile(file);
     if (!secret.ok()) return secret.status();
     std::ostream& out = options.notices != nullptr ? *options.notices : std::cout;
@@ -170,8 +172,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
     exec_options.github_sleeper = &d.github_sleeper;
-    d.executor = std::make_unique<handlers::ActionExecutor>(*d.action_store, *d.github_client,
-                                                            *d.policy, clock, metrics, exec_options);
+    d.executor = std::make_unique<handlers::ActionExecutor>(
+        *d.action_store, *d.github_client, *d.policy, clock, metrics, exec_options);
     // A previous daemon that died mid-action: this process holds the store's
     // one-daemon lock, so every other `daemon:` claim belongs to a dead
     // process and is resumed at once rather than after its lease.
@@ -192,7 +194,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
 
   HttpServerOptions pub;
   pub.name = "public";
-  if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok()) return s.WithContext("--listen");
+  if (Status s = SplitHostPort(config.listen, pub.host, pub.port); !s.ok())
+    return s.WithContext("--listen");
   pub.tls_cert = config.tls_cert;
   pub.tls_key = config.tls_key;
   pub.header_timeout = std::chrono::seconds(config.header_timeout_s);
@@ -218,8 +221,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   adm.io_threads = 1;
   adm.worker_threads = 4;  // store reads for the API, /metrics and /readyz
   if (config.http_threads_given) {
-    Log(LogLevel::kWarn, "http.threads is ignored: connections no longer hold a thread each "
-                         "(see http.io_threads and http.max_connections)");
+    Log(LogLevel::kWarn,
+        "http.threads is ignored: connections no longer hold a thread each "
+        "(see http.io_threads and http.max_connections)");
   }
 
   // Every connection is a descriptor: make room for both caps and the store.
@@ -286,9 +290,8 @@ Status Daemon::Start() {
         "recovery off: no GitHub credentials (set GITHUB_TOKEN or configure a GitHub App)");
   } else {
     d.recovery = handlers::PeriodicRecovery::Start(
-        RecoveryConfig(config), *d.store, d.clock, [&d](github::Sleeper& sleeper) {
-          return MakeGitHubClient(d.config, d.clock, sleeper);
-        });
+        RecoveryConfig(config), *d.store, d.clock,
+        [&d](github::Sleeper& sleeper) { return MakeGitHubClient(d.config, d.clock, sleeper); });
   }
   // [maintenance] the daily prune is started here.
   d.daily_prune = std::make_unique<DailyPrune>(config.db_path, config.retention, d.clock);

@@ -120,8 +120,7 @@ void Router::SetHeaderCheck(HeaderCheck check, std::vector<std::string> exempt) 
 
 Router::Match Router::Find(HttpRequest& request) const {
   Match m;
-  const bool exempt =
-      std::find(exempt_.begin(), exempt_.end(), request.path) != exempt_.end();
+  const bool exempt = std::find(exempt_.begin(), exempt_.end(), request.path) != exempt_.end();
   if (check_ && !exempt) {
     if (auto refused = check_(request)) {
       m.answer = std::move(refused);

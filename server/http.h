@@ -21,11 +21,11 @@ namespace relayq::server {
 using HttpFields = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;   // as sent, e.g. "POST"
-  std::string target;   // as sent: path and query string
-  std::string path;     // the target up to '?', not decoded
-  HttpFields query;     // the query string, percent-decoded, in order
-  HttpFields headers;   // names as sent, in order
+  std::string method;  // as sent, e.g. "POST"
+  std::string target;  // as sent: path and query string
+  std::string path;    // the target up to '?', not decoded
+  HttpFields query;    // the query string, percent-decoded, in order
+  HttpFields headers;  // names as sent, in order
   std::string body;
   // The `{name}` segments of a pattern route, in order.
   std::vector<std::string> path_params;

@@ -145,8 +145,9 @@ bool SplitTarget(std::string_view target, HttpRequest& r) {
     if (!pair.empty()) {
       size_t eq = pair.find('=');
       r.query.emplace_back(github::PercentDecode(pair.substr(0, eq)),
-                           eq == std::string_view::npos ? std::string()
-                                                        : github::PercentDecode(pair.substr(eq + 1)));
+                           eq == std::string_view::npos
+                               ? std::string()
+                               : github::PercentDecode(pair.substr(eq + 1)));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
@@ -163,7 +164,7 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   // Closes the connection, from any thread.
   virtual void Evict() = 0;
 
-  bool waiting = false;  // guarded by Shared::waiting_mu
+  bool waiting = false;                                        // guarded by Shared::waiting_mu
   std::list<std::weak_ptr<SessionBase>>::iterator waiting_at;  // valid while `waiting`
 };
 
@@ -258,11 +259,10 @@ class Session final : public SessionBase {
     deadline_ += shared_.options.header_timeout;
     Lowest().expires_at(deadline_);
     if constexpr (kTls) {
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = Self()](beast::error_code ec) {
-                                if (ec) return self->Fail(ec);
-                                self->ReadHeader();
-                              });
+      stream_.async_handshake(ssl::stream_base::server, [self = Self()](beast::error_code ec) {
+        if (ec) return self->Fail(ec);
+        self->ReadHeader();
+      });
     } else {
       ReadHeader();
     }
@@ -291,8 +291,7 @@ class Session final : public SessionBase {
     shared_.StartWaiting(*this);
     if (buffer_.capacity() > (16u << 10)) buffer_.shrink_to_fit();
     Lowest().expires_after(shared_.options.keep_alive_timeout);
-    stream_.async_read_some(buffer_.prepare(1024), [self = Self()](
-                                                       beast::error_code ec, size_t n) {
+    stream_.async_read_some(buffer_.prepare(1024), [self = Self()](beast::error_code ec, size_t n) {
       if (ec) return self->Fail(ec);
       self->buffer_.commit(n);
       self->deadline_ = std::chrono::steady_clock::now() + self->shared_.options.header_timeout;
@@ -322,12 +321,14 @@ class Session final : public SessionBase {
       if (ec == http::error::header_limit) return Refuse(HeaderTooLarge());
       // The parser checks Content-Length against its cap (the largest route
       // limit) as it reads the header.
-      if (ec == http::error::body_limit) return Refuse(HttpResponse::Error(413, "body over the size limit"));
-      if (ec && ec != http::error::need_more) return Refuse(HttpResponse::Error(400, "malformed request: " + ec.message()));
+      if (ec == http::error::body_limit)
+        return Refuse(HttpResponse::Error(413, "body over the size limit"));
+      if (ec && ec != http::error::need_more)
+        return Refuse(HttpResponse::Error(400, "malformed request: " + ec.message()));
       if (parser_->is_header_done()) return OnHeader();
       if (std::optional<int> over = LineOverLimit()) {
-        return Refuse(HttpResponse::Error(*over, *over == 414 ? "request line too long"
-                                                              : "header line too long"));
+        return Refuse(HttpResponse::Error(
+            *over, *over == 414 ? "request line too long" : "header line too long"));
       }
       if (buffer_.size() > shared_.options.max_header_bytes) return Refuse(HeaderTooLarge());
     }
@@ -394,8 +395,8 @@ class Session final : public SessionBase {
     Router::Match match = shared_.router.Find(request_);
     if (match.answer) return Refuse(std::move(*match.answer));
     route_ = match.route;
-    const size_t limit = route_->max_body_bytes != 0 ? route_->max_body_bytes
-                                                     : shared_.options.max_body_bytes;
+    const size_t limit =
+        route_->max_body_bytes != 0 ? route_->max_body_bytes : shared_.options.max_body_bytes;
     if (auto length = parser_->content_length(); length && *length > limit) {
       return Refuse(HttpResponse::Error(413, "body over the size limit"));
     }
@@ -416,25 +417,24 @@ class Session final : public SessionBase {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = Self()](beast::error_code ec, size_t) {
-                       if (ec == http::error::body_limit) {
-                         return self->Refuse(HttpResponse::Error(413, "body over the size limit"));
-                       }
-                       if (ec.value() == ENOBUFS && ec.category() == beast::system_category()) {
-                         return self->Refuse(
-                             HttpResponse::Error(503, "server busy: too many large requests at once"));
-                       }
-                       if (ec == beast::error::timeout) return self->Fail(ec);
-                       if (ec == http::error::end_of_stream || ec == net::error::eof ||
-                           ec == net::error::connection_reset) {
-                         return self->Fail(ec);
-                       }
-                       if (ec) {
-                         return self->Refuse(HttpResponse::Error(400, "malformed request: " + ec.message()));
-                       }
-                       self->Dispatch();
-                     });
+    http::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
+      if (ec == http::error::body_limit) {
+        return self->Refuse(HttpResponse::Error(413, "body over the size limit"));
+      }
+      if (ec.value() == ENOBUFS && ec.category() == beast::system_category()) {
+        return self->Refuse(
+            HttpResponse::Error(503, "server busy: too many large requests at once"));
+      }
+      if (ec == beast::error::timeout) return self->Fail(ec);
+      if (ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::connection_reset) {
+        return self->Fail(ec);
+      }
+      if (ec) {
+        return self->Refuse(HttpResponse::Error(400, "malformed request: " + ec.message()));
+      }
+      self->Dispatch();
+    });
   }
 
   // Hands the complete request to its route.
@@ -482,17 +482,18 @@ class Session final : public SessionBase {
     if (head_) res->body().clear();
     res->keep_alive(!close);
     Lowest().expires_after(shared_.options.header_timeout);
-    http::async_write(stream_, *res, [self = Self(), res, close, request_read,
-                                      on_sent = std::move(r.on_sent)](beast::error_code ec, size_t) {
-      if (on_sent) on_sent();
-      self->charge_.reset();
-      self->shared_.RequestDone();
-      if (ec) return self->Fail(ec);
-      if (close && !request_read) return self->Linger();
-      if (close) return self->Close();
-      self->head_ = false;
-      self->AwaitNextRequest();
-    });
+    http::async_write(stream_, *res,
+                      [self = Self(), res, close, request_read, on_sent = std::move(r.on_sent)](
+                          beast::error_code ec, size_t) {
+                        if (on_sent) on_sent();
+                        self->charge_.reset();
+                        self->shared_.RequestDone();
+                        if (ec) return self->Fail(ec);
+                        if (close && !request_read) return self->Linger();
+                        if (close) return self->Close();
+                        self->head_ = false;
+                        self->AwaitNextRequest();
+                      });
   }
 
   // After an answer given with the request unread: stop sending, and read
@@ -537,8 +538,8 @@ class Session final : public SessionBase {
   const Route* route_ = nullptr;
   bool head_ = false;
   bool keep_alive_ = true;
-  size_t open_line_ = 0;      // bytes of the header line being received
-  bool saw_newline_ = false;  // the request line has ended
+  size_t open_line_ = 0;                              // bytes of the header line being received
+  bool saw_newline_ = false;                          // the request line has ended
   std::unique_ptr<BudgetedBody::value_type> charge_;  // the body's budget charge until answered
 };
 
@@ -584,7 +585,8 @@ class BeastHttpServer final : public HttpServer {
       shared_.evicted_counter = metrics->GetCounter(
           "relayq_http_connections_evicted_total",
           "Connections without a complete request header closed to admit a new one at "
-          "http.max_connections", l);
+          "http.max_connections",
+          l);
       shared_.timeout_counter = metrics->GetCounter(
           "relayq_http_timeouts_total",
           "Connections closed for missing a deadline (handshake, header, request, idle, write)", l);
@@ -595,9 +597,10 @@ class BeastHttpServer final : public HttpServer {
                                       {{"listener", o.name}, {"code", std::to_string(code)}}));
       }
       Shared* s = &shared_;
-      metrics->AddGauge("relayq_http_connections", "Open connections by listener",
-                        [s, l] { return std::vector<std::pair<MetricLabels, double>>{
-                                     {l, static_cast<double>(s->open.load())}}; });
+      metrics->AddGauge("relayq_http_connections", "Open connections by listener", [s, l] {
+        return std::vector<std::pair<MetricLabels, double>>{
+            {l, static_cast<double>(s->open.load())}};
+      });
     }
     return Status::Ok();
   }
@@ -608,7 +611,8 @@ class BeastHttpServer final : public HttpServer {
     const auto& o = shared_.options;
     beast::error_code ec;
     auto address = net::ip::make_address(o.host, ec);
-    if (ec) return Status::InvalidArgument(o.name + " listener: '" + o.host + "' is not an IP address");
+    if (ec)
+      return Status::InvalidArgument(o.name + " listener: '" + o.host + "' is not an IP address");
     tcp::endpoint endpoint(address, static_cast<unsigned short>(o.port));
     acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
@@ -658,17 +662,19 @@ class BeastHttpServer final : public HttpServer {
 
  private:
   void Accept() {
-    acceptor_.async_accept(net::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
-      if (ec) {
-        // Out of descriptors or memory: wait a moment instead of spinning.
-        backoff_.emplace(ioc_, std::chrono::milliseconds(50));
-        backoff_->async_wait([this](beast::error_code) { Accept(); });
-        return;
-      }
-      OnAccept(std::move(socket));
-      Accept();
-    });
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             if (ec == net::error::operation_aborted || !acceptor_.is_open())
+                               return;
+                             if (ec) {
+                               // Out of descriptors or memory: wait a moment instead of spinning.
+                               backoff_.emplace(ioc_, std::chrono::milliseconds(50));
+                               backoff_->async_wait([this](beast::error_code) { Accept(); });
+                               return;
+                             }
+                             OnAccept(std::move(socket));
+                             Accept();
+                           });
   }
 
   void OnAccept(tcp::socket socket) {
@@ -696,7 +702,8 @@ class BeastHttpServer final : public HttpServer {
     shared_.open.fetch_add(1);
     const SteadyTime now = std::chrono::steady_clock::now();
     if (tls_) {
-      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(shared_, now, std::move(socket), *tls_)
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(shared_, now,
+                                                                      std::move(socket), *tls_)
           ->Run();
     } else {
       std::make_shared<Session<beast::tcp_stream>>(shared_, now, std::move(socket))->Run();
@@ -731,7 +738,8 @@ uint64_t RaiseFileLimit(uint64_t wanted) {
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
   if (limit.rlim_cur >= wanted) return limit.rlim_cur;
   rlimit raised = limit;
-  raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
+  raised.rlim_cur =
+      limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, limit.rlim_max);
   if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return limit.rlim_cur;
   return raised.rlim_cur;
 }

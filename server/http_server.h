@@ -51,8 +51,8 @@ namespace relayq::server {
 struct HttpServerOptions {
   std::string name = "public";  // for messages and metric labels
   std::string host = "127.0.0.1";
-  int port = 0;                 // 0: any free port
-  std::string tls_cert;         // both set: HTTPS, TLS 1.2 or later only
+  int port = 0;          // 0: any free port
+  std::string tls_cert;  // both set: HTTPS, TLS 1.2 or later only
   std::string tls_key;
 
   std::chrono::milliseconds header_timeout{10'000};

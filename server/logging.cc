@@ -6,8 +6,8 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
-#include "common/json_text.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 
 namespace relayq::server {
 namespace {
@@ -16,10 +16,14 @@ std::atomic<bool> g_json{false};
 
 spdlog::level::level_enum ToSpd(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }

@@ -14,8 +14,8 @@ namespace {
 using Samples = std::vector<std::pair<MetricLabels, double>>;
 
 // Queue waits span seconds (an idle runner) to hours (a busy Mac mini).
-const std::vector<double> kWaitBuckets = {1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600,
-                                          7200, 14400, 43200};
+const std::vector<double> kWaitBuckets = {1,   5,    15,   30,   60,   120,   300,
+                                          600, 1200, 1800, 3600, 7200, 14400, 43200};
 
 double ResidentBytes() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
@@ -29,8 +29,8 @@ double ResidentBytes() {
 
 }  // namespace
 
-void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
-                          Clock& clock, std::string_view version) {
+void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock,
+                          std::string_view version) {
   Counter* errors = metrics.GetCounter("relayq_metrics_store_errors_total",
                                        "Store reads for metrics that failed");
   // Runs `read` against the store; a failure is counted and yields no samples
@@ -47,20 +47,19 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
     };
   };
 
-  metrics.AddGauge(
-      "relayq_jobs", "Jobs not yet completed, by status",
-      from_store([](store::StoreReader& r, Samples& out) {
-        auto counts = r.OpenJobsByStatus();
-        if (!counts.ok()) return counts.status();
-        for (const char* status : {"queued", "waiting", "in_progress"}) {
-          double n = 0;
-          for (const auto& c : *counts) {
-            if (c.keys[0] == status) n = static_cast<double>(c.count);
-          }
-          out.push_back({{{"status", status}}, n});
-        }
-        return Status::Ok();
-      }));
+  metrics.AddGauge("relayq_jobs", "Jobs not yet completed, by status",
+                   from_store([](store::StoreReader& r, Samples& out) {
+                     auto counts = r.OpenJobsByStatus();
+                     if (!counts.ok()) return counts.status();
+                     for (const char* status : {"queued", "waiting", "in_progress"}) {
+                       double n = 0;
+                       for (const auto& c : *counts) {
+                         if (c.keys[0] == status) n = static_cast<double>(c.count);
+                       }
+                       out.push_back({{{"status", status}}, n});
+                     }
+                     return Status::Ok();
+                   }));
   metrics.AddGauge(
       "relayq_jobs_completed_24h", "Completed jobs queued in the last 24 hours, by conclusion",
       from_store([&clock](store::StoreReader& r, Samples& out) {
@@ -122,23 +121,27 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
                      out.push_back({{}, age < 0 ? 0 : age});
                      return Status::Ok();
                    }));
-  metrics.AddGauge("relayq_actions_pending", "Routing actions due and not yet done",
-                   [pending]() { return Samples{{{}, static_cast<double>(pending->pending)}}; });
+  metrics.AddGauge("relayq_actions_pending", "Routing actions due and not yet done", [pending]() {
+    return Samples{{{}, static_cast<double>(pending->pending)}};
+  });
   metrics.AddGauge("relayq_actions_scheduled", "Routing actions waiting for their due time",
-                   [pending]() { return Samples{{{}, static_cast<double>(pending->scheduled)}}; });
-
-  metrics.AddGauge("relayq_process_resident_memory_bytes", "Resident memory of the process",
-                   []() { return Samples{{{}, ResidentBytes()}}; });
-  const MonoTime started = clock.Monotonic();
-  metrics.AddGauge("relayq_uptime_seconds", "Seconds since the process started",
-                   [&clock, started]() {
-                     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   clock.Monotonic() - started)
-                                   .count();
-                     return Samples{{{}, static_cast<double>(ms) / 1000.0}};
+                   [pending]() {
+                     return Samples{{{}, static_cast<double>(pending->scheduled)}};
                    });
-  metrics.AddGauge("relayq_build_info", "relayq's version; always 1",
-                   [v = std::string(version)]() { return Samples{{{{"version", v}}, 1}}; });
+
+  metrics.AddGauge("relayq_process_resident_memory_bytes", "Resident memory of the process", []() {
+    return Samples{{{}, ResidentBytes()}};
+  });
+  const MonoTime started = clock.Monotonic();
+  metrics.AddGauge(
+      "relayq_uptime_seconds", "Seconds since the process started", [&clock, started]() {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - started)
+                      .count();
+        return Samples{{{}, static_cast<double>(ms) / 1000.0}};
+      });
+  metrics.AddGauge("relayq_build_info", "relayq's version; always 1", [v = std::string(version)]() {
+    return Samples{{{{"version", v}}, 1}};
+  });
 }
 
 void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::ClientStats()> stats) {
@@ -146,8 +149,7 @@ void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::Clien
   // _network_errors, _responses, _retries, then relayq_github_rate_limit...).
   auto snap = std::make_shared<github::ClientStats>();
   metrics.AddGauge("relayq_github_api_network_errors",
-                   "GitHub API requests that got no HTTP answer, since start",
-                   [snap, stats]() {
+                   "GitHub API requests that got no HTTP answer, since start", [snap, stats]() {
                      *snap = stats();
                      return Samples{{{}, static_cast<double>(snap->network_errors)}};
                    });
@@ -160,7 +162,9 @@ void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::Clien
                      return out;
                    });
   metrics.AddGauge("relayq_github_api_retries", "GitHub API requests sent again, since start",
-                   [snap]() { return Samples{{{}, static_cast<double>(snap->retries)}}; });
+                   [snap]() {
+                     return Samples{{{}, static_cast<double>(snap->retries)}};
+                   });
   metrics.AddGauge("relayq_github_rate_limit_remaining",
                    "The last x-ratelimit-remaining GitHub sent (absent until one is seen)",
                    [snap]() {

@@ -48,8 +48,8 @@
 namespace relayq::server {
 
 // Registers the store gauges, process gauges and build info.
-void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool,
-                          Clock& clock, std::string_view version);
+void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock,
+                          std::string_view version);
 
 // Registers GitHub API gauges read from `stats` (e.g. the client's Stats())
 // at scrape time. `stats` must stay callable for the registry's lifetime.
@@ -71,9 +71,9 @@ class QueueWaitFeed {
  private:
   MetricsRegistry& metrics_;
   std::shared_ptr<ReaderPool> pool_;
-  std::mutex poll_mu_;        // serializes Poll()
-  int64_t last_seq_ = -1;     // guarded by poll_mu_; -1 until the first look
-  PeriodicWorker worker_;     // last: stopped before the members it uses go away
+  std::mutex poll_mu_;     // serializes Poll()
+  int64_t last_seq_ = -1;  // guarded by poll_mu_; -1 until the first look
+  PeriodicWorker worker_;  // last: stopped before the members it uses go away
 };
 
 }  // namespace relayq::server

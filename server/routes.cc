@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <atomic>
+#include <cctype>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -17,23 +17,80 @@ namespace {
 
 // Every event name GitHub's webhooks send (docs: "Webhook events and
 // payloads"), sorted; anything else is counted as "other".
-constexpr std::string_view kGitHubEvents[] = {
-    "branch_protection_configuration", "branch_protection_rule", "check_run", "check_suite",
-    "code_scanning_alert", "commit_comment", "create", "custom_property",
-    "custom_property_values", "delete", "dependabot_alert", "deploy_key", "deployment",
-    "deployment_protection_rule", "deployment_review", "deployment_status", "discussion",
-    "discussion_comment", "fork", "github_app_authorization", "gollum", "installation",
-    "installation_repositories", "installation_target", "issue_comment", "issues", "label",
-    "marketplace_purchase", "member", "membership", "merge_group", "meta", "milestone",
-    "org_block", "organization", "package", "page_build", "personal_access_token_request",
-    "ping", "project", "project_card", "project_column", "projects_v2", "projects_v2_item",
-    "public", "pull_request", "pull_request_review", "pull_request_review_comment",
-    "pull_request_review_thread", "push", "registry_package", "release", "repository",
-    "repository_advisory", "repository_dispatch", "repository_import",
-    "repository_ruleset", "repository_vulnerability_alert", "secret_scanning_alert",
-    "secret_scanning_alert_location", "security_advisory", "security_and_analysis",
-    "sponsorship", "star", "status", "sub_issues", "team", "team_add", "watch",
-    "workflow_dispatch", "workflow_job", "workflow_run", "relayq_reconcile", "other"};
+constexpr std::string_view kGitHubEvents[] = {"branch_protection_configuration",
+                                              "branch_protection_rule",
+                                              "check_run",
+                                              "check_suite",
+                                              "code_scanning_alert",
+                                              "commit_comment",
+                                              "create",
+                                              "custom_property",
+                                              "custom_property_values",
+                                              "delete",
+                                              "dependabot_alert",
+                                              "deploy_key",
+                                              "deployment",
+                                              "deployment_protection_rule",
+                                              "deployment_review",
+                                              "deployment_status",
+                                              "discussion",
+                                              "discussion_comment",
+                                              "fork",
+                                              "github_app_authorization",
+                                              "gollum",
+                                              "installation",
+                                              "installation_repositories",
+                                              "installation_target",
+                                              "issue_comment",
+                                              "issues",
+                                              "label",
+                                              "marketplace_purchase",
+                                              "member",
+                                              "membership",
+                                              "merge_group",
+                                              "meta",
+                                              "milestone",
+                                              "org_block",
+                                              "organization",
+                                              "package",
+                                              "page_build",
+                                              "personal_access_token_request",
+                                              "ping",
+                                              "project",
+                                              "project_card",
+                                              "project_column",
+                                              "projects_v2",
+                                              "projects_v2_item",
+                                              "public",
+                                              "pull_request",
+                                              "pull_request_review",
+                                              "pull_request_review_comment",
+                                              "pull_request_review_thread",
+                                              "push",
+                                              "registry_package",
+                                              "release",
+                                              "repository",
+                                              "repository_advisory",
+                                              "repository_dispatch",
+                                              "repository_import",
+                                              "repository_ruleset",
+                                              "repository_vulnerability_alert",
+                                              "secret_scanning_alert",
+                                              "secret_scanning_alert_location",
+                                              "security_advisory",
+                                              "security_and_analysis",
+                                              "sponsorship",
+                                              "star",
+                                              "status",
+                                              "sub_issues",
+                                              "team",
+                                              "team_add",
+                                              "watch",
+                                              "workflow_dispatch",
+                                              "workflow_job",
+                                              "workflow_run",
+                                              "relayq_reconcile",
+                                              "other"};
 
 // relayq_webhook_deliveries_total{event,code}, without taking the registry's
 // lock per delivery: the counters of the events GitHub sends for workflows
@@ -92,9 +149,11 @@ HttpResponse Answer(const handlers::WebhookAnswer& a) {
 std::optional<HttpResponse> CheckWebhookHeader(const HttpRequest& req) {
   std::string_view encoding = req.Header("Content-Encoding");
   if (!encoding.empty() && !policy::EqualsIgnoreCase(encoding, "identity")) {
-    return HttpResponse::Error(415, "Content-Encoding must be identity (GitHub does not compress deliveries)");
+    return HttpResponse::Error(
+        415, "Content-Encoding must be identity (GitHub does not compress deliveries)");
   }
-  if (handlers::ClassifyContentType(req.Header("Content-Type")) == handlers::BodyType::kUnsupported) {
+  if (handlers::ClassifyContentType(req.Header("Content-Type")) ==
+      handlers::BodyType::kUnsupported) {
     return HttpResponse::Error(
         415, "content type must be application/json or application/x-www-form-urlencoded");
   }
@@ -113,8 +172,7 @@ std::string_view EventLabel(std::string_view event) {
 void AddPublicRoutes(Router& router, PublicRouteDeps deps) {
   MetricsRegistry& metrics = deps.metrics;
   Histogram* latency = metrics.GetHistogram(
-      "relayq_webhook_duration_seconds",
-      "Time from a delivery's complete arrival to its answer",
+      "relayq_webhook_duration_seconds", "Time from a delivery's complete arrival to its answer",
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5});
   auto counters = std::make_shared<DeliveryCounters>(metrics);
   // The series unverified requests are counted in exist from the start.
@@ -139,16 +197,17 @@ void AddPublicRoutes(Router& router, PublicRouteDeps deps) {
     std::string event = w.event.substr(0, 64), delivery = w.delivery_id.substr(0, 128);
     Clock& clock = deps.clock;
     deps.intake.HandleAsync(
-        std::move(w), [&clock, start, latency, counters, event = std::move(event),
-                       delivery = std::move(delivery),
-                       respond = std::move(respond)](handlers::WebhookAnswer answer) mutable {
+        std::move(w),
+        [&clock, start, latency, counters, event = std::move(event), delivery = std::move(delivery),
+         respond = std::move(respond)](handlers::WebhookAnswer answer) mutable {
           // Called on the store's writer thread: hand everything but the
           // answer itself to the I/O thread.
           HttpResponse res = Answer(answer);
           res.on_sent = [&clock, start, latency, counters, event = std::move(event),
                          delivery = std::move(delivery), answer = std::move(answer)]() mutable {
-            const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                                    clock.Monotonic() - start).count();
+            const auto micros =
+                std::chrono::duration_cast<std::chrono::microseconds>(clock.Monotonic() - start)
+                    .count();
             latency->Observe(static_cast<double>(micros) / 1e6);
             // A request that never proved it knows the secret adds no
             // series: it is counted under "other", whatever event it names.
@@ -168,9 +227,8 @@ void AddPublicRoutes(Router& router, PublicRouteDeps deps) {
         });
   };
   router.Add(std::move(webhook));
-  router.Get("/healthz", [](const HttpRequest&) {
-    return HttpResponse::Json(200, R"({"status":"ok"})");
-  });
+  router.Get("/healthz",
+             [](const HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); });
 }
 
 void AddAdminRoutes(Router& router, AdminRouteDeps deps) {
@@ -202,9 +260,8 @@ void AddAdminRoutes(Router& router, AdminRouteDeps deps) {
         return r;
       },
       {"/healthz"});
-  router.Get("/healthz", [](const HttpRequest&) {
-    return HttpResponse::Json(200, R"({"status":"ok"})");
-  });
+  router.Get("/healthz",
+             [](const HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); });
   store::Store& store = deps.store;
   router.Get(
       "/readyz",

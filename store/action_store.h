@@ -13,11 +13,11 @@
 // time until which nobody else may take it (kept in next_attempt_at). Every
 // write that follows is fenced on the Claim: it changes the row only while
 // the row is still running under that very token, and otherwise fails with
-// a Conflict for which ClaimWasLost() is true, meaning the claim was lost (taken over after the lease ran out,
-// or cancelled by an operator) and the caller must stop touching the action.
-// The owner renews the lease (Renew) while it works, so only the claims of an
-// owner that stopped renewing (it died, or hung longer than a lease) are
-// taken over; see ActionExecutor for the renewal period and clock steps.
+// a Conflict for which ClaimWasLost() is true, meaning the claim was lost (taken over after the
+// lease ran out, or cancelled by an operator) and the caller must stop touching the action. The
+// owner renews the lease (Renew) while it works, so only the claims of an owner that stopped
+// renewing (it died, or hung longer than a lease) are taken over; see ActionExecutor for the
+// renewal period and clock steps.
 //
 // Thread safety: all methods may be called from any thread (the SQLite one
 // is one connection guarded by a mutex).
@@ -61,8 +61,9 @@ class ActionStore {
   // action claimed by `owner` until `lease_until` (so the caller can try it
   // at once and the daemon takes over if the caller gives up or dies).
   // Returns the request with its id; `claim` receives the action's claim.
-  virtual Result<DispatchRequest> CreateDispatch(const DispatchRequest& request, const std::string& owner,
-                                         int64_t now, int64_t lease_until, Claim& claim) = 0;
+  virtual Result<DispatchRequest> CreateDispatch(const DispatchRequest& request,
+                                                 const std::string& owner, int64_t now,
+                                                 int64_t lease_until, Claim& claim) = 0;
 
   // Records a request that the claimed action will dispatch, and in the same
   // transaction saves the action's progress, `progress(request id)` (so a
@@ -75,8 +76,9 @@ class ActionStore {
   // Marks request `request_id` dispatched (as run `run_id`, when known) and
   // the claimed action done with `result`, in one transaction; fails
   // (nothing changed) when the claim was lost.
-  virtual Status FinishDispatched(const Claim& claim, int64_t request_id, std::optional<int64_t> run_id,
-                          const std::string& result, int64_t now) = 0;
+  virtual Status FinishDispatched(const Claim& claim, int64_t request_id,
+                                  std::optional<int64_t> run_id, const std::string& result,
+                                  int64_t now) = 0;
 
   virtual Result<std::optional<DispatchRequest>> GetRequest(int64_t id) = 0;
   virtual Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id) = 0;
@@ -87,13 +89,14 @@ class ActionStore {
   // expired) and marks each running under a fresh token of `owner` until
   // `lease_until`.
   virtual Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
-                                              int64_t lease_until, size_t max) = 0;
+                                                      int64_t lease_until, size_t max) = 0;
 
   // Extends a claim's lease to `lease_until`; fails when it was lost.
   virtual Status Renew(const Claim& claim, int64_t lease_until, int64_t now) = 0;
   // Renew for many claims in one transaction; returns how many were renewed
   // (the others were lost).
-  virtual Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now) = 0;
+  virtual Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until,
+                               int64_t now) = 0;
 
   // Gives a claim back untouched: the action is pending and due at `now`
   // (its attempts and progress unchanged). Fails when it was lost.
@@ -119,11 +122,11 @@ class ActionStore {
   // Final states (`status` must be IsFinal). `result` is a JSON object
   // (progress and outcome).
   virtual Status Finish(const Claim& claim, ActionStatus status, const std::string& result,
-                const std::optional<std::string>& error, int64_t now) = 0;
+                        const std::optional<std::string>& error, int64_t now) = 0;
   // Back to pending after a failed attempt, due again at `next_attempt_at`;
   // `count_attempt` false for an attempt cut short by a stop.
   virtual Status Retry(const Claim& claim, int64_t next_attempt_at, const std::string& error,
-               const std::string& result, int64_t now, bool count_attempt = true) = 0;
+                       const std::string& result, int64_t now, bool count_attempt = true) = 0;
   // Back to scheduled, due at `due_at` (the policy moved the deadline).
   virtual Status Reschedule(const Claim& claim, int64_t due_at, int64_t now) = 0;
   // Saves progress (e.g. {"stage":"cancelled"}) so a restart resumes there.

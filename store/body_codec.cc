@@ -88,7 +88,8 @@ uint32_t DictionaryIdOf(std::string_view codec, std::string_view bytes) {
 Result<std::string> DecodeBody(std::string_view codec, std::string_view bytes,
                                const DictionaryLookup& lookup) {
   if (codec == kCodecIdentity) return std::string(bytes);
-  if (codec != kCodecZstd) return Status::Corruption("unknown body codec '" + std::string(codec) + "'");
+  if (codec != kCodecZstd)
+    return Status::Corruption("unknown body codec '" + std::string(codec) + "'");
   unsigned long long size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ULL << 30)) {
     return Status::Corruption("stored body is not a valid zstd frame");
@@ -105,11 +106,11 @@ Result<std::string> DecodeBody(std::string_view codec, std::string_view bytes,
   std::string out(static_cast<size_t>(size), '\0');
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!dctx) return Status::Internal("zstd: no memory for a decompression context");
-  size_t n = dictionary != nullptr
-                 ? ZSTD_decompress_usingDDict(dctx.get(), out.data(), out.size(), bytes.data(),
-                                              bytes.size(), dictionary->ddict())
-                 : ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), bytes.data(),
-                                       bytes.size());
+  size_t n =
+      dictionary != nullptr
+          ? ZSTD_decompress_usingDDict(dctx.get(), out.data(), out.size(), bytes.data(),
+                                       bytes.size(), dictionary->ddict())
+          : ZSTD_decompressDCtx(dctx.get(), out.data(), out.size(), bytes.data(), bytes.size());
   if (ZSTD_isError(n) || n != size) return Status::Corruption("stored body does not decompress");
   return out;
 }

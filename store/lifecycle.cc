@@ -44,8 +44,7 @@ bool JobStatusIsLater(std::string_view later, std::string_view earlier) {
 }
 
 RunStage RunStageOf(std::string_view status) {
-  if (status == "requested" || status == "queued" || status == "pending" ||
-      status == "waiting") {
+  if (status == "requested" || status == "queued" || status == "pending" || status == "waiting") {
     return RunStage::kQueued;
   }
   if (status == "in_progress") return RunStage::kInProgress;
@@ -75,9 +74,9 @@ constexpr int kQueuedStep = 21;
 bool SameJob(const JobState& a, const JobState& b) {
   return a.status == b.status && a.conclusion == b.conclusion && a.runner_name == b.runner_name &&
          a.runner_group == b.runner_group && a.queued_at == b.queued_at &&
-         a.started_at == b.started_at && a.completed_at == b.completed_at &&
-         a.labels == b.labels && a.name == b.name && a.workflow_name == b.workflow_name &&
-         a.repository == b.repository && a.run_id == b.run_id;
+         a.started_at == b.started_at && a.completed_at == b.completed_at && a.labels == b.labels &&
+         a.name == b.name && a.workflow_name == b.workflow_name && a.repository == b.repository &&
+         a.run_id == b.run_id;
 }
 
 }  // namespace
@@ -87,7 +86,8 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
   const std::string_view event_status = EventJobStatus(e);
   const int event_step = JobStep(event_status);
   const JobStage event_stage = JobStageOf(event_status);
-  const bool has_runner = event_stage >= JobStage::kInProgress && e.runner_name && !e.runner_name->empty();
+  const bool has_runner =
+      event_stage >= JobStage::kInProgress && e.runner_name && !e.runner_name->empty();
   JobState s;
   if (current) {
     s = *current;
@@ -114,7 +114,8 @@ JobMerge MergeJobEvent(const std::optional<JobState>& current, const JobEvent& e
     FillIfMissing(s.runner_name, e.runner_name);
     FillIfMissing(s.runner_group, e.runner_group);
   }
-  if ((event_stage == JobStage::kInProgress || has_runner) && e.started_at) FillIfMissing(s.started_at, e.started_at);
+  if ((event_stage == JobStage::kInProgress || has_runner) && e.started_at)
+    FillIfMissing(s.started_at, e.started_at);
   if (event_stage == JobStage::kCompleted) FillIfMissing(s.completed_at, e.completed_at);
 
   bool status_changed = false;
@@ -177,9 +178,8 @@ RunMerge MergeRunEvent(const std::optional<RunState>& current, const RunEvent& e
   }
 
   bool changed = !current || status_changed || current->updated_at != s.updated_at ||
-                 current->display_title != s.display_title ||
-                 current->html_url != s.html_url || current->created_at != s.created_at ||
-                 current->workflow_path != s.workflow_path ||
+                 current->display_title != s.display_title || current->html_url != s.html_url ||
+                 current->created_at != s.created_at || current->workflow_path != s.workflow_path ||
                  current->head_branch != s.head_branch;
   return RunMerge{std::move(s), changed, status_changed};
 }

@@ -57,8 +57,8 @@ RunStage RunStageOf(std::string_view status);
 
 struct JobMerge {
   JobState state;
-  bool changed = false;        // the state differs from `current`
-  bool status_changed = false; // the event moved the job to a later stage
+  bool changed = false;         // the state differs from `current`
+  bool status_changed = false;  // the event moved the job to a later stage
 };
 
 // Merges `event` (received at `received_at`) into `current` (nullopt for a

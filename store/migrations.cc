@@ -212,8 +212,8 @@ Status Migrate(sqlite3* db, int target) {
     Status s = Exec(db, m.sql);
     if (s.ok()) s = Exec(db, "PRAGMA user_version = " + std::to_string(m.version));
     if (!s.ok()) {
-      return fail(s.WithContext("schema migration " + std::to_string(m.version) + " (" + m.what +
-                                ")"));
+      return fail(
+          s.WithContext("schema migration " + std::to_string(m.version) + " (" + m.what + ")"));
     }
   }
   Status committed = Exec(db, "COMMIT");

@@ -79,25 +79,31 @@ const KindSpec& Spec(Kind k) {
 
 const std::vector<std::string>& Names(Kind k) {
   static const std::vector<std::string> kJobs = {
-      "id", "run_id", "run_attempt", "repository", "workflow_name", "name", "labels",
-      "status", "conclusion", "runner_name", "queued_at", "started_at", "completed_at",
-      "wait_seconds", "duration_seconds", "runner_group", "updated_at"};
+      "id",           "run_id",     "run_attempt",  "repository",   "workflow_name",
+      "name",         "labels",     "status",       "conclusion",   "runner_name",
+      "queued_at",    "started_at", "completed_at", "wait_seconds", "duration_seconds",
+      "runner_group", "updated_at"};
   static const std::vector<std::string> kRuns = {
-      "id", "attempt", "repository", "workflow_path", "workflow_name", "display_title",
-      "event", "status", "conclusion", "created_at", "updated_at", "html_url", "head_branch",
-      "head_sha", "run_started_at"};
+      "id",          "attempt",  "repository",    "workflow_path", "workflow_name", "display_title",
+      "event",       "status",   "conclusion",    "created_at",    "updated_at",    "html_url",
+      "head_branch", "head_sha", "run_started_at"};
   static const std::vector<std::string> kDeliveries = {
-      "id", "event", "action", "repository", "received_at", "outcome", "reason", "hook_id",
-      "content_type", "body_size", "body_stored"};
+      "id",     "event",   "action",       "repository", "received_at", "outcome",
+      "reason", "hook_id", "content_type", "body_size",  "body_stored"};
   static const std::vector<std::string> kActions = {
-      "id", "kind", "key", "status", "attempts", "last_error", "created_at", "done_at",
-      "reason", "repository", "job_id", "run_id", "run_attempt", "due_at",
-      "next_attempt_at", "updated_at"};
+      "id",         "kind",       "key",         "status", "attempts",
+      "last_error", "created_at", "done_at",     "reason", "repository",
+      "job_id",     "run_id",     "run_attempt", "due_at", "next_attempt_at",
+      "updated_at"};
   switch (k) {
-    case Kind::kJobs: return kJobs;
-    case Kind::kRuns: return kRuns;
-    case Kind::kDeliveries: return kDeliveries;
-    case Kind::kActions: return kActions;
+    case Kind::kJobs:
+      return kJobs;
+    case Kind::kRuns:
+      return kRuns;
+    case Kind::kDeliveries:
+      return kDeliveries;
+    case Kind::kActions:
+      return kActions;
   }
   return kJobs;
 }
@@ -147,20 +153,19 @@ Record ReadRecord(Kind kind, const Stmt& s, int first) {
   r.fields.reserve(n.size());
   auto col = [&](size_t i) { return first + static_cast<int>(i); };
   // Per kind, the type of each column in Names order.
-  static const std::vector<T> kJobTypes = {T::kInt, T::kInt, T::kInt, T::kText, T::kText,
-                                           T::kText, T::kList, T::kText, T::kText, T::kText,
-                                           T::kTime, T::kTime, T::kTime, T::kSeconds,
-                                           T::kSeconds, T::kText, T::kTime};
-  static const std::vector<T> kRunTypes = {T::kInt, T::kInt, T::kText, T::kText, T::kText,
+  static const std::vector<T> kJobTypes = {T::kInt,  T::kInt,  T::kInt,  T::kText,    T::kText,
+                                           T::kText, T::kList, T::kText, T::kText,    T::kText,
+                                           T::kTime, T::kTime, T::kTime, T::kSeconds, T::kSeconds,
+                                           T::kText, T::kTime};
+  static const std::vector<T> kRunTypes = {T::kInt,  T::kInt,  T::kText, T::kText, T::kText,
                                            T::kText, T::kText, T::kText, T::kText, T::kTime,
                                            T::kTime, T::kText, T::kText, T::kText, T::kTime};
   static const std::vector<T> kDeliveryTypes = {T::kText, T::kText, T::kText, T::kText,
                                                 T::kTime, T::kText, T::kText, T::kInt,
-                                                T::kText, T::kInt, T::kBool};
-  static const std::vector<T> kActionTypes = {T::kInt,  T::kText, T::kText, T::kText,
-                                              T::kInt,  T::kText, T::kTime, T::kTime,
-                                              T::kText, T::kText, T::kInt,  T::kInt,
-                                              T::kInt,  T::kTime, T::kTime, T::kTime};
+                                                T::kText, T::kInt,  T::kBool};
+  static const std::vector<T> kActionTypes = {
+      T::kInt,  T::kText, T::kText, T::kText, T::kInt, T::kText, T::kTime, T::kTime,
+      T::kText, T::kText, T::kInt,  T::kInt,  T::kInt, T::kTime, T::kTime, T::kTime};
   const std::vector<T>* types = &kJobTypes;
   if (kind == Kind::kRuns) types = &kRunTypes;
   if (kind == Kind::kDeliveries) types = &kDeliveryTypes;
@@ -287,9 +292,9 @@ class SqliteStoreReader final : public StoreReader {
 // "completed" (`--status success` then means status completed, conclusion
 // success).
 const std::vector<std::string>& Conclusions() {
-  static const std::vector<std::string> k = {"success", "failure", "cancelled", "skipped",
-                                             "timed_out", "action_required", "neutral",
-                                             "stale", "startup_failure"};
+  static const std::vector<std::string> k = {"success", "failure",   "cancelled",
+                                             "skipped", "timed_out", "action_required",
+                                             "neutral", "stale",     "startup_failure"};
   return k;
 }
 
@@ -301,7 +306,9 @@ bool IsConclusion(const std::string& v) {
 std::vector<std::string> StatusValuesOf(Kind kind) {
   std::vector<std::string> v;
   switch (kind) {
-    case Kind::kJobs: v = {"queued", "waiting", "in_progress", "completed"}; break;
+    case Kind::kJobs:
+      v = {"queued", "waiting", "in_progress", "completed"};
+      break;
     case Kind::kRuns:
       v = {"requested", "queued", "waiting", "pending", "in_progress", "completed"};
       break;
@@ -312,8 +319,9 @@ std::vector<std::string> StatusValuesOf(Kind kind) {
       }
       return v;
     case Kind::kActions:
-      for (ActionStatus a : {ActionStatus::kScheduled, ActionStatus::kPending, ActionStatus::kRunning,
-                             ActionStatus::kDone, ActionStatus::kFailed, ActionStatus::kAborted}) {
+      for (ActionStatus a :
+           {ActionStatus::kScheduled, ActionStatus::kPending, ActionStatus::kRunning,
+            ActionStatus::kDone, ActionStatus::kFailed, ActionStatus::kAborted}) {
         v.emplace_back(ActionStatusName(a));
       }
       return v;
@@ -347,8 +355,8 @@ Status SqliteStoreReader::Validate(const ListQuery& q) const {
 std::string SqliteStoreReader::ListSql(const ListQuery& q, bool dated, bool with_cursor) const {
   const KindSpec& k = Spec(q.kind);
   std::string time = k.time_col;
-  std::string sql = "SELECT " + time + ", " + k.rowid_col + ", " + k.columns + " FROM " +
-                    k.table + " t WHERE ";
+  std::string sql =
+      "SELECT " + time + ", " + k.rowid_col + ", " + k.columns + " FROM " + k.table + " t WHERE ";
   sql += dated ? time + " IS NOT NULL" : time + " IS NULL";
   if (q.repo) sql += " AND t.repository = ?1";
   if (q.status) {
@@ -515,10 +523,10 @@ Result<JobHistory> SqliteStoreReader::Job(int64_t id) {
 }
 
 Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
-  RELAYQ_ASSIGN_OR_RETURN(
-      Stmt * s, Get("SELECT l.label, count(*), min(j.queued_at) FROM jobs j "
-                    "JOIN job_labels l ON l.job_id = j.id WHERE j.status = 'queued' "
-                    "GROUP BY l.label ORDER BY l.label"));
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s,
+                          Get("SELECT l.label, count(*), min(j.queued_at) FROM jobs j "
+                              "JOIN job_labels l ON l.job_id = j.id WHERE j.status = 'queued' "
+                              "GROUP BY l.label ORDER BY l.label"));
   std::vector<LabelQueue> out;
   for (;;) {
     RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -530,10 +538,10 @@ Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
 }
 
 Result<std::vector<RunnerSeen>> SqliteStoreReader::RunnersSince(int64_t since_ms, int limit) {
-  RELAYQ_ASSIGN_OR_RETURN(
-      Stmt * s, Get("SELECT runner_name, status, repository, workflow_name, name, "
-                    "coalesce(max(completed_at, started_at), started_at, updated_at) "
-                    "FROM jobs WHERE queued_at >= ?1 AND runner_name IS NOT NULL"));
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s,
+                          Get("SELECT runner_name, status, repository, workflow_name, name, "
+                              "coalesce(max(completed_at, started_at), started_at, updated_at) "
+                              "FROM jobs WHERE queued_at >= ?1 AND runner_name IS NOT NULL"));
   s->Bind(1, since_ms);
   std::map<std::string, RunnerSeen> by_name;
   for (;;) {
@@ -577,7 +585,6 @@ constexpr char kWaitAllLabelsSql[] =
     "SELECT labels, wait_seconds FROM jobs WHERE queued_at >= ?1 AND queued_at < ?2 "
     "AND wait_seconds IS NOT NULL";
 
-
 Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
     int64_t since_ms, int64_t until_ms, const std::optional<std::string>& label) {
   auto summarize = [](const std::string& l, std::vector<int64_t>& waits) {
@@ -598,7 +605,8 @@ Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
       const int64_t wait = s->Int(1);
       EachLabel(s->Text(0), [&](std::string_view l) {
         auto it = by_label.find(l);
-        if (it == by_label.end()) it = by_label.emplace(std::string(l), std::vector<int64_t>()).first;
+        if (it == by_label.end())
+          it = by_label.emplace(std::string(l), std::vector<int64_t>()).first;
         it->second.push_back(wait);
       });
     }
@@ -644,15 +652,17 @@ Result<std::vector<CountBy>> SqliteStoreReader::Counts(const std::string& sql, i
 }
 
 Result<std::vector<CountBy>> SqliteStoreReader::OpenJobsByStatus() {
-  return Counts("SELECT status, count(*) FROM jobs "
-                "WHERE status IN ('queued', 'waiting', 'in_progress') GROUP BY status",
-                1);
+  return Counts(
+      "SELECT status, count(*) FROM jobs "
+      "WHERE status IN ('queued', 'waiting', 'in_progress') GROUP BY status",
+      1);
 }
 
 Result<std::vector<CountBy>> SqliteStoreReader::CompletedJobsSince(int64_t since_ms) {
-  return Counts("SELECT coalesce(conclusion, 'unknown'), count(*) FROM jobs "
-                "WHERE status = 'completed' AND queued_at >= ?1 GROUP BY 1",
-                1, since_ms);
+  return Counts(
+      "SELECT coalesce(conclusion, 'unknown'), count(*) FROM jobs "
+      "WHERE status = 'completed' AND queued_at >= ?1 GROUP BY 1",
+      1, since_ms);
 }
 
 Result<std::vector<CountBy>> SqliteStoreReader::ActionsByKindAndStatus() {
@@ -730,16 +740,14 @@ Result<std::vector<std::string>> SqliteStoreReader::ExplainList(const ListQuery&
     RELAYQ_ASSIGN_OR_RETURN(cursor, DecodeCursor(q.kind, q.cursor));
   }
   bool dated = !cursor || cursor->dated;
-  return Explain(ListSql(q, dated, cursor.has_value()), [&](Stmt& s) {
-    BindList(s, q, cursor ? &*cursor : nullptr, q.limit + 1);
-  });
+  return Explain(ListSql(q, dated, cursor.has_value()),
+                 [&](Stmt& s) { BindList(s, q, cursor ? &*cursor : nullptr, q.limit + 1); });
 }
 
 Result<std::vector<std::string>> SqliteStoreReader::ExplainJob() {
   std::vector<std::string> all;
-  for (const std::string& sql :
-       {JobByIdSql(), std::string(kJobEventsSql), std::string(kJobDeliveriesSql),
-        std::string(kJobActionsSql)}) {
+  for (const std::string& sql : {JobByIdSql(), std::string(kJobEventsSql),
+                                 std::string(kJobDeliveriesSql), std::string(kJobActionsSql)}) {
     RELAYQ_ASSIGN_OR_RETURN(std::vector<std::string> plan,
                             Explain(sql, [](Stmt& s) { s.Bind(1, int64_t{1}); }));
     all.insert(all.end(), plan.begin(), plan.end());
@@ -754,8 +762,7 @@ Result<std::vector<std::string>> SqliteStoreReader::ExplainWaitByLabel() {
 }
 
 Result<std::vector<std::string>> SqliteStoreReader::ExplainWaitAllLabels() {
-  return Explain(kWaitAllLabelsSql,
-                 [](Stmt& s) { s.Bind(1, int64_t{0}).Bind(2, int64_t{1}); });
+  return Explain(kWaitAllLabelsSql, [](Stmt& s) { s.Bind(1, int64_t{0}).Bind(2, int64_t{1}); });
 }
 
 }  // namespace

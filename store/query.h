@@ -198,8 +198,8 @@ class StoreReader {
   // (bench and docs).
   virtual Result<std::vector<std::string>> ExplainList(const ListQuery& q) = 0;
   virtual Result<std::vector<std::string>> ExplainJob() = 0;
-  virtual Result<std::vector<std::string>> ExplainWaitByLabel() = 0;     // one label
-  virtual Result<std::vector<std::string>> ExplainWaitAllLabels() = 0;   // every label
+  virtual Result<std::vector<std::string>> ExplainWaitByLabel() = 0;    // one label
+  virtual Result<std::vector<std::string>> ExplainWaitAllLabels() = 0;  // every label
 };
 
 }  // namespace relayq::store

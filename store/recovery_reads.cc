@@ -15,7 +15,8 @@ Result<std::set<std::string>> RecordedDeliveryIds(const Database& store,
   // GUIDs (GitHub keeps three days of deliveries), and a read transaction
   // around them gives one consistent snapshot.
   RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "BEGIN"));
-  RELAYQ_ASSIGN_OR_RETURN(Stmt lookup, Stmt::Prepare(db.get(), "SELECT 1 FROM deliveries WHERE id = ?1"));
+  RELAYQ_ASSIGN_OR_RETURN(Stmt lookup,
+                          Stmt::Prepare(db.get(), "SELECT 1 FROM deliveries WHERE id = ?1"));
   std::set<std::string> found;
   for (const std::string& id : candidates) {
     lookup.Bind(1, std::string_view(id));
@@ -36,11 +37,14 @@ Result<std::vector<JobState>> StaleUnfinishedJobs(const Database& store,
                                                   int64_t updated_before, int limit) {
   RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   RELAYQ_ASSIGN_OR_RETURN(
-      Stmt q, Stmt::Prepare(db.get(), std::string("SELECT ") + kJobColumns +
-                                          " FROM jobs WHERE status <> 'completed' AND repository = ?1 "
-                                          "COLLATE NOCASE AND updated_at < ?2 ORDER BY updated_at "
-                                          "LIMIT ?3"));
-  q.Bind(1, std::string_view(repository)).Bind(2, updated_before).Bind(3, static_cast<int64_t>(limit));
+      Stmt q,
+      Stmt::Prepare(db.get(), std::string("SELECT ") + kJobColumns +
+                                  " FROM jobs WHERE status <> 'completed' AND repository = ?1 "
+                                  "COLLATE NOCASE AND updated_at < ?2 ORDER BY updated_at "
+                                  "LIMIT ?3"));
+  q.Bind(1, std::string_view(repository))
+      .Bind(2, updated_before)
+      .Bind(3, static_cast<int64_t>(limit));
   std::vector<JobState> out;
   for (;;) {
     Result<bool> row = q.Step();
@@ -55,10 +59,11 @@ Result<std::vector<std::string>> SeenRepositories(const Database& store, int64_t
   RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
   // deliveries_by_time bounds the scan to the window.
   RELAYQ_ASSIGN_OR_RETURN(
-      Stmt q, Stmt::Prepare(db.get(), "SELECT min(repository) FROM deliveries WHERE received_at >= ?1 "
-                                      "AND event IN ('workflow_job', 'workflow_run') AND outcome = "
-                                      "'accepted' AND repository <> '' GROUP BY lower(repository) "
-                                      "ORDER BY 1"));
+      Stmt q, Stmt::Prepare(db.get(),
+                            "SELECT min(repository) FROM deliveries WHERE received_at >= ?1 "
+                            "AND event IN ('workflow_job', 'workflow_run') AND outcome = "
+                            "'accepted' AND repository <> '' GROUP BY lower(repository) "
+                            "ORDER BY 1"));
   q.Bind(1, received_since);
   std::vector<std::string> out;
   for (;;) {

@@ -35,8 +35,7 @@ Result<std::set<std::string>> RecordedDeliveryIds(const Database& db,
 // (Unix ms), oldest change first, at most `limit`. Filled fields: id, run_id,
 // run_attempt, repository, workflow_name, name, labels, status, runner_name,
 // queued_at, started_at, updated_at.
-Result<std::vector<JobState>> StaleUnfinishedJobs(const Database& db,
-                                                  const std::string& repository,
+Result<std::vector<JobState>> StaleUnfinishedJobs(const Database& db, const std::string& repository,
                                                   int64_t updated_before, int limit);
 
 // The repositories (owner/name, one spelling each, compared

@@ -68,16 +68,16 @@ JobState JobFromRow(const Stmt& q) {
 
 RunState RunFromRow(const Stmt& q) {
   RunState s;
-  ReadColumns(q, s.id, s.attempt, s.repository, s.workflow_path, s.workflow_name,
-              s.display_title, s.event, s.status, s.conclusion, s.html_url, s.head_branch,
-              s.head_sha, s.created_at, s.updated_at, s.run_started_at);
+  ReadColumns(q, s.id, s.attempt, s.repository, s.workflow_path, s.workflow_name, s.display_title,
+              s.event, s.status, s.conclusion, s.html_url, s.head_branch, s.head_sha, s.created_at,
+              s.updated_at, s.run_started_at);
   return s;
 }
 
 DispatchRequest RequestFromRow(const Stmt& q) {
   DispatchRequest r;
-  ReadColumns(q, r.id, r.repository, r.workflow, r.ref, r.inputs, r.status, r.run_id,
-              r.parent_id, r.fallback_count, r.last_error, r.created_at, r.updated_at);
+  ReadColumns(q, r.id, r.repository, r.workflow, r.ref, r.inputs, r.status, r.run_id, r.parent_id,
+              r.fallback_count, r.last_error, r.created_at, r.updated_at);
   return r;
 }
 

@@ -5,8 +5,8 @@
 // Pending entry (Ingest() does the same and waits); the writer takes
 // everything queued (up to max_batch), applies each entry inside its own
 // SAVEPOINT of one transaction (so a bad entry cannot spoil its neighbours),
-// commits once, and then calls every entry's completion. A failed commit fails every entry of the batch:
-// none of them was recorded, so none may be acknowledged.
+// commits once, and then calls every entry's completion. A failed commit fails every entry of the
+// batch: none of them was recorded, so none may be acknowledged.
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -101,12 +101,12 @@ class SqliteStore final : public Store {
   friend class Reader;
 
   const StoreOptions options_;
-  Db db_;  // used only by the writer thread after Start() (and its WAL hook)
+  Db db_;         // used only by the writer thread after Start() (and its WAL hook)
   Clock& clock_;  // stamps body dictionaries
 
   // Prepared once, used only by the writer thread.
-  Stmt insert_delivery_, select_job_, upsert_job_, insert_label_, insert_job_event_,
-      select_run_, upsert_run_, savepoint_, release_, rollback_to_, begin_, commit_, rollback_,
+  Stmt insert_delivery_, select_job_, upsert_job_, insert_label_, insert_job_event_, select_run_,
+      upsert_run_, savepoint_, release_, rollback_to_, begin_, commit_, rollback_,
       select_jobs_of_run_, select_request_for_run_, link_request_, insert_action_;
 
   RoutingHook* hook_ = nullptr;           // set before serving; used by the writer only
@@ -116,8 +116,8 @@ class SqliteStore final : public Store {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
-  bool stopping_ = false;       // guarded by mu_
-  StoreStats stats_;            // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
+  StoreStats stats_;                            // guarded by mu_
   std::thread writer_;
 
   // Checkpoints (copying the WAL back into the database file, with an
@@ -128,7 +128,7 @@ class SqliteStore final : public Store {
   std::condition_variable checkpoint_cv_;
   bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
   bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
-  std::thread checkpointer_;  // started (and so assigned) by the writer thread only
+  std::thread checkpointer_;        // started (and so assigned) by the writer thread only
 
   // Body dictionaries: the one each event's new bodies use (guarded by
   // dict_mu_), and, on the writer thread only, how many bodies of each event
@@ -149,33 +149,38 @@ Status SqliteStore::Prepare() {
     out = std::move(*s);
     return Status::Ok();
   };
-  RELAYQ_RETURN_IF_ERROR(prep(insert_delivery_,
+  RELAYQ_RETURN_IF_ERROR(prep(
+      insert_delivery_,
       "INSERT INTO deliveries (id, event, action, hook_id, repository, received_at, outcome, "
       "reason, content_type, body_codec, body_size, body) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT(id) DO NOTHING"));
-  RELAYQ_RETURN_IF_ERROR(prep(select_job_,
-      std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1"));
-  RELAYQ_RETURN_IF_ERROR(prep(upsert_job_,
-      "INSERT INTO jobs (id, run_id, run_attempt, repository, workflow_name, name, labels, "
-      "status, conclusion, runner_name, runner_group, queued_at, started_at, completed_at, "
-      "wait_seconds, duration_seconds, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
-      "ON CONFLICT(id) DO UPDATE SET run_id = excluded.run_id, run_attempt = "
-      "excluded.run_attempt, repository = excluded.repository, workflow_name = "
-      "excluded.workflow_name, name = excluded.name, labels = excluded.labels, status = "
-      "excluded.status, conclusion = excluded.conclusion, runner_name = excluded.runner_name, "
-      "runner_group = excluded.runner_group, queued_at = excluded.queued_at, started_at = "
-      "excluded.started_at, completed_at = excluded.completed_at, wait_seconds = "
-      "excluded.wait_seconds, duration_seconds = excluded.duration_seconds, updated_at = "
-      "excluded.updated_at"));
-  RELAYQ_RETURN_IF_ERROR(prep(insert_label_,
-      "INSERT INTO job_labels (label, job_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
-  RELAYQ_RETURN_IF_ERROR(prep(insert_job_event_,
-      "INSERT INTO job_events (job_id, delivery_id, action, status, conclusion, runner_name, "
-      "event_at, received_at, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
-  RELAYQ_RETURN_IF_ERROR(prep(select_run_,
-      std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"));
-  RELAYQ_RETURN_IF_ERROR(prep(upsert_run_,
+  RELAYQ_RETURN_IF_ERROR(
+      prep(select_job_, std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?1"));
+  RELAYQ_RETURN_IF_ERROR(
+      prep(upsert_job_,
+           "INSERT INTO jobs (id, run_id, run_attempt, repository, workflow_name, name, labels, "
+           "status, conclusion, runner_name, runner_group, queued_at, started_at, completed_at, "
+           "wait_seconds, duration_seconds, updated_at) "
+           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+           "ON CONFLICT(id) DO UPDATE SET run_id = excluded.run_id, run_attempt = "
+           "excluded.run_attempt, repository = excluded.repository, workflow_name = "
+           "excluded.workflow_name, name = excluded.name, labels = excluded.labels, status = "
+           "excluded.status, conclusion = excluded.conclusion, runner_name = excluded.runner_name, "
+           "runner_group = excluded.runner_group, queued_at = excluded.queued_at, started_at = "
+           "excluded.started_at, completed_at = excluded.completed_at, wait_seconds = "
+           "excluded.wait_seconds, duration_seconds = excluded.duration_seconds, updated_at = "
+           "excluded.updated_at"));
+  RELAYQ_RETURN_IF_ERROR(
+      prep(insert_label_,
+           "INSERT INTO job_labels (label, job_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"));
+  RELAYQ_RETURN_IF_ERROR(
+      prep(insert_job_event_,
+           "INSERT INTO job_events (job_id, delivery_id, action, status, conclusion, runner_name, "
+           "event_at, received_at, applied) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  RELAYQ_RETURN_IF_ERROR(prep(select_run_, std::string("SELECT ") + kRunColumns +
+                                               " FROM runs WHERE id = ?1 AND attempt = ?2"));
+  RELAYQ_RETURN_IF_ERROR(prep(
+      upsert_run_,
       "INSERT INTO runs (id, attempt, repository, workflow_path, workflow_name, display_title, "
       "event, status, conclusion, html_url, head_branch, head_sha, created_at, updated_at, "
       "run_started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
@@ -186,15 +191,17 @@ Status SqliteStore::Prepare() {
       "head_sha = excluded.head_sha, created_at = excluded.created_at, updated_at = "
       "excluded.updated_at, run_started_at = excluded.run_started_at"));
   RELAYQ_RETURN_IF_ERROR(prep(select_jobs_of_run_,
-      std::string("SELECT ") + kJobColumns +
-          " FROM jobs WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"));
+                              std::string("SELECT ") + kJobColumns +
+                                  " FROM jobs WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"));
   RELAYQ_RETURN_IF_ERROR(prep(select_request_for_run_,
-      std::string("SELECT ") + kRequestColumns +
-          " FROM dispatch_requests WHERE run_id = ?1 ORDER BY id LIMIT 1"));
-  RELAYQ_RETURN_IF_ERROR(prep(link_request_,
-      "UPDATE dispatch_requests SET run_id = ?1, updated_at = ?2 "
-      "WHERE id = ?3 AND run_id IS NULL AND lower(repository) = lower(?4)"));
-  RELAYQ_RETURN_IF_ERROR(prep(insert_action_,
+                              std::string("SELECT ") + kRequestColumns +
+                                  " FROM dispatch_requests WHERE run_id = ?1 ORDER BY id LIMIT 1"));
+  RELAYQ_RETURN_IF_ERROR(
+      prep(link_request_,
+           "UPDATE dispatch_requests SET run_id = ?1, updated_at = ?2 "
+           "WHERE id = ?3 AND run_id IS NULL AND lower(repository) = lower(?4)"));
+  RELAYQ_RETURN_IF_ERROR(prep(
+      insert_action_,
       "INSERT INTO actions (kind, key, repository, status, due_at, next_attempt_at, attempts, "
       "last_error, reason, payload, job_id, run_id, run_attempt, created_at, updated_at, done_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13) "
@@ -566,7 +573,8 @@ std::shared_ptr<const BodyDictionary> SqliteStore::DictionaryFor(const std::stri
 
 Status SqliteStore::LoadDictionaries() {
   RELAYQ_ASSIGN_OR_RETURN(
-      Stmt s, Stmt::Prepare(db_.get(), "SELECT event, bytes FROM body_dictionaries ORDER BY created_at"));
+      Stmt s,
+      Stmt::Prepare(db_.get(), "SELECT event, bytes FROM body_dictionaries ORDER BY created_at"));
   std::lock_guard lock(dict_mu_);
   for (Result<bool> row = s.Step(); row.ok() && *row; row = s.Step()) {
     auto dictionary = BodyDictionary::FromBytes(s.Blob(1));
@@ -622,9 +630,10 @@ void SqliteStore::TrainDictionaryFor(const std::string& event) {
   if (!bytes.ok()) return;
   auto dictionary = BodyDictionary::FromBytes(std::move(*bytes));
   if (!dictionary.ok()) return;
-  auto insert = Stmt::Prepare(db->get(),
-                              "INSERT INTO body_dictionaries (id, event, created_at, samples, bytes) "
-                              "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING");
+  auto insert =
+      Stmt::Prepare(db->get(),
+                    "INSERT INTO body_dictionaries (id, event, created_at, samples, bytes) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING");
   if (!insert.ok()) return;
   insert->Bind(1, static_cast<int64_t>((*dictionary)->id()))
       .Bind(2, std::string_view(event))

@@ -69,9 +69,7 @@ Stmt& Stmt::BindNull(int i) {
   sqlite3_bind_null(stmt_.get(), i);
   return *this;
 }
-Stmt& Stmt::Bind(int i, const std::optional<int64_t>& v) {
-  return v ? Bind(i, *v) : BindNull(i);
-}
+Stmt& Stmt::Bind(int i, const std::optional<int64_t>& v) { return v ? Bind(i, *v) : BindNull(i); }
 Stmt& Stmt::Bind(int i, const std::optional<std::string>& v) {
   return v ? Bind(i, std::string_view(*v)) : BindNull(i);
 }

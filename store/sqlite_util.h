@@ -45,7 +45,7 @@ class Stmt {
   static Result<Stmt> Prepare(sqlite3* db, std::string_view sql);
 
   Stmt& Bind(int i, int64_t v);
-  Stmt& Bind(int i, std::string_view v);   // text
+  Stmt& Bind(int i, std::string_view v);  // text
   Stmt& BindBlob(int i, std::string_view v);
   Stmt& BindNull(int i);
   Stmt& Bind(int i, const std::optional<int64_t>& v);

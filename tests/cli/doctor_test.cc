@@ -1,8 +1,7 @@
 // doctor's runner and constraint checks against a policy (pure).
-#include "cli/doctor_cmd.h"
-
 #include <gtest/gtest.h>
 
+#include "cli/doctor_cmd.h"
 #include "policy/policy_loader.h"
 
 namespace relayq::cli {
@@ -50,8 +49,7 @@ TEST(CheckRunnersAgainstPolicyTest, KitRunnersPass) {
 
 TEST(CheckRunnersAgainstPolicyTest, NoRunnerForRoutedLabelFailsWithHint) {
   auto pol = Load(kPolicy);
-  std::vector<github::Runner> runners = {
-      MakeRunner("pi4", {"self-hosted", "rpi4", "ffmpeg"})};
+  std::vector<github::Runner> runners = {MakeRunner("pi4", {"self-hosted", "rpi4", "ffmpeg"})};
   auto checks = CheckRunnersAgainstPolicy(*pol, runners, "octo/kit");
   ASSERT_EQ(Failures(checks), 1);
   const DoctorCheck& c = checks[0];

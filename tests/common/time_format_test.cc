@@ -13,9 +13,9 @@ TEST(ParseDurationTest, AcceptsDocumentedUnits) {
   struct Case {
     const char* text;
     int64_t ms;
-  } cases[] = {{"90s", 90'000}, {"15m", 900'000}, {"24h", 86'400'000},
-               {"7d", 604'800'000}, {"1h30m", 5'400'000}, {"250ms", 250},
-               {"45", 45'000}, {"0s", 0}, {"2w", 1'209'600'000}};
+  } cases[] = {{"90s", 90'000},      {"15m", 900'000}, {"24h", 86'400'000}, {"7d", 604'800'000},
+               {"1h30m", 5'400'000}, {"250ms", 250},   {"45", 45'000},      {"0s", 0},
+               {"2w", 1'209'600'000}};
   for (const auto& c : cases) {
     auto d = ParseDuration(c.text);
     ASSERT_TRUE(d.ok()) << c.text;

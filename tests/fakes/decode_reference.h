@@ -7,13 +7,12 @@
 
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "handlers/decode.h"
 #include "handlers/decode_internal.h"
@@ -162,7 +161,9 @@ inline std::string Describe(const Result<handlers::Decoded>& r) {
   if (!r.ok()) return "error: " + r.status().ToString() + "\n";
   const handlers::Decoded& d = *r;
   std::string s;
-  auto line = [&s](const char* name, const std::string& v) { s += std::string(name) + "=" + v + "\n"; };
+  auto line = [&s](const char* name, const std::string& v) {
+    s += std::string(name) + "=" + v + "\n";
+  };
   auto opt = [&line](const char* name, const auto& v) {
     if (!v) return line(name, "(none)");
     if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) {

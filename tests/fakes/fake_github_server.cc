@@ -317,9 +317,8 @@ struct FakeGitHubServer::State {
       // connection and the client sees a read error.
       res.status = 200;
       res.body.clear();
-      res.set_content_provider(
-          1024, "application/json",
-          [](size_t, size_t, httplib::DataSink&) { return false; });
+      res.set_content_provider(1024, "application/json",
+                               [](size_t, size_t, httplib::DataSink&) { return false; });
       return;
     }
     if (rule.garbage) {
@@ -576,22 +575,24 @@ void FakeGitHubServer::State::Routes() {
       if (!status.empty() && r.status != status && r.conclusion != status) continue;
       match.push_back(&r);
     }
-    Json items = PageOf(req, res, match, [this](const auto& x) { return RunJson(x); },
-                        "/repos/" + repo_of(req) + "/actions/runs");
+    Json items = PageOf(
+        req, res, match, [this](const auto& x) { return RunJson(x); },
+        "/repos/" + repo_of(req) + "/actions/runs");
     Reply(res, 200, {{"total_count", match.size()}, {"workflow_runs", items}});
   });
 
-  Get(repo_re + R"(/actions/runners)", [=, this](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    std::lock_guard lock(mu);
-    std::vector<const FakeRunner*> match;
-    for (const auto& [id, r] : runners) {
-      if (r.repo == repo_of(req)) match.push_back(&r);
-    }
-    Json items = PageOf(req, res, match, [](const auto& x) { return RunnerJson(x); },
-                        "/repos/" + repo_of(req) + "/actions/runners");
-    Reply(res, 200, {{"total_count", match.size()}, {"runners", items}});
-  });
+  Get(repo_re + R"(/actions/runners)",
+      [=, this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mu);
+        std::vector<const FakeRunner*> match;
+        for (const auto& [id, r] : runners) {
+          if (r.repo == repo_of(req)) match.push_back(&r);
+        }
+        Json items = PageOf(
+            req, res, match, [](const auto& x) { return RunnerJson(x); },
+            "/repos/" + repo_of(req) + "/actions/runners");
+        Reply(res, 200, {{"total_count", match.size()}, {"runners", items}});
+      });
 
   Get(repo_re + R"(/hooks)", [=, this](const httplib::Request& req, httplib::Response& res) {
     std::lock_guard lock(mu);
@@ -599,8 +600,9 @@ void FakeGitHubServer::State::Routes() {
     for (const auto& [id, h] : hooks) {
       if (h.repo == repo_of(req)) match.push_back(&h);
     }
-    Json items = PageOf(req, res, match, [this](const auto& x) { return HookJson(x); },
-                        "/repos/" + repo_of(req) + "/hooks");
+    Json items = PageOf(
+        req, res, match, [this](const auto& x) { return HookJson(x); },
+        "/repos/" + repo_of(req) + "/hooks");
     Reply(res, 200, items);
   });
 

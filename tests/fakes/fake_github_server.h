@@ -51,7 +51,8 @@ struct FakeRun {
   std::string repo = "octo/kit";
   std::string workflow = "transcribe_audio.yml";  // file name
   std::string ref = "main";
-  std::string display_title;  // defaults to the workflow file (+ " [relayq:ID]" with a relayq_id input)
+  std::string
+      display_title;  // defaults to the workflow file (+ " [relayq:ID]" with a relayq_id input)
   std::string event = "workflow_dispatch";
   std::string status = "queued";
   std::string conclusion;  // "" while not completed

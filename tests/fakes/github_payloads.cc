@@ -44,16 +44,42 @@ json Repository(const std::string& full_name) {
             {"description", "Transcription and media jobs on self-hosted runners"},
             {"fork", false},
             {"url", a}};
-  for (const char* k :
-       {"forks", "keys{/key_id}", "collaborators{/collaborator}", "teams", "hooks",
-        "issues/events{/number}", "events", "assignees{/user}", "branches{/branch}", "tags",
-        "git/blobs{/sha}", "git/tags{/sha}", "git/refs{/sha}", "git/trees{/sha}", "statuses/{sha}",
-        "languages", "stargazers", "contributors", "subscribers", "subscription",
-        "commits{/sha}", "git/commits{/sha}", "comments{/number}", "issues/comments{/number}",
-        "contents/{+path}", "compare/{base}...{head}", "merges", "{archive_format}{/ref}",
-        "downloads", "issues{/number}", "pulls{/number}", "milestones{/number}",
-        "notifications{?since,all,participating}", "labels{/name}", "releases{/id}",
-        "deployments"}) {
+  for (const char* k : {"forks",
+                        "keys{/key_id}",
+                        "collaborators{/collaborator}",
+                        "teams",
+                        "hooks",
+                        "issues/events{/number}",
+                        "events",
+                        "assignees{/user}",
+                        "branches{/branch}",
+                        "tags",
+                        "git/blobs{/sha}",
+                        "git/tags{/sha}",
+                        "git/refs{/sha}",
+                        "git/trees{/sha}",
+                        "statuses/{sha}",
+                        "languages",
+                        "stargazers",
+                        "contributors",
+                        "subscribers",
+                        "subscription",
+                        "commits{/sha}",
+                        "git/commits{/sha}",
+                        "comments{/number}",
+                        "issues/comments{/number}",
+                        "contents/{+path}",
+                        "compare/{base}...{head}",
+                        "merges",
+                        "{archive_format}{/ref}",
+                        "downloads",
+                        "issues{/number}",
+                        "pulls{/number}",
+                        "milestones{/number}",
+                        "notifications{?since,all,participating}",
+                        "labels{/name}",
+                        "releases{/id}",
+                        "deployments"}) {
     std::string key(k);
     key = key.substr(0, key.find_first_of("{/"));
     if (key.empty()) key = "archive";
@@ -118,7 +144,8 @@ json Envelope(const std::string& action, const std::string& repository) {
           {"repository", Repository(repository)},
           {"organization", Organization(owner)},
           {"sender", User("octocat", 583231)},
-          {"installation", {{"id", 2311213}, {"node_id", "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMjMxMTIxMw=="}}}};
+          {"installation",
+           {{"id", 2311213}, {"node_id", "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMjMxMTIxMw=="}}}};
 }
 
 }  // namespace
@@ -128,8 +155,9 @@ std::string WorkflowJobPayload(const JobSpec& s) {
   std::string a = "https://api.github.com/repos/" + s.repository;
   const bool started = s.action == "in_progress" || s.action == "completed";
   json steps = json::array();
-  const char* names[] = {"Set up job", "Run actions/checkout@v4", "Fetch audio", "Transcribe",
-                         "Upload transcript", "Post Run actions/checkout@v4", "Complete job"};
+  const char* names[] = {"Set up job",  "Run actions/checkout@v4", "Fetch audio",
+                         "Transcribe",  "Upload transcript",       "Post Run actions/checkout@v4",
+                         "Complete job"};
   for (int i = 0; i < s.steps && started; ++i) {
     bool done = s.action == "completed";
     steps.push_back({{"name", names[i % 7]},
@@ -152,7 +180,8 @@ std::string WorkflowJobPayload(const JobSpec& s) {
       {"html_url", "https://github.com/" + s.repository + "/actions/runs/" +
                        std::to_string(s.run_id) + "/job/" + std::to_string(s.job_id)},
       {"status", s.action == "waiting" ? "waiting" : s.action},
-      {"conclusion", s.action == "completed" ? json(s.conclusion.value_or("success")) : json(nullptr)},
+      {"conclusion",
+       s.action == "completed" ? json(s.conclusion.value_or("success")) : json(nullptr)},
       {"created_at", s.created_at},
       // GitHub fills started_at even on queued jobs (equal to created_at).
       {"started_at", started ? s.started_at : s.created_at},
@@ -189,12 +218,14 @@ std::string WorkflowRunPayload(const RunSpec& s) {
       {"run_number", 128},
       {"event", s.event},
       {"status", s.action == "requested" ? "queued" : s.action},
-      {"conclusion", s.action == "completed" ? json(s.conclusion.value_or("success")) : json(nullptr)},
+      {"conclusion",
+       s.action == "completed" ? json(s.conclusion.value_or("success")) : json(nullptr)},
       {"workflow_id", 5828279},
       {"check_suite_id", 15823564023},
       {"check_suite_node_id", "CS_kwDOCyTPis8AAAADrylf9w"},
       {"url", run},
-      {"html_url", "https://github.com/" + s.repository + "/actions/runs/" + std::to_string(s.run_id)},
+      {"html_url",
+       "https://github.com/" + s.repository + "/actions/runs/" + std::to_string(s.run_id)},
       {"pull_requests", json::array()},
       {"created_at", s.created_at},
       {"updated_at", s.updated_at},
@@ -209,7 +240,9 @@ std::string WorkflowRunPayload(const RunSpec& s) {
       {"artifacts_url", run + "/artifacts"},
       {"cancel_url", run + "/cancel"},
       {"rerun_url", run + "/rerun"},
-      {"previous_attempt_url", s.run_attempt > 1 ? json(run + "/attempts/" + std::to_string(s.run_attempt - 1)) : json(nullptr)},
+      {"previous_attempt_url", s.run_attempt > 1
+                                   ? json(run + "/attempts/" + std::to_string(s.run_attempt - 1))
+                                   : json(nullptr)},
       {"workflow_url", a + "/actions/workflows/5828279"},
       {"head_commit",
        {{"id", "f4f01fe7a5e3c6a0b3d1e2c9a8b7f6e5d4c3b2a1"},
@@ -222,16 +255,17 @@ std::string WorkflowRunPayload(const RunSpec& s) {
       {"head_repository", Repository(s.repository)},
   };
   if (s.display_title) r["display_title"] = *s.display_title;
-  p["workflow"] = {{"id", 5828279},
-                   {"node_id", "W_kwDOCyTPis4AWO23"},
-                   {"name", s.name},
-                   {"path", s.path},
-                   {"state", "active"},
-                   {"created_at", "2025-06-01T00:00:00Z"},
-                   {"updated_at", "2025-06-01T00:00:00Z"},
-                   {"url", a + "/actions/workflows/5828279"},
-                   {"html_url", "https://github.com/" + s.repository + "/blob/main/" + s.path},
-                   {"badge_url", "https://github.com/" + s.repository + "/workflows/" + s.name + "/badge.svg"}};
+  p["workflow"] = {
+      {"id", 5828279},
+      {"node_id", "W_kwDOCyTPis4AWO23"},
+      {"name", s.name},
+      {"path", s.path},
+      {"state", "active"},
+      {"created_at", "2025-06-01T00:00:00Z"},
+      {"updated_at", "2025-06-01T00:00:00Z"},
+      {"url", a + "/actions/workflows/5828279"},
+      {"html_url", "https://github.com/" + s.repository + "/blob/main/" + s.path},
+      {"badge_url", "https://github.com/" + s.repository + "/workflows/" + s.name + "/badge.svg"}};
   p["workflow_run"] = r;
   return p.dump();
 }
@@ -245,7 +279,10 @@ std::string PingPayload(const std::string& repository, int64_t hook_id) {
               {"name", "web"},
               {"active", true},
               {"events", json::array({"workflow_job", "workflow_run"})},
-              {"config", {{"content_type", "json"}, {"insecure_ssl", "0"}, {"url", "https://relayq.example.ts.net/webhook"}}}}},
+              {"config",
+               {{"content_type", "json"},
+                {"insecure_ssl", "0"},
+                {"url", "https://relayq.example.ts.net/webhook"}}}}},
             {"repository", Repository(repository)},
             {"sender", User("octocat", 583231)}};
   return p.dump();

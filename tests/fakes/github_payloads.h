@@ -20,7 +20,7 @@ struct JobSpec {
   int64_t run_id = 11185212;
   int run_attempt = 1;
   std::string repository = "octo-org/media-kit";
-  std::string action = "queued";  // queued, waiting, in_progress, completed
+  std::string action = "queued";          // queued, waiting, in_progress, completed
   std::optional<std::string> conclusion;  // for completed
   std::vector<std::string> labels = {"self-hosted", "macmini", "audio", "ffmpeg"};
   bool null_labels = false;

@@ -107,22 +107,30 @@ SoakResult RunRoutingSoakScenario(uint64_t seed) {
     const std::string retry_after = std::to_string(1 + pick(120));
     if (post) {
       switch (pick(5)) {
-        case 0: return add_fault(call, "timeout after the work", 0, true, true);
-        case 1: return add_fault(call, "timeout before the work", 0, false, true);
-        case 2: return add_fault(call, "5xx after the work", 502, true, false);
-        case 3: return add_fault(call, "5xx before the work", 500, false, false);
+        case 0:
+          return add_fault(call, "timeout after the work", 0, true, true);
+        case 1:
+          return add_fault(call, "timeout before the work", 0, false, true);
+        case 2:
+          return add_fault(call, "5xx after the work", 502, true, false);
+        case 3:
+          return add_fault(call, "5xx before the work", 500, false, false);
         default:
-          return add_fault(call, "429 Retry-After", 429, false, false, {{"Retry-After", retry_after}});
+          return add_fault(call, "429 Retry-After", 429, false, false,
+                           {{"Retry-After", retry_after}});
       }
     }
     switch (pick(4)) {
-      case 0: return add_fault(call, "GET 5xx", 502, false, false);
-      case 1: return add_fault(call, "GET timeout", 0, false, true);
+      case 0:
+        return add_fault(call, "GET 5xx", 502, false, false);
+      case 1:
+        return add_fault(call, "GET timeout", 0, false, true);
       case 2:
         return add_fault(call, "403 Retry-After", 403, false, false,
                          {{"Retry-After", retry_after}, {"x-ratelimit-remaining", "0"}});
       default:
-        return add_fault(call, "429 Retry-After", 429, false, false, {{"Retry-After", retry_after}});
+        return add_fault(call, "429 Retry-After", 429, false, false,
+                         {{"Retry-After", retry_after}});
     }
   });
 
@@ -154,7 +162,8 @@ SoakResult RunRoutingSoakScenario(uint64_t seed) {
         std::lock_guard lock(mu);
         twice = chance(0.3);
       }
-      if (twice) h.RecordRun(r.id, ".github/workflows/transcribe_rpi.yml", "completed", "success", "-again");
+      if (twice)
+        h.RecordRun(r.id, ".github/workflows/transcribe_rpi.yml", "completed", "success", "-again");
     }
     auto next = h.actions().NextDueTime();
     if (!next.ok()) continue;
@@ -200,11 +209,13 @@ SoakResult RunRoutingSoakScenario(uint64_t seed) {
   for (const FakeRun& r : h.github().runs()) {
     if (r.workflow != "transcribe_rpi.yml" || r.conclusion != "success") continue;
     const int n = chains_for[std::to_string(r.id)];
-    if (n != 1) why += "successful run " + std::to_string(r.id) + " chained " + std::to_string(n) + " times; ";
+    if (n != 1)
+      why +=
+          "successful run " + std::to_string(r.id) + " chained " + std::to_string(n) + " times; ";
   }
   if (out.chain_runs != out.successful_runs) {
-    why += std::to_string(out.chain_runs) + " chain runs for " + std::to_string(out.successful_runs) +
-           " successful runs; ";
+    why += std::to_string(out.chain_runs) + " chain runs for " +
+           std::to_string(out.successful_runs) + " successful runs; ";
   }
   if (fallback_status == "running" || fallback_status == "failed") {
     why += "fallback:100:1 left " + fallback_status + "; ";

@@ -6,9 +6,8 @@
 // accepts, keeps the tree the former nlohmann-based decoder kept, and so
 // decodes what that decoder decoded (tests/fakes/decode_reference.h).
 #include <cstdlib>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "handlers/decode.h"
 #include "handlers/decode_internal.h"

@@ -6,11 +6,12 @@
 // Properties: nothing crashes; a time that parses formats and parses back to
 // the same second; a duration formats and parses back; List fails only with
 // InvalidArgument (never an internal or SQL error).
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/time_format.h"
@@ -33,8 +34,8 @@ std::optional<std::string> Opt(std::string_view s) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  std::string dir = std::filesystem::temp_directory_path() /
-                    ("relayq-filter-fuzz-" + std::to_string(::getpid()));
+  std::string dir =
+      std::filesystem::temp_directory_path() / ("relayq-filter-fuzz-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   relayq::store::StoreOptions options;
   options.path = dir + "/fuzz.db";

@@ -13,8 +13,7 @@ namespace relayq::fuzz {
 
 class FuzzInput {
  public:
-  FuzzInput(const uint8_t* data, size_t size)
-      : rest_(reinterpret_cast<const char*>(data), size) {}
+  FuzzInput(const uint8_t* data, size_t size) : rest_(reinterpret_cast<const char*>(data), size) {}
 
   // The text up to the next '\n' (consumed with it), or all that is left.
   std::string_view Line() {

@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     std::string id = std::to_string(n++);
     ok &= Write(out / "decode_fuzz", "json-" + id, "application/json\n" + event + "\n" + json);
     ok &= Write(out / "decode_fuzz", "form-" + id,
-                "application/x-www-form-urlencoded; charset=utf-8\n" + event + "\n" + "payload=" + relayq::handlers::FormUrlEncode(json));
+                "application/x-www-form-urlencoded; charset=utf-8\n" + event + "\n" +
+                    "payload=" + relayq::handlers::FormUrlEncode(json));
     ok &= Write(out / "signature_fuzz", "sig-" + id,
                 relayq::handlers::SignBody(json, "It's a Secret to Everybody") + "\n" + json);
   }

@@ -107,10 +107,13 @@ TEST(DecodeTest, UnexpectedShapesAreReportedNotThrown) {
     const char* body;
   } cases[] = {
       {"workflow_job", R"({"action":"queued"})"},
-      {"workflow_job", R"({"action":"queued","workflow_job":"nope","repository":{"full_name":"o/r"}})"},
-      {"workflow_job", R"({"action":"queued","workflow_job":{"id":"7","run_id":1},"repository":{"full_name":"o/r"}})"},
+      {"workflow_job",
+       R"({"action":"queued","workflow_job":"nope","repository":{"full_name":"o/r"}})"},
+      {"workflow_job",
+       R"({"action":"queued","workflow_job":{"id":"7","run_id":1},"repository":{"full_name":"o/r"}})"},
       {"workflow_job", R"({"action":"queued","workflow_job":{"id":7,"run_id":1}})"},
-      {"workflow_run", R"({"action":"completed","workflow_run":{"id":null},"repository":{"full_name":"o/r"}})"},
+      {"workflow_run",
+       R"({"action":"completed","workflow_run":{"id":null},"repository":{"full_name":"o/r"}})"},
       {"workflow_run", R"({"action":"completed","workflow_run":[],"repository":7})"},
   };
   for (const auto& c : cases) {
@@ -154,9 +157,8 @@ TEST(DecodeTest, RejectsInvalidJsonEvenInFieldsNotRead) {
 }
 
 TEST(DecodeTest, DuplicateKeysLastOneWins) {
-  auto d = DecodePayload(
-      "workflow_job",
-      R"({"action":"queued","action":"completed",
+  auto d = DecodePayload("workflow_job",
+                         R"({"action":"queued","action":"completed",
           "repository":{"full_name":"a/b"},"repository":{"full_name":"o/r","full_name":"o/s"},
           "workflow_job":{"id":1,"run_id":2,"id":3,"labels":["x"],"labels":["y","z"]}})");
   ASSERT_TRUE(d.ok());
@@ -175,9 +177,8 @@ TEST(DecodeTest, DuplicateKeysLastOneWins) {
 }
 
 TEST(DecodeTest, OddShapesOnReadPathsReadAsAbsent) {
-  auto d = DecodePayload(
-      "workflow_job",
-      R"({"action":{"nested":"queued"},
+  auto d = DecodePayload("workflow_job",
+                         R"({"action":{"nested":"queued"},
           "repository":{"full_name":"o/r","owner":"not-an-object"},
           "workflow_job":{"id":1,"run_id":2,"run_attempt":2.5,"name":["n"],
                           "labels":[1,"a",{"x":"b"},["c"],null,"d"],

@@ -57,7 +57,8 @@ TEST_F(IntakeTest, AcceptsAndRecordsSignedJob) {
   EXPECT_EQ(a.status, 202);
   EXPECT_EQ(a.outcome, "accepted");
   testing::SqliteReader db(dir_.File("relayq.db"));
-  EXPECT_EQ(db.Value("SELECT outcome || ':' || hook_id FROM deliveries WHERE id = 'd-1'"), "accepted:4242");
+  EXPECT_EQ(db.Value("SELECT outcome || ':' || hook_id FROM deliveries WHERE id = 'd-1'"),
+            "accepted:4242");
   EXPECT_EQ(db.Value("SELECT status FROM jobs"), "queued");
 }
 
@@ -73,7 +74,9 @@ TEST_F(IntakeTest, BadSignatureRecordsNothingButACounter) {
 
 TEST_F(IntakeTest, RedeliveryAnswers200AndChangesNothing) {
   testing::JobSpec spec;
-  EXPECT_EQ(intake_->Handle(Signed("workflow_job", "same", testing::WorkflowJobPayload(spec))).status, 202);
+  EXPECT_EQ(
+      intake_->Handle(Signed("workflow_job", "same", testing::WorkflowJobPayload(spec))).status,
+      202);
   spec.action = "completed";
   spec.runner_name = "macmini-1";
   // Same delivery id, different content: still the first one wins.
@@ -91,10 +94,14 @@ TEST_F(IntakeTest, AllowListRefusesOtherRepositoriesButRecordsThem) {
   auto a = intake_->Handle(Signed("workflow_job", "d-1", testing::WorkflowJobPayload(spec)));
   EXPECT_EQ(a.status, 403);
   spec.repository = "Friend/anything";  // owner allowed, case-insensitively
-  EXPECT_EQ(intake_->Handle(Signed("workflow_job", "d-2", testing::WorkflowJobPayload(spec))).status, 202);
+  EXPECT_EQ(
+      intake_->Handle(Signed("workflow_job", "d-2", testing::WorkflowJobPayload(spec))).status,
+      202);
   spec.repository = "OCTO-ORG/Allowed";
   spec.job_id = 2;
-  EXPECT_EQ(intake_->Handle(Signed("workflow_job", "d-3", testing::WorkflowJobPayload(spec))).status, 202);
+  EXPECT_EQ(
+      intake_->Handle(Signed("workflow_job", "d-3", testing::WorkflowJobPayload(spec))).status,
+      202);
   testing::SqliteReader db(dir_.File("relayq.db"));
   EXPECT_EQ(db.Value("SELECT outcome FROM deliveries WHERE id = 'd-1'"), "refused");
   EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), 2);  // the refused one was not applied
@@ -108,14 +115,16 @@ TEST_F(IntakeTest, PingIsRecordedAndAnswered200) {
 }
 
 TEST_F(IntakeTest, UnknownEventsAreRecordedNotInterpreted) {
-  auto a = intake_->Handle(Signed("push", "x-1", R"({"ref":"main","repository":{"full_name":"o/r"}})"));
+  auto a =
+      intake_->Handle(Signed("push", "x-1", R"({"ref":"main","repository":{"full_name":"o/r"}})"));
   EXPECT_EQ(a.status, 202);
   testing::SqliteReader db(dir_.File("relayq.db"));
   EXPECT_EQ(db.Value("SELECT outcome FROM deliveries WHERE id = 'x-1'"), "ignored");
 }
 
 TEST_F(IntakeTest, UnexpectedShapeIsRecordedWithReason) {
-  auto a = intake_->Handle(Signed("workflow_job", "u-1", R"({"action":"queued","repository":{"full_name":"o/r"}})"));
+  auto a = intake_->Handle(
+      Signed("workflow_job", "u-1", R"({"action":"queued","repository":{"full_name":"o/r"}})"));
   EXPECT_EQ(a.status, 202);
   testing::SqliteReader db(dir_.File("relayq.db"));
   EXPECT_EQ(db.Value("SELECT outcome FROM deliveries WHERE id = 'u-1'"), "undecodable");
@@ -132,15 +141,19 @@ TEST_F(IntakeTest, HeaderAndBodyErrors) {
       {"no delivery", [](WebhookRequest& r) { r.delivery_id.clear(); }, 400},
       {"control chars in delivery", [](WebhookRequest& r) { r.delivery_id = "a\nb"; }, 400},
       {"text/plain", [](WebhookRequest& r) { r.content_type = "text/plain"; }, 415},
-      {"not json", [](WebhookRequest& r) {
+      {"not json",
+       [](WebhookRequest& r) {
          r.body = "{oops";
          r.signature = SignBody(r.body, kSecret);
-       }, 400},
-      {"form without payload", [](WebhookRequest& r) {
+       },
+       400},
+      {"form without payload",
+       [](WebhookRequest& r) {
          r.content_type = "application/x-www-form-urlencoded";
          r.body = "a=b";
          r.signature = SignBody(r.body, kSecret);
-       }, 400},
+       },
+       400},
   };
   for (const auto& c : cases) {
     auto r = Signed("workflow_job", "e-1", testing::WorkflowJobPayload({}));

@@ -51,8 +51,9 @@ TEST(SelectRelayqHookTest, PicksByUrlWhenGiven) {
 }
 
 TEST(SelectRelayqHookTest, WithoutUrlTakesTheOnlyHookSendingWorkflowJob) {
-  std::vector<Hook> hooks = {MakeHook(1, "https://ci/push", {"push"}),
-                             MakeHook(2, "https://relayq/webhook", {"workflow_run", "workflow_job"})};
+  std::vector<Hook> hooks = {
+      MakeHook(1, "https://ci/push", {"push"}),
+      MakeHook(2, "https://relayq/webhook", {"workflow_run", "workflow_job"})};
   auto h = SelectRelayqHook(hooks, "");
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->id, 2);
@@ -324,9 +325,9 @@ TEST_F(RecoverRepositoryTest, ReconcilesAStaleJobGitHubReportsCompleted) {
   EXPECT_EQ(report->jobs_checked, 1);
   EXPECT_EQ(report->reconciled, 1);
   testing::SqliteReader db(dir_.File("relayq.db"));
-  EXPECT_EQ(db.Value("SELECT status || '/' || conclusion FROM jobs WHERE id = " +
-                     std::to_string(job_id)),
-            "completed/success");
+  EXPECT_EQ(
+      db.Value("SELECT status || '/' || conclusion FROM jobs WHERE id = " + std::to_string(job_id)),
+      "completed/success");
   EXPECT_EQ(db.Value("SELECT event || '/' || outcome FROM deliveries WHERE id = 'reconcile-" +
                      std::to_string(job_id) + "-completed'"),
             "relayq_reconcile/accepted");

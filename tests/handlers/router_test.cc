@@ -91,7 +91,8 @@ class RouterTest : public ::testing::Test {
     client_ = std::move(*client);
     ExecutorOptions eo;
     eo.owner = "test";
-    executor_ = std::make_unique<ActionExecutor>(*actions_, *client_, *policy_, clock_, metrics_, eo);
+    executor_ =
+        std::make_unique<ActionExecutor>(*actions_, *client_, *policy_, clock_, metrics_, eo);
   }
 
   int64_t Now() { return ToUnixMillis(clock_.Now()); }
@@ -225,7 +226,8 @@ TEST_F(RouterTest, TwoGovernedJobsOfARunShareOneFallbackDueAtTheEarliestDeadline
   EXPECT_EQ(a->due_at, early + 5 * 60'000);
   EXPECT_EQ(a->job_id, kJob);
   // A redelivery of the later job does not move it back.
-  Deliver("workflow_job", "job-b-again", testing::WorkflowJobPayload(Job("queued", Now(), kJob + 1)));
+  Deliver("workflow_job", "job-b-again",
+          testing::WorkflowJobPayload(Job("queued", Now(), kJob + 1)));
   EXPECT_EQ(Action()->due_at, early + 5 * 60'000);
   EXPECT_EQ(Action()->job_id, kJob);
 }
@@ -297,7 +299,8 @@ TEST_F(RouterTest, JobPendingThenQueuedIsJudgedFromWhenItQueued) {
     Init(Policy("    unknown_inputs: dispatch\n"), std::string(first) + ".db");
     const int64_t created = Now();
     DeliverRun();
-    nlohmann::json pending = nlohmann::json::parse(testing::WorkflowJobPayload(Job("queued", created)));
+    nlohmann::json pending =
+        nlohmann::json::parse(testing::WorkflowJobPayload(Job("queued", created)));
     pending["workflow_job"]["status"] = first;
     Deliver("workflow_job", "job-pending", pending.dump());
     EXPECT_FALSE(Action().has_value());

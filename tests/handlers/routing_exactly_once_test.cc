@@ -226,11 +226,11 @@ TEST_F(RoutingExactlyOnceTest, FailingRunListingIsRetriedLaterNotAnsweredByARese
 TEST_F(RoutingExactlyOnceTest, FailedWriteOfTheFinishedDispatchNeitherResendsNorFails) {
   QueueAndReachDeadline();
   // The store refuses to mark the action done once (as a busy store would).
-  ASSERT_TRUE(h_.Sql(
-      "CREATE TABLE refuse_once (n INTEGER); INSERT INTO refuse_once VALUES (1);"
-      "CREATE TRIGGER refuse_done BEFORE UPDATE OF status ON actions "
-      "WHEN NEW.status = 'done' AND (SELECT count(*) FROM refuse_once) > 0 "
-      "BEGIN SELECT RAISE(ABORT, 'database is locked'); END;"));
+  ASSERT_TRUE(
+      h_.Sql("CREATE TABLE refuse_once (n INTEGER); INSERT INTO refuse_once VALUES (1);"
+             "CREATE TRIGGER refuse_done BEFORE UPDATE OF status ON actions "
+             "WHEN NEW.status = 'done' AND (SELECT count(*) FROM refuse_once) > 0 "
+             "BEGIN SELECT RAISE(ABORT, 'database is locked'); END;"));
   h_.executor().RunDue();
   EXPECT_EQ(h_.ActionStatus(kFallback), "pending");
   ASSERT_TRUE(h_.Sql("DELETE FROM refuse_once;"));
@@ -264,10 +264,10 @@ TEST_F(RoutingExactlyOnceTest, CancelAnswered502AfterItTookEffectIsReplaced) {
 TEST_F(RoutingExactlyOnceTest, CancelAcceptedThenRestartBeforeSavingIsReplaced) {
   QueueAndReachDeadline();
   // The write of stage "cancelled" is lost with the process.
-  ASSERT_TRUE(h_.Sql(
-      "CREATE TRIGGER die_after_cancel BEFORE UPDATE OF result ON actions "
-      "WHEN json_extract(NEW.result, '$.stage') = 'cancelled' "
-      "BEGIN SELECT RAISE(IGNORE); END;"));
+  ASSERT_TRUE(
+      h_.Sql("CREATE TRIGGER die_after_cancel BEFORE UPDATE OF result ON actions "
+             "WHEN json_extract(NEW.result, '$.stage') = 'cancelled' "
+             "BEGIN SELECT RAISE(IGNORE); END;"));
   h_.executor().RunDue();
   ASSERT_EQ(h_.github().GetRun(100)->conclusion, "cancelled");
   ASSERT_TRUE(h_.Sql("DROP TRIGGER die_after_cancel;"));

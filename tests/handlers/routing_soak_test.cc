@@ -2,12 +2,12 @@
 // scenarios (see tests/fakes/routing_soak.h); a failing scenario names its
 // seed, which bench/routing_soak --seed replays. RELAYQ_SOAK_SCENARIOS and
 // RELAYQ_SOAK_SEED override the count and the first seed.
+#include "tests/fakes/routing_soak.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <iostream>
-
-#include "tests/fakes/routing_soak.h"
 
 namespace relayq::testing {
 namespace {

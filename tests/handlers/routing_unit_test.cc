@@ -50,7 +50,8 @@ class RoutingUnitTest : public ::testing::Test {
     client_ = std::move(*client);
     ExecutorOptions eo;
     eo.owner = "test";
-    executor_ = std::make_unique<ActionExecutor>(actions_, *client_, *policy_, clock_, metrics_, eo);
+    executor_ =
+        std::make_unique<ActionExecutor>(actions_, *client_, *policy_, clock_, metrics_, eo);
   }
 
   int64_t Now() { return ToUnixMillis(clock_.Now()); }
@@ -73,8 +74,8 @@ class RoutingUnitTest : public ::testing::Test {
     job.labels = {"self-hosted", "macmini"};
     github_->AddJob(job);
     Record("run-" + std::to_string(run_id),
-           testing::RunDelivery("octo/kit", run_id, ".github/workflows/transcribe_mac.yml", "queued",
-                                "", Now()));
+           testing::RunDelivery("octo/kit", run_id, ".github/workflows/transcribe_mac.yml",
+                                "queued", "", Now()));
     Record("job-" + std::to_string(job_id),
            testing::QueuedJobDelivery("octo/kit", run_id, job_id, job.labels, Now()));
   }
@@ -162,7 +163,8 @@ TEST_F(RoutingUnitTest, DispatchWhoseAnswerWasLostIsNotSentTwice) {
   actions_.EditAction("fallback:100:1", [&](store::ActionRecord& r) {
     r.status = store::ActionStatus::kPending;
     r.next_attempt_at = 0;
-    r.result = nlohmann::json{{"stage", "dispatching"}, {"request_id", request}, {"sends", 1}}.dump();
+    r.result =
+        nlohmann::json{{"stage", "dispatching"}, {"request_id", request}, {"sends", 1}}.dump();
   });
   actions_.EditRequest(request, [](store::DispatchRequest& r) {
     r.status = store::RequestStatus::kPending;

@@ -55,8 +55,8 @@ TEST(SignatureTest, AcceptsUpperCaseHex) {
 
 TEST(SignatureTest, ErrorsNeverContainTheSecret) {
   const std::string secret = "super-secret-value";
-  for (const std::string& header : {std::string(""), std::string("sha256=abc"),
-                                    SignBody("x", "other")}) {
+  for (const std::string& header :
+       {std::string(""), std::string("sha256=abc"), SignBody("x", "other")}) {
     Status s = VerifySignature("body", header, {secret});
     EXPECT_EQ(s.message().find(secret), std::string::npos);
   }

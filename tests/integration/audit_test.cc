@@ -150,8 +150,8 @@ TEST_F(AuditTest, CliJsonCsvAndTableAgreeWithTheStore) {
   EXPECT_TRUE(jobs[1]["wait_seconds"].is_null());
   EXPECT_EQ(jobs[1]["labels"], json({"self-hosted", "macmini", "audio"}));
 
-  auto filtered = Audit({"jobs", "--label", "rpi4", "--repo", "octo-org/media-kit",
-                         "--format", "json"});
+  auto filtered =
+      Audit({"jobs", "--label", "rpi4", "--repo", "octo-org/media-kit", "--format", "json"});
   ASSERT_EQ(filtered.exit_code, 0) << filtered.err;
   json f = json::parse(filtered.out);
   ASSERT_EQ(f.size(), 1u);
@@ -218,7 +218,10 @@ TEST_F(AuditTest, HostileTextIsEscapedNeutralisedAndUrlsRedacted) {
   JobSpec j;
   j.job_id = 900;
   j.run_id = 9001;
-  j.name = "build\x1b]8;;https://evil.example/\x07" "click\x1b]8;;\x07\nFORGED ROW\xc2\x9b" "2J";
+  j.name =
+      "build\x1b]8;;https://evil.example/\x07"
+      "click\x1b]8;;\x07\nFORGED ROW\xc2\x9b"
+      "2J";
   // The hostile label first: the CSV cell starts with it.
   j.labels = {"=HYPERLINK(\"http://evil\")", "self-hosted", "rpi4"};
   j.workflow_name = "@SUM(1+1)";
@@ -241,7 +244,8 @@ TEST_F(AuditTest, HostileTextIsEscapedNeutralisedAndUrlsRedacted) {
   }
   auto csv = Audit({"jobs", "--format", "csv"}).out;
   EXPECT_NE(csv.find(",'@SUM(1+1),"), std::string::npos) << csv;
-  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil\"\");self-hosted;rpi4\","), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",\"'=HYPERLINK(\"\"http://evil\"\");self-hosted;rpi4\","), std::string::npos)
+      << csv;
 
   for (const char* format : {"table", "csv", "json"}) {
     auto out = Audit({"runs", "--format", format});
@@ -297,7 +301,8 @@ TEST_F(AuditTest, PruneSaysWhatItWillDropAndNeedsYes) {
   ASSERT_GT(bodies, 0);
 
   std::ofstream(dir_.File("off.yaml")) << "store:\n  retention: 0s\n";
-  auto off = RunRelayq(dir_.path(), {"prune", "--config", dir_.File("off.yaml"), "--db", DbPath()}, Env());
+  auto off =
+      RunRelayq(dir_.path(), {"prune", "--config", dir_.File("off.yaml"), "--db", DbPath()}, Env());
   EXPECT_EQ(off.exit_code, 0) << off.err;
   EXPECT_NE(off.out.find("off"), std::string::npos) << off.out;
   EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), bodies);
@@ -312,7 +317,8 @@ TEST_F(AuditTest, PruneSaysWhatItWillDropAndNeedsYes) {
   EXPECT_NE(ask.err.find("--yes"), std::string::npos) << ask.err;
   EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), bodies);
 
-  auto yes = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
+  auto yes =
+      RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
   EXPECT_EQ(yes.exit_code, 0) << yes.err;
   EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), 0);
 }
@@ -346,10 +352,10 @@ TEST_F(AuditTest, ApiPagesFiltersAndErrors) {
   EXPECT_EQ(job["events"][1]["status"], "in_progress");
   GetJson("/api/v1/jobs/424242", 404);
 
-  for (const char* bad : {"/api/v1/jobs?since=yesterday", "/api/v1/jobs?limit=0",
-                          "/api/v1/jobs?limit=5000", "/api/v1/jobs?limit=ten",
-                          "/api/v1/jobs?lable=rpi4", "/api/v1/jobs?cursor=nothex",
-                          "/api/v1/runs?label=rpi4", "/api/v1/jobs?repo="}) {
+  for (const char* bad :
+       {"/api/v1/jobs?since=yesterday", "/api/v1/jobs?limit=0", "/api/v1/jobs?limit=5000",
+        "/api/v1/jobs?limit=ten", "/api/v1/jobs?lable=rpi4", "/api/v1/jobs?cursor=nothex",
+        "/api/v1/runs?label=rpi4", "/api/v1/jobs?repo="}) {
     json e = GetJson(bad, 400);
     EXPECT_TRUE(e["error"].is_string()) << bad;
   }
@@ -399,7 +405,8 @@ TEST_F(AuditTest, MetricsPassPromtoolAndCountWhatArrived) {
       << text;  // waits of 90 s (job 103) and 60 s (job 104)
   for (const char* want :
        {"relayq_jobs{status=\"queued\"} 2", "relayq_jobs{status=\"in_progress\"} 1",
-        "relayq_queued_jobs{label=\"macmini\"} 2", "relayq_queued_oldest_wait_seconds{label=\"macmini\"}",
+        "relayq_queued_jobs{label=\"macmini\"} 2",
+        "relayq_queued_oldest_wait_seconds{label=\"macmini\"}",
         "relayq_jobs_completed_24h{conclusion=\"success\"} 1", "relayq_actions_pending 0",
         "relayq_actions_oldest_pending_age_seconds 0", "relayq_process_resident_memory_bytes ",
         "relayq_uptime_seconds ", "relayq_build_info{version=\"",
@@ -418,8 +425,8 @@ TEST_F(AuditTest, MetricsPassPromtoolAndCountWhatArrived) {
 TEST_F(AuditTest, DashboardShowsKnownNumbersInChromium) {
   DeliverKnownData();
   if (!HaveTool("chromium")) GTEST_SKIP() << "chromium not installed";
-  std::string url = "http://127.0.0.1:" + std::to_string(process_->admin_port()) +
-                    "/?token=" + kAdminToken;
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(process_->admin_port()) + "/?token=" + kAdminToken;
   std::string flags =
       "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
       "--disable-component-update --disable-sync --no-first-run --user-data-dir=" +
@@ -487,8 +494,8 @@ TEST_F(AuditTest, BackupWhileServingIsConsistentAndPruneKeepsJobs) {
     EXPECT_LE(deliveries, 8 + accepted.load());
   }
   // The audit CLI reads the copy like any store (how to check a restore).
-  auto from_copy = RunRelayq(dir_.path(),
-                             {"audit", "jobs", "--id", "103", "--db", dir_.File("copy.db")}, Env());
+  auto from_copy =
+      RunRelayq(dir_.path(), {"audit", "jobs", "--id", "103", "--db", dir_.File("copy.db")}, Env());
   EXPECT_EQ(from_copy.exit_code, 0) << from_copy.err;
   // Never overwrites.
   auto again = RunRelayq(dir_.path(), {"backup", dir_.File("copy.db"), "--db", DbPath()}, Env());
@@ -500,14 +507,15 @@ TEST_F(AuditTest, BackupWhileServingIsConsistentAndPruneKeepsJobs) {
   auto keep = RunRelayq(dir_.path(), {"prune", "--db", DbPath()}, Env());
   ASSERT_EQ(keep.exit_code, 0) << keep.err;
   EXPECT_NE(keep.out.find("dropped 0 raw bodies"), std::string::npos) << keep.out;
-  auto prune = RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
+  auto prune =
+      RunRelayq(dir_.path(), {"prune", "--older-than", "0s", "--yes", "--db", DbPath()}, Env());
   ASSERT_EQ(prune.exit_code, 0) << prune.err;
   EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE body IS NOT NULL"), 0);
   EXPECT_EQ(db.Count("SELECT count(*) FROM jobs"), jobs_before);
   EXPECT_EQ(db.Count("SELECT count(*) FROM job_events WHERE job_id = 103"), 3);
-  EXPECT_EQ(RunRelayq(dir_.path(), {"prune", "--older-than", "soon", "--db", DbPath()}, Env())
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      RunRelayq(dir_.path(), {"prune", "--older-than", "soon", "--db", DbPath()}, Env()).exit_code,
+      2);
   // Still serving after all that.
   auto c = Client();
   EXPECT_EQ(Deliver(*c, "workflow_job", "after", WorkflowJobPayload({})), 202);

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/clock.h"
 #include "common/time_format.h"
@@ -28,7 +28,9 @@ class CliTest : public IntegrationTest {
   CommandResult Run(std::vector<std::string> args) { return RunRelayq(dir_.path(), args, Env()); }
 };
 
-size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+size_t Lines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST_F(CliTest, MistypedCommandIsOneLineWithDidYouMean) {
   auto r = Run({"serv"});
@@ -149,7 +151,7 @@ TEST_F(CliTest, AuditTableAtATerminalFitsItsWidth) {
     EXPECT_LE(cols, 70u) << line;
     ++rows;
   }
-  EXPECT_EQ(rows, 2) << out;  // header and the job
+  EXPECT_EQ(rows, 2) << out;                                // header and the job
   EXPECT_NE(out.find("STATUS"), std::string::npos) << out;  // the header, cut to fit
   EXPECT_NE(out.find("queued"), std::string::npos) << out;
   EXPECT_NE(out.find("4242"), std::string::npos) << out;

@@ -7,10 +7,10 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <chrono>
 #include <thread>
 
 #include "tests/fakes/fake_github_server.h"
@@ -86,7 +86,8 @@ class DispatchSizeTest : public IntegrationTest {
     auto calls = github_->CallsTo("POST", "/actions/workflows/" + workflow + "/dispatches");
     EXPECT_EQ(calls.size(), 1u);
     if (calls.empty()) return nullptr;
-    return nlohmann::json::parse(calls[0].body, nullptr, false).value("inputs", nlohmann::json::object());
+    return nlohmann::json::parse(calls[0].body, nullptr, false)
+        .value("inputs", nlohmann::json::object());
   }
 
   std::unique_ptr<FakeGitHubServer> github_;

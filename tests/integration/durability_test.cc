@@ -65,8 +65,8 @@ TEST_F(DurabilityTest, EveryAcknowledgedDeliverySurvivesKill9) {
         client->set_read_timeout(5, 0);
         JobSpec spec;
         for (int i = 0; !stop; ++i) {
-          std::string id = "r" + std::to_string(round) + "-c" + std::to_string(c) + "-" +
-                           std::to_string(i);
+          std::string id =
+              "r" + std::to_string(round) + "-c" + std::to_string(c) + "-" + std::to_string(i);
           spec.job_id = round * 10000000 + c * 100000 + i;
           {
             std::lock_guard lock(mu);
@@ -110,7 +110,8 @@ TEST_F(DurabilityTest, EveryAcknowledgedDeliverySurvivesKill9) {
       }
     }
     EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries"), before + redelivered_new);
-    EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries"), db.Count("SELECT count(DISTINCT id) FROM deliveries"));
+    EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries"),
+              db.Count("SELECT count(DISTINCT id) FROM deliveries"));
     client.reset();
     EXPECT_EQ(process_->Terminate(), 0);
   }

@@ -161,7 +161,8 @@ TEST_F(FaultsTest, HeaderUriAndBodyLimits) {
 TEST_F(FaultsTest, UnknownPathsAre404WrongMethods405) {
   StartRelayq();
   auto c = Client();
-  for (const char* path : {"/", "/nope", "/api/v1/jobs", "/metrics", "/webhook/x", "/../etc/passwd"}) {
+  for (const char* path :
+       {"/", "/nope", "/api/v1/jobs", "/metrics", "/webhook/x", "/../etc/passwd"}) {
     auto get = c->Get(path);
     ASSERT_TRUE(get) << path;
     EXPECT_EQ(get->status, 404) << "GET " << path;
@@ -210,8 +211,9 @@ int ErrorLines(const std::string& err) {
 class TlsTest : public FaultsTest {
  protected:
   void SetUp() override {
-    auto [rc, out] = Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
-                           dir_.File("key.pem") + " -out " + dir_.File("cert.pem"));
+    auto [rc, out] =
+        Shell("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
+              dir_.File("key.pem") + " -out " + dir_.File("cert.pem"));
     if (rc != 0) GTEST_SKIP() << "openssl CLI unavailable: " << out;
   }
   // s_client's exit code for a handshake with only `protocol` offered. The
@@ -219,9 +221,9 @@ class TlsTest : public FaultsTest {
   // and 1.1 (OpenSSL 3 refuses them locally otherwise); what is tested is
   // the server's answer.
   int Handshake(const std::string& protocol) {
-    auto [rc, out] = Shell("openssl s_client -connect 127.0.0.1:" +
-                           std::to_string(process_->public_port()) + " " + protocol +
-                           " -cipher DEFAULT@SECLEVEL=0 </dev/null");
+    auto [rc, out] =
+        Shell("openssl s_client -connect 127.0.0.1:" + std::to_string(process_->public_port()) +
+              " " + protocol + " -cipher DEFAULT@SECLEVEL=0 </dev/null");
     last_output_ = out;
     return rc;
   }
@@ -251,8 +253,8 @@ TEST_F(TlsTest, TlsServesTls12AndRefusesOlderProtocols) {
 TEST_F(TlsTest, BadCertificatePathIsAOneLineStartupError) {
   // Exit 1 with one "relayq: tls: ..." line naming the file, last on stderr
   // (log lines written before it are the logger's, with timestamps).
-  WriteFile(dir_.File("relayq.yaml"), "tls:\n  cert: " + dir_.File("missing.pem") + "\n  key: " +
-                                          dir_.File("key.pem") + "\n");
+  WriteFile(dir_.File("relayq.yaml"), "tls:\n  cert: " + dir_.File("missing.pem") +
+                                          "\n  key: " + dir_.File("key.pem") + "\n");
   auto r = RunRelayq(dir_.path(),
                      {"serve", "--config", dir_.File("relayq.yaml"), "--listen", "127.0.0.1:0",
                       "--admin-listen", "127.0.0.1:0"},
@@ -296,7 +298,8 @@ class DiskFullTest : public FaultsTest {
     if (f == nullptr) return 0;
     std::string chunk(4096, 'f');
     size_t total = 0;
-    for (int i = 0; i < 4096 && std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size(); ++i) {
+    for (int i = 0; i < 4096 && std::fwrite(chunk.data(), 1, chunk.size(), f) == chunk.size();
+         ++i) {
       if (std::fflush(f) != 0) break;
       total += chunk.size();
     }
@@ -364,8 +367,9 @@ TEST_F(FaultsTest, LongReaderDoesNotBlockAcknowledgements) {
   // `relayq audit` or a backup tool on the same file).
   sqlite3* reader = nullptr;
   ASSERT_EQ(sqlite3_open_v2(DbPath().c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM deliveries;", nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM deliveries;", nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_stmt* held = nullptr;  // a statement left mid-step keeps the snapshot
   ASSERT_EQ(sqlite3_prepare_v2(reader, "SELECT id FROM deliveries", -1, &held, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(held), SQLITE_ROW);
@@ -373,7 +377,8 @@ TEST_F(FaultsTest, LongReaderDoesNotBlockAcknowledgements) {
   auto worst = Clock::duration::zero();
   for (int i = 0; i < 100; ++i) {
     const auto t0 = Clock::now();
-    int status = Deliver(*c, "workflow_job", "held-" + std::to_string(i), WorkflowJobPayload(Job(10 + i)));
+    int status =
+        Deliver(*c, "workflow_job", "held-" + std::to_string(i), WorkflowJobPayload(Job(10 + i)));
     worst = std::max(worst, Clock::now() - t0);
     ASSERT_EQ(status, 202) << "delivery " << i << " while a reader holds the store";
   }
@@ -407,7 +412,9 @@ class ActionsUnderKillTest : public FaultsTest {
     env["GITHUB_TOKEN"] = "test-token";
     env["RELAYQ_GITHUB_API_URL"] = github_->url();
     process_ = RelayqProcess::Start(
-        {dir_.path(), {"--config", dir_.File("relayq.yaml"), "--policy", dir_.File("policy.yaml")}, env});
+        {dir_.path(),
+         {"--config", dir_.File("relayq.yaml"), "--policy", dir_.File("policy.yaml")},
+         env});
     ASSERT_NE(process_, nullptr);
   }
   std::string Completed(int64_t run) const {

@@ -32,7 +32,6 @@ constexpr char kPolicy[] = R"(routes:
       max_size_mb: 1000
 )";
 
-
 class HooksTest : public IntegrationTest {
  protected:
   void SetUp() override {
@@ -219,7 +218,8 @@ TEST_F(HooksTest, ServeRecoversOnStartInTheBackground) {
   int64_t c = AddFailedDelivery(hook, "C", "workflow_run");
   std::ofstream(dir_.File("relayq.yaml")) << "github:\n  repositories: [" << kRepo << "]\n";
 
-  process_ = RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
+  process_ =
+      RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
   ASSERT_NE(process_, nullptr);
   // Listening came first (Start returned); the redeliveries follow.
   ASSERT_TRUE(WaitFor([&] { return github_->redeliveries().size() >= 2; }));
@@ -252,7 +252,8 @@ TEST_F(HooksTest, ServeRecoversRepositoriesSeenInDeliveriesWithoutConfiguringThe
 TEST_F(HooksTest, ServeRecoversADeliveryAnswered503WhileRunning) {
   int64_t hook = AddRelayqHook();
   std::ofstream(dir_.File("relayq.yaml")) << "recovery:\n  interval: 1s\n";
-  process_ = RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
+  process_ =
+      RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
   ASSERT_NE(process_, nullptr);
   JobSpec a;
   a.repository = kRepo;
@@ -279,7 +280,8 @@ TEST_F(HooksTest, ServeShutsDownPromptlyWhileRecoveryIsBackingOff) {
   // seconds between attempts. SIGTERM must not wait for that.
   github_->FailNext("/deliveries", -1, 500);
   std::ofstream(dir_.File("relayq.yaml")) << "github:\n  repositories: [" << kRepo << "]\n";
-  process_ = RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
+  process_ =
+      RelayqProcess::Start({dir_.path(), {"--config", dir_.File("relayq.yaml")}, GitHubEnv()});
   ASSERT_NE(process_, nullptr);
   ASSERT_TRUE(WaitFor([&] { return github_->CountCalls("GET", "/deliveries") >= 1; }));
   const auto start = std::chrono::steady_clock::now();
@@ -324,10 +326,14 @@ TEST_F(HooksTest, RecoverReconcilesAJobStuckInProgress) {
 }
 
 TEST_F(HooksTest, RunnersListsLabelsOnlineAndBusy) {
-  github_->AddRunner({.repo = kRepo, .name = "mini", .os = "macOS", .status = "online",
-                      .busy = true, .labels = {"self-hosted", "macmini", "ffmpeg"}});
-  github_->AddRunner({.repo = kRepo, .name = "pi3", .status = "offline",
-                      .labels = {"self-hosted", "rpi3"}});
+  github_->AddRunner({.repo = kRepo,
+                      .name = "mini",
+                      .os = "macOS",
+                      .status = "online",
+                      .busy = true,
+                      .labels = {"self-hosted", "macmini", "ffmpeg"}});
+  github_->AddRunner(
+      {.repo = kRepo, .name = "pi3", .status = "offline", .labels = {"self-hosted", "rpi3"}});
   auto r = Run({"runners", "--repo", kRepo});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("NAME"), std::string::npos);
@@ -350,8 +356,8 @@ class DoctorTest : public HooksTest {
     HooksTest::SetUp();
     std::ofstream(dir_.File("policy.yaml")) << kPolicy;
     AddRelayqHook();
-    github_->AddRunner({.repo = kRepo, .name = "pi4",
-                        .labels = {"self-hosted", "rpi4", "audio", "ffmpeg"}});
+    github_->AddRunner(
+        {.repo = kRepo, .name = "pi4", .labels = {"self-hosted", "rpi4", "audio", "ffmpeg"}});
   }
   CommandResult Doctor() {
     return Run({"doctor", "--repo", kRepo, "--policy", dir_.File("policy.yaml")});
@@ -359,7 +365,8 @@ class DoctorTest : public HooksTest {
 };
 
 TEST_F(DoctorTest, PassesWhenEverythingIsSetUp) {
-  github_->AddRunner({.repo = kRepo, .name = "mini",
+  github_->AddRunner({.repo = kRepo,
+                      .name = "mini",
                       .labels = {"self-hosted", "macmini", "audio", "ffmpeg", "heavy"}});
   auto r = Doctor();
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;

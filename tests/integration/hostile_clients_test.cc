@@ -115,7 +115,8 @@ class HostileClientsTest : public IntegrationTest {
 
   int CountRecorded(const std::string& like) {
     SqliteReader db(DbPath());
-    return static_cast<int>(db.Count("SELECT count(*) FROM deliveries WHERE id LIKE '" + like + "'"));
+    return static_cast<int>(
+        db.Count("SELECT count(*) FROM deliveries WHERE id LIKE '" + like + "'"));
   }
 
   int deliveries_ = 0;
@@ -134,9 +135,9 @@ TEST_F(HostileClientsTest, ThousandIdleConnectionsDoNotDelayADelivery) {
   AdminAnswersPromptly();
   ExpectMemoryBounded();
   // Past the header deadline every idle connection has been closed by relayq.
-  EXPECT_TRUE(WaitFor([&] {
-    return std::all_of(idle.begin(), idle.end(), [](Conn& c) { return c.PeerClosed(); });
-  }, seconds(6)));
+  EXPECT_TRUE(WaitFor(
+      [&] { return std::all_of(idle.begin(), idle.end(), [](Conn& c) { return c.PeerClosed(); }); },
+      seconds(6)));
   EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 100; }, seconds(5)))
       << OpenFds(process_->pid()) << " descriptors still open";
   // Memory goes back near where it was.
@@ -152,7 +153,8 @@ TEST_F(HostileClientsTest, HeaderTricklersAreCutAtTheHeaderDeadline) {
   auto admin_slow = Open(process_->admin_port(), 200);
   const std::string drip =
       "POST /webhook HTTP/1.1\r\nHost: relayq\r\nX-GitHub-Event: workflow_job\r\n"
-      "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+      "X-Slow: "
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
   std::atomic<bool> stop{false};
   std::atomic<int> closed_by_relayq{0};
   const auto start = SteadyClock::now();
@@ -192,9 +194,10 @@ TEST_F(HostileClientsTest, SlowBodiesAreCutAtTheRequestDeadline) {
   StartWith();
   auto slow = Open(process_->public_port(), 200);
   for (auto& c : slow) {
-    ASSERT_TRUE(c.SendAll("POST /webhook HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n"
-                          "X-GitHub-Event: workflow_job\r\nX-GitHub-Delivery: slow\r\n"
-                          "Content-Length: 1000000\r\n\r\n{"));
+    ASSERT_TRUE(
+        c.SendAll("POST /webhook HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n"
+                  "X-GitHub-Event: workflow_job\r\nX-GitHub-Delivery: slow\r\n"
+                  "Content-Length: 1000000\r\n\r\n{"));
   }
   std::atomic<bool> stop{false};
   std::atomic<int> closed_by_relayq{0};
@@ -270,10 +273,14 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
   // A header line of exactly 8 KiB (name, ": ", value) is taken; one more byte is 431.
   const std::string name = "X-Pad";
   const size_t value_at_limit = 8192 - name.size() - 2;
-  EXPECT_EQ(send(request("edge-line", name + ": " + std::string(value_at_limit, 'v') + "\r\n", body), &closed),
-            "HTTP/1.1 202");
-  EXPECT_EQ(send(request("over-line", name + ": " + std::string(value_at_limit + 1, 'v') + "\r\n", body), &closed),
-            "HTTP/1.1 431");
+  EXPECT_EQ(
+      send(request("edge-line", name + ": " + std::string(value_at_limit, 'v') + "\r\n", body),
+           &closed),
+      "HTTP/1.1 202");
+  EXPECT_EQ(
+      send(request("over-line", name + ": " + std::string(value_at_limit + 1, 'v') + "\r\n", body),
+           &closed),
+      "HTTP/1.1 431");
   EXPECT_TRUE(closed);
   // 100 header fields in all are taken; 101 are 431.
   auto fields = [](int n) {
@@ -293,7 +300,8 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
   // the Content-Length alone: the connection closes with the body unsent.
   const size_t max_body = 64 << 10;
   std::string at_limit = body;
-  at_limit.insert(at_limit.size() - 1, ",\"pad\":\"" + std::string(max_body - body.size() - 9, 'p') + "\"");
+  at_limit.insert(at_limit.size() - 1,
+                  ",\"pad\":\"" + std::string(max_body - body.size() - 9, 'p') + "\"");
   ASSERT_EQ(at_limit.size(), max_body);
   EXPECT_EQ(send(request("edge-body", "", at_limit), &closed), "HTTP/1.1 202");
   {
@@ -309,8 +317,9 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
   // A chunked body is counted as it arrives.
   {
     Conn conn(process_->public_port());
-    std::string head = "POST /webhook HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n" +
-                       Header("workflow_job", "chunked-over", body) + "Transfer-Encoding: chunked\r\n\r\n";
+    std::string head =
+        "POST /webhook HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n" +
+        Header("workflow_job", "chunked-over", body) + "Transfer-Encoding: chunked\r\n\r\n";
     ASSERT_TRUE(conn.SendAll(head));
     const std::string chunk = "4000\r\n" + std::string(0x4000, 'c') + "\r\n";
     for (int i = 0; i < 5 && conn.SendAll(chunk); ++i) {
@@ -332,13 +341,16 @@ TEST_F(HostileClientsTest, UnreadBodyIsNeverParsedAsTheNextRequest) {
   for (int port : {process_->public_port(), process_->admin_port()}) {
     Conn conn(port);
     const std::string path = port == process_->public_port() ? "/webhook" : "/api/v1/jobs";
-    ASSERT_TRUE(conn.SendAll("POST " + path + " HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n"
-                             "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    ASSERT_TRUE(conn.SendAll("POST " + path +
+                             " HTTP/1.1\r\nHost: relayq\r\nContent-Type: application/json\r\n"
+                             "Content-Length: " +
+                             std::to_string(body.size()) + "\r\n\r\n" + body));
     bool closed = false;
     std::string answer = conn.ReadUntilClosed(milliseconds(1500), &closed);
     EXPECT_TRUE(answer.rfind("HTTP/1.1 413", 0) == 0 || answer.rfind("HTTP/1.1 401", 0) == 0)
         << answer.substr(0, 40);
-    EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos) << "the smuggled request was answered";
+    EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos)
+        << "the smuggled request was answered";
     EXPECT_TRUE(closed);
   }
 }
@@ -376,19 +388,23 @@ TEST_F(HostileClientsTest, FullListenerEvictsWaitingConnectionsThenAnswers503) {
   auto idle = Open(process_->public_port(), 60);
   TimedDelivery("at-cap");
   int closed = 0;
-  EXPECT_TRUE(WaitFor([&] {
-    closed = 0;
-    for (auto& c : idle) closed += c.PeerClosed() ? 1 : 0;
-    return closed >= 11;
-  }, seconds(1))) << closed;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        closed = 0;
+        for (auto& c : idle) closed += c.PeerClosed() ? 1 : 0;
+        return closed >= 11;
+      },
+      seconds(1)))
+      << closed;
   // 50 connections that are all past their header (slow bodies) leave
   // nothing to evict: one more is answered 503 and closed.
   idle.clear();
   EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 30; }, seconds(5)));
   std::vector<Conn> bodies = Open(process_->public_port(), 50);
   for (auto& c : bodies) {
-    ASSERT_TRUE(c.SendAll("POST /webhook HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
-                          "Content-Length: 100\r\n\r\n{"));
+    ASSERT_TRUE(
+        c.SendAll("POST /webhook HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 100\r\n\r\n{"));
   }
   std::this_thread::sleep_for(milliseconds(200));  // let relayq read every header
   Conn extra(process_->public_port());
@@ -438,8 +454,9 @@ class HostileTlsTest : public HostileClientsTest {
  protected:
   void SetUp() override {
     HostileClientsTest::SetUp();
-    const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
-                            dir_.File("key.pem") + " -out " + dir_.File("cert.pem") + " >/dev/null 2>&1";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout " +
+        dir_.File("key.pem") + " -out " + dir_.File("cert.pem") + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl CLI unavailable";
   }
 };
@@ -464,9 +481,11 @@ TEST_F(HostileTlsTest, StalledHandshakesDoNotDelayADelivery) {
     EXPECT_LT(SteadyClock::now() - t0, kPrompt);
   }
   // The handshake counts toward the header deadline: all are closed by 2 s.
-  EXPECT_TRUE(WaitFor([&] {
-    return std::all_of(stalled.begin(), stalled.end(), [](Conn& c) { return c.PeerClosed(); });
-  }, seconds(5)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return std::all_of(stalled.begin(), stalled.end(), [](Conn& c) { return c.PeerClosed(); });
+      },
+      seconds(5)));
   ExpectMemoryBounded();
 }
 
@@ -479,8 +498,9 @@ TEST_F(HostileClientsTest, TheWholeMixTogether) {
   auto tricklers = Open(pub, 200);
   auto bodies = Open(pub, 200);
   for (auto& c : bodies) {
-    ASSERT_TRUE(c.SendAll("POST /webhook HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
-                          "Content-Length: 1000000\r\n\r\n{"));
+    ASSERT_TRUE(
+        c.SendAll("POST /webhook HTTP/1.1\r\nHost: r\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 1000000\r\n\r\n{"));
   }
   Conn endless(pub);
   ASSERT_TRUE(endless.SendAll("POST /webhook HTTP/1.1\r\nX-Endless: "));

@@ -63,8 +63,8 @@ class IntegrationTest : public ::testing::Test {
     return c;
   }
 
-  httplib::Headers Headers(const std::string& event, const std::string& id,
-                           const std::string& body, const std::string& secret = kSecret) const {
+  httplib::Headers Headers(const std::string& event, const std::string& id, const std::string& body,
+                           const std::string& secret = kSecret) const {
     return {{"X-GitHub-Event", event},
             {"X-GitHub-Delivery", id},
             {"X-GitHub-Hook-ID", "4242"},

@@ -9,12 +9,12 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <regex>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 namespace relayq::testing {
 namespace {
@@ -82,12 +82,14 @@ std::unique_ptr<RelayqProcess> RelayqProcess::Start(const ProcessOptions& option
   std::unique_ptr<RelayqProcess> p(new RelayqProcess());
   p->pid_ = s.pid;
   p->stdout_fd_ = s.out_fd;
-  static const std::regex kListening(R"(relayq: listening public=https?://127\.0\.0\.1:(\d+) admin=http://127\.0\.0\.1:(\d+))");
+  static const std::regex kListening(
+      R"(relayq: listening public=https?://127\.0\.0\.1:(\d+) admin=http://127\.0\.0\.1:(\d+))");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd pfd{p->stdout_fd_, POLLIN, 0};
     int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    deadline - std::chrono::steady_clock::now()).count());
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
     if (poll(&pfd, 1, std::max(left, 1)) <= 0) break;
     char buf[1024];
     ssize_t n = read(p->stdout_fd_, buf, sizeof buf);

@@ -19,8 +19,8 @@ namespace relayq::testing {
 
 struct ProcessOptions {
   std::string workdir;
-  std::vector<std::string> args;             // after the binary name
-  std::map<std::string, std::string> env;    // the whole environment
+  std::vector<std::string> args;           // after the binary name
+  std::map<std::string, std::string> env;  // the whole environment
 };
 
 class RelayqProcess {

@@ -37,7 +37,6 @@ chains:
       inputs: { url: "{{ inputs.url }}", source_run: "{{ run.id }}" }
 )";
 
-
 std::string NowRfc3339() { return FormatRfc3339(ToUnixMillis(Clock::Real().Now())); }
 
 class RoutingTest : public IntegrationTest {
@@ -57,13 +56,15 @@ class RoutingTest : public IntegrationTest {
   }
 
   void StartServe() {
-    process_ = RelayqProcess::Start({dir_.path(), {"--policy", dir_.File("policy.yaml")}, RoutingEnv()});
+    process_ =
+        RelayqProcess::Start({dir_.path(), {"--policy", dir_.File("policy.yaml")}, RoutingEnv()});
     ASSERT_NE(process_, nullptr);
   }
 
   // `relayq dispatch`; returns the relayq id it printed.
   int64_t Dispatch(const std::string& workflow, const std::string& url) {
-    auto r = RunRelayq(dir_.path(), {"dispatch", workflow, "url=" + url, "backend=local", "--repo", kRepo},
+    auto r = RunRelayq(dir_.path(),
+                       {"dispatch", workflow, "url=" + url, "backend=local", "--repo", kRepo},
                        RoutingEnv());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out.empty() ? 0 : std::stoll(r.out);
@@ -72,7 +73,8 @@ class RoutingTest : public IntegrationTest {
   // The run the fake created for relayq request `id`.
   int64_t RunOfRequest(int64_t id) {
     SqliteReader db(DbPath());
-    std::string v = db.Value("SELECT run_id FROM dispatch_requests WHERE id = " + std::to_string(id));
+    std::string v =
+        db.Value("SELECT run_id FROM dispatch_requests WHERE id = " + std::to_string(id));
     return v.empty() || v == "NULL" ? 0 : std::stoll(v);
   }
 
@@ -111,7 +113,9 @@ class RoutingTest : public IntegrationTest {
            "    match: { workflow: transcribe_mac.yml }\n"
            "    prefer: [macmini]\n"
            "    fallback: [rpi4]\n"
-           "    queue_timeout: " << queue_timeout << "\n"
+           "    queue_timeout: "
+        << queue_timeout
+        << "\n"
            "    fallback_when_offline: true\n"
            "    offline_grace: 1s\n"
            "    fallback_workflow: transcribe_rpi.yml\n";
@@ -138,7 +142,8 @@ class RoutingTest : public IntegrationTest {
     job.run_id = run;
     job.labels = {"self-hosted", "macmini", "audio"};
     int64_t job_id = github_->AddJob(job);
-    EXPECT_EQ(DeliverRun(run, "transcribe_mac.yml", "requested", "run-" + std::to_string(run)), 202);
+    EXPECT_EQ(DeliverRun(run, "transcribe_mac.yml", "requested", "run-" + std::to_string(run)),
+              202);
     EXPECT_EQ(DeliverJob(job_id, run, "queued", "job-q-" + std::to_string(job_id)), 202);
     return {run, job_id};
   }
@@ -312,14 +317,16 @@ TEST_F(RoutingTest, InvalidPolicyOnSighupKeepsTheOldOne) {
 
 TEST_F(RoutingTest, DispatchWaitsInTheStoreWhileGitHubIsDown) {
   github_->FailNext("/dispatches", -1, 503);
-  auto r = RunRelayq(dir_.path(),
-                     {"dispatch", "transcribe_audio.yml", "url=https://example.com/i.mp3", "--repo", kRepo},
-                     RoutingEnv());
+  auto r = RunRelayq(
+      dir_.path(),
+      {"dispatch", "transcribe_audio.yml", "url=https://example.com/i.mp3", "--repo", kRepo},
+      RoutingEnv());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("will send it"), std::string::npos) << r.err;
   const int64_t id = std::stoll(r.out);
   SqliteReader db(DbPath());
-  EXPECT_EQ(db.Value("SELECT status FROM dispatch_requests WHERE id = " + std::to_string(id)), "pending");
+  EXPECT_EQ(db.Value("SELECT status FROM dispatch_requests WHERE id = " + std::to_string(id)),
+            "pending");
   // GitHub comes back; the daemon sends it, once.
   github_->ClearFailures();
   github_->ClearCalls();

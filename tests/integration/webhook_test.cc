@@ -44,10 +44,14 @@ TEST_F(WebhookTest, SignatureFailuresAre401AndRecordNothing) {
       {"missing", {{"X-GitHub-Event", "workflow_job"}, {"X-GitHub-Delivery", "s-1"}}},
       {"wrong secret", Headers("workflow_job", "s-2", body, "not-the-secret")},
       {"other body", Headers("workflow_job", "s-3", body + " ")},
-      {"sha1 only", {{"X-GitHub-Event", "workflow_job"}, {"X-GitHub-Delivery", "s-4"},
-                     {"X-Hub-Signature", "sha1=0000000000000000000000000000000000000000"}}},
-      {"garbage", {{"X-GitHub-Event", "workflow_job"}, {"X-GitHub-Delivery", "s-5"},
-                   {"X-Hub-Signature-256", "sha256=zz"}}},
+      {"sha1 only",
+       {{"X-GitHub-Event", "workflow_job"},
+        {"X-GitHub-Delivery", "s-4"},
+        {"X-Hub-Signature", "sha1=0000000000000000000000000000000000000000"}}},
+      {"garbage",
+       {{"X-GitHub-Event", "workflow_job"},
+        {"X-GitHub-Delivery", "s-5"},
+        {"X-Hub-Signature-256", "sha256=zz"}}},
   };
   for (const auto& tc : cases) {
     auto res = c->Post("/webhook", tc.headers, body, "application/json");

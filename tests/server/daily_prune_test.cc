@@ -1,11 +1,12 @@
 // DailyPrune driven by the fake clock: it prunes at start and then once per
 // period, and stops at once; no test sleeps.
+#include "server/daily_prune.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 
-#include "server/daily_prune.h"
 #include "store/store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/sqlite_reader.h"

@@ -31,11 +31,12 @@ TEST(BodyCodecTest, CorruptBytesAreAnErrorNotACrash) {
 std::vector<std::string> SimilarBodies(int n) {
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i) {
-    std::string body = R"({"action":"queued","workflow_job":{"id":)" + std::to_string(1000 + i * 7) +
+    std::string body = R"({"action":"queued","workflow_job":{"id":)" +
+                       std::to_string(1000 + i * 7) +
                        R"(,"labels":["self-hosted","rpi4"]},"repository":{)";
     for (const char* k : {"hooks", "issues", "pulls", "branches", "tags", "releases"}) {
-      body += R"("url_)" + std::string(k) + R"(":"https://api.github.com/repos/octo-org/media-kit/)" + k +
-              R"(",)";
+      body += R"("url_)" + std::string(k) +
+              R"(":"https://api.github.com/repos/octo-org/media-kit/)" + k + R"(",)";
     }
     body += R"("n":)" + std::to_string(i * 31 % 97) + "}}";
     out.push_back(body);

@@ -54,8 +54,8 @@ class QueryTest : public ::testing::Test {
 
   // A workflow_job delivery for job `job_id` at minute `minute` after kT0.
   void Job(const std::string& delivery, int64_t job_id, const std::string& status, int minute,
-           const std::string& repo = "o/a", std::vector<std::string> labels = {"self-hosted",
-                                                                               "rpi4"},
+           const std::string& repo = "o/a",
+           std::vector<std::string> labels = {"self-hosted", "rpi4"},
            std::optional<std::string> runner = std::nullopt) {
     Delivery d;
     d.id = delivery;
@@ -187,7 +187,10 @@ TEST_F(QueryTest, FiltersByRepoLabelAndStatus) {
   auto by_label = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.label = "rpi4"; }));
   ASSERT_TRUE(by_label.ok());
   EXPECT_EQ(Ids(*by_label), (std::vector<int64_t>{3, 2}));
-  auto combined = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.label = "rpi4"; q.status = "queued"; }));
+  auto combined = reader->List(Q(Kind::kJobs, [&](ListQuery& q) {
+    q.label = "rpi4";
+    q.status = "queued";
+  }));
   ASSERT_TRUE(combined.ok());
   EXPECT_EQ(Ids(*combined), (std::vector<int64_t>{2}));
   auto none = reader->List(Q(Kind::kJobs, [&](ListQuery& q) { q.repo = "o/a' OR 1=1 --"; }));
@@ -204,20 +207,23 @@ TEST_F(QueryTest, TimeWindowsUseEachKindsOwnTime) {
   Sql("UPDATE deliveries SET received_at = " + std::to_string(kT0 + 30 * kMin));
   Run("r1", 77, 40, "o/a");
   Sql("INSERT INTO actions (kind, key, repository, status, created_at, updated_at) VALUES "
-      "('fallback', 'fallback:1:1', 'o/a', 'done', " + std::to_string(kT0 + 50 * kMin) + ", 0)");
+      "('fallback', 'fallback:1:1', 'o/a', 'done', " +
+      std::to_string(kT0 + 50 * kMin) + ", 0)");
   auto reader = Reader();
   struct Case {
     Kind kind;
     int64_t from_min, to_min;
     size_t want;
   } cases[] = {
-      {Kind::kJobs, 0, 1, 1},        {Kind::kJobs, 25, 35, 0},
-      {Kind::kDeliveries, 25, 35, 1}, {Kind::kDeliveries, 0, 1, 0},
-      {Kind::kRuns, 40, 41, 1},       {Kind::kRuns, 0, 40, 0},
-      {Kind::kActions, 50, 51, 1},    {Kind::kActions, 0, 50, 0},
+      {Kind::kJobs, 0, 1, 1},       {Kind::kJobs, 25, 35, 0},   {Kind::kDeliveries, 25, 35, 1},
+      {Kind::kDeliveries, 0, 1, 0}, {Kind::kRuns, 40, 41, 1},   {Kind::kRuns, 0, 40, 0},
+      {Kind::kActions, 50, 51, 1},  {Kind::kActions, 0, 50, 0},
   };
   for (const auto& c : cases) {
-    ListQuery q = Q(c.kind, [&](ListQuery& l) { l.since_ms = kT0 + c.from_min * kMin; l.until_ms = kT0 + c.to_min * kMin; });
+    ListQuery q = Q(c.kind, [&](ListQuery& l) {
+      l.since_ms = kT0 + c.from_min * kMin;
+      l.until_ms = kT0 + c.to_min * kMin;
+    });
     auto page = reader->List(q);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
     EXPECT_EQ(page->items.size(), c.want)

@@ -41,8 +41,8 @@ TEST_F(SeenRepositoriesTest, AcceptedWorkflowDeliveriesInTheWindowOneSpellingEac
   Record("a", "workflow_job", "octo/kit", 2000);
   Record("b", "workflow_run", "Octo/Kit", 3000);
   Record("c", "workflow_job", "octo/other", 4000);
-  Record("d", "workflow_job", "old/repo", 500);                       // before the window
-  Record("e", "ping", "ping/only", 5000);                             // not a workflow event
+  Record("d", "workflow_job", "old/repo", 500);                           // before the window
+  Record("e", "ping", "ping/only", 5000);                                 // not a workflow event
   Record("f", "workflow_job", "stranger/repo", 5000, Outcome::kRefused);  // not allowed
   StoreOptions o;
   o.path = dir_.File("relayq.db");

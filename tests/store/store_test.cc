@@ -9,9 +9,8 @@
 
 #include "store/body_codec.h"
 #include "store/sqlite_util.h"
-#include "tests/fakes/github_payloads.h"
-
 #include "tests/fakes/fake_clock.h"
+#include "tests/fakes/github_payloads.h"
 #include "tests/fakes/sqlite_reader.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -233,9 +232,14 @@ TEST(StoreDictionaryTest, LaterBodiesUseADictionaryTrainedOnEarlierOnesAcrossRes
       EXPECT_EQ(stored[key].second, id) << key;
     }
   }
-  const int64_t plain_bytes = db.Count("SELECT sum(length(body)) FROM deliveries WHERE id IN ('dict-0','dict-1','dict-2','dict-3','dict-4')");
-  const int64_t dict_bytes = db.Count("SELECT sum(length(body)) FROM deliveries WHERE id IN ('dict-85','dict-86','dict-87','dict-88','dict-89')");
-  EXPECT_LT(dict_bytes * 2, plain_bytes) << "with dictionary " << dict_bytes << " vs " << plain_bytes;
+  const int64_t plain_bytes = db.Count(
+      "SELECT sum(length(body)) FROM deliveries WHERE id IN "
+      "('dict-0','dict-1','dict-2','dict-3','dict-4')");
+  const int64_t dict_bytes = db.Count(
+      "SELECT sum(length(body)) FROM deliveries WHERE id IN "
+      "('dict-85','dict-86','dict-87','dict-88','dict-89')");
+  EXPECT_LT(dict_bytes * 2, plain_bytes)
+      << "with dictionary " << dict_bytes << " vs " << plain_bytes;
 }
 
 }  // namespace
