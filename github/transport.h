@@ -30,7 +30,7 @@
 #include "common/clock.h"
 #include "common/result.h"
 #include "github/client.h"
-#include "github/http_github_client.h"
+#include "github/client_options.h"
 #include "github/http_util.h"
 #include "github/sleeper.h"
 

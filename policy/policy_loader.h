@@ -22,22 +22,10 @@
 #include <vector>
 
 #include "common/result.h"
+#include "policy/diagnostic.h"
 #include "policy/policy.h"
 
 namespace relayq::policy {
-
-struct PolicyDiagnostic {
-  enum class Severity { kError, kWarning };
-  Severity severity = Severity::kError;
-  std::string file;
-  int line = 0;         // 1-based; 0 when the problem has no place (unreadable file)
-  int column = 0;       // 1-based; 0 likewise
-  std::string key;      // key path, e.g. "routes.transcribe.queue_timeout"; may be empty
-  std::string message;  // what is wrong and what was expected
-  std::string hint;     // e.g. "did you mean 'queue_timeout'?"; may be empty
-
-  bool is_error() const { return severity == Severity::kError; }
-};
 
 // The outcome of checking a policy.
 struct PolicyCheck {

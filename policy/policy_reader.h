@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "common/yaml_reader.h"
+#include "policy/diagnostic.h"
 #include "policy/policy.h"
-#include "policy/policy_loader.h"
 #include "policy/template.h"
 
 namespace relayq::policy {

@@ -8,8 +8,8 @@
 #include <optional>
 
 #include "common/result.h"
-#include "store/database.h"
 #include "store/sqlite_util.h"
+#include "store/store_options.h"
 
 namespace relayq::store {
 
