@@ -44,6 +44,20 @@ std::optional<int64_t> PathId(const HttpRequest& req) {
   return id;
 }
 
+// Answers one item read by `read` (200), or the store's error.
+HttpResponse ReadOne(ReaderPool& pool,
+                     const std::function<Result<nlohmann::json>(store::StoreReader&)>& read) {
+  nlohmann::json body;
+  Status s = pool.With([&](store::StoreReader& r) {
+    auto j = read(r);
+    if (!j.ok()) return j.status();
+    body = std::move(*j);
+    return Status::Ok();
+  });
+  if (!s.ok()) return StoreError(s);
+  return JsonOk(body);
+}
+
 const std::vector<std::string> kListParams = {"repo",  "label", "status", "since",
                                               "until", "limit", "cursor"};
 
@@ -187,15 +201,11 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
       [pool](const HttpRequest& req) {
         auto id = PathId(req);
         if (!id) return HttpResponse::Error(404, "no such job: a job id is a whole number");
-        nlohmann::json body;
-        Status s = pool->With([&](store::StoreReader& r) {
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
           auto h = r.Job(*id);
           if (!h.ok()) return h.status();
-          body = JobHistoryJson(*h);
-          return Status::Ok();
+          return JobHistoryJson(*h);
         });
-        if (!s.ok()) return StoreError(s);
-        return JsonOk(body);
       },
       kBlocking);
 
@@ -207,15 +217,11 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
           return HttpResponse::Error(
               400, "action id '" + req.path_params.at(0).substr(0, 32) + "' is not a whole number");
         }
-        nlohmann::json body;
-        Status s = pool->With([&](store::StoreReader& r) {
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
           auto d = r.Action(*id);
           if (!d.ok()) return d.status();
-          body = ActionDetailJson(*d);
-          return Status::Ok();
+          return ActionDetailJson(*d);
         });
-        if (!s.ok()) return StoreError(s);
-        return JsonOk(body);
       },
       kBlocking);
 
