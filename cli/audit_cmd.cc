@@ -410,7 +410,7 @@ std::string FieldLines(const Record& r) {
 
 std::string HistoryTable(const store::JobHistory& h) {
   std::string out = FieldLines(h.job);
-  const server::RoutingDecision routing = server::DecideRoutingView(h);
+  const server::RoutingDecision routing = server::RoutingDecisionOf(h);
   out += "routing:          " + SafeText(routing.decision) +
          (routing.action_id ? " (action " + std::to_string(*routing.action_id) + ")" : "") + "\n";
   if (!routing.why.empty()) out += "routing why:      " + SafeText(routing.why) + "\n";

@@ -48,7 +48,7 @@ nlohmann::json JobHistoryJson(const store::JobHistory& h) {
   j["events"] = list(h.events);
   j["deliveries"] = list(h.deliveries);
   j["actions"] = list(h.actions);
-  j["routing"] = RoutingDecisionJson(DecideRoutingView(h));
+  j["routing"] = RoutingDecisionJson(RoutingDecisionOf(h));
   return j;
 }
 
@@ -78,7 +78,7 @@ nlohmann::json StoredJson(const std::string& text) {
 
 }  // namespace
 
-RoutingDecision DecideRoutingView(const store::JobHistory& h) {
+RoutingDecision RoutingDecisionOf(const store::JobHistory& h) {
   // The run's fallback action (one per run attempt; the latest when a
   // redelivery made more), else none was recorded.
   const Record* fallback = nullptr;

@@ -29,7 +29,7 @@ struct RoutingDecision {
   std::string why;
   std::optional<int64_t> action_id;  // the fallback action it comes from
 };
-RoutingDecision DecideRoutingView(const store::JobHistory& history);
+RoutingDecision RoutingDecisionOf(const store::JobHistory& history);
 nlohmann::json RoutingDecisionJson(const RoutingDecision& decision);
 
 // One action: its item fields plus "payload" (what it was asked to do) and
