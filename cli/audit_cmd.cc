@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "common/clock.h"
@@ -229,11 +230,22 @@ std::vector<Column> TableColumns(Kind kind) {
               {"CREATED (UTC)", 19, FieldCell("created_at")},
               {"DONE (UTC)", 19, FieldCell("done_at")},
               {"KEY", 28, FieldCell("key")},
-              {"WHY / LAST ERROR", 40, [](const Record& r) {
+              {"WHY / LAST ERROR", 40,
+               [](const Record& r) {
                  const Field* e = r.Get("last_error");
                  std::string why = HumanCell(r.Get("reason"));
                  if (e && e->type == Field::Type::kText && !e->s.empty()) why += " / " + e->s;
                  return why;
+               }},
+              {"RESULT", 40, [](const Record& r) {
+                 // What it led to: the workflow dispatched and its run.
+                 const Field* w = r.Get("target_workflow");
+                 const Field* run = r.Get("result_run_id");
+                 std::string out = w && w->type == Field::Type::kText ? SafeText(w->s) : "";
+                 if (run && run->type == Field::Type::kInt) {
+                   out += (out.empty() ? "run " : " run ") + std::to_string(run->i);
+                 }
+                 return out.empty() ? std::string("-") : out;
                }}};
   }
   return {};
@@ -385,13 +397,23 @@ std::string TabSeparated(Kind kind, const std::vector<Record>& records) {
   return out;
 }
 
-std::string HistoryTable(const store::JobHistory& h) {
+// "name:   value" lines, one per field, nothing cut.
+std::string FieldLines(const Record& r) {
   std::string out;
-  for (const Field& f : h.job.fields) {
+  for (const Field& f : r.fields) {
     std::string v = HumanCell(&f);
-    if (f.type == Field::Type::kList) v = Joined(f.list, ", ");
+    if (f.type == Field::Type::kList) v = Joined(SafeList(f.list), ", ");
     out += f.name + ":" + std::string(f.name.size() < 17 ? 17 - f.name.size() : 1, ' ') + v + "\n";
   }
+  return out;
+}
+
+std::string HistoryTable(const store::JobHistory& h) {
+  std::string out = FieldLines(h.job);
+  const server::RoutingDecision routing = server::RoutingDecisionOf(h);
+  out += "routing:          " + SafeText(routing.decision) +
+         (routing.action_id ? " (action " + std::to_string(*routing.action_id) + ")" : "") + "\n";
+  if (!routing.why.empty()) out += "routing why:      " + SafeText(routing.why) + "\n";
   out += "\n";
   std::vector<std::vector<std::string>> rows;
   for (const TimelineEntry& e : Timeline(h)) {
@@ -414,6 +436,31 @@ std::string HistoryCsv(const store::JobHistory& h) {
     w.s = e.what;
     d.s = e.detail;
     out += CsvCell(t) + "," + CsvCell(s) + "," + CsvCell(w) + "," + CsvCell(d) + "\r\n";
+  }
+  return out;
+}
+
+std::string ActionDetailTable(const store::ActionDetail& d) {
+  std::string out = FieldLines(d.action);
+  // The stored JSON, one key a line: the progress is the action's history
+  // (stage, sends, run, outcome) as the executor saved it.
+  auto json_lines = [&out](const char* title, const std::string& text) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    out += std::string("\n") + title + ":\n";
+    if (!j.is_object()) {
+      out += "  " + SafeText(text) + "\n";
+      return;
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string v = it->is_string() ? it->get<std::string>() : it->dump();
+      out += "  " + SafeText(it.key()) + ": " + SafeText(v) + "\n";
+    }
+  };
+  json_lines("payload", d.payload);
+  if (d.result) {
+    json_lines("progress", *d.result);
+  } else {
+    out += "\nprogress:\n  - (not tried yet)\n";
   }
   return out;
 }
@@ -453,7 +500,10 @@ CommandRun RegisterAudit(CLI::App& app) {
           "N", "whole number"));
   cmd->add_option("--format", f->format, "table (default), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
-  cmd->add_option("--id", f->id, "With jobs: one job's whole history")->check(CLI::PositiveNumber);
+  cmd->add_option("--id", f->id,
+                  "With jobs: one job's whole history and routing decision; with actions: one "
+                  "action with its progress")
+      ->check(CLI::PositiveNumber);
 
   return [f]() -> int {
     auto kind = store::ParseKind(f->kind);
@@ -480,13 +530,28 @@ CommandRun RegisterAudit(CLI::App& app) {
     if (q.since_ms && q.until_ms && *q.since_ms > *q.until_ms) {
       return Usage("--since is after --until");
     }
-    if (f->id != 0 && q.kind != Kind::kJobs) return Usage("--id applies to jobs only");
+    if (f->id != 0 && q.kind != Kind::kJobs && q.kind != Kind::kActions) {
+      return Usage("--id applies to jobs and actions only");
+    }
 
     auto config = LoadCommandConfig(f->common);
     if (!config.ok()) return FailWith(config.status());
     auto reader = store::StoreReader::Open(config->db_path);
     if (!reader.ok()) return FailWith(reader.status());
 
+    if (f->id != 0 && q.kind == Kind::kActions) {
+      auto d = (*reader)->Action(f->id);
+      if (!d.ok()) return FailWith(d.status());
+      if (f->format == "json") {
+        std::cout << server::ActionDetailJson(*d).dump(2) << "\n";
+      } else if (f->format == "csv") {
+        std::cout << CsvHeader(q.kind) << CsvRow(q.kind, d->action);
+      } else {
+        std::cout << ActionDetailTable(*d);
+      }
+      std::cout.flush();
+      return std::cout.good() ? 0 : 1;
+    }
     if (f->id != 0) {
       auto h = (*reader)->Job(f->id);
       if (!h.ok()) return FailWith(h.status());

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
+#include "common/time_format.h"
 #include "handlers/action_progress.h"
 #include "handlers/views.h"
 #include "store/lifecycle.h"
@@ -18,6 +20,9 @@ struct ActionExecutor::Progress : ActionProgress {
   // (cancelling or dispatching), so no earlier send of its request can exist
   // (never persisted).
   bool began_now = false;
+  // The last failure of this attempt (GitHub's answer, or the store's), for
+  // the log line; never persisted.
+  Status error;
 };
 
 namespace {
@@ -60,6 +65,42 @@ bool StartedOnRunner(const github::WorkflowJob& job) {
 // workflows queue behind concurrency groups, so `pending` is normal).
 constexpr const char* kRunStatuses[] = {"requested", "waiting",     "pending",
                                         "queued",    "in_progress", "completed"};
+
+// One log line per state change of an action: what was done and why, and
+// on a failure the error as GitHub (or the store) answered it. Messages
+// carry status codes and GitHub's message, never credentials.
+void LogOutcome(const store::ActionRecord& a, const ActionProgress& p, const Status& error,
+                const ActionOutcome& out) {
+  LogFields f = {{"kind", std::string(store::ActionKindName(a.kind))},
+                 {"action_id", std::to_string(a.id)},
+                 {"key", a.key},
+                 {"repo", a.repository}};
+  if (a.job_id) f.emplace_back("job_id", std::to_string(*a.job_id));
+  if (a.run_id) f.emplace_back("run_id", std::to_string(*a.run_id));
+  f.emplace_back("outcome", std::string(ExecOutcomeName(out.status)));
+  f.emplace_back("what", out.message);
+  // Why relayq acted: the executor's own decision when it made one (an
+  // early offline fallback says so, with its time), else the router's.
+  f.emplace_back("why", p.decision.value_or(a.reason));
+  if (p.decided_at) f.emplace_back("decided_at", FormatRfc3339(*p.decided_at));
+  if (p.target_workflow) f.emplace_back("target_workflow", *p.target_workflow);
+  const std::optional<int64_t> request = out.request_id ? out.request_id : p.request_id;
+  if (request) f.emplace_back("request_id", std::to_string(*request));
+  const std::optional<int64_t> new_run = out.run_id ? out.run_id : p.run_id;
+  if (new_run) f.emplace_back("new_run_id", std::to_string(*new_run));
+  if (p.html_url) f.emplace_back("new_run_url", *p.html_url);
+  if (p.note) f.emplace_back("note", *p.note);
+  LogLevel level = LogLevel::kInfo;
+  if (!error.ok()) {
+    f.emplace_back("error_code", std::string(CodeName(error.code())));
+    f.emplace_back("error", error.message());
+  }
+  if (out.status == ExecOutcome::kFailed || out.status == ExecOutcome::kLost ||
+      out.status == ExecOutcome::kRetrying) {
+    level = LogLevel::kWarn;
+  }
+  Log(level, "routing action", f);
+}
 
 }  // namespace
 
@@ -199,6 +240,7 @@ ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store:
     if (!parsed) p.extra = ParseObject(a.result);
     out = Fail(a, p, std::string("malformed action: ") + e.what());
   }
+  LogOutcome(a, p, p.error, out);
   std::lock_guard lock(held_mu_);
   held_.erase(claim.action_id);
   return out;
@@ -246,9 +288,11 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
         Status s = actions_.Reschedule(p.claim, d.due_at_ms, NowMs());
         if (!s.ok()) return StoreFailed(a, p, s);
         Count(a, ExecOutcome::kRescheduled);
-        return {ExecOutcome::kRescheduled, "due at " + std::to_string(d.due_at_ms), {}, {}};
+        return {ExecOutcome::kRescheduled, "due at " + FormatRfc3339(d.due_at_ms), {}, {}};
       }
       case Kind::kDue:
+        p.decided_at = NowMs();
+        p.decision = d.reason;
         break;
     }
     // Cancelling kills every job of the run: go on only while none of them
@@ -558,6 +602,7 @@ ActionOutcome ActionExecutor::StoreFailed(const store::ActionRecord& a, Progress
 
 ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress& p,
                                           const Status& error) {
+  p.error = error;
   if (Stopping()) {
     // Cut short by a stop, not a failure: due again at once, attempt not
     // counted, progress kept.

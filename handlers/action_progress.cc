@@ -76,6 +76,8 @@ ActionProgress ActionProgress::Parse(const std::optional<std::string>& text) {
   Take(j, "parent_request_id", p.parent_request_id);
   Take(j, "started_before_cancel", p.started_before_cancel);
   Take(j, "note", p.note);
+  Take(j, "decided_at", p.decided_at);
+  Take(j, "decision", p.decision);
   Take(j, "request_id", p.request_id);
   Take(j, "sends", p.sends);
   Take(j, "dispatched", p.dispatched);
@@ -108,6 +110,8 @@ std::string ActionProgress::Dump() const {
   Put(j, "parent_request_id", parent_request_id);
   Put(j, "started_before_cancel", started_before_cancel);
   Put(j, "note", note);
+  Put(j, "decided_at", decided_at);
+  Put(j, "decision", decision);
   Put(j, "request_id", request_id);
   Put(j, "sends", sends);
   Put(j, "dispatched", dispatched);

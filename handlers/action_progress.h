@@ -49,6 +49,10 @@ struct ActionProgress {
   // was replaced anyway.
   std::optional<std::string> started_before_cancel;
   std::optional<std::string> note;
+  // Fallback: when the executor decided it was due (Unix ms) and why (the
+  // policy's words: queue_timeout passed, or no preferred runner online).
+  std::optional<int64_t> decided_at;
+  std::optional<std::string> decision;
 
   // Dispatching: the request, how many sends may have reached GitHub, and
   // what GitHub answered.

@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_text.h"
+#include "common/log.h"
 #include "common/time_format.h"
 #include "handlers/views.h"
+#include "policy/policy_reader.h"
 #include "store/lifecycle.h"
 
 namespace relayq::handlers {
@@ -15,6 +17,23 @@ using nlohmann::json;
 using policy::FallbackDecision;
 
 std::string Dump(const json& j) { return DumpJson(j); }
+
+// One log line per routing decision the router records. A redelivered event
+// judged again logs again; the store keeps the first action of each key.
+void LogDecision(std::string_view decision, const store::NewAction& a,
+                 std::optional<int64_t> job_id = std::nullopt) {
+  LogFields f = {{"decision", std::string(decision)},
+                 {"kind", std::string(store::ActionKindName(a.kind))},
+                 {"key", a.key},
+                 {"repo", a.repository}};
+  if (job_id) f.emplace_back("job_id", std::to_string(*job_id));
+  if (a.run_id) f.emplace_back("run_id", std::to_string(*a.run_id));
+  f.emplace_back("status", std::string(store::ActionStatusName(a.status)));
+  f.emplace_back("why", a.reason);
+  if (a.last_error) f.emplace_back("error", *a.last_error);
+  Log(a.status == store::ActionStatus::kFailed ? LogLevel::kWarn : LogLevel::kInfo,
+      "routing decision", f);
+}
 
 }  // namespace
 
@@ -71,6 +90,7 @@ std::vector<store::NewAction> Router::OnLifecycleChange(const store::LifecycleCh
           a.status = store::ActionStatus::kFailed;
           a.last_error = c.status.message();
         }
+        LogDecision(c.status.ok() ? "chain planned" : "chain failed", a);
         out.push_back(std::move(a));
       }
     }
@@ -87,10 +107,16 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   // the deadline with the runner status of that moment (by the executor). A
   // job whose webhook arrives after its deadline is scheduled due now.
   FallbackDecision d = policy::PlanFallback(policy, view);
-  if (d.kind == FallbackDecision::Kind::kNotGoverned ||
-      d.kind == FallbackDecision::Kind::kNotQueued) {
+  if (d.kind == FallbackDecision::Kind::kNotGoverned) {
+    Log(LogLevel::kInfo, "routing decision",
+        {{"decision", "no route matched"},
+         {"repo", job.repository},
+         {"job_id", std::to_string(job.id)},
+         {"run_id", std::to_string(job.run_id)},
+         {"workflow", std::string(policy::WorkflowBasename(run.workflow_path))}});
     return;
   }
+  if (d.kind == FallbackDecision::Kind::kNotQueued) return;
   store::NewAction a;
   a.kind = store::ActionKind::kFallback;
   a.key = policy::FallbackKey(job.run_id, static_cast<int>(job.run_attempt));
@@ -112,17 +138,20 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
     a.status = store::ActionStatus::kAborted;
     a.reason = "route " + d.route->name + ": " + d.reason;
     a.last_error = std::string(policy::RefusalReasonName(d.refusal));
+    LogDecision("refused", a, job.id);
     out.push_back(std::move(a));
     return;
   }
   a.status = store::ActionStatus::kScheduled;
   a.due_at = d.due_at_ms;
+  std::optional<int64_t> early;
   if (d.route->fallback_when_offline) {
     // The runner status is only known to the executor (an API call): wake
     // at the earliest moment an offline fallback could be due; if the
     // preferred runners are online then, the executor reschedules to the
     // full queue_timeout.
     a.due_at = std::min(d.due_at_ms, view.queued_at_ms + d.route->offline_grace.count());
+    if (*a.due_at < d.due_at_ms) early = a.due_at;
   }
   a.reason = "route " + d.route->name + ": job " + std::to_string(job.id) + " queued at " +
              FormatRfc3339(view.queued_at_ms) +
@@ -132,6 +161,12 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
     a.reason += " unless still refused then (" + std::string(policy::RefusalReasonName(d.refusal)) +
                 ": the run is not linked to a relayq request yet)";
   }
+  if (early) {
+    // Said here so the reason never names only the later time.
+    a.reason += ", or at " + FormatRfc3339(*early) + " if no runner carrying " +
+                policy::LabelList(d.route->prefer) + " is online then";
+  }
+  LogDecision("fallback planned", a, job.id);
   out.push_back(std::move(a));
 }
 

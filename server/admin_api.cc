@@ -33,6 +33,31 @@ HttpResponse StoreError(const Status& s) {
 // hold invalid UTF-8, which is replaced.
 HttpResponse JsonOk(const nlohmann::json& body) { return HttpResponse::Json(200, DumpJson(body)); }
 
+// The whole-number id of a /{id} route; nullopt when it is not one.
+std::optional<int64_t> PathId(const HttpRequest& req) {
+  const std::string& text = req.path_params.at(0);
+  int64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || text.size() > 18 || id < 0) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+// Answers one item read by `read` (200), or the store's error.
+HttpResponse ReadOne(ReaderPool& pool,
+                     const std::function<Result<nlohmann::json>(store::StoreReader&)>& read) {
+  nlohmann::json body;
+  Status s = pool.With([&](store::StoreReader& r) {
+    auto j = read(r);
+    if (!j.ok()) return j.status();
+    body = std::move(*j);
+    return Status::Ok();
+  });
+  if (!s.ok()) return StoreError(s);
+  return JsonOk(body);
+}
+
 const std::vector<std::string> kListParams = {"repo",  "label", "status", "since",
                                               "until", "limit", "cursor"};
 
@@ -174,21 +199,29 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
   router.Get(
       "/api/v1/jobs/{id}",
       [pool](const HttpRequest& req) {
-        const std::string& text = req.path_params.at(0);
-        int64_t id = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec != std::errc() || end != text.data() + text.size() || text.size() > 18 || id < 0) {
-          return HttpResponse::Error(404, "no such job: a job id is a whole number");
-        }
-        nlohmann::json body;
-        Status s = pool->With([&](store::StoreReader& r) {
-          auto h = r.Job(id);
+        auto id = PathId(req);
+        if (!id) return HttpResponse::Error(404, "no such job: a job id is a whole number");
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
+          auto h = r.Job(*id);
           if (!h.ok()) return h.status();
-          body = JobHistoryJson(*h);
-          return Status::Ok();
+          return JobHistoryJson(*h);
         });
-        if (!s.ok()) return StoreError(s);
-        return JsonOk(body);
+      },
+      kBlocking);
+
+  router.Get(
+      "/api/v1/actions/{id}",
+      [pool](const HttpRequest& req) {
+        auto id = PathId(req);
+        if (!id) {
+          return HttpResponse::Error(
+              400, "action id '" + req.path_params.at(0).substr(0, 32) + "' is not a whole number");
+        }
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
+          auto d = r.Action(*id);
+          if (!d.ok()) return d.status();
+          return ActionDetailJson(*d);
+        });
       },
       kBlocking);
 

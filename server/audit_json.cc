@@ -48,6 +48,83 @@ nlohmann::json JobHistoryJson(const store::JobHistory& h) {
   j["events"] = list(h.events);
   j["deliveries"] = list(h.deliveries);
   j["actions"] = list(h.actions);
+  j["routing"] = RoutingDecisionJson(RoutingDecisionOf(h));
+  return j;
+}
+
+namespace {
+
+std::string TextOf(const Record& r, const char* name) {
+  const Field* f = r.Get(name);
+  return f != nullptr && f->type == Field::Type::kText ? f->s : std::string();
+}
+
+// URLs in every string shown as scheme://host/path, as in RecordJson (a
+// workflow input may be a signed link).
+void RedactStrings(nlohmann::json& j) {
+  if (j.is_string()) {
+    j = RedactUrlsIn(j.get<std::string>());
+  } else if (j.is_structured()) {
+    for (auto& v : j) RedactStrings(v);
+  }
+}
+
+nlohmann::json StoredJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return nlohmann::json(RedactUrlsIn(text));
+  RedactStrings(j);
+  return j;
+}
+
+}  // namespace
+
+RoutingDecision RoutingDecisionOf(const store::JobHistory& h) {
+  // The run's fallback action (one per run attempt; the latest when a
+  // redelivery made more), else none was recorded.
+  const Record* fallback = nullptr;
+  for (const Record& a : h.actions) {
+    if (TextOf(a, "kind") == "fallback") fallback = &a;
+  }
+  RoutingDecision d;
+  if (fallback == nullptr) {
+    d.decision = "no route matched";
+    d.why =
+        "no fallback action is recorded for this job or its run: no route of the policy "
+        "loaded when it was queued governs it";
+    return d;
+  }
+  const Field* id = fallback->Get("id");
+  if (id != nullptr && id->type == Field::Type::kInt) d.action_id = id->i;
+  const std::string status = TextOf(*fallback, "status");
+  const Field* tries = fallback->Get("attempts");
+  const bool tried = tries != nullptr && tries->type == Field::Type::kInt && tries->i > 0;
+  if ((status == "aborted" || status == "refused") && !tried) {
+    d.decision = "refused";  // recorded final by the router, never tried
+  } else if (status == "scheduled" || status == "pending" || status == "running") {
+    d.decision = "fallback planned (" + status + ")";
+  } else if (status == "done") {
+    d.decision = "fallback done";
+  } else {
+    d.decision = "fallback " + status;
+  }
+  d.why = TextOf(*fallback, "reason");
+  for (const char* extra : {"decision", "last_error"}) {
+    const std::string v = TextOf(*fallback, extra);
+    if (!v.empty()) d.why += (d.why.empty() ? "" : "; ") + v;
+  }
+  return d;
+}
+
+nlohmann::json RoutingDecisionJson(const RoutingDecision& d) {
+  nlohmann::json j = {{"decision", d.decision}, {"why", RedactUrlsIn(d.why)}};
+  j["action_id"] = d.action_id ? nlohmann::json(*d.action_id) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json ActionDetailJson(const store::ActionDetail& d) {
+  nlohmann::json j = RecordJson(d.action);
+  j["payload"] = StoredJson(d.payload);
+  j["progress"] = d.result ? StoredJson(*d.result) : nlohmann::json(nullptr);
   return j;
 }
 

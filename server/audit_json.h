@@ -3,7 +3,10 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "store/query.h"
 
@@ -13,7 +16,25 @@ namespace relayq::server {
 // durations in seconds, unknown values null.
 nlohmann::json RecordJson(const store::Record& record);
 
-// A job with "events", "deliveries" and "actions" arrays (oldest first).
+// A job with "events", "deliveries" and "actions" arrays (oldest first),
+// and "routing": the routing decision taken for it (RoutingDecision).
 nlohmann::json JobHistoryJson(const store::JobHistory& history);
+
+// The routing decision taken for a job, from the actions recorded on it or
+// its run: "decision" (fallback planned, fallback done, refused, aborted,
+// failed, ..., or "no route matched" when no fallback action exists) and
+// "why" (the action's reason, its outcome and last error).
+struct RoutingDecision {
+  std::string decision;
+  std::string why;
+  std::optional<int64_t> action_id;  // the fallback action it comes from
+};
+RoutingDecision RoutingDecisionOf(const store::JobHistory& history);
+nlohmann::json RoutingDecisionJson(const RoutingDecision& decision);
+
+// One action: its item fields plus "payload" (what it was asked to do) and
+// "progress" (its stored progress and outcome; null before its first try),
+// as JSON objects (a stored text that is not JSON is shown as a string).
+nlohmann::json ActionDetailJson(const store::ActionDetail& detail);
 
 }  // namespace relayq::server

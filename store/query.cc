@@ -53,8 +53,41 @@ struct KindSpec {
   const char* status_col;  // null: no status filter
   bool has_label;
   bool time_nullable;
-  const char* columns;  // after "<time>, <rowid>, "
+  std::string columns;  // after "<time>, <rowid>, "
 };
+
+// SQL for a value of an action's stored JSON `column` (result or payload);
+// null when the column does not hold valid JSON.
+std::string ActionJson(std::string_view column, std::string_view key) {
+  return "CASE WHEN json_valid(t." + std::string(column) + ") THEN json_extract(t." +
+         std::string(column) + ", '$." + std::string(key) + "') END";
+}
+
+// The record columns of an action, after the stored ones: what the action
+// led to, read from its progress (result), its payload and the request it
+// dispatched. Tries count the final one of a finished action, which the
+// store writes without counting (attempts counts retried tries), and a done
+// action shows no error: an earlier try's error is history, not the outcome.
+std::string ActionColumns() {
+  const std::string request = "coalesce(" + ActionJson("result", "request_id") +
+                              ", CASE WHEN t.kind = 'dispatch' THEN " +
+                              ActionJson("payload", "request_id") + " END)";
+  const std::string run = "coalesce(" + ActionJson("result", "run_id") +
+                          ", (SELECT q.run_id FROM dispatch_requests q WHERE q.id = " + request +
+                          "))";
+  return "t.id, t.kind, t.key, t.status, "
+         "t.attempts + (t.status IN ('done', 'failed', 'aborted') AND t.result IS NOT NULL), "
+         "CASE WHEN t.status = 'done' THEN NULL ELSE t.last_error END, t.created_at, t.done_at, "
+         "t.reason, t.repository, t.job_id, t.run_id, t.run_attempt, t.due_at, "
+         "t.next_attempt_at, t.updated_at, "
+         "coalesce(" +
+         ActionJson("result", "target_workflow") + ", " + ActionJson("payload", "workflow") +
+         ", (SELECT q.workflow FROM dispatch_requests q WHERE q.id = " + request + ")), " + run +
+         ", coalesce(" + ActionJson("result", "html_url") +
+         ", (SELECT u.html_url FROM runs u WHERE u.id = " + run +
+         " ORDER BY u.attempt DESC LIMIT 1)), " + request + ", " +
+         ActionJson("result", "decided_at") + ", " + ActionJson("result", "decision");
+}
 
 const KindSpec& Spec(Kind k) {
   static const KindSpec kSpecs[] = {
@@ -69,10 +102,7 @@ const KindSpec& Spec(Kind k) {
       {"deliveries", "t.received_at", "t.seq", "t.outcome", false, false,
        "t.id, t.event, t.action, t.repository, t.received_at, t.outcome, t.reason, t.hook_id, "
        "t.content_type, t.body_size, t.body IS NOT NULL"},
-      {"actions", "t.created_at", "t.id", "t.status", false, false,
-       "t.id, t.kind, t.key, t.status, t.attempts, t.last_error, t.created_at, t.done_at, "
-       "t.reason, t.repository, t.job_id, t.run_id, t.run_attempt, t.due_at, "
-       "t.next_attempt_at, t.updated_at"},
+      {"actions", "t.created_at", "t.id", "t.status", false, false, ActionColumns()},
   };
   return kSpecs[static_cast<int>(k)];
 }
@@ -90,11 +120,28 @@ const std::vector<std::string>& Names(Kind k) {
   static const std::vector<std::string> kDeliveries = {
       "id",     "event",   "action",       "repository", "received_at", "outcome",
       "reason", "hook_id", "content_type", "body_size",  "body_stored"};
-  static const std::vector<std::string> kActions = {
-      "id",         "kind",       "key",         "status", "attempts",
-      "last_error", "created_at", "done_at",     "reason", "repository",
-      "job_id",     "run_id",     "run_attempt", "due_at", "next_attempt_at",
-      "updated_at"};
+  static const std::vector<std::string> kActions = {"id",
+                                                    "kind",
+                                                    "key",
+                                                    "status",
+                                                    "attempts",
+                                                    "last_error",
+                                                    "created_at",
+                                                    "done_at",
+                                                    "reason",
+                                                    "repository",
+                                                    "job_id",
+                                                    "run_id",
+                                                    "run_attempt",
+                                                    "due_at",
+                                                    "next_attempt_at",
+                                                    "updated_at",
+                                                    "target_workflow",
+                                                    "result_run_id",
+                                                    "result_run_url",
+                                                    "request_id",
+                                                    "decided_at",
+                                                    "decision"};
   switch (k) {
     case Kind::kJobs:
       return kJobs;
@@ -164,8 +211,9 @@ Record ReadRecord(Kind kind, const Stmt& s, int first) {
                                                 T::kTime, T::kText, T::kText, T::kInt,
                                                 T::kText, T::kInt,  T::kBool};
   static const std::vector<T> kActionTypes = {
-      T::kInt,  T::kText, T::kText, T::kText, T::kInt, T::kText, T::kTime, T::kTime,
-      T::kText, T::kText, T::kInt,  T::kInt,  T::kInt, T::kTime, T::kTime, T::kTime};
+      T::kInt,  T::kText, T::kText, T::kText, T::kInt,  T::kText, T::kTime, T::kTime,
+      T::kText, T::kText, T::kInt,  T::kInt,  T::kInt,  T::kTime, T::kTime, T::kTime,
+      T::kText, T::kInt,  T::kText, T::kInt,  T::kTime, T::kText};
   const std::vector<T>* types = &kJobTypes;
   if (kind == Kind::kRuns) types = &kRunTypes;
   if (kind == Kind::kDeliveries) types = &kDeliveryTypes;
@@ -253,6 +301,7 @@ class SqliteStoreReader final : public StoreReader {
                                              const std::optional<std::string>& label) override;
   Result<std::vector<CountBy>> OpenJobsByStatus() override;
   Result<std::vector<CountBy>> CompletedJobsSince(int64_t since_ms) override;
+  Result<ActionDetail> Action(int64_t id) override;
   Result<std::vector<CountBy>> ActionsByKindAndStatus() override;
   Result<PendingActions> Pending() override;
   Result<int64_t> MaxJobEventSeq() override;
@@ -454,12 +503,17 @@ constexpr char kJobDeliveriesSql[] =
     "t.outcome, t.reason, t.hook_id, t.content_type, t.body_size, t.body IS NOT NULL "
     "FROM deliveries t WHERE t.id IN (SELECT delivery_id FROM job_events WHERE job_id = ?1) "
     "ORDER BY t.received_at, t.seq";
-constexpr char kJobActionsSql[] =
-    "SELECT t.created_at, t.id, t.id, t.kind, t.key, t.status, t.attempts, t.last_error, "
-    "t.created_at, t.done_at, t.reason, t.repository, t.job_id, t.run_id, t.run_attempt, "
-    "t.due_at, t.next_attempt_at, t.updated_at FROM actions t "
-    "WHERE t.job_id = ?1 OR (t.run_id = ?2 AND (t.run_attempt IS NULL OR t.run_attempt = ?3)) "
-    "ORDER BY t.created_at, t.id";
+std::string JobActionsSql() {
+  return "SELECT t.created_at, t.id, " + Spec(Kind::kActions).columns +
+         " FROM actions t "
+         "WHERE t.job_id = ?1 OR (t.run_id = ?2 AND (t.run_attempt IS NULL OR t.run_attempt = "
+         "?3)) ORDER BY t.created_at, t.id";
+}
+
+std::string ActionByIdSql() {
+  return "SELECT t.created_at, t.id, " + Spec(Kind::kActions).columns +
+         ", t.payload, t.result FROM actions t WHERE t.id = ?1";
+}
 
 std::string JobByIdSql() {
   return std::string("SELECT t.queued_at, t.id, ") + Spec(Kind::kJobs).columns +
@@ -510,7 +564,7 @@ Result<JobHistory> SqliteStoreReader::Job(int64_t id) {
     s->Reset();
   }
   {
-    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kJobActionsSql));
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(JobActionsSql()));
     s->Bind(1, id).Bind(2, run_id).Bind(3, run_attempt);
     for (;;) {
       RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -520,6 +574,20 @@ Result<JobHistory> SqliteStoreReader::Job(int64_t id) {
     s->Reset();
   }
   return h;
+}
+
+Result<ActionDetail> SqliteStoreReader::Action(int64_t id) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(ActionByIdSql()));
+  s->Bind(1, id);
+  RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return Status::NotFound("no action " + std::to_string(id));
+  ActionDetail d;
+  d.action = ReadRecord(Kind::kActions, *s, 2);
+  const int extra = 2 + static_cast<int>(Names(Kind::kActions).size());
+  d.payload = s->Text(extra);
+  if (!s->IsNull(extra + 1)) d.result = s->Text(extra + 1);
+  s->Reset();
+  return d;
 }
 
 Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
@@ -747,7 +815,7 @@ Result<std::vector<std::string>> SqliteStoreReader::ExplainList(const ListQuery&
 Result<std::vector<std::string>> SqliteStoreReader::ExplainJob() {
   std::vector<std::string> all;
   for (const std::string& sql : {JobByIdSql(), std::string(kJobEventsSql),
-                                 std::string(kJobDeliveriesSql), std::string(kJobActionsSql)}) {
+                                 std::string(kJobDeliveriesSql), JobActionsSql()}) {
     RELAYQ_ASSIGN_OR_RETURN(std::vector<std::string> plan,
                             Explain(sql, [](Stmt& s) { s.Bind(1, int64_t{1}); }));
     all.insert(all.end(), plan.begin(), plan.end());

@@ -103,6 +103,14 @@ struct JobHistory {
   std::vector<Record> actions;     // routing actions on the job or its run, oldest first
 };
 
+// One routing action as stored: its list record (the fields of an
+// `actions` item) and the JSON texts behind it.
+struct ActionDetail {
+  Record action;
+  std::string payload;                // what it was asked to do (JSON object)
+  std::optional<std::string> result;  // its progress and outcome (JSON), once tried
+};
+
 // Queued-now summary of one label (dashboard, metrics).
 struct LabelQueue {
   std::string label;
@@ -157,6 +165,10 @@ class StoreReader {
 
   // One job with its full history; NotFound for an unknown id.
   virtual Result<JobHistory> Job(int64_t id) = 0;
+
+  // One action with its payload and stored progress; NotFound ("no action
+  // N") for an unknown id.
+  virtual Result<ActionDetail> Action(int64_t id) = 0;
 
   // Per label: jobs queued (or waiting) now and the oldest queue time.
   virtual Result<std::vector<LabelQueue>> QueuedByLabel() = 0;

@@ -160,8 +160,11 @@ Status SqliteActionStore::Prepare() {
        "reason, payload, created_at, updated_at) VALUES ('dispatch', ?1, ?2, 'running', ?3, ?4, "
        "?5, ?6, ?7, ?7)"},
       {&save_result_, Fence("UPDATE actions SET result = ?3, updated_at = ?4")},
+      // Done clears the error of an earlier, retried attempt: it is history
+      // (kept in the log), not what became of the action.
       {&finish_done_, Fence("UPDATE actions SET status = 'done', result = ?3, claimed_by = NULL, "
-                            "next_attempt_at = NULL, updated_at = ?4, done_at = ?4")},
+                            "last_error = NULL, next_attempt_at = NULL, updated_at = ?4, "
+                            "done_at = ?4")},
       {&mark_dispatched_,
        "UPDATE dispatch_requests SET status = 'dispatched', run_id = coalesce(run_id, ?2), "
        "last_error = NULL, updated_at = ?3 WHERE id = ?1"},
@@ -191,7 +194,8 @@ Status SqliteActionStore::Prepare() {
        "SELECT min(next_attempt_at) FROM actions "
        "WHERE status IN ('scheduled', 'pending', 'running')"},
       {&finish_,
-       Fence("UPDATE actions SET status = ?3, result = ?4, last_error = coalesce(?5, last_error), "
+       Fence("UPDATE actions SET status = ?3, result = ?4, "
+             "last_error = CASE WHEN ?3 = 'done' THEN NULL ELSE coalesce(?5, last_error) END, "
              "claimed_by = NULL, next_attempt_at = NULL, updated_at = ?6, done_at = ?6")},
       {&retry_,
        Fence(

@@ -55,10 +55,42 @@ class RoutingTest : public IntegrationTest {
     return env;
   }
 
-  void StartServe() {
-    process_ =
-        RelayqProcess::Start({dir_.path(), {"--policy", dir_.File("policy.yaml")}, RoutingEnv()});
+  void StartServe(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--policy", dir_.File("policy.yaml")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = RelayqProcess::Start({dir_.path(), args, RoutingEnv()});
     ASSERT_NE(process_, nullptr);
+  }
+
+  // The daemon's JSON log lines whose "msg" is `msg` (read after it exits:
+  // info lines are flushed at exit).
+  std::vector<nlohmann::json> LogLines(const std::string& msg) const {
+    std::ifstream log(dir_.File("relayq.stderr.log"));
+    std::vector<nlohmann::json> out;
+    std::string line;
+    while (std::getline(log, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.value("msg", "") == msg) out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+  // `relayq audit ARGS` on the daemon's store.
+  CommandResult Audit(std::vector<std::string> args) const {
+    args.insert(args.begin(), "audit");
+    args.insert(args.end(), {"--db", DbPath()});
+    return RunRelayq(dir_.path(), args, RoutingEnv());
+  }
+
+  // `relayq audit actions --format json`, by key.
+  std::map<std::string, nlohmann::json> ActionItems() const {
+    auto r = Audit({"actions", "--format", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, nlohmann::json> out;
+    auto items = nlohmann::json::parse(r.out, nullptr, false);
+    if (!items.is_array()) return out;
+    for (auto& item : items) out[item.value("key", "")] = item;
+    return out;
   }
 
   // `relayq dispatch`; returns the relayq id it printed.
@@ -368,6 +400,215 @@ TEST_F(RoutingTest, PolicyCheckExplainsErrors) {
   EXPECT_NE(r.err.find("did you mean 'queue_timeout'"), std::string::npos) << r.err;
   auto ok = RunRelayq(dir_.path(), {"policy", "check", dir_.File("policy.yaml")}, Env());
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+// ---- every routing decision visible (issue 16) ----
+
+TEST_F(RoutingTest, FallbackIsLoggedAndItsItemNamesTheNewRun) {
+  StartServe({"--log-format", "json"});
+  auto [run, job] = QueuedMacJob("https://example.com/visible.mp3?sig=secret-signature");
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  const int64_t new_run = RunOfRequest(2);
+  ASSERT_NE(new_run, 0);
+
+  // The action item says where the job went, with the whole reason.
+  auto items = ActionItems();
+  ASSERT_EQ(items.count(key), 1u);
+  const nlohmann::json& a = items[key];
+  EXPECT_EQ(a["target_workflow"], "transcribe_rpi.yml");
+  EXPECT_EQ(a["result_run_id"], new_run);
+  ASSERT_TRUE(a["result_run_url"].is_string()) << a.dump();
+  EXPECT_NE(a["result_run_url"].get<std::string>().find(std::to_string(new_run)),
+            std::string::npos);
+  EXPECT_EQ(a["request_id"], 2);
+  EXPECT_EQ(a["attempts"], 1);  // the one try that did it, not 0
+  EXPECT_TRUE(a["last_error"].is_null());
+  EXPECT_GT(a["reason"].get<std::string>().size(), 40u);
+  EXPECT_NE(a["reason"].get<std::string>().find("falls back at"), std::string::npos);
+  EXPECT_NE(a["decision"].get<std::string>().find("queue_timeout"), std::string::npos);
+  EXPECT_TRUE(a["decided_at"].is_string());
+
+  // One action with its stored progress, by id: CLI and admin API.
+  const std::string id = std::to_string(a["id"].get<int64_t>());
+  auto one = Audit({"actions", "--id", id, "--format", "json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto detail = nlohmann::json::parse(one.out);
+  EXPECT_EQ(detail["key"], key);
+  EXPECT_EQ(detail["progress"]["stage"], "done");
+  EXPECT_EQ(detail["progress"]["run_id"], new_run);
+  EXPECT_EQ(detail["payload"]["route"], "transcribe");
+  EXPECT_EQ(detail.dump().find("secret-signature"), std::string::npos);  // URLs redacted
+  auto table = Audit({"actions", "--id", id});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("target_workflow:  transcribe_rpi.yml"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("progress:"), std::string::npos);
+  EXPECT_NE(table.out.find("stage: done"), std::string::npos);
+
+  httplib::Client admin("127.0.0.1", process_->admin_port());
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+  auto res = admin.Get("/api/v1/actions/" + id, auth);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  auto api = nlohmann::json::parse(res->body);
+  EXPECT_EQ(api["result_run_id"], new_run);
+  EXPECT_EQ(api["progress"]["stage"], "done");
+  res = admin.Get("/api/v1/actions/999999", auth);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_NE(res->body.find("no action 999999"), std::string::npos);
+  res = admin.Get("/api/v1/actions/abc", auth);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_NE(res->body.find("not a whole number"), std::string::npos);
+  EXPECT_EQ(admin.Get("/api/v1/actions/" + id, {{"Authorization", "Bearer wrong"}})->status, 401);
+
+  // The job's routing decision and why.
+  auto history = Audit({"jobs", "--id", std::to_string(job), "--format", "json"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto h = nlohmann::json::parse(history.out);
+  EXPECT_EQ(h["routing"]["decision"], "fallback done");
+  EXPECT_NE(h["routing"]["why"].get<std::string>().find("route transcribe"), std::string::npos);
+
+  // The daemon's log says what it planned and what it did, with the new run.
+  EXPECT_EQ(process_->Terminate(), 0);
+  bool planned = false;
+  for (const auto& l : LogLines("routing decision")) {
+    if (l.value("key", "") == key && l.value("decision", "") == "fallback planned") planned = true;
+  }
+  EXPECT_TRUE(planned);
+  int done_lines = 0;
+  for (const auto& l : LogLines("routing action")) {
+    if (l.value("key", "") != key || l.value("outcome", "") != "done") continue;
+    ++done_lines;
+    EXPECT_EQ(l["kind"], "fallback");
+    EXPECT_EQ(l["action_id"], id);
+    EXPECT_EQ(l["job_id"], std::to_string(job));
+    EXPECT_EQ(l["run_id"], std::to_string(run));
+    EXPECT_EQ(l["target_workflow"], "transcribe_rpi.yml");
+    EXPECT_EQ(l["new_run_id"], std::to_string(new_run));
+    EXPECT_NE(l.value("why", "").find("queue_timeout"), std::string::npos) << l.dump();
+  }
+  EXPECT_EQ(done_lines, 1);
+}
+
+TEST_F(RoutingTest, FailedTriesAreLoggedWithGitHubsAnswerAndDoneClearsTheError) {
+  StartServe({"--log-format", "json"});
+  auto [run, job] = QueuedMacJob("https://example.com/retry.mp3");
+  // A dispatch answered 5xx is not retried by the client (GitHub may have
+  // acted): each failure is one try of the executor.
+  github_->FailNext("/actions/workflows/transcribe_rpi.yml/dispatches", 3, 500);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }, std::chrono::seconds(40)));
+  SqliteReader db(DbPath());
+  EXPECT_EQ(db.Value("SELECT last_error IS NULL FROM actions WHERE key = '" + key + "'"), "1");
+  const int64_t retried =
+      db.Count("SELECT attempts FROM actions WHERE key = '" + key + "'");  // tries that failed
+  auto items = ActionItems();
+  EXPECT_TRUE(items[key]["last_error"].is_null());
+  EXPECT_EQ(items[key]["attempts"], retried + 1);
+  EXPECT_EQ(process_->Terminate(), 0);
+  int retry_lines = 0;
+  for (const auto& l : LogLines("routing action")) {
+    if (l.value("key", "") != key || l.value("outcome", "") != "retrying") continue;
+    ++retry_lines;
+    EXPECT_EQ(l["level"], "warning");
+    EXPECT_NE(l.value("error", "").find("HTTP 500"), std::string::npos) << l.dump();
+    EXPECT_EQ(l.dump().find("test-token"), std::string::npos);
+  }
+  EXPECT_EQ(retried, 3);
+  EXPECT_EQ(retry_lines, retried);
+}
+
+TEST_F(RoutingTest, EarlyOfflineFallbackReportsItsOwnDecisionTime) {
+  WriteOfflineAwarePolicy("10m");
+  AddMacRunner("offline", {"self-hosted", "macmini", "audio", "ffmpeg"});
+  StartServe();
+  auto [run, job] = QueuedMacJob("https://example.com/offline-time.mp3");
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  auto a = ActionItems()[key];
+  // Decided about a second after it queued, not at the 10 minute deadline.
+  SqliteReader db(DbPath());
+  const int64_t queued = db.Count("SELECT queued_at FROM jobs WHERE id = " + std::to_string(job));
+  ASSERT_TRUE(a["decided_at"].is_string()) << a.dump();
+  EXPECT_LT(a["decided_at"].get<std::string>(), FormatRfc3339(queued + 60 * 1000));
+  EXPECT_NE(a["decision"].get<std::string>().find("no online runner"), std::string::npos);
+  // The planned reason names the early time too, not only the deadline.
+  EXPECT_NE(a["reason"].get<std::string>().find("if no runner carrying [macmini] is online"),
+            std::string::npos)
+      << a["reason"];
+}
+
+TEST_F(RoutingTest, JobNoRouteGovernsSaysSoInItsHistoryAndLog) {
+  StartServe({"--log-format", "json"});
+  int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/none.mp3");
+  int64_t run = RunOfRequest(id);
+  ASSERT_NE(run, 0);
+  FakeJob fj;
+  fj.repo = kRepo;
+  fj.run_id = run;
+  fj.labels = {"self-hosted", "macmini", "audio"};
+  int64_t job = github_->AddJob(fj);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "requested", "none-run"), 202);
+  EXPECT_EQ(DeliverJob(job, run, "queued", "none-job"), 202);
+  auto history = Audit({"jobs", "--id", std::to_string(job), "--format", "json"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto h = nlohmann::json::parse(history.out);
+  EXPECT_EQ(h["routing"]["decision"], "no route matched");
+  EXPECT_TRUE(h["routing"]["action_id"].is_null());
+  auto table = Audit({"jobs", "--id", std::to_string(job)});
+  EXPECT_NE(table.out.find("routing:          no route matched"), std::string::npos) << table.out;
+  EXPECT_EQ(process_->Terminate(), 0);
+  bool logged = false;
+  for (const auto& l : LogLines("routing decision")) {
+    if (l.value("decision", "") == "no route matched" &&
+        l.value("job_id", "") == std::to_string(job))
+      logged = true;
+  }
+  EXPECT_TRUE(logged);
+}
+
+TEST_F(RoutingTest, ChainItemNamesItsWorkflowRunAndRequest) {
+  StartServe({"--log-format", "json"});
+  int64_t id = Dispatch("transcribe_audio.yml", "https://example.com/chain-visible.mp3");
+  int64_t run = RunOfRequest(id);
+  ASSERT_NE(run, 0);
+  EXPECT_EQ(DeliverRun(run, "transcribe_audio.yml", "completed", "cv-1", "success"), 202);
+  const std::string key = "chain:summarize:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  auto a = ActionItems()[key];
+  EXPECT_EQ(a["target_workflow"], "summarize.yml");
+  ASSERT_TRUE(a["request_id"].is_number_integer()) << a.dump();
+  EXPECT_EQ(a["result_run_id"], RunOfRequest(a["request_id"].get<int64_t>()));
+  EXPECT_EQ(a["attempts"], 1);
+  EXPECT_EQ(process_->Terminate(), 0);
+  bool planned = false, done = false;
+  for (const auto& l : LogLines("routing decision")) {
+    planned = planned || (l.value("key", "") == key && l.value("decision", "") == "chain planned");
+  }
+  for (const auto& l : LogLines("routing action")) {
+    done = done || (l.value("key", "") == key && l.value("outcome", "") == "done" &&
+                    l.value("new_run_id", "") == std::to_string(a["result_run_id"].get<int64_t>()));
+  }
+  EXPECT_TRUE(planned);
+  EXPECT_TRUE(done);
+}
+
+TEST_F(RoutingTest, AuditByIdRefusesWrongInput) {
+  StartServe();  // creates the store
+  EXPECT_EQ(process_->Terminate(), 0);
+  auto unknown = Audit({"actions", "--id", "424242"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no action 424242"), std::string::npos) << unknown.err;
+  auto bad = Audit({"actions", "--id", "abc"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--id"), std::string::npos) << bad.err;
+  auto zero = Audit({"actions", "--id", "0"});
+  EXPECT_EQ(zero.exit_code, 2) << zero.err;
+  auto runs = Audit({"runs", "--id", "1"});
+  EXPECT_EQ(runs.exit_code, 2);
+  EXPECT_NE(runs.err.find("--id applies to jobs and actions only"), std::string::npos) << runs.err;
 }
 
 }  // namespace

@@ -200,6 +200,48 @@ TEST_F(QueryTest, FiltersByRepoLabelAndStatus) {
   EXPECT_EQ(label_on_runs.status().code(), Status::Code::kInvalidArgument);
 }
 
+// Issue 16: rows stored by an older relayq (a done action kept the error of
+// a retried try; finishing did not count its try) read truthfully, a
+// malformed result reads as unknown instead of failing the listing, and an
+// unknown id says so.
+TEST_F(QueryTest, ActionItemsShowTriesWhereTheyLedAndNoStaleError) {
+  Sql("INSERT INTO dispatch_requests (id, repository, workflow, ref, status, run_id, created_at, "
+      "updated_at) VALUES (7, 'o/a', 'rpi.yml', 'main', 'dispatched', 555, 0, 0)");
+  Run("r555", 555, 1, "o/a");
+  Sql("INSERT INTO actions (kind, key, repository, status, attempts, last_error, reason, payload, "
+      "result, created_at, updated_at) VALUES ('fallback', 'fallback:1:1', 'o/a', 'done', 2, "
+      "'HTTP 502', 'route mac: a reason longer than forty characters, kept whole', "
+      "'{\"route\":\"mac\"}', '{\"stage\":\"done\",\"target_workflow\":\"rpi.yml\","
+      "\"request_id\":7,\"decided_at\":1000,\"decision\":\"queue_timeout\"}', 1, 0)");
+  Sql("INSERT INTO actions (kind, key, repository, status, last_error, result, created_at, "
+      "updated_at) VALUES ('chain', 'chain:x:1:1', 'o/a', 'failed', 'boom', 'not json', 2, 0)");
+  auto reader = Reader();
+  auto page = reader->List(Q(Kind::kActions, [](ListQuery&) {}));
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 2u);
+  const Record& chain = page->items[0];
+  const Record& fallback = page->items[1];
+  EXPECT_EQ(fallback.Get("attempts")->i, 3);  // two retried tries and the final one
+  EXPECT_EQ(fallback.Get("last_error")->type, Field::Type::kNull);
+  EXPECT_EQ(fallback.Get("target_workflow")->s, "rpi.yml");
+  EXPECT_EQ(fallback.Get("request_id")->i, 7);
+  EXPECT_EQ(fallback.Get("result_run_id")->i, 555);  // from the request it dispatched
+  EXPECT_EQ(fallback.Get("decided_at")->i, 1000);
+  EXPECT_EQ(fallback.Get("decision")->s, "queue_timeout");
+  EXPECT_EQ(fallback.Get("reason")->s,
+            "route mac: a reason longer than forty characters, kept whole");
+  EXPECT_EQ(chain.Get("attempts")->i, 1);
+  EXPECT_EQ(chain.Get("last_error")->s, "boom");
+  EXPECT_EQ(chain.Get("target_workflow")->type, Field::Type::kNull);
+  auto one = reader->Action(fallback.Get("id")->i);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->payload, "{\"route\":\"mac\"}");
+  ASSERT_TRUE(one->result.has_value());
+  auto missing = reader->Action(999);
+  EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(missing.status().message(), "no action 999");
+}
+
 TEST_F(QueryTest, TimeWindowsUseEachKindsOwnTime) {
   // The job is queued at minute 0 but its delivery arrives at minute 30:
   // a window around minute 30 finds the delivery, not the job.
