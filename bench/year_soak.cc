@@ -4,12 +4,12 @@
 // clock, and does what the daemon's other loops do: carries out due routing
 // actions (the executor's claim and finish, without GitHub) and runs the
 // daily prune of store.retention (store::PruneBodies, as server::DailyPrune
-// does). Prints per simulated month: the store's size on disk (db + wal),
+// does). Prints per simulated month (--report-every, 30 days): the store's size on disk (db + wal),
 // rows per table, RSS, open file descriptors, and how long the README's
 // audit queries take through store::StoreReader.
 //
 //   year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--dir DIR]
-//             [--sync full|normal] [--seed N]
+//             [--sync full|normal] [--seed N] [--report-every DAYS]
 //
 // Defaults: 90 days (three months, long enough to pass a 30-day retention
 // twice; about 2,600 deliveries/s, 8 minutes on a busy 2-core machine), 2,000
@@ -24,7 +24,8 @@
 // (the same delivery id again), 3% of runs are rerun an hour later (attempt
 // 2), 8% wait past the 5-minute queue timeout and fall back to
 // transcribe_rpi.yml on rpi4, whose success chains summarize.yml. Bodies
-// are real-sized payloads (tests/fakes/github_payloads.h), one per kind.
+// are real payloads (tests/fakes/github_payloads.h) with their ids, commit
+// sha and times varied per delivery.
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time_format.h"
 #include "handlers/policy_holder.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
@@ -61,12 +63,16 @@ namespace relayq {
 namespace {
 
 using std::chrono::milliseconds;
+// How often the simulated executor claims due actions (the daemon's wakes at
+// each due time; a fallback is carried out at most this late).
+constexpr int64_t kExecutorTick = 5 * 60 * 1000;
 constexpr int64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute, kDay = 24 * kHour;
 
 struct Options {
   int days = 90;
   int jobs_per_day = 2000;
   int retention_days = 30;
+  int report_every = 30;  // days between report lines
   std::string dir;
   store::StoreOptions::Sync sync = store::StoreOptions::Sync::kNormal;
   uint64_t seed = 1;
@@ -164,7 +170,7 @@ class Homelab {
   }
 
   // Runs everything due up to `until`, advancing the clock; the executor
-  // looks for due actions every minute of simulated time.
+  // looks for due actions every kExecutorTick of simulated time.
   void RunUntil(int64_t until) {
     while (!events_.empty() && events_.top().t <= until) {
       Event e = events_.top();
@@ -175,7 +181,7 @@ class Homelab {
         // lock in SQLite's busy handler (real sleeps), as in the daemon.
         Drain();
         Execute();
-        next_exec_ += kMinute;
+        next_exec_ += kExecutorTick;
       }
       AdvanceTo(e.t);
       e.fn();
@@ -229,13 +235,43 @@ class Homelab {
     }
   }
 
+  // `tmpl` with what differs between real deliveries put in: the run's and
+  // job's ids, a commit sha per run and the time (each as long as the
+  // template's), so bodies compress as real ones do rather than to nothing.
+  std::string Vary(const std::string& tmpl, int64_t run, int64_t job) {
+    std::string sha = Sha(run);
+    std::string ts = FormatRfc3339(Now());
+    ts.resize(std::min<size_t>(ts.size(), 19));
+    ts += "Z";
+    std::string out = tmpl;
+    ReplaceAll(out, "f4f01fe7a5e3c6a0b3d1e2c9a8b7f6e5d4c3b2a1", sha);
+    ReplaceAll(out, "11185212", std::to_string(run));
+    if (job != 0) ReplaceAll(out, "29679449", std::to_string(job));
+    for (const char* t : {"2026-01-01T00:00:00Z", "2026-01-01T00:00:30Z", "2026-01-01T00:05:00Z"}) {
+      ReplaceAll(out, t, ts);
+    }
+    return out;
+  }
+  static void ReplaceAll(std::string& s, const std::string& from, const std::string& to) {
+    for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+      s.replace(at, from.size(), to);
+    }
+  }
+  static std::string Sha(int64_t run) {
+    std::mt19937_64 r(static_cast<uint64_t>(run));
+    char hex[41];
+    for (int i = 0; i < 40; ++i) hex[i] = "0123456789abcdef"[r() & 15];
+    hex[40] = '\0';
+    return hex;
+  }
+
   void Run(const std::string& repo, int64_t run, int attempt, const std::string& workflow,
            const std::string& status, const std::string& conclusion) {
     store::Delivery d =
         testing::RunDelivery(repo, run, ".github/workflows/" + workflow, status, conclusion, Now());
     d.run->attempt = attempt;
     d.action = d.run->action;
-    d.body = run_body_;
+    d.body = Vary(run_body_, run, 0);
     Send(std::move(d), "run-" + std::to_string(run) + "-" + std::to_string(attempt) + "-" + status);
   }
 
@@ -253,7 +289,7 @@ class Homelab {
       d.job->conclusion = conclusion;
       d.job->completed_at = Now();
     }
-    d.body = job_body_[action];
+    d.body = Vary(job_body_[action], run, job);
     Send(std::move(d), "job-" + std::to_string(job) + "-" + action);
   }
 
@@ -335,7 +371,7 @@ class Homelab {
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;
   uint64_t seq_ = 0;
   int64_t next_exec_ = 0;
-  int64_t next_run_ = 1'000'000, next_job_ = 50'000'000;
+  int64_t next_run_ = 10'000'000, next_job_ = 50'000'000;
   int64_t deliveries_ = 0;
   std::map<int64_t, std::pair<std::string, int64_t>> stuck_;  // run -> (repo, job)
   std::mutex mu_;
@@ -395,6 +431,8 @@ Options Parse(int argc, char** argv) {
       o.jobs_per_day = std::atoi(next().c_str());
     } else if (a == "--retention") {
       o.retention_days = std::atoi(next().c_str());
+    } else if (a == "--report-every") {
+      o.report_every = std::atoi(next().c_str());
     } else if (a == "--dir") {
       o.dir = next();
     } else if (a == "--seed") {
@@ -405,11 +443,13 @@ Options Parse(int argc, char** argv) {
       o.sync = v == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
     } else {
       std::cerr << "usage: year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--dir DIR]"
-                   " [--sync full|normal] [--seed N]\n";
+                   " [--sync full|normal] [--seed N] [--report-every DAYS]\n";
       std::exit(a == "--help" ? 0 : 2);
     }
   }
-  if (o.days < 1 || o.jobs_per_day < 1 || o.retention_days < 0) Die("bad option value");
+  if (o.days < 1 || o.jobs_per_day < 1 || o.retention_days < 0 || o.report_every < 1) {
+    Die("bad option value");
+  }
   return o;
 }
 
@@ -446,7 +486,7 @@ int Main(int argc, char** argv) {
   std::printf(
       "%5s %9s %8s %8s %6s %4s  %-s  | audit ms: label+queued, since 24h, undecodable 7d, "
       "failed actions, one job\n",
-      "month", "db MiB", "wal MiB", "RSS MiB", "fds", "", "rows");
+      "day", "db MiB", "wal MiB", "RSS MiB", "fds", "", "rows");
 
   Homelab lab(o, clock, *store, *actions);
   const int64_t start = ToUnixMillis(clock.Now());
@@ -463,13 +503,13 @@ int Main(int argc, char** argv) {
       auto pr = Must(store::PruneBodies(*pdb, lab.Now() - o.retention_days * kDay), "prune");
       bodies_dropped += pr.bodies_dropped;
     }
-    const bool month_end = (day + 1) % 30 == 0 || day + 1 == o.days;
+    const bool month_end = (day + 1) % o.report_every == 0 || day + 1 == o.days;
     if (!month_end) continue;
     auto rows = RowsPerTable(path);
     AuditTimes at = TimeAudit(path, lab.Now(), 50'000'000 + (day + 1) * o.jobs_per_day / 2);
     std::string row_text;
     for (const auto& [t, n] : rows) row_text += t + "=" + std::to_string(n) + " ";
-    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f\n", (day + 1) / 30,
+    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f\n", day + 1,
                 FileMiB(path), FileMiB(path + "-wal"), ResidentMiB(), OpenFds(), "",
                 row_text.c_str(), at.label_queued, at.since_24h, at.undecodable_7d,
                 at.failed_actions, at.one_job);
