@@ -4,19 +4,19 @@
 // clock, and does what the daemon's other loops do: carries out due routing
 // actions (the executor's claim and finish, without GitHub) and runs the
 // daily prune of store.retention (store::PruneBodies, as server::DailyPrune
-// does). Prints per simulated month (--report-every, 30 days): the store's size on disk (db + wal),
-// rows per table, RSS, open file descriptors, and how long the README's
-// audit queries take through store::StoreReader.
+// does). Prints every --report-every days (30, a "month"): the store's size
+// on disk (db + wal), rows per table, RSS, open file descriptors, and how
+// long the README's audit queries take through store::StoreReader.
 //
 //   year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--dir DIR]
 //             [--sync full|normal] [--seed N] [--report-every DAYS]
 //
-// Defaults: 90 days (three months, long enough to pass a 30-day retention
-// twice; about 2,600 deliveries/s, 8 minutes on a busy 2-core machine), 2,000
-// jobs a day across 5 repositories, retention 30 days (0: never prune),
-// synchronous=normal (the soak measures growth, not durability; `full` is
-// the daemon's default and only slower). The full year is
-// `year_soak --days 365` (about four times as long). A "month" is 30 days.
+// Defaults: 90 days (long enough to pass a 30-day retention twice; about 10
+// minutes on this project's shared 2-core machine; the full year,
+// `year_soak --days 365`, takes about four times as long), 2,000 jobs a day
+// across 5 repositories, retention 30 days (0: never prune),
+// synchronous=normal (the soak measures growth, not durability; `full`, the
+// daemon's default, only adds flushes).
 //
 // Each job is one run of transcribe_mac.yml (the routing harness's policy,
 // tests/fakes/routing_harness.h): queued on macmini, then in most cases
