@@ -3,13 +3,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "cli/command.h"
 #include "cli/github_commands.h"
 #include "cli/hooks_cmd.h"
+#include "common/strings.h"
 #include "common/time_format.h"
 #include "handlers/recovery.h"
 #include "policy/policy_loader.h"
@@ -92,6 +98,52 @@ std::string PolicyPath(const server::Config& config) {
   std::error_code ec;
   if (std::filesystem::exists("policy/policy.yaml", ec)) return "policy/policy.yaml";
   return "";
+}
+
+// A mountinfo field with its octal escapes (\040 for a space, ...) undone.
+std::string Unescape(std::string_view field) {
+  std::string out;
+  for (size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size() &&
+        std::isdigit(static_cast<unsigned char>(field[i + 1])) &&
+        std::isdigit(static_cast<unsigned char>(field[i + 2])) &&
+        std::isdigit(static_cast<unsigned char>(field[i + 3]))) {
+      out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 +
+                               (field[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += field[i];
+    }
+  }
+  return out;
+}
+
+// True when `mount_point` is `dir` or one of its ancestors.
+bool Covers(const std::string& mount_point, const std::string& dir) {
+  if (mount_point == "/") return true;
+  return dir == mount_point ||
+         (dir.size() > mount_point.size() && dir.compare(0, mount_point.size(), mount_point) == 0 &&
+          dir[mount_point.size()] == '/');
+}
+
+// The store's directory, absolute and with symlinks resolved as far as it exists.
+std::string StoreDirectory(const std::string& db_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path dir = fs::absolute(fs::path(db_path), ec).parent_path();
+  fs::path resolved = fs::weakly_canonical(dir, ec);
+  return ec ? dir.string() : resolved.string();
+}
+
+// The text of the mountinfo file (RELAYQ_MOUNTINFO, for tests, else
+// /proc/self/mountinfo); nullopt where it cannot be read (not Linux).
+std::optional<std::string> ReadMountinfo() {
+  const char* env = std::getenv("RELAYQ_MOUNTINFO");
+  std::ifstream in(env != nullptr && *env != '\0' ? env : "/proc/self/mountinfo");
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::vector<DoctorCheck> CheckWebhook(github::GitHubClient& client, const server::Config& config,
@@ -224,11 +276,79 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
   return out;
 }
 
+DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& dir) {
+  const std::string name = "store filesystem";
+  struct Mount {
+    std::string point, fstype, source;
+    std::vector<std::string> options;  // per-mount and superblock options together
+  };
+  std::optional<Mount> best;
+  for (const std::string& line : SplitAndTrim(mountinfo, '\n')) {
+    // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS
+    const std::vector<std::string> f = SplitAndTrim(line, ' ');
+    auto dash = std::find(f.begin(), f.end(), "-");
+    if (f.size() < 6 || dash == f.end() || f.end() - dash < 3) continue;
+    Mount m{Unescape(f[4]), dash[1], Unescape(dash[2]), {}};
+    if (!Covers(m.point, dir)) continue;
+    if (best && best->point.size() > m.point.size()) continue;
+    for (const std::string& opts : {f[5], dash + 3 < f.end() ? dash[3] : std::string()}) {
+      for (std::string& o : SplitAndTrim(opts, ',')) m.options.push_back(std::move(o));
+    }
+    best = std::move(m);
+  }
+  if (!best) return Pass(name, "no mount covers " + dir + " in the mount table; not checked");
+  auto has = [&](std::string_view o) {
+    return std::find(best->options.begin(), best->options.end(), o) != best->options.end();
+  };
+  const std::string found =
+      dir + " is on " + best->fstype + " (" + best->source + " at " + best->point + ")";
+  DoctorCheck warn{true, name, "", ""};
+  warn.warn = true;
+  if (best->fstype == "tmpfs" || best->fstype == "ramfs") {
+    warn.detail = found + ": memory, not a disk";
+    warn.hint =
+        "every delivery, job and action is lost at reboot or power loss; put store.path on a disk";
+    return warn;
+  }
+  const std::string& t = best->fstype;
+  if (t == "nfs" || t == "nfs4" || t == "cifs" || t == "smb3" || t == "9p" || t == "fuse.sshfs") {
+    warn.detail = found + ": a network filesystem";
+    warn.hint =
+        "SQLite's WAL needs shared memory and locks on one machine, and a dropped connection can "
+        "lose writes relayq acknowledged; put the store on a local disk";
+    return warn;
+  }
+  if (has("nobarrier") || has("barrier=0")) {
+    warn.detail = found + ", mounted " + (has("nobarrier") ? "nobarrier" : "barrier=0");
+    warn.hint =
+        "without flush barriers the disk may reorder or drop writes relayq committed (and "
+        "acknowledged to GitHub) when power is cut; remount without it, or move the store";
+    return warn;
+  }
+  if (has("data=writeback")) {
+    warn.detail = found + ", mounted data=writeback";
+    warn.hint =
+        "file data is not ordered with the journal: after a power cut the store's files may hold "
+        "stale blocks; mount with data=ordered (the default), or move the store";
+    return warn;
+  }
+  if ((best->fstype == "vfat" || best->fstype == "exfat" || best->fstype == "msdos") &&
+      !has("sync")) {
+    warn.detail = found + ", mounted async (FAT has no journal)";
+    warn.hint =
+        "a power cut during a write can corrupt the filesystem under the store (SD cards and USB "
+        "sticks often come formatted FAT); put the store on ext4 (the Pi's root filesystem), or "
+        "mount with -o sync";
+    return warn;
+  }
+  return Pass(name, found);
+}
+
 std::string FormatCheck(const DoctorCheck& c) {
-  std::string out = (c.ok ? "PASS  " : "FAIL  ") + c.name;
+  std::string out = (!c.ok ? "FAIL  " : c.warn ? "WARN  " : "PASS  ") + c.name;
   if (!c.detail.empty()) out += ": " + c.detail;
   out += "\n";
-  if (!c.ok && !c.hint.empty()) out += "      hint: " + c.hint + "\n";
+  if ((!c.ok || c.warn) && !c.hint.empty()) out += "      hint: " + c.hint + "\n";
   return out;
 }
 
@@ -246,13 +366,16 @@ CommandRun RegisterDoctor(CLI::App& app) {
                   "Repository OWNER/NAME to check (repeatable; default "
                   "github.repositories)");
   return [f]() -> int {
-    int failed = 0, passed = 0;
+    int failed = 0, passed = 0, warnings = 0;
     auto report = [&](const DoctorCheck& c) {
       std::cout << FormatCheck(c) << std::flush;
       (c.ok ? passed : failed)++;
+      warnings += c.ok && c.warn;
     };
     auto finish = [&] {
-      std::cout << "doctor: " << passed << " passed, " << failed << " failed\n";
+      std::cout << "doctor: " << passed << " passed, " << failed << " failed";
+      if (warnings > 0) std::cout << " (" << warnings << " with a warning)";
+      std::cout << "\n";
       return failed == 0 ? 0 : 1;
     };
 
@@ -274,6 +397,9 @@ CommandRun RegisterDoctor(CLI::App& app) {
       report(Pass("webhook secret", std::to_string(config->secrets.size()) + " configured"));
     }
     report(CheckStore(*config));
+    if (auto mountinfo = ReadMountinfo()) {
+      report(CheckStoreFilesystem(*mountinfo, StoreDirectory(config->db_path)));
+    }
 
     std::shared_ptr<const policy::Policy> pol;
     if (std::string path = PolicyPath(*config); path.empty()) {

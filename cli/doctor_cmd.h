@@ -1,9 +1,13 @@
 // `relayq doctor [--config FILE] [--db PATH] [--policy FILE] [--repo R ...]`:
 // checks the whole set-up and prints a pass/fail line for each check, with a
-// hint under each failure. Exit 0 when every check passes, 1 otherwise.
+// hint under each failure or warning. Exit 0 when no check fails (warnings
+// included), 1 otherwise.
 //
 // Checks, in order: the configuration loads; a webhook secret is set; the
-// store is writable; the policy loads; GitHub credentials are configured;
+// store is writable; the store's filesystem is durable (a warning, not a
+// failure, when its mount options are not sync-safe; read from
+// /proc/self/mountinfo, or from the file RELAYQ_MOUNTINFO names, for tests;
+// skipped where neither is readable); the policy loads; GitHub credentials are configured;
 // then for each repository (--repo, else github.repositories): the token can
 // read Actions runs and the self-hosted runners; relayq's webhook exists with
 // events workflow_job and workflow_run, JSON, active, with a secret; its
@@ -28,7 +32,8 @@ struct DoctorCheck {
   bool ok = false;
   std::string name;    // "runners octo/kit: transcribe prefer [macmini]"
   std::string detail;  // what was found
-  std::string hint;    // what to do; set for failures
+  std::string hint;    // what to do; set for failures and warnings
+  bool warn = false;   // ok, but something the operator should know (WARN)
 };
 
 // The runner checks for `repo` against `policy` (pure): per route that
@@ -40,7 +45,22 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
                                                    const std::vector<github::Runner>& runners,
                                                    std::string_view repo);
 
-// "PASS  name: detail" or "FAIL  name: detail\n      hint: ...", '\n'-terminated.
+// The store's filesystem, judged from `mountinfo` (the text of
+// /proc/self/mountinfo) for `dir`, the store's directory as an absolute path
+// with symlinks resolved: the mount whose mount point is the longest prefix
+// of `dir` (the last such line, as a later mount covers an earlier one).
+// A warning (ok, warn set, the hint saying why it matters) when it is tmpfs
+// or ramfs (gone at reboot), mounted with flush barriers off (nobarrier,
+// barrier=0: a power cut can lose or tear committed transactions), ext3/ext4
+// with data=writeback (file data not ordered with the journal), or FAT
+// (vfat, exfat, msdos: SD cards' and USB sticks' default; no journal, so a
+// power cut mid-write can corrupt the filesystem) without the `sync` mount
+// option, or a network filesystem (nfs, nfs4, cifs, smb3, 9p, fuse.sshfs). Otherwise a pass naming the filesystem type and device; ok and
+// not warn with "not checked" when no line covers `dir`.
+DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& dir);
+
+// "PASS  name: detail", "WARN  name: detail\n      hint: ..." or
+// "FAIL  name: detail\n      hint: ...", '\n'-terminated.
 std::string FormatCheck(const DoctorCheck& check);
 
 }  // namespace relayq::cli

@@ -160,6 +160,7 @@ class Services final : public AuditServices {
  public:
   Services(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock)
       : feed_(metrics, std::move(pool), clock) {}
+  void JobsChanged() override { feed_.JobsChanged(); }
 
  private:
   QueueWaitFeed feed_;

@@ -34,6 +34,9 @@ struct AuditApiDeps {
 class AuditServices {
  public:
   virtual ~AuditServices() = default;
+  // The store recorded a job status change: the queue-wait feed looks at the
+  // store soon after (QueueWaitFeed::JobsChanged). Cheap; any thread.
+  virtual void JobsChanged() = 0;
 };
 
 // Adds the routes above to `router` and registers the store, process and

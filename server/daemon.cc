@@ -100,6 +100,7 @@ struct Daemon::Parts {
   std::unique_ptr<handlers::Intake> intake;
   std::unique_ptr<handlers::PolicyHolder> policy;
   std::unique_ptr<handlers::Router> router;
+  std::unique_ptr<JobStatusObserver> routing_hook;  // the router, telling `audit` of job starts
   std::unique_ptr<store::ActionStore> action_store;
   // Stopped by the executor's Stop(): SIGTERM ends the client's waits and
   // requests at once (declared before the client, which unsubscribes).
@@ -184,7 +185,12 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
         "GITHUB_TOKEN or configure a GitHub App)");
   }
   handlers::ActionExecutor* wake_target = d.executor.get();
-  d.store->SetRoutingHook(d.router.get(), [wake_target] {
+  // `audit` is set below, before any delivery can be recorded (the listeners
+  // and recovery start in Start()).
+  d.routing_hook = std::make_unique<JobStatusObserver>(*d.router, [&d] {
+    if (d.audit) d.audit->JobsChanged();
+  });
+  d.store->SetRoutingHook(d.routing_hook.get(), [wake_target] {
     if (wake_target != nullptr) wake_target->Wake();
   });
   Log(LogLevel::kInfo, "policy loaded",

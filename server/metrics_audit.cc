@@ -177,15 +177,39 @@ QueueWaitFeed::QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPoo
                              Clock& clock, std::chrono::milliseconds period)
     : metrics_(metrics),
       pool_(std::move(pool)),
+      period_(period),
       worker_(clock, {.period = period, .run_at_start = false, .threads = 1},
-              [this](PeriodicWorker::Pass&) { Poll(); }) {
-  Poll();  // sets the starting point before any job can start
+              [this](PeriodicWorker::Pass& pass) { RunPass(pass); }) {
+  (void)Poll();  // sets the starting point before any job can start
   worker_.Start();
 }
 
 QueueWaitFeed::~QueueWaitFeed() { worker_.Stop(); }
 
-void QueueWaitFeed::Poll() {
+void QueueWaitFeed::JobsChanged() {
+  if (!changed_.exchange(true)) worker_.Wake();
+}
+
+void QueueWaitFeed::RunPass(PeriodicWorker::Pass& pass) {
+  // No deadline to speak of: the thread sleeps until JobsChanged() wakes it.
+  constexpr std::chrono::milliseconds kUntilWoken = std::chrono::hours(24 * 365);
+  if (idle_) {
+    // Woken by JobsChanged(): look one period from now, so that the change
+    // has committed and a burst of changes shares one look.
+    idle_ = false;
+    pass.next = period_;
+    return;
+  }
+  // Cleared before the look: a change recorded during it wakes us again
+  // (PeriodicWorker keeps a Wake() that arrives during a run).
+  changed_.store(false);
+  // Jobs are starting, or the store was busy: look again after a period.
+  if (Result<size_t> seen = Poll(); !seen.ok() || *seen > 0) return;
+  idle_ = true;
+  pass.next = kUntilWoken;
+}
+
+Result<size_t> QueueWaitFeed::Poll() {
   std::lock_guard poll_lock(poll_mu_);
   std::vector<store::WaitObservation> seen;
   int64_t upto = 0;
@@ -199,7 +223,7 @@ void QueueWaitFeed::Poll() {
     seen = std::move(*w);
     return Status::Ok();
   });
-  if (!s.ok()) return;  // tried again next period from the same point
+  if (!s.ok()) return s;
   last_seq_ = upto;
   for (const auto& w : seen) {
     for (const auto& label : w.labels) {
@@ -210,6 +234,13 @@ void QueueWaitFeed::Poll() {
           ->Observe(static_cast<double>(w.wait_seconds));
     }
   }
+  return seen.size();
+}
+
+std::vector<store::NewAction> JobStatusObserver::OnLifecycleChange(
+    const store::LifecycleChange& change, store::TxnReader& reader) {
+  if (change.job && change.job_status_changed && on_job_status_) on_job_status_();
+  return inner_.OnLifecycleChange(change, reader);
 }
 
 }  // namespace relayq::server

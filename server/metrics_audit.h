@@ -17,8 +17,9 @@
 //   relayq_queue_wait_seconds{label}               each job once, when its wait
 //     becomes known (its first in_progress/completed event is recorded),
 //     counted since this process started. A feed thread follows the
-//     job_events sequence every few seconds (QueueWaitFeed below), because
-//     histograms cannot be created while the registry renders.
+//     job_events sequence (QueueWaitFeed below), because histograms cannot
+//     be created while the registry renders; it looks only after the store
+//     recorded job events, so an idle daemon's feed never wakes.
 // Process:
 //   relayq_process_resident_memory_bytes           from /proc/self/statm
 //   relayq_uptime_seconds                          since the process started
@@ -33,6 +34,7 @@
 // the callbacks they install are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -42,8 +44,10 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/periodic_worker.h"
+#include "common/result.h"
 #include "github/client.h"
 #include "server/reader_pool.h"
+#include "store/store.h"
 
 namespace relayq::server {
 
@@ -55,25 +59,63 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
 // at scrape time. `stats` must stay callable for the registry's lifetime.
 void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::ClientStats()> stats);
 
-// Feeds relayq_queue_wait_seconds from the store: every `period`, observes
-// the waits of jobs that started since the last look. Starts at the store's
-// current end, so a restart does not count old jobs again. Waits on `clock`
-// (a PeriodicWorker); stops (joins) on destruction.
+// Feeds relayq_queue_wait_seconds from the store: observes the waits of
+// jobs that started since the last look. Starts at the store's current end,
+// so a restart does not count old jobs again. Event-driven: one look a
+// `period` after start-up, then one look a `period` after each JobsChanged()
+// (several calls within a period share the look), and one more a period
+// after any look that observed waits (jobs start in bursts); otherwise the
+// thread waits without a deadline, so an idle daemon has no wake-ups from
+// it. Waits
+// on `clock` (a PeriodicWorker); stops (joins) on destruction.
 class QueueWaitFeed {
  public:
   QueueWaitFeed(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> pool, Clock& clock,
                 std::chrono::milliseconds period = std::chrono::seconds(5));
   ~QueueWaitFeed();
 
-  // Runs one pass now (tests, and the feed thread itself).
-  void Poll();
+  // Tells the feed that the store is recording job events (it may call this
+  // before their transaction commits: the look comes a period later). A
+  // change whose commit takes longer than a period is seen at the look after
+  // the next call. Cheap (one atomic exchange), any thread.
+  void JobsChanged();
+
+  // Runs one pass now (tests, and the feed thread itself): how many job
+  // waits it observed, or the store's error (the next look starts from the
+  // same point).
+  Result<size_t> Poll();
 
  private:
+  void RunPass(PeriodicWorker::Pass& pass);
+
   MetricsRegistry& metrics_;
   std::shared_ptr<ReaderPool> pool_;
+  const std::chrono::milliseconds period_;
   std::mutex poll_mu_;     // serializes Poll()
   int64_t last_seq_ = -1;  // guarded by poll_mu_; -1 until the first look
+  // Set by JobsChanged(), cleared by the look that follows; the worker is
+  // woken only when it goes from false to true.
+  std::atomic<bool> changed_{true};
+  bool idle_ = false;      // used by the feed thread only: its last pause had no deadline
   PeriodicWorker worker_;  // last: stopped before the members it uses go away
+};
+
+// The store's RoutingHook as the daemon installs it: hands each change to
+// `inner` (the router) and returns its actions, and calls `on_job_status`
+// when a job's status changed (so QueueWaitFeed::JobsChanged() learns of
+// job starts from the writer, inside the transaction, without polling).
+// Thread safety: as `inner`; `on_job_status` must be quick and thread-safe.
+class JobStatusObserver final : public store::RoutingHook {
+ public:
+  JobStatusObserver(store::RoutingHook& inner, std::function<void()> on_job_status)
+      : inner_(inner), on_job_status_(std::move(on_job_status)) {}
+
+  std::vector<store::NewAction> OnLifecycleChange(const store::LifecycleChange& change,
+                                                  store::TxnReader& reader) override;
+
+ private:
+  store::RoutingHook& inner_;
+  const std::function<void()> on_job_status_;
 };
 
 }  // namespace relayq::server

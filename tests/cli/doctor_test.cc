@@ -1,4 +1,5 @@
-// doctor's runner and constraint checks against a policy (pure).
+// doctor's pure checks: runners and constraints against a policy, and the
+// store's filesystem from a mount table.
 #include <gtest/gtest.h>
 
 #include "cli/doctor_cmd.h"
@@ -103,6 +104,80 @@ TEST(FormatCheckTest, HintOnlyOnFailure) {
             "PASS  store writable: relayq.db\n");
   EXPECT_EQ(FormatCheck({false, "webhook secret", "none configured", "set it"}),
             "FAIL  webhook secret: none configured\n      hint: set it\n");
+}
+
+TEST(FormatCheckTest, WarningShowsItsHint) {
+  DoctorCheck c{true, "store filesystem", "on tmpfs", "put it on a disk"};
+  c.warn = true;
+  EXPECT_EQ(FormatCheck(c), "WARN  store filesystem: on tmpfs\n      hint: put it on a disk\n");
+}
+
+// A mount table: / on ext4, /srv/relayq on `fstype` with `options` (the
+// per-mount options) and `super` (the superblock's), /srv/relayq/sub on tmpfs.
+std::string Mountinfo(const std::string& fstype, const std::string& options,
+                      const std::string& super) {
+  return "22 1 179:2 / / rw,relatime shared:1 - ext4 /dev/mmcblk0p2 rw\n"
+         "30 22 0:25 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+         "40 22 8:1 / /srv/relayq " +
+         options + " shared:20 - " + fstype + " /dev/sda1 " + super +
+         "\n"
+         "41 40 0:30 / /srv/relayq/sub rw,relatime - tmpfs tmpfs rw,size=1024k\n";
+}
+
+TEST(CheckStoreFilesystemTest, JudgesTheMountUnderTheStore) {
+  struct Case {
+    const char* fstype;
+    const char* options;
+    const char* super;
+    bool warn;
+    const char* says;  // in the detail
+  } cases[] = {
+      {"ext4", "rw,noatime", "rw,errors=remount-ro", false, "on ext4 (/dev/sda1 at /srv/relayq)"},
+      {"ext4", "rw,noatime", "rw,nobarrier", true, "mounted nobarrier"},
+      {"ext4", "rw,noatime", "rw,barrier=0", true, "mounted barrier=0"},
+      {"xfs", "rw,nobarrier", "rw", true, "mounted nobarrier"},
+      {"ext4", "rw", "rw,data=writeback", true, "mounted data=writeback"},
+      {"ext4", "rw", "rw,data=ordered", false, "on ext4"},
+      {"vfat", "rw,relatime", "rw,fmask=0022,errors=remount-ro", true, "FAT has no journal"},
+      {"exfat", "rw", "rw", true, "FAT has no journal"},
+      {"vfat", "rw,sync,relatime", "rw", false, "on vfat"},
+      {"tmpfs", "rw", "rw,size=100m", true, "memory, not a disk"},
+      {"nfs4", "rw,relatime", "rw,vers=4.2", true, "a network filesystem"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.fstype) + " " + c.options + " " + c.super);
+    DoctorCheck check =
+        CheckStoreFilesystem(Mountinfo(c.fstype, c.options, c.super), "/srv/relayq/data");
+    EXPECT_TRUE(check.ok);
+    EXPECT_EQ(check.warn, c.warn);
+    EXPECT_NE(check.detail.find(c.says), std::string::npos) << check.detail;
+    EXPECT_EQ(check.hint.empty(), !c.warn);
+  }
+}
+
+TEST(CheckStoreFilesystemTest, TheLongestCoveringMountPointWins) {
+  const std::string table = Mountinfo("ext4", "rw", "rw");
+  EXPECT_TRUE(CheckStoreFilesystem(table, "/srv/relayq/sub").warn);      // the tmpfs
+  EXPECT_FALSE(CheckStoreFilesystem(table, "/srv/relayq/subdir").warn);  // not under it
+  EXPECT_NE(CheckStoreFilesystem(table, "/home/pi").detail.find("/dev/mmcblk0p2"),
+            std::string::npos);
+}
+
+TEST(CheckStoreFilesystemTest, ALaterMountOverAnEarlierOneWins) {
+  const std::string table =
+      "22 1 179:2 / / rw - ext4 /dev/root rw\n"
+      "50 22 0:40 / /var/lib/relayq rw - ext4 /dev/sda1 rw\n"
+      "51 50 0:41 / /var/lib/relayq rw - tmpfs tmpfs rw\n";
+  EXPECT_TRUE(CheckStoreFilesystem(table, "/var/lib/relayq").warn);
+}
+
+TEST(CheckStoreFilesystemTest, EscapedMountPointsAndUncoveredPaths) {
+  const std::string table = "40 22 8:1 / /media/pi/SD\\040CARD rw - vfat /dev/sdb1 rw\n";
+  EXPECT_TRUE(CheckStoreFilesystem(table, "/media/pi/SD CARD/relayq").warn);
+  DoctorCheck none = CheckStoreFilesystem(table, "/srv");
+  EXPECT_TRUE(none.ok);
+  EXPECT_FALSE(none.warn);
+  EXPECT_NE(none.detail.find("not checked"), std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -397,6 +398,28 @@ TEST_F(DoctorTest, ForbiddenTokenGetsAScopesHint) {
   EXPECT_NE(r.out.find("FAIL  runners access octo/kit"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"Actions: read and write\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"Webhooks: read and write\""), std::string::npos);
+}
+
+TEST_F(DoctorTest, WarnsWithoutFailingWhenTheStoreSitsOnFat) {
+  github_->AddRunner({.repo = kRepo,
+                      .name = "mini",
+                      .labels = {"self-hosted", "macmini", "audio", "ffmpeg", "heavy"}});
+  // The store (relayq.db in the working directory) on an SD card's FAT.
+  const std::string here = std::filesystem::canonical(dir_.path()).string();
+  std::ofstream(dir_.File("mountinfo"))
+      << "22 1 179:2 / / rw,relatime shared:1 - ext4 /dev/mmcblk0p2 rw\n"
+      << "40 22 179:1 / " << here << " rw,relatime shared:2 - vfat /dev/mmcblk0p1 rw,fmask=0022\n";
+  auto env = GitHubEnv();
+  env["RELAYQ_MOUNTINFO"] = dir_.File("mountinfo");
+  auto r = RunRelayq(dir_.path(), {"doctor", "--repo", kRepo, "--policy", dir_.File("policy.yaml")},
+                     env);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;  // a warning is not a failure
+  EXPECT_NE(r.out.find("WARN  store filesystem: " + here + " is on vfat (/dev/mmcblk0p1 at " +
+                       here + "), mounted async (FAT has no journal)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("hint: a power cut during a write can corrupt"), std::string::npos);
+  EXPECT_NE(r.out.find(" 0 failed (1 with a warning)"), std::string::npos) << r.out;
 }
 
 TEST_F(DoctorTest, NoCredentialsFailsAndSaysWhatToSet) {

@@ -1,5 +1,6 @@
-// QueueWaitFeed driven by the fake clock: it looks at the store once per
-// period and counts each started job's wait once; no test sleeps or polls.
+// QueueWaitFeed driven by the fake clock: it looks at the store a period
+// after start-up and after each JobsChanged(), and counts each started job's
+// wait once; no test sleeps or polls.
 #include "server/metrics_audit.h"
 
 #include <gtest/gtest.h>
@@ -80,6 +81,26 @@ TEST_F(QueueWaitFeedTest, CountsEachStartedJobOnceAfterThePeriod) {
   clock_.Advance(kPeriod);
   ASSERT_TRUE(clock_.AwaitWaitsBegun(3));
   EXPECT_TRUE(Shows("relayq_queue_wait_seconds_count{label=\"rpi4\"} 1"));  // not again
+}
+
+TEST_F(QueueWaitFeedTest, LooksAgainOnlyAfterJobsChanged) {
+  QueueWaitFeed feed(metrics_, pool_, clock_, kPeriod);
+  ASSERT_TRUE(clock_.AwaitWaitsBegun(1));
+  clock_.Advance(kPeriod);  // the look after start-up finds nothing
+  ASSERT_TRUE(clock_.AwaitWaitsBegun(2));
+  JobEvent(3, "queued", seconds(0));
+  JobEvent(3, "in_progress", seconds(30));
+  clock_.Advance(kPeriod * 100);  // idle: the feed waits to be told
+  EXPECT_FALSE(Shows("relayq_queue_wait_seconds_count{label=\"rpi4\"}"));
+  feed.JobsChanged();
+  feed.JobsChanged();  // a burst shares one look
+  ASSERT_TRUE(clock_.AwaitWaitsBegun(3));
+  clock_.Advance(kPeriod - milliseconds(1));
+  EXPECT_FALSE(Shows("relayq_queue_wait_seconds_count{label=\"rpi4\"}"));
+  clock_.Advance(milliseconds(1));
+  ASSERT_TRUE(clock_.AwaitWaitsBegun(4));
+  EXPECT_TRUE(Shows("relayq_queue_wait_seconds_count{label=\"rpi4\"} 1"));
+  EXPECT_TRUE(Shows("relayq_queue_wait_seconds_bucket{label=\"rpi4\",le=\"30\"} 1"));
 }
 
 }  // namespace
