@@ -297,13 +297,6 @@ CommandRun RegisterHooks(CLI::App& app) {
                     "Accept a loopback or private-network URL (GitHub Enterprise Server on the "
                     "same network)");
 
-  CLI::App* remove = hooks->add_subcommand("remove", "Delete relayq's webhook from the repository");
-  AddCommonFlags(remove, f->common, /*with_db=*/false);
-  remove->add_option("--repo", f->repo, kRepoHelp);
-  remove->add_option("--url", f->url,
-                     "URL of the hook to delete (default github.hook_url, else the one hook "
-                     "sending workflow_job)");
-
   CLI::App* list = hooks->add_subcommand("list", "Show the repository's webhooks");
   AddCommonFlags(list, f->common, /*with_db=*/false);
   list->add_option("--repo", f->repo, kRepoHelp);
@@ -321,6 +314,13 @@ CommandRun RegisterHooks(CLI::App& app) {
   recover->add_option("--stale-after", f->recover.stale_after,
                       "Check jobs unchanged this long against GitHub (default "
                       "recovery.stale_after, 5m)");
+
+  CLI::App* remove = hooks->add_subcommand("remove", "Delete relayq's webhook from the repository");
+  AddCommonFlags(remove, f->common, /*with_db=*/false);
+  remove->add_option("--repo", f->repo, kRepoHelp);
+  remove->add_option("--url", f->url,
+                     "URL of the hook to delete (default github.hook_url, else the one hook "
+                     "sending workflow_job)");
 
   return [f, install, remove, list, recover]() -> int {
     auto config = LoadCommandConfig(f->common);

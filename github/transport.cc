@@ -251,10 +251,10 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
       Count(&ClientStats::network_errors);
       last_code = Status::Code::kUnavailable;
       const std::string where = base_.host + ":" + std::to_string(base_.port);
-      last_msg = Describe(call) + ": " +
+      last_msg = Describe(call) + ": network error: " +
                  (error == httplib::Error::Connection
                       ? ConnectFailure()
-                      : "network error talking to " + where + ": " + httplib::to_string(error));
+                      : "talking to " + where + ": " + httplib::to_string(error));
       if (!idempotent && error != httplib::Error::Connection) {
         return Status::OutcomeUnknown(last_msg + " (sent once, not resent: GitHub may have acted)");
       }
