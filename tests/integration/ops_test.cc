@@ -33,19 +33,19 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// Each test gets its own fake GitHub API (started in SetUp).
 class OpsTest : public IntegrationTest {
  protected:
   void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
+    auto started = FakeGitHubServer::Start();
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    github_ = std::move(started).value();
   }
 
-  // The environment of a shell with the token exported.
+  // The environment of a shell with the token exported (and the fake's URL).
   std::map<std::string, std::string> GitHubEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = kToken;
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
+    std::map<std::string, std::string> env = Env();
+    env.insert({{"GITHUB_TOKEN", kToken}, {"RELAYQ_GITHUB_API_URL", github_->url()}});
     return env;
   }
 
