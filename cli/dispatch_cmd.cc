@@ -154,17 +154,21 @@ CommandRun RegisterDispatch(CLI::App& app) {
   AddCommonFlags(cmd, f->common, /*with_db=*/true);
   cmd->add_option("WORKFLOW", f->workflow, "Workflow file, e.g. transcribe_mac.yml")->required();
   cmd->add_option("INPUTS", f->pairs, "Inputs as key=value");
-  cmd->add_option("--repo", f->repo, "OWNER/NAME")->required();
+  cmd->add_option("--repo", f->repo, "OWNER/NAME (default: github.repositories when it names one)");
   cmd->add_option("--ref", f->ref, "Branch or tag to run on (default main)");
   cmd->add_flag("--no-size-probe", f->no_size_probe,
                 "Do not learn size_mb from a HEAD request to the url input");
   return [f] {
-    if (f->repo.find('/') == std::string::npos) {
-      std::cerr << "relayq: --repo must be OWNER/NAME\n";
-      return 2;
-    }
     auto config = LoadCommandConfig(f->common);
     if (!config.ok()) return FailWith(config.status());
+    if (f->repo.empty() && config->github_repositories.size() == 1) {
+      f->repo = config->github_repositories.front();
+    }
+    if (f->repo.find('/') == std::string::npos) {
+      std::cerr << "relayq: --repo must be OWNER/NAME (it defaults to github.repositories when "
+                   "that names one)\n";
+      return 2;
+    }
     return RunDispatch(*config, f->workflow, f->pairs, f->repo, f->ref, !f->no_size_probe);
   };
 }

@@ -379,16 +379,30 @@ CommandRun RegisterDoctor(CLI::App& app) {
       return failed == 0 ? 0 : 1;
     };
 
-    auto config = LoadCommandConfig(f->common, [&](server::Config& c) {
-      if (!f->policy.empty()) c.policy_path = f->policy;
-    });
+    ConfigSources sources;
+    auto config = LoadCommandConfig(
+        f->common,
+        [&](server::Config& c) {
+          if (!f->policy.empty()) c.policy_path = f->policy;
+        },
+        &sources);
     if (!config.ok()) {
       report(Fail("config", config.status().message(),
                   "fix the file at the line shown; every key is documented in the README"));
       return finish();
     }
-    report(Pass("config", config->config_path.empty() ? "no file; defaults and environment"
-                                                      : "loaded " + config->config_path));
+    report(Pass("config", sources.config_file.empty()
+                              ? std::string("none: built-in defaults")
+                              : sources.config_file + " (from " + sources.chosen_by + ")"));
+    if (!sources.env_file.empty()) {
+      report(Pass("env file", sources.env_file + " (for variables the environment does not set)"));
+    } else if (!sources.env_problem.empty() &&
+               (!config->github_token.empty() || !config->github_app_id.empty())) {
+      report(Pass("env file", "not read: " + sources.env_problem));
+    } else if (!sources.env_problem.empty()) {
+      report(Fail("env file", sources.env_problem,
+                  "run relayq as root, or export GITHUB_TOKEN and the secrets yourself"));
+    }
     if (config->secrets.empty()) {
       report(Fail("webhook secret", "none configured",
                   "set RELAYQ_WEBHOOK_SECRET or webhook.secret_file (relayq serve generates "
@@ -413,7 +427,7 @@ CommandRun RegisterDoctor(CLI::App& app) {
                                 std::to_string(pol->chains.size()) + " chains"));
     }
 
-    auto client = server::MakeGitHubClient(*config, Clock::Real());
+    auto client = MakeCliGitHubClient(*config, Clock::Real());
     if (!client.ok()) {
       report(Fail("github credentials", client.status().message(),
                   "set GITHUB_TOKEN (a fine-grained token with Actions: read and write, Webhooks: "

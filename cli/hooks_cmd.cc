@@ -1,5 +1,7 @@
 #include "cli/hooks_cmd.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -9,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/github_commands.h"
+#include "common/strings.h"
 #include "common/time_format.h"
 #include "handlers/recovery.h"
 #include "server/github_setup.h"
@@ -37,6 +40,56 @@ std::vector<std::string> HookDifferences(const github::Hook& hook, const github:
   return diff;
 }
 
+std::string UnreachableHostReason(std::string_view url) {
+  size_t start = url.find("://");
+  start = start == std::string_view::npos ? 0 : start + 3;
+  std::string_view rest = url.substr(start);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  std::string host;
+  if (!rest.empty() && rest.front() == '[') {
+    host = std::string(rest.substr(1, rest.find(']') - 1));
+  } else {
+    host = std::string(rest.substr(0, rest.find(':')));
+  }
+  host = ToLower(host);
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  auto ends_with = [&](std::string_view suffix) {
+    return host.size() >= suffix.size() &&
+           host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (host.empty()) return "the URL has no host";
+  if (host == "localhost" || ends_with(".localhost")) return host + " is this machine";
+  if (ends_with(".local")) return host + " is a local-network (mDNS) name";
+  if (ends_with(".internal") || ends_with(".lan") || ends_with(".home.arpa"))
+    return host + " is a private-network name";
+  unsigned char a[16];
+  if (inet_pton(AF_INET, host.c_str(), a) == 1) {
+    if (a[0] == 127) return host + " is a loopback address";
+    if (a[0] == 0) return host + " is not a routable address";
+    if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168))
+      return host + " is a private (RFC 1918) address";
+    if (a[0] == 169 && a[1] == 254) return host + " is a link-local address";
+    if (a[0] == 100 && (a[1] & 0xc0) == 64)
+      return host + " is a shared (CGNAT/Tailscale) address, reachable only inside the tailnet";
+    return "";
+  }
+  if (inet_pton(AF_INET6, host.c_str(), a) == 1) {
+    static const unsigned char kZero[16] = {};
+    if (std::equal(a, a + 15, kZero) && (a[15] == 0 || a[15] == 1))
+      return host + " is a loopback or unspecified address";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return host + " is a link-local address";
+    if ((a[0] & 0xfe) == 0xfc) return host + " is a unique-local (private) address";
+    const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::equal(a, a + 12, kMapped)) {
+      char v4[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, a + 12, v4, sizeof v4);
+      return UnreachableHostReason(std::string("http://") + v4);
+    }
+  }
+  return "";
+}
+
 namespace {
 
 std::string Join(const std::vector<std::string>& items, std::string_view sep) {
@@ -49,7 +102,7 @@ std::string Join(const std::vector<std::string>& items, std::string_view sep) {
 }
 
 int RunInstall(const server::Config& config, const std::string& repo, const std::string& url,
-               bool force) {
+               bool force, bool allow_private) {
   if (config.secrets.empty()) {
     return FailWith(Status::InvalidArgument(
         "no webhook secret configured: set RELAYQ_WEBHOOK_SECRET or webhook.secret_file "
@@ -58,7 +111,14 @@ int RunInstall(const server::Config& config, const std::string& repo, const std:
   if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
     return FailWith(Status::InvalidArgument("--url must be an http(s) URL, got '" + url + "'"));
   }
-  auto client = server::MakeGitHubClient(config, Clock::Real());
+  if (std::string why = UnreachableHostReason(url); !why.empty() && !allow_private) {
+    return FailWith(Status::InvalidArgument(
+        "GitHub cannot reach " + url + ": " + why +
+        ". Expose relayq's public listener with deploy/funnel.sh (a Tailscale funnel) and pass "
+        "its https://HOST.TAILNET.ts.net/webhook URL; for a GitHub Enterprise Server on the same "
+        "network add --allow-private-url"));
+  }
+  auto client = MakeCliGitHubClient(config, Clock::Real());
   if (!client.ok()) return FailWith(client.status());
   auto hooks = (*client)->ListHooks(repo);
   if (!hooks.ok()) return FailWith(hooks.status());
@@ -88,8 +148,20 @@ int RunInstall(const server::Config& config, const std::string& repo, const std:
   return 0;
 }
 
+int RunRemove(const server::Config& config, const std::string& repo, const std::string& url) {
+  auto client = MakeCliGitHubClient(config, Clock::Real());
+  if (!client.ok()) return FailWith(client.status());
+  auto hooks = (*client)->ListHooks(repo);
+  if (!hooks.ok()) return FailWith(hooks.status());
+  auto hook = handlers::SelectRelayqHook(*hooks, url);
+  if (!hook.ok()) return FailWith(hook.status().WithContext(repo));
+  if (Status s = (*client)->DeleteHook(repo, hook->id); !s.ok()) return FailWith(s);
+  std::cout << "removed hook " << hook->id << " from " << repo << ": " << hook->url << "\n";
+  return 0;
+}
+
 int RunList(const server::Config& config, const std::string& repo, const std::string& format) {
-  auto client = server::MakeGitHubClient(config, Clock::Real());
+  auto client = MakeCliGitHubClient(config, Clock::Real());
   if (!client.ok()) return FailWith(client.status());
   auto hooks = (*client)->ListHooks(repo);
   if (!hooks.ok()) return FailWith(hooks.status());
@@ -178,7 +250,7 @@ int RunRecover(const server::Config& config, const std::string& repo, const Reco
         Status::NotFound("no store at " + o.db_path + " (pass --db or set store.path)"));
   }
 
-  auto client = server::MakeGitHubClient(config, clock);
+  auto client = MakeCliGitHubClient(config, clock);
   if (!client.ok()) return FailWith(client.status());
   store::StoreOptions so;
   so.path = config.db_path;
@@ -204,31 +276,36 @@ CommandRun RegisterHooks(CLI::App& app) {
   struct Flags {
     CommonFlags common;
     std::string repo, url, format = "table";
-    bool force = false;
+    bool force = false, allow_private = false;
     RecoverFlags recover;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* hooks = app.add_subcommand("hooks", "Install, show and recover the repository webhook");
   hooks->require_subcommand(1);
+  const char* kRepoHelp = "Repository OWNER/NAME (default: github.repositories when it names one)";
 
   CLI::App* install =
       hooks->add_subcommand("install", "Create or update relayq's webhook (idempotent)");
   AddCommonFlags(install, f->common, /*with_db=*/true);
-  install->add_option("--repo", f->repo, "Repository OWNER/NAME")->required();
-  install->add_option("--url", f->url, "Public webhook URL, e.g. https://host.ts.net/webhook")
-      ->required();
+  install->add_option("--repo", f->repo, kRepoHelp);
+  install->add_option("--url", f->url,
+                      "Public webhook URL, e.g. https://host.ts.net/webhook (default "
+                      "github.hook_url)");
   install->add_flag("--force", f->force,
                     "Update even when nothing visible differs (pushes a rotated secret)");
+  install->add_flag("--allow-private-url", f->allow_private,
+                    "Accept a loopback or private-network URL (GitHub Enterprise Server on the "
+                    "same network)");
 
   CLI::App* list = hooks->add_subcommand("list", "Show the repository's webhooks");
   AddCommonFlags(list, f->common, /*with_db=*/false);
-  list->add_option("--repo", f->repo, "Repository OWNER/NAME")->required();
+  list->add_option("--repo", f->repo, kRepoHelp);
   list->add_option("--format", f->format, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   CLI::App* recover = hooks->add_subcommand(
       "recover", "Ask GitHub to redeliver what relayq missed; reconcile stale jobs");
   AddCommonFlags(recover, f->common, /*with_db=*/true);
-  recover->add_option("--repo", f->repo, "Repository OWNER/NAME")->required();
+  recover->add_option("--repo", f->repo, kRepoHelp);
   recover->add_option("--since", f->recover.since,
                       "RFC 3339 time or duration back from now (default 24h)");
   recover->add_option("--url", f->recover.url,
@@ -238,14 +315,29 @@ CommandRun RegisterHooks(CLI::App& app) {
                       "Check jobs unchanged this long against GitHub (default "
                       "recovery.stale_after, 5m)");
 
-  return [f, install, list, recover]() -> int {
-    if (Status s = ValidateRepository(f->repo); !s.ok()) {
+  CLI::App* remove = hooks->add_subcommand("remove", "Delete relayq's webhook from the repository");
+  AddCommonFlags(remove, f->common, /*with_db=*/false);
+  remove->add_option("--repo", f->repo, kRepoHelp);
+  remove->add_option("--url", f->url,
+                     "URL of the hook to delete (default github.hook_url, else the one hook "
+                     "sending workflow_job)");
+
+  return [f, install, remove, list, recover]() -> int {
+    auto config = LoadCommandConfig(f->common);
+    if (!config.ok()) return FailWith(config.status());
+    if (Status s = DefaultRepository(*config, f->repo); !s.ok()) {
       std::cerr << "relayq: " << s.message() << "\n";
       return 2;
     }
-    auto config = LoadCommandConfig(f->common);
-    if (!config.ok()) return FailWith(config.status());
-    if (install->parsed()) return RunInstall(*config, f->repo, f->url, f->force);
+    std::string url = f->url.empty() ? config->github_hook_url : f->url;
+    if (install->parsed()) {
+      if (url.empty()) {
+        std::cerr << "relayq: --url is required (or set github.hook_url in the config)\n";
+        return 2;
+      }
+      return RunInstall(*config, f->repo, url, f->force, f->allow_private);
+    }
+    if (remove->parsed()) return RunRemove(*config, f->repo, url);
     if (list->parsed()) return RunList(*config, f->repo, f->format);
     if (recover->parsed()) return RunRecover(*config, f->repo, f->recover);
     return 2;

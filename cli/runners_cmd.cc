@@ -42,16 +42,17 @@ CommandRun RegisterRunners(CLI::App& app) {
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand("runners", "List self-hosted runners: labels, online, busy");
   AddCommonFlags(cmd, f->common, /*with_db=*/false);
-  cmd->add_option("--repo", f->repo, "Repository OWNER/NAME")->required();
+  cmd->add_option("--repo", f->repo,
+                  "Repository OWNER/NAME (default: github.repositories when it names one)");
   cmd->add_option("--format", f->format, "table or json")->check(CLI::IsMember({"table", "json"}));
   return [f]() -> int {
-    if (Status s = ValidateRepository(f->repo); !s.ok()) {
+    auto config = LoadCommandConfig(f->common);
+    if (!config.ok()) return FailWith(config.status());
+    if (Status s = DefaultRepository(*config, f->repo); !s.ok()) {
       std::cerr << "relayq: " << s.message() << "\n";
       return 2;
     }
-    auto config = LoadCommandConfig(f->common);
-    if (!config.ok()) return FailWith(config.status());
-    auto client = server::MakeGitHubClient(*config, Clock::Real());
+    auto client = MakeCliGitHubClient(*config, Clock::Real());
     if (!client.ok()) return FailWith(client.status());
     auto runners = (*client)->ListRunners(f->repo);
     if (!runners.ok()) return FailWith(runners.status());

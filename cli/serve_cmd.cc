@@ -1,5 +1,9 @@
-// `relayq serve`: runs the daemon (server/daemon.h) until SIGTERM or SIGINT;
-// SIGHUP reloads the policy.
+// `relayq serve`: runs the daemon (server/daemon.h) until SIGTERM or SIGINT.
+// SIGHUP reads the configuration again the way start-up did (same file,
+// flags and environment) and hands it to Daemon::Reload: webhook.allow, the
+// webhook secrets and the policy take effect; other changed keys are logged
+// as needing a restart; a configuration or policy that does not load is
+// logged and the running one stays.
 //
 // On a stop signal the daemon stops accepting, lets in-flight deliveries
 // finish, closes the store cleanly and the command returns 0. Start-up
@@ -10,6 +14,7 @@
 // Thread safety: runs on the main thread, which takes the signals.
 #include <signal.h>
 
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -22,7 +27,7 @@
 namespace relayq::cli {
 namespace {
 
-int RunServe(server::Config config) {
+int RunServe(server::Config config, const std::function<Result<server::Config>()>& reload) {
   // Signals are taken by sigwait() on this thread; block them before any
   // other thread exists so every thread inherits the mask.
   sigset_t signals;
@@ -48,8 +53,14 @@ int RunServe(server::Config config) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      auto fresh = reload();
+      if (!fresh.ok()) {
+        Log(LogLevel::kError, "SIGHUP: configuration refused, the running one stays in force",
+            {{"error", fresh.status().message()}});
+        continue;
+      }
       // A refused policy is logged by Reload(); the previous one stays.
-      (void)(*daemon)->Reload();
+      (void)(*daemon)->Reload(*fresh);
       continue;
     }
     Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -76,14 +87,17 @@ CommandRun RegisterServe(CLI::App& app) {
   cmd->add_option("--log-format", f->log_format, "text or json")
       ->check(CLI::IsMember({"text", "json"}));
   return [f] {
-    auto config = LoadCommandConfig(f->common, [&](server::Config& c) {
-      if (!f->listen.empty()) c.listen = f->listen;
-      if (!f->admin_listen.empty()) c.admin_listen = f->admin_listen;
-      if (!f->policy.empty()) c.policy_path = f->policy;
-      if (!f->log_format.empty()) c.log_format = f->log_format;
-    });
+    auto load = [f]() {
+      return LoadCommandConfig(f->common, [&](server::Config& c) {
+        if (!f->listen.empty()) c.listen = f->listen;
+        if (!f->admin_listen.empty()) c.admin_listen = f->admin_listen;
+        if (!f->policy.empty()) c.policy_path = f->policy;
+        if (!f->log_format.empty()) c.log_format = f->log_format;
+      });
+    };
+    auto config = load();
     if (!config.ok()) return FailWith(config.status());
-    return RunServe(std::move(*config));
+    return RunServe(std::move(*config), load);
   };
 }
 

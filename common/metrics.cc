@@ -69,6 +69,16 @@ void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
   f.gauges.push_back(std::move(read));
 }
 
+void MetricsRegistry::AddCounterReader(
+    const std::string& name, const std::string& help,
+    std::function<std::vector<std::pair<MetricLabels, double>>()> read) {
+  std::lock_guard lock(mu_);
+  Family& f = families_[name];
+  f.type = "counter";
+  f.help = help;
+  f.gauges.push_back(std::move(read));
+}
+
 namespace {
 
 std::string EscapeLabel(const std::string& v) {

@@ -2,7 +2,8 @@
 //
 // Counters and histograms are created once (at component construction) and
 // then updated lock-free from any thread; the returned pointers stay valid for
-// the registry's lifetime. Gauges are callbacks read at render time. A metric
+// the registry's lifetime. Gauges (and counters kept elsewhere) are callbacks
+// read at render time. A metric
 // name with different label values is one family. Thread-safe.
 #pragma once
 
@@ -54,6 +55,12 @@ class MetricsRegistry {
   // `read` is called at render time, from the rendering thread.
   void AddGauge(const std::string& name, const std::string& help,
                 std::function<std::vector<std::pair<MetricLabels, double>>()> read);
+  // As AddGauge, for a value that only grows (kept elsewhere, e.g. a
+  // client's own counts, or /proc): rendered with `# TYPE counter`. The name
+  // must end in _total (Prometheus naming), except for process_ metrics
+  // whose standard names say otherwise.
+  void AddCounterReader(const std::string& name, const std::string& help,
+                        std::function<std::vector<std::pair<MetricLabels, double>>()> read);
 
   // The whole registry in Prometheus text exposition format 0.0.4.
   std::string RenderPrometheus() const;

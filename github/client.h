@@ -94,6 +94,8 @@ class GitHubClient {
   virtual Result<Hook> CreateHook(std::string_view repo, const HookSpec& spec) = 0;
   // Replaces URL, secret, events, content type and active flag of hook `hook_id`.
   virtual Result<Hook> UpdateHook(std::string_view repo, int64_t hook_id, const HookSpec& spec) = 0;
+  // Deletes webhook `hook_id` (NotFound when it is not there).
+  virtual Status DeleteHook(std::string_view repo, int64_t hook_id) = 0;
 
   // One page (at most `per_page`, 1..100) of the hook's deliveries, newest
   // first, starting at `cursor` (empty for the first page; then the previous

@@ -66,6 +66,13 @@ struct ClientOptions {
   // Source of uniform numbers in [0, 1) for jitter. Empty: a PRNG seeded from
   // std::random_device. Tests inject a constant to make waits predictable.
   std::function<double()> random;
+
+  // Called (from the calling thread) before each wait to retry a call,
+  // with one line such as "GitHub GET /repos/o/r/hooks: cannot connect to
+  // api.github.com:443: Connection refused; retrying in 1.4s (attempt 2 of
+  // 5)". Never carries a credential. The CLI prints it to stderr; empty:
+  // nothing.
+  std::function<void(const std::string&)> on_retry;
 };
 
 }  // namespace relayq::github

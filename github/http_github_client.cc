@@ -202,6 +202,13 @@ class HttpGitHubClientImpl final : public GitHubClient {
     return WriteHook(repo, "PATCH", "/hooks/" + std::to_string(hook_id), spec, false);
   }
 
+  Status DeleteHook(std::string_view repo, int64_t hook_id) override {
+    RELAYQ_ASSIGN_OR_RETURN(std::string base, RepoPath(repo));
+    Call call{"DELETE", base + "/hooks/" + std::to_string(hook_id), "", AuthMode::kDefault,
+              std::string(repo)};
+    return transport_.SendOk(call).status();
+  }
+
   Result<DeliveryPage> ListHookDeliveries(std::string_view repo, int64_t hook_id, int per_page,
                                           std::string_view cursor) override {
     RELAYQ_ASSIGN_OR_RETURN(std::string base, RepoPath(repo));

@@ -1,6 +1,15 @@
 #include "github/transport.h"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "common/strings.h"
@@ -12,6 +21,49 @@ namespace relayq::github {
 namespace {
 
 using std::chrono::milliseconds;
+
+// Why a TCP connection to host:port fails now: one non-blocking connect per
+// resolved address within `timeout`, the last failure's reason.
+std::string ProbeConnect(const std::string& host, int port, milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return std::string("cannot resolve the name: ") + ::gai_strerror(rc);
+  }
+  std::string reason = "no address";
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      reason = std::strerror(errno);
+      continue;
+    }
+    int err = 0;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+        socklen_t len = sizeof err;
+        if (ready == 0) {
+          err = ETIMEDOUT;
+        } else if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+          err = errno;
+        }
+      }
+    }
+    ::close(fd);
+    if (err == 0) {
+      reason = "connected on a second try (the first failed)";
+      break;
+    }
+    reason = err == ETIMEDOUT ? std::string("timed out") : std::string(std::strerror(err));
+  }
+  ::freeaddrinfo(found);
+  return reason;
+}
 
 bool IsWrite(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
@@ -198,12 +250,20 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
     if (!answer) {
       Count(&ClientStats::network_errors);
       last_code = Status::Code::kUnavailable;
-      last_msg = Describe(call) + ": network error: " + httplib::to_string(error);
+      const std::string where = base_.host + ":" + std::to_string(base_.port);
+      last_msg = Describe(call) + ": network error: " +
+                 (error == httplib::Error::Connection
+                      ? ConnectFailure()
+                      : "talking to " + where + ": " + httplib::to_string(error));
       if (!idempotent && error != httplib::Error::Connection) {
         return Status::OutcomeUnknown(last_msg + " (sent once, not resent: GitHub may have acted)");
       }
       if (sleeper_.Stopping()) return Stopping(call);
-      if (attempt < attempts) sleeper_.SleepFor(Backoff(attempt));
+      if (attempt < attempts) {
+        milliseconds wait = Backoff(attempt);
+        ReportRetry(last_msg, wait, attempt + 1, attempts);
+        sleeper_.SleepFor(wait);
+      }
       continue;
     }
     Observe(*answer);
@@ -225,7 +285,10 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
         return Status::RateLimited(last_msg + " (next request allowed in " +
                                    std::to_string(wait.count() / 1000) + " s; not waiting)");
       }
-      if (attempt < attempts) BlockUntil(clock_.Monotonic() + wait);
+      if (attempt < attempts) {
+        ReportRetry(last_msg, wait, attempt + 1, attempts);
+        BlockUntil(clock_.Monotonic() + wait);
+      }
       continue;
     }
     if (answer->status >= 500) {
@@ -237,7 +300,9 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
       }
       if (attempt < attempts) {
         auto retry_after = ParseRetryAfter(answer->Header("Retry-After"));
-        sleeper_.SleepFor(retry_after ? milliseconds(*retry_after) : Backoff(attempt));
+        milliseconds wait = retry_after ? milliseconds(*retry_after) : Backoff(attempt);
+        ReportRetry(last_msg, wait, attempt + 1, attempts);
+        sleeper_.SleepFor(wait);
       }
       continue;
     }
@@ -322,6 +387,23 @@ milliseconds Transport::Backoff(int attempt) {
     r = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   }
   return milliseconds(static_cast<int64_t>(cap * r));
+}
+
+void Transport::ReportRetry(const std::string& failure, milliseconds wait, int next,
+                            int attempts) const {
+  if (!options_.on_retry) return;
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, wait < milliseconds(10000) ? "%.1f" : "%.0f",
+                static_cast<double>(wait.count()) / 1000.0);
+  options_.on_retry(Redact(failure) + "; retrying in " + seconds + "s (attempt " +
+                    std::to_string(next) + " of " + std::to_string(attempts) + ")");
+}
+
+std::string Transport::ConnectFailure() const {
+  std::string where = base_.host + ":" + std::to_string(base_.port);
+  return "cannot connect to " + where + ": " +
+         ProbeConnect(base_.host, base_.port,
+                      std::min(options_.connect_timeout, milliseconds(2000)));
 }
 
 void Transport::Observe(const Answer& answer) {

@@ -124,6 +124,12 @@ class Transport {
   Status WaitForRateLimitGate(const Call& call);
   void PaceWrite();
   std::chrono::milliseconds Backoff(int attempt);
+  // Tells options_.on_retry that attempt `next` follows after `wait`.
+  void ReportRetry(const std::string& failure, std::chrono::milliseconds wait, int next,
+                   int attempts) const;
+  // "cannot connect to HOST:PORT: REASON" for a connection that failed; the
+  // reason comes from one more connect attempt (cpp-httplib keeps no errno).
+  std::string ConnectFailure() const;
   void Observe(const Answer& answer);
   void Count(int64_t ClientStats::*counter);
 

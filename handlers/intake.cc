@@ -33,20 +33,27 @@ bool PlausibleDeliveryId(std::string_view id) {
 }  // namespace
 
 Intake::Intake(IntakeOptions options, store::Store& store, Clock& clock, MetricsRegistry& metrics)
-    : options_(std::move(options)),
+    : lists_(MakeLists(std::move(options))),
       store_(store),
       clock_(clock),
       metrics_(metrics),
       signature_failures_(metrics.GetCounter("relayq_webhook_signature_failures_total",
                                              "Deliveries refused for a missing or wrong "
-                                             "signature")) {
-  for (const auto& a : options_.allow) allow_lower_.push_back(ToLower(a));
+                                             "signature")) {}
+
+std::shared_ptr<const Intake::Lists> Intake::MakeLists(IntakeOptions options) {
+  auto lists = std::make_shared<Lists>();
+  lists->secrets = std::move(options.secrets);
+  for (const auto& a : options.allow) lists->allow_lower.push_back(ToLower(a));
+  return lists;
 }
 
-bool Intake::Allowed(const std::string& repository, const std::string& owner) const {
-  if (allow_lower_.empty()) return true;
+void Intake::SetOptions(IntakeOptions options) { lists_.store(MakeLists(std::move(options))); }
+
+bool Intake::Allowed(const Lists& lists, const std::string& repository, const std::string& owner) {
+  if (lists.allow_lower.empty()) return true;
   std::string repo = ToLower(repository), own = ToLower(owner);
-  for (const auto& a : allow_lower_) {
+  for (const auto& a : lists.allow_lower) {
     if (a.find('/') != std::string::npos ? a == repo : (!own.empty() && a == own)) return true;
   }
   return false;
@@ -78,7 +85,8 @@ void Intake::HandleAsync(WebhookRequest req, std::function<void(WebhookAnswer)> 
   if (!PlausibleDeliveryId(req.delivery_id)) {
     return done(Reject(400, "bad_request", "missing or malformed X-GitHub-Delivery header"));
   }
-  if (Status s = VerifySignature(req.body, req.signature, options_.secrets); !s.ok()) {
+  const std::shared_ptr<const Lists> lists = lists_.load();
+  if (Status s = VerifySignature(req.body, req.signature, lists->secrets); !s.ok()) {
     signature_failures_->Increment();
     return done(Reject(401, "bad_signature", s.message()));
   }
@@ -115,7 +123,7 @@ void Intake::HandleAsync(WebhookRequest req, std::function<void(WebhookAnswer)> 
   d.body = std::move(req.body);
 
   int success_status = 202;
-  if (!Allowed(decoded->repository, decoded->owner)) {
+  if (!Allowed(*lists, decoded->repository, decoded->owner)) {
     d.outcome = store::Outcome::kRefused;
     d.reason = "repository not in the allow-list";
     success_status = 403;

@@ -9,7 +9,9 @@
 // an answer. Thread-safe: called concurrently from the HTTP I/O threads.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,16 +61,26 @@ class Intake {
   // HandleAsync(), waiting for the answer (tests, tools).
   WebhookAnswer Handle(WebhookRequest request);
 
+  // Replaces the secrets and the allow-list (a reload); requests already
+  // being checked finish with the lists they started with.
+  void SetOptions(IntakeOptions options);
+
  private:
-  bool Allowed(const std::string& repository, const std::string& owner) const;
+  // The secrets and the allow-list, lower-cased; swapped whole by
+  // SetOptions while requests read it.
+  struct Lists {
+    std::vector<std::string> secrets;
+    std::vector<std::string> allow_lower;
+  };
+  static bool Allowed(const Lists& lists, const std::string& repository, const std::string& owner);
   WebhookAnswer Reject(int status, std::string_view outcome, std::string_view why);
   // The answer for a delivery the store has finished with: `a` carries the
   // status and outcome it gets when it was recorded anew.
   WebhookAnswer Committed(WebhookAnswer a, const std::string& delivery_id,
                           const Result<store::IngestResult>& r);
 
-  const IntakeOptions options_;
-  std::vector<std::string> allow_lower_;
+  static std::shared_ptr<const Lists> MakeLists(IntakeOptions options);
+  std::atomic<std::shared_ptr<const Lists>> lists_;
   store::Store& store_;
   Clock& clock_;
   MetricsRegistry& metrics_;

@@ -304,12 +304,65 @@ Status Daemon::Start() {
   return Status::Ok();
 }
 
-Status Daemon::Reload() {
+namespace {
+
+// The keys of `a` and `b` that differ among those only a restart applies.
+std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
+  auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
+  auto list = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& i : v) out += i + ",";
+    return out;
+  };
+  const std::pair<const char*, std::pair<std::string, std::string>> keys[] = {
+      {"listen", {a.listen, b.listen}},
+      {"admin_listen", {a.admin_listen, b.admin_listen}},
+      {"tls", {a.tls_cert + a.tls_key, b.tls_cert + b.tls_key}},
+      {"store.path", {a.db_path, b.db_path}},
+      {"store.synchronous",
+       {std::to_string(static_cast<int>(a.synchronous)),
+        std::to_string(static_cast<int>(b.synchronous))}},
+      {"store.retention", {ms(a.retention), ms(b.retention)}},
+      {"webhook.max_body", {std::to_string(a.max_body_bytes), std::to_string(b.max_body_bytes)}},
+      {"admin token", {a.admin_token, b.admin_token}},
+      {"http.*",
+       {std::to_string(a.header_timeout_s) + "/" + std::to_string(a.request_timeout_s) + "/" +
+            std::to_string(a.keep_alive_timeout_s) + "/" + std::to_string(a.max_connections) + "/" +
+            std::to_string(a.admin_max_connections) + "/" + std::to_string(a.io_threads),
+        std::to_string(b.header_timeout_s) + "/" + std::to_string(b.request_timeout_s) + "/" +
+            std::to_string(b.keep_alive_timeout_s) + "/" + std::to_string(b.max_connections) + "/" +
+            std::to_string(b.admin_max_connections) + "/" + std::to_string(b.io_threads)}},
+      {"log.*", {a.log_format + a.log_level, b.log_format + b.log_level}},
+      {"github.*",
+       {a.github_api_url + a.github_token + a.github_app_id + a.github_installation_id +
+            a.github_private_key_file + std::to_string(a.github_write_interval_s) +
+            list(a.github_repositories) + a.github_hook_url,
+        b.github_api_url + b.github_token + b.github_app_id + b.github_installation_id +
+            b.github_private_key_file + std::to_string(b.github_write_interval_s) +
+            list(b.github_repositories) + b.github_hook_url}},
+      {"recovery.*",
+       {std::to_string(a.recovery_since_s) + "/" + std::to_string(a.recovery_stale_after_s) + "/" +
+            std::to_string(a.recovery_interval_s),
+        std::to_string(b.recovery_since_s) + "/" + std::to_string(b.recovery_stale_after_s) + "/" +
+            std::to_string(b.recovery_interval_s)}},
+  };
+  std::vector<std::string> changed;
+  for (const auto& [name, values] : keys) {
+    if (values.first != values.second) changed.push_back(name);
+  }
+  return changed;
+}
+
+}  // namespace
+
+Status Daemon::Reload() { return Reload(parts_->config); }
+
+Status Daemon::Reload(const Config& fresh) {
   Parts& d = *parts_;
   // An invalid policy is refused and the old one stays. Deliveries keep
   // flowing meanwhile: nothing here blocks intake.
   std::string path;
-  auto reloaded = LoadConfiguredPolicy(d.config, path);
+  auto reloaded = LoadConfiguredPolicy(fresh, path);
   if (!reloaded.ok()) {
     Log(LogLevel::kError, "SIGHUP: policy refused, the previous one stays in force",
         {{"error", reloaded.status().message()}});
@@ -320,6 +373,25 @@ Status Daemon::Reload() {
       {{"file", path.empty() ? "(none)" : path},
        {"routes", std::to_string((*reloaded)->routes.size())},
        {"chains", std::to_string((*reloaded)->chains.size())}});
+  // d.config is read by background threads: it is not replaced; the
+  // reloadable parts live in the intake and the policy holder.
+  if (&fresh != &d.config) {
+    d.intake->SetOptions(handlers::IntakeOptions{
+        fresh.secrets.empty() ? d.config.secrets : fresh.secrets, fresh.allow});
+    std::string allow;
+    for (const auto& a : fresh.allow) allow += (allow.empty() ? "" : ",") + a;
+    Log(LogLevel::kInfo, "SIGHUP: webhook settings reloaded",
+        {{"allow", allow.empty() ? "(every repository)" : allow},
+         {"secrets",
+          std::to_string(fresh.secrets.empty() ? d.config.secrets.size() : fresh.secrets.size())}});
+    std::vector<std::string> changed = RestartOnlyChanges(d.config, fresh);
+    if (!changed.empty()) {
+      std::string keys;
+      for (const auto& k : changed) keys += (keys.empty() ? "" : ", ") + k;
+      Log(LogLevel::kWarn, "SIGHUP: changed settings need a restart to take effect",
+          {{"keys", keys}});
+    }
+  }
   if (d.executor) d.executor->Wake();
   return Status::Ok();
 }

@@ -7,8 +7,9 @@
 // a bad configuration, an unbindable address or an unreadable store fails
 // before anything serves. Start() binds and starts the listeners and the
 // background work (executor, recovery, daily prune); Reload() re-reads the
-// policy; Stop() stops accepting, lets in-flight deliveries finish, stops the
-// background work and closes the store cleanly.
+// policy, Reload(config) also takes the reloadable parts of a configuration; Stop() stops
+// accepting, lets in-flight deliveries finish, stops the background work and closes the store
+// cleanly.
 //
 // Signals, logging set-up and the "relayq: listening ..." line belong to the
 // caller (cli/serve_cmd.cc). Thread safety: Open, Start and Stop are called
@@ -58,8 +59,15 @@ class Daemon {
 
   // Loads the policy again (the configured file, else policy/policy.yaml);
   // an invalid one is refused (returned, and logged) and the current one
-  // stays in force. Deliveries keep flowing meanwhile. What SIGHUP does.
+  // stays in force. Deliveries keep flowing meanwhile.
   Status Reload();
+  // What SIGHUP does with the configuration read again (`fresh`): takes its
+  // reloadable parts (webhook.allow, the webhook secrets, the policy file,
+  // which is loaded again) and logs a warning naming every other key that
+  // changed, which needs a restart (listen addresses, store, TLS, http.*,
+  // github.*, recovery.*, ...). An invalid policy is refused as Reload()'s,
+  // and nothing of `fresh` is taken then. One caller at a time.
+  Status Reload(const Config& fresh);
 
   // Stops the listeners (in-flight requests finish), the executor, recovery
   // and the daily prune, and closes the store. Idempotent.

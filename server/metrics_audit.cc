@@ -1,9 +1,15 @@
 #include "server/metrics_audit.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "server/reader_pool.h"
 #include "store/query.h"
@@ -26,6 +32,78 @@ double ResidentBytes() {
   if (n != 2) return 0;
   return static_cast<double>(pages_resident) * static_cast<double>(::sysconf(_SC_PAGESIZE));
 }
+
+// Fields 14 (utime), 15 (stime) and 22 (starttime) of /proc/self/stat, in
+// clock ticks; false when it cannot be read.
+bool ProcStat(double& utime, double& stime, double& starttime) {
+  std::ifstream in("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces.
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(text.substr(close + 2));
+  std::vector<std::string> fields;  // from field 3 on
+  for (std::string f; rest >> f;) fields.push_back(f);
+  if (fields.size() < 20) return false;
+  utime = std::stod(fields[14 - 3]);
+  stime = std::stod(fields[15 - 3]);
+  starttime = std::stod(fields[22 - 3]);
+  return true;
+}
+
+// The boot time (btime of /proc/stat), seconds since the epoch; 0 if unknown.
+double BootTime() {
+  std::ifstream in("/proc/stat");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("btime ", 0) == 0) return std::stod(line.substr(6));
+  }
+  return 0;
+}
+
+double OpenFds() {
+  std::error_code ec;
+  double n = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++n;
+  }
+  return n > 0 ? n - 1 : 0;  // less the iterator's own descriptor
+}
+
+// The standard process_* metrics of Prometheus client libraries, from /proc.
+void RegisterProcessMetrics(MetricsRegistry& metrics) {
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  metrics.AddCounterReader("process_cpu_seconds_total", "Total user and system CPU time spent",
+                           [ticks]() {
+                             double u = 0, s = 0, start = 0;
+                             if (!ProcStat(u, s, start)) return Samples{};
+                             return Samples{{{}, (u + s) / ticks}};
+                           });
+  metrics.AddGauge("process_resident_memory_bytes", "Resident memory size in bytes", []() {
+    return Samples{{{}, ResidentBytes()}};
+  });
+  metrics.AddGauge("process_open_fds", "Number of open file descriptors", []() {
+    return Samples{{{}, OpenFds()}};
+  });
+  metrics.AddGauge("process_max_fds", "Maximum number of open file descriptors", []() {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return Samples{};
+    return Samples{{{}, static_cast<double>(r.rlim_cur)}};
+  });
+  double u = 0, s = 0, start = 0;
+  const double boot = BootTime();
+  if (ProcStat(u, s, start) && boot > 0) {
+    const double started = boot + start / ticks;
+    metrics.AddGauge("process_start_time_seconds",
+                     "Start time of the process since unix epoch in seconds", [started]() {
+                       return Samples{{{}, started}};
+                     });
+  }
+}
+
+// Every job carries the self-hosted label: a per-label series for it would
+// only repeat the totals.
+bool PerLabel(const std::string& label) { return label != "self-hosted"; }
 
 }  // namespace
 
@@ -60,10 +138,12 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
                      }
                      return Status::Ok();
                    }));
-  metrics.AddGauge(
-      "relayq_jobs_completed_24h", "Completed jobs queued in the last 24 hours, by conclusion",
-      from_store([&clock](store::StoreReader& r, Samples& out) {
-        auto counts = r.CompletedJobsSince(ToUnixMillis(clock.Now()) - 24 * 3600 * 1000);
+  // All time: a job's conclusion does not change once recorded, and pruning
+  // keeps jobs, so the count only grows (restarts included).
+  metrics.AddCounterReader(
+      "relayq_jobs_completed_total", "Completed jobs, by conclusion",
+      from_store([](store::StoreReader& r, Samples& out) {
+        auto counts = r.CompletedJobsSince(0);
         if (!counts.ok()) return counts.status();
         for (const auto& c : *counts) {
           out.push_back({{{"conclusion", c.keys[0]}}, static_cast<double>(c.count)});
@@ -78,8 +158,11 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
                    from_store([queued](store::StoreReader& r, Samples& out) {
                      auto q = r.QueuedByLabel();
                      if (!q.ok()) return q.status();
-                     *queued = *q;
+                     queued->clear();
                      for (const auto& l : *q) {
+                       if (PerLabel(l.label)) queued->push_back(l);
+                     }
+                     for (const auto& l : *queued) {
                        out.push_back({{{"label", l.label}}, static_cast<double>(l.queued)});
                      }
                      return Status::Ok();
@@ -129,9 +212,7 @@ void RegisterStoreMetrics(MetricsRegistry& metrics, std::shared_ptr<ReaderPool> 
                      return Samples{{{}, static_cast<double>(pending->scheduled)}};
                    });
 
-  metrics.AddGauge("relayq_process_resident_memory_bytes", "Resident memory of the process", []() {
-    return Samples{{{}, ResidentBytes()}};
-  });
+  RegisterProcessMetrics(metrics);
   const MonoTime started = clock.Monotonic();
   metrics.AddGauge(
       "relayq_uptime_seconds", "Seconds since the process started", [&clock, started]() {
@@ -148,23 +229,23 @@ void RegisterGitHubMetrics(MetricsRegistry& metrics, std::function<github::Clien
   // One snapshot per scrape, taken by the first family rendered (names sort:
   // _network_errors, _responses, _retries, then relayq_github_rate_limit...).
   auto snap = std::make_shared<github::ClientStats>();
-  metrics.AddGauge("relayq_github_api_network_errors",
-                   "GitHub API requests that got no HTTP answer, since start", [snap, stats]() {
-                     *snap = stats();
-                     return Samples{{{}, static_cast<double>(snap->network_errors)}};
-                   });
-  metrics.AddGauge("relayq_github_api_responses", "GitHub API answers by HTTP status, since start",
-                   [snap]() {
-                     Samples out;
-                     for (const auto& [code, n] : snap->responses_by_status) {
-                       out.push_back({{{"code", std::to_string(code)}}, static_cast<double>(n)});
-                     }
-                     return out;
-                   });
-  metrics.AddGauge("relayq_github_api_retries", "GitHub API requests sent again, since start",
-                   [snap]() {
-                     return Samples{{{}, static_cast<double>(snap->retries)}};
-                   });
+  metrics.AddCounterReader("relayq_github_api_network_errors_total",
+                           "GitHub API requests that got no HTTP answer", [snap, stats]() {
+                             *snap = stats();
+                             return Samples{{{}, static_cast<double>(snap->network_errors)}};
+                           });
+  metrics.AddCounterReader(
+      "relayq_github_api_responses_total", "GitHub API answers by HTTP status", [snap]() {
+        Samples out;
+        for (const auto& [code, n] : snap->responses_by_status) {
+          out.push_back({{{"code", std::to_string(code)}}, static_cast<double>(n)});
+        }
+        return out;
+      });
+  metrics.AddCounterReader("relayq_github_api_retries_total", "GitHub API requests sent again",
+                           [snap]() {
+                             return Samples{{{}, static_cast<double>(snap->retries)}};
+                           });
   metrics.AddGauge("relayq_github_rate_limit_remaining",
                    "The last x-ratelimit-remaining GitHub sent (absent until one is seen)",
                    [snap]() {
@@ -227,6 +308,7 @@ Result<size_t> QueueWaitFeed::Poll() {
   last_seq_ = upto;
   for (const auto& w : seen) {
     for (const auto& label : w.labels) {
+      if (!PerLabel(label)) continue;
       metrics_
           .GetHistogram("relayq_queue_wait_seconds",
                         "Time jobs waited in the queue before a runner took them, per label",

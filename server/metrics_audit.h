@@ -5,7 +5,7 @@
 // each is one indexed query (status and time indexes), so a scrape costs
 // milliseconds even on a store of millions of jobs:
 //   relayq_jobs{status}                            open jobs: queued, waiting, in_progress
-//   relayq_jobs_completed_24h{conclusion}          completed jobs queued in the last 24 h
+//   relayq_jobs_completed_total{conclusion}        completed jobs, all time (a counter)
 //   relayq_queued_jobs{label}                      jobs queued now, per runner label
 //   relayq_queued_oldest_wait_seconds{label}       how long the oldest of them has waited
 //   relayq_actions{kind,status}                    routing actions by kind and outcome
@@ -20,14 +20,17 @@
 //     job_events sequence (QueueWaitFeed below), because histograms cannot
 //     be created while the registry renders; it looks only after the store
 //     recorded job events, so an idle daemon's feed never wakes.
-// Process:
-//   relayq_process_resident_memory_bytes           from /proc/self/statm
+// Per-label series leave out self-hosted (every job has it).
+// Process (the standard names of Prometheus client libraries, from /proc):
+//   process_cpu_seconds_total, process_resident_memory_bytes,
+//   process_open_fds, process_max_fds, process_start_time_seconds
 //   relayq_uptime_seconds                          since the process started
 //   relayq_build_info{version}                     always 1
-// GitHub (registered by whoever owns the client, RegisterGitHubMetrics):
-//   relayq_github_api_responses{code}              answers received since start
-//   relayq_github_api_network_errors               requests that got no answer
-//   relayq_github_api_retries                      requests sent again
+// GitHub (registered by whoever owns the client, RegisterGitHubMetrics;
+// counters, cumulative since start):
+//   relayq_github_api_responses_total{code}        answers received
+//   relayq_github_api_network_errors_total         requests that got no answer
+//   relayq_github_api_retries_total                requests sent again
 //   relayq_github_rate_limit_remaining             last x-ratelimit-remaining seen
 //
 // Thread safety: the registration functions are called once at start-up;
