@@ -36,11 +36,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string_view>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/periodic_worker.h"
 #include "github/client.h"
 #include "server/reader_pool.h"
@@ -71,9 +71,9 @@ class QueueWaitFeed {
  private:
   MetricsRegistry& metrics_;
   std::shared_ptr<ReaderPool> pool_;
-  std::mutex poll_mu_;     // serializes Poll()
-  int64_t last_seq_ = -1;  // guarded by poll_mu_; -1 until the first look
-  PeriodicWorker worker_;  // last: stopped before the members it uses go away
+  Mutex poll_mu_;                               // serializes Poll()
+  int64_t last_seq_ GUARDED_BY(poll_mu_) = -1;  // -1 until the first look
+  PeriodicWorker worker_;                       // last: stopped before the members it uses go away
 };
 
 }  // namespace relayq::server
