@@ -39,7 +39,7 @@ uint64_t Histogram::Count() const { return BucketCounts().back(); }
 
 Counter* MetricsRegistry::GetCounter(const std::string& name, const std::string& help,
                                      const MetricLabels& labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.type = "counter";
   f.help = help;
@@ -51,7 +51,7 @@ Counter* MetricsRegistry::GetCounter(const std::string& name, const std::string&
 Histogram* MetricsRegistry::GetHistogram(const std::string& name, const std::string& help,
                                          const std::vector<double>& bounds,
                                          const MetricLabels& labels) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.type = "histogram";
   f.help = help;
@@ -62,7 +62,7 @@ Histogram* MetricsRegistry::GetHistogram(const std::string& name, const std::str
 
 void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                std::function<std::vector<std::pair<MetricLabels, double>>()> read) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.type = "gauge";
   f.help = help;
@@ -72,7 +72,7 @@ void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
 void MetricsRegistry::AddCounterReader(
     const std::string& name, const std::string& help,
     std::function<std::vector<std::pair<MetricLabels, double>>()> read) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Family& f = families_[name];
   f.type = "counter";
   f.help = help;
@@ -127,7 +127,7 @@ std::string FormatValue(double v) {
 }  // namespace
 
 std::string MetricsRegistry::RenderPrometheus() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
     out += "# HELP " + name + " " + f.help + "\n";
@@ -156,7 +156,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
 }
 
 uint64_t MetricsRegistry::CounterValue(const std::string& name, const MetricLabels& labels) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto f = families_.find(name);
   if (f == families_.end()) return 0;
   auto c = f->second.counters.find(labels);

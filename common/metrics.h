@@ -12,10 +12,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace relayq {
 
@@ -76,8 +77,8 @@ class MetricsRegistry {
     std::map<MetricLabels, std::unique_ptr<Histogram>> histograms;
     std::vector<std::function<std::vector<std::pair<MetricLabels, double>>()>> gauges;
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Family> families_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Family> families_ GUARDED_BY(mu_);
 };
 
 }  // namespace relayq

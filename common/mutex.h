@@ -37,13 +37,20 @@ class CAPABILITY("mutex") Mutex {
 
 // Holds a Mutex for its scope. native() is the std::unique_lock a
 // std::condition_variable waits on; a wait releases and re-takes the mutex,
-// which the analysis (like the reader) treats as held throughout.
+// which the analysis (like the reader) treats as held throughout. Unlock()
+// and Lock() let go of the mutex for part of the scope (slow work between
+// two waits); the destructor releases it only if held.
 class SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mu) ACQUIRE(mu) : lock_(mu.native()) {}
   ~MutexLock() RELEASE() = default;
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
+
+  // Releases the mutex; it must be held.
+  void Unlock() RELEASE() { lock_.unlock(); }
+  // Takes the mutex again after Unlock().
+  void Lock() ACQUIRE() { lock_.lock(); }
 
   std::unique_lock<std::mutex>& native() { return lock_; }
 

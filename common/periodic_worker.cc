@@ -11,7 +11,7 @@ PeriodicWorker::PeriodicWorker(Clock& clock, Options options, Task task)
 PeriodicWorker::~PeriodicWorker() { Stop(); }
 
 void PeriodicWorker::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (started_ || stop_.stop_requested()) return;
   started_ = true;
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
@@ -27,7 +27,7 @@ void PeriodicWorker::Stop() {
   stop_.Stop();
   std::vector<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     threads.swap(threads_);
   }
   for (auto& t : threads) {

@@ -12,11 +12,11 @@
 
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/stop.h"
 
 namespace relayq {
@@ -74,9 +74,9 @@ class PeriodicWorker {
   const Options options_;
   const Task task_;
   StopSource stop_;
-  std::mutex mu_;                     // serializes Start and Stop
-  bool started_ = false;              // guarded by mu_
-  std::vector<std::thread> threads_;  // guarded by mu_
+  Mutex mu_;  // serializes Start and Stop
+  bool started_ GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
 };
 
 }  // namespace relayq

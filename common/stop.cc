@@ -11,26 +11,26 @@ StopToken::StopToken(std::shared_ptr<internal::StopState> state, uint64_t wakes_
     : state_(std::move(state)), wakes_seen_(wakes_seen) {}
 
 bool StopToken::stop_requested() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->stopped;
 }
 
 bool StopToken::woken() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->wakes != wakes_seen_;
 }
 
 WaitResult StopToken::Block(const std::function<bool()>& expired,
                             std::optional<std::chrono::steady_clock::time_point> deadline) const {
   internal::StopState& s = *state_;
-  std::unique_lock lock(s.mu);
-  auto done = [&] { return s.stopped || s.wakes != wakes_seen_ || expired(); };
+  MutexLock lock(s.mu);
+  auto done = [&]() REQUIRES(s.mu) { return s.stopped || s.wakes != wakes_seen_ || expired(); };
   if (deadline) {
     // A steady-clock deadline: a wall-clock step neither lengthens nor
     // shortens the wait.
-    s.cv.wait_until(lock, *deadline, done);
+    s.cv.wait_until(lock.native(), *deadline, done);
   } else {
-    s.cv.wait(lock, done);
+    s.cv.wait(lock.native(), done);
   }
   if (s.stopped) return WaitResult::kStopped;
   if (s.wakes != wakes_seen_) return WaitResult::kWoken;
@@ -40,21 +40,21 @@ WaitResult StopToken::Block(const std::function<bool()>& expired,
 void StopToken::Notify() const {
   // Taking the lock orders this call after a waiter's check of `expired`,
   // so a waiter about to block cannot miss the notification.
-  { std::lock_guard lock(state_->mu); }
+  { MutexLock lock(state_->mu); }
   state_->cv.notify_all();
 }
 
 StopSource::StopSource() : state_(std::make_shared<internal::StopState>()) {}
 
 StopToken StopSource::token() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return StopToken(state_, state_->wakes);
 }
 
 void StopSource::Stop() {
   std::vector<std::function<void()>> run;
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     if (state_->stopped) return;
     state_->stopped = true;
     for (auto& [id, fn] : state_->callbacks) run.push_back(fn);
@@ -65,27 +65,27 @@ void StopSource::Stop() {
 }
 
 bool StopSource::stop_requested() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->stopped;
 }
 
 void StopSource::Wake() {
   {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(state_->mu);
     ++state_->wakes;
   }
   state_->cv.notify_all();
 }
 
 int StopSource::AddStopCallback(std::function<void()> fn) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   const int id = state_->next_callback++;
   state_->callbacks[id] = std::move(fn);
   return id;
 }
 
 void StopSource::RemoveStopCallback(int id) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->callbacks.erase(id);
 }
 

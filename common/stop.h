@@ -19,8 +19,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
+
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 
 namespace relayq {
 
@@ -98,12 +100,12 @@ namespace internal {
 
 // Shared by a source and its tokens.
 struct StopState {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;
-  bool stopped = false;                            // guarded by mu
-  uint64_t wakes = 0;                              // guarded by mu
-  int next_callback = 1;                           // guarded by mu
-  std::map<int, std::function<void()>> callbacks;  // guarded by mu
+  bool stopped GUARDED_BY(mu) = false;
+  uint64_t wakes GUARDED_BY(mu) = 0;
+  int next_callback GUARDED_BY(mu) = 1;
+  std::map<int, std::function<void()>> callbacks GUARDED_BY(mu);
 };
 
 }  // namespace internal

@@ -1,7 +1,9 @@
 // Clang thread-safety annotations (-Wthread-safety), as macros that expand to
-// nothing on other compilers. The g++ build ignores them; the clang build of
-// tests/fuzz (RELAYQ_FUZZ=ON) turns on -Wthread-safety -Werror, so a member
-// marked GUARDED_BY(mu_) read without mu_ held fails that build.
+// nothing on other compilers. The g++ build ignores them; every clang build
+// (relayq_warnings in CMakeLists.txt: the fuzz build of tests/fuzz,
+// RELAYQ_FUZZ=ON, which CI runs, and a whole-tree build configured with
+// CC=clang CXX=clang++) turns on -Wthread-safety -Werror, so a member marked
+// GUARDED_BY(mu_) read without mu_ held fails that build.
 //
 // Only relayq::Mutex (common/mutex.h) is a capability: std::mutex from
 // libstdc++ carries no annotations, so members guarded by one are checked

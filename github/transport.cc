@@ -116,13 +116,15 @@ Transport::Transport(ClientOptions options, BaseUrl base, Clock& clock, Sleeper&
   if (!options_.token.empty()) RememberSecret(options_.token);
   // A stopping daemon abandons the request in flight instead of waiting for
   // its read timeout.
-  stop_subscription_ = sleeper_.Subscribe([this] { http_.stop(); });
+  // httplib::Client::stop is the one call made without http_mu_: it aborts
+  // the request that holds it.
+  stop_subscription_ = sleeper_.Subscribe([this]() NO_THREAD_SAFETY_ANALYSIS { http_.stop(); });
 }
 
 Transport::~Transport() { sleeper_.Unsubscribe(stop_subscription_); }
 
 ClientStats Transport::Stats() const {
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   return stats_;
 }
 
@@ -238,7 +240,7 @@ Result<Answer> Transport::Send(const Call& call, bool idempotent) {
     std::optional<Answer> answer;
     httplib::Error error = httplib::Error::Success;
     {
-      std::lock_guard lock(http_mu_);
+      MutexLock lock(http_mu_);
       httplib::Result res = http_.send(req);
       if (res) {
         answer = Answer{res->status, std::move(res->body), std::move(res->headers)};
@@ -338,7 +340,7 @@ milliseconds Transport::RateLimitWait(const Answer& answer, int attempt) {
 // Waits are on the monotonic clock: a wall-clock step neither lengthens a
 // rate-limit pause nor ends it early.
 void Transport::BlockUntil(MonoTime t) {
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   if (!blocked_until_ || *blocked_until_ < t) blocked_until_ = t;
 }
 
@@ -346,7 +348,7 @@ void Transport::BlockUntil(MonoTime t) {
 Status Transport::WaitForRateLimitGate(const Call& call) {
   milliseconds wait{0};
   {
-    std::lock_guard lock(stats_mu_);
+    MutexLock lock(stats_mu_);
     if (blocked_until_) {
       wait = std::chrono::duration_cast<milliseconds>(*blocked_until_ - clock_.Monotonic());
       if (wait <= milliseconds(0)) blocked_until_.reset();
@@ -366,7 +368,7 @@ void Transport::PaceWrite() {
   if (options_.write_interval <= milliseconds(0)) return;
   milliseconds wait{0};
   {
-    std::lock_guard lock(pace_mu_);
+    MutexLock lock(pace_mu_);
     MonoTime now = clock_.Monotonic();
     MonoTime slot = std::max(now, next_write_at_);
     wait = std::chrono::duration_cast<milliseconds>(slot - now);
@@ -383,7 +385,7 @@ milliseconds Transport::Backoff(int attempt) {
   if (options_.random) {
     r = std::clamp(options_.random(), 0.0, 1.0);
   } else {
-    std::lock_guard lock(rng_mu_);
+    MutexLock lock(rng_mu_);
     r = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   }
   return milliseconds(static_cast<int64_t>(cap * r));
@@ -407,7 +409,7 @@ std::string Transport::ConnectFailure() const {
 }
 
 void Transport::Observe(const Answer& answer) {
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   stats_.responses_by_status[answer.status]++;
   auto remaining = ParseInt64(answer.Header("x-ratelimit-remaining"));
   auto reset = ParseInt64(answer.Header("x-ratelimit-reset"));
@@ -422,7 +424,7 @@ void Transport::Observe(const Answer& answer) {
 }
 
 void Transport::Count(int64_t ClientStats::*counter) {
-  std::lock_guard lock(stats_mu_);
+  MutexLock lock(stats_mu_);
   ++(stats_.*counter);
 }
 
@@ -444,7 +446,7 @@ Result<std::string> Transport::AuthorizationFor(const Call& call) {
 Result<std::string> Transport::InstallationToken(const std::string& repo) {
   // Held across the exchange so concurrent callers share one exchange; the
   // exchange itself authenticates with a JWT and never re-enters here.
-  std::lock_guard lock(auth_mu_);
+  MutexLock lock(auth_mu_);
   RELAYQ_ASSIGN_OR_RETURN(int64_t installation, InstallationIdLocked(repo));
   auto it = tokens_.find(installation);
   if (it != tokens_.end() && clock_.Now() < it->second.expires_at - std::chrono::minutes(5)) {
@@ -464,7 +466,6 @@ Result<std::string> Transport::InstallationToken(const std::string& repo) {
   return token;
 }
 
-// Requires auth_mu_.
 Result<int64_t> Transport::InstallationIdLocked(const std::string& repo) {
   if (options_.app->installation_id) return *options_.app->installation_id;
   auto it = installation_by_repo_.find(repo);
@@ -480,7 +481,7 @@ Result<int64_t> Transport::InstallationIdLocked(const std::string& repo) {
 }
 
 void Transport::ForgetInstallationToken(const std::string& repo) {
-  std::lock_guard lock(auth_mu_);
+  MutexLock lock(auth_mu_);
   if (options_.app->installation_id) {
     tokens_.erase(*options_.app->installation_id);
   } else if (auto it = installation_by_repo_.find(repo); it != installation_by_repo_.end()) {
@@ -492,14 +493,14 @@ void Transport::ForgetInstallationToken(const std::string& repo) {
 // GitHub's answers (defence in depth: GitHub does not echo tokens).
 void Transport::RememberSecret(const std::string& secret) {
   if (secret.size() < 4) return;
-  std::lock_guard lock(secrets_mu_);
+  MutexLock lock(secrets_mu_);
   if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return;
   secrets_.push_back(secret);
   while (secrets_.size() > 32) secrets_.pop_front();
 }
 
 std::string Transport::Redact(std::string text) const {
-  std::lock_guard lock(secrets_mu_);
+  MutexLock lock(secrets_mu_);
   for (const std::string& s : secrets_) {
     for (size_t pos = text.find(s); pos != std::string::npos; pos = text.find(s, pos)) {
       text.replace(pos, s.size(), "[redacted]");

@@ -20,7 +20,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -28,6 +27,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "github/client.h"
 #include "github/client_options.h"
@@ -137,8 +137,7 @@ class Transport {
   // The installation token for `repo`, from the cache while it has more
   // than five minutes left, else freshly exchanged.
   Result<std::string> InstallationToken(const std::string& repo);
-  // Requires auth_mu_.
-  Result<int64_t> InstallationIdLocked(const std::string& repo);
+  Result<int64_t> InstallationIdLocked(const std::string& repo) REQUIRES(auth_mu_);
   void ForgetInstallationToken(const std::string& repo);
   std::string Redact(std::string text) const;
 
@@ -152,25 +151,25 @@ class Transport {
   Clock& clock_;
   Sleeper& sleeper_;
 
-  std::mutex http_mu_;
-  httplib::Client http_;  // guarded by http_mu_: one request at a time
+  Mutex http_mu_;
+  httplib::Client http_ GUARDED_BY(http_mu_);  // one request at a time
 
-  mutable std::mutex stats_mu_;
-  ClientStats stats_;                      // guarded by stats_mu_
-  std::optional<MonoTime> blocked_until_;  // guarded by stats_mu_: no request before it
+  mutable Mutex stats_mu_;
+  ClientStats stats_ GUARDED_BY(stats_mu_);
+  std::optional<MonoTime> blocked_until_ GUARDED_BY(stats_mu_);  // no request before it
 
-  std::mutex pace_mu_;
-  MonoTime next_write_at_{};  // guarded by pace_mu_: earliest time of the next write
+  Mutex pace_mu_;
+  MonoTime next_write_at_ GUARDED_BY(pace_mu_) = {};  // earliest time of the next write
 
-  std::mutex rng_mu_;
-  std::mt19937_64 rng_;  // guarded by rng_mu_
+  Mutex rng_mu_;
+  std::mt19937_64 rng_ GUARDED_BY(rng_mu_);
 
-  std::mutex auth_mu_;
-  std::map<int64_t, CachedToken> tokens_;                // guarded by auth_mu_
-  std::map<std::string, int64_t> installation_by_repo_;  // guarded by auth_mu_
+  Mutex auth_mu_;
+  std::map<int64_t, CachedToken> tokens_ GUARDED_BY(auth_mu_);
+  std::map<std::string, int64_t> installation_by_repo_ GUARDED_BY(auth_mu_);
 
-  mutable std::mutex secrets_mu_;
-  std::deque<std::string> secrets_;  // guarded by secrets_mu_
+  mutable Mutex secrets_mu_;
+  std::deque<std::string> secrets_ GUARDED_BY(secrets_mu_);
 
   int stop_subscription_ = 0;
 };

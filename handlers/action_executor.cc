@@ -159,7 +159,7 @@ int ActionExecutor::Renew(bool force) {
       NowMs() -
       std::chrono::duration_cast<std::chrono::milliseconds>(mono.time_since_epoch()).count();
   {
-    std::lock_guard lock(held_mu_);
+    MutexLock lock(held_mu_);
     // Unforced (before each claim), renew only when the wall clock stepped
     // since the last renewal (our live claims may look expired now) or a
     // renewal is overdue (no heartbeat running).
@@ -189,14 +189,14 @@ int ActionExecutor::RunDue() {
         actions_.ClaimDue(now, options_.owner, now + options_.lease.count(), options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
     {
-      std::lock_guard lock(held_mu_);
+      MutexLock lock(held_mu_);
       for (const store::ClaimedAction& c : *claimed) held_[c.claim.action_id] = c.claim.token;
     }
     for (const store::ClaimedAction& c : *claimed) {
       if (Stopping()) {
         // Not started: hand it back, due at once for the next start.
         (void)actions_.ReleaseClaim(c.claim, NowMs());
-        std::lock_guard lock(held_mu_);
+        MutexLock lock(held_mu_);
         held_.erase(c.claim.action_id);
         continue;
       }
@@ -209,7 +209,7 @@ int ActionExecutor::RunDue() {
 
 ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store::Claim& claim) {
   {
-    std::lock_guard lock(held_mu_);
+    MutexLock lock(held_mu_);
     held_[claim.action_id] = claim.token;
   }
   Progress p;
@@ -241,7 +241,7 @@ ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store:
     out = Fail(a, p, std::string("malformed action: ") + e.what());
   }
   LogOutcome(a, p, p.error, out);
-  std::lock_guard lock(held_mu_);
+  MutexLock lock(held_mu_);
   held_.erase(claim.action_id);
   return out;
 }
@@ -624,7 +624,7 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
   std::uniform_int_distribution<int64_t> spread(0, backoff / 2);
   int64_t jitter;
   {
-    std::lock_guard lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     jitter = spread(jitter_);
   }
   const int64_t next = NowMs() + backoff / 2 + jitter;
@@ -648,7 +648,7 @@ void ActionExecutor::Count(const store::ActionRecord& a, ExecOutcome outcome) {
 Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::string& repo) {
   const MonoTime now = clock_.Monotonic();
   {
-    std::lock_guard lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     auto it = runners_.find(repo);
     if (it != runners_.end() && now - it->second.fetched_at <= options_.runner_cache_ttl) {
       return it->second.availability;
@@ -662,7 +662,7 @@ Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::strin
   for (const auto& r : *runners) {
     fresh.availability.runners.push_back({r.name, r.labels, r.online(), r.busy});
   }
-  std::lock_guard lock(cache_mu_);
+  MutexLock lock(cache_mu_);
   runners_[repo] = fresh;
   return fresh.availability;
 }

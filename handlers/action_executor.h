@@ -61,12 +61,12 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <random>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/periodic_worker.h"
 #include "github/client.h"
 #include "github/sleeper.h"
@@ -201,18 +201,18 @@ class ActionExecutor {
     MonoTime fetched_at{};
     policy::RunnerAvailability availability;
   };
-  std::mutex cache_mu_;
-  std::map<std::string, CachedRunners> runners_;    // guarded by cache_mu_
-  std::mt19937_64 jitter_{std::random_device{}()};  // guarded by cache_mu_
+  Mutex cache_mu_;
+  std::map<std::string, CachedRunners> runners_ GUARDED_BY(cache_mu_);
+  std::mt19937_64 jitter_ GUARDED_BY(cache_mu_) = std::mt19937_64(std::random_device{}());
 
   // Renews the held claims; unless `force`, only after a wall-clock step or
   // when a renewal is overdue. Returns how many were renewed.
   int Renew(bool force);
 
-  std::mutex held_mu_;
-  std::map<int64_t, std::string> held_;  // guarded by held_mu_: action id -> claim token
-  MonoTime last_renew_{};                // guarded by held_mu_
-  int64_t last_renew_offset_ms_ = 0;     // guarded by held_mu_: wall - monotonic then
+  Mutex held_mu_;
+  std::map<int64_t, std::string> held_ GUARDED_BY(held_mu_);  // action id -> claim token
+  MonoTime last_renew_ GUARDED_BY(held_mu_) = {};
+  int64_t last_renew_offset_ms_ GUARDED_BY(held_mu_) = 0;  // wall - monotonic then
 
   // The worker threads (RunDue; woken by Wake()) and the lease heartbeat
   // (every lease/4). Stop() stops both; Stopping() is the workers' stop.

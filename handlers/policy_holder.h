@@ -5,8 +5,8 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "policy/policy.h"
 
 namespace relayq::handlers {
@@ -17,18 +17,18 @@ class PolicyHolder {
       : policy_(std::move(policy)) {}
 
   std::shared_ptr<const policy::Policy> Get() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return policy_;
   }
 
   void Set(std::shared_ptr<const policy::Policy> policy) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     policy_ = std::move(policy);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const policy::Policy> policy_;  // guarded by mu_; never null
+  mutable Mutex mu_;
+  std::shared_ptr<const policy::Policy> policy_ GUARDED_BY(mu_);  // never null
 };
 
 }  // namespace relayq::handlers

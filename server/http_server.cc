@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "github/http_util.h"
 
 namespace relayq::server {
@@ -164,7 +165,9 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
   // Closes the connection, from any thread.
   virtual void Evict() = 0;
 
-  bool waiting = false;                                        // guarded by Shared::waiting_mu
+  // Guarded by Shared::waiting_mu (another object's mutex, which the
+  // annotations cannot name here).
+  bool waiting = false;
   std::list<std::weak_ptr<SessionBase>>::iterator waiting_at;  // valid while `waiting`
 };
 
@@ -184,8 +187,8 @@ struct Shared {
 
   // Connections without a complete request header, oldest first: when the
   // listener is full, the oldest of them is closed to admit a new one.
-  std::mutex waiting_mu;
-  std::list<std::weak_ptr<SessionBase>> waiting;  // guarded by waiting_mu
+  Mutex waiting_mu;
+  std::list<std::weak_ptr<SessionBase>> waiting GUARDED_BY(waiting_mu);
 
   Counter* refused_counter = nullptr;
   Counter* evicted_counter = nullptr;
@@ -201,13 +204,13 @@ struct Shared {
     }
   }
   void StartWaiting(SessionBase& s) {
-    std::lock_guard lock(waiting_mu);
+    MutexLock lock(waiting_mu);
     if (s.waiting) waiting.erase(s.waiting_at);
     s.waiting_at = waiting.insert(waiting.end(), s.weak_from_this());
     s.waiting = true;
   }
   void StopWaiting(SessionBase& s) {
-    std::lock_guard lock(waiting_mu);
+    MutexLock lock(waiting_mu);
     if (!s.waiting) return;
     waiting.erase(s.waiting_at);
     s.waiting = false;
@@ -217,7 +220,7 @@ struct Shared {
   bool EvictOldestWaiting() {
     std::shared_ptr<SessionBase> victim;
     {
-      std::lock_guard lock(waiting_mu);
+      MutexLock lock(waiting_mu);
       while (!waiting.empty() && !victim) {
         victim = waiting.front().lock();
         if (victim) victim->waiting = false;

@@ -291,15 +291,16 @@ void QueueWaitFeed::RunPass(PeriodicWorker::Pass& pass) {
 }
 
 Result<size_t> QueueWaitFeed::Poll() {
-  std::lock_guard poll_lock(poll_mu_);
+  MutexLock poll_lock(poll_mu_);
   std::vector<store::WaitObservation> seen;
   int64_t upto = 0;
+  const int64_t last_seq = last_seq_;  // read under poll_mu_, for the callback
   Status s = pool_->With([&](store::StoreReader& r) {
     auto max = r.MaxJobEventSeq();
     if (!max.ok()) return max.status();
     upto = *max;
-    if (last_seq_ < 0 || upto <= last_seq_) return Status::Ok();
-    auto w = r.WaitsKnownBetween(last_seq_, upto);
+    if (last_seq < 0 || upto <= last_seq) return Status::Ok();
+    auto w = r.WaitsKnownBetween(last_seq, upto);
     if (!w.ok()) return w.status();
     seen = std::move(*w);
     return Status::Ok();

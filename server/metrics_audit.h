@@ -41,11 +41,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string_view>
 
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/periodic_worker.h"
 #include "common/result.h"
 #include "github/client.h"
@@ -94,8 +94,8 @@ class QueueWaitFeed {
   MetricsRegistry& metrics_;
   std::shared_ptr<ReaderPool> pool_;
   const std::chrono::milliseconds period_;
-  std::mutex poll_mu_;     // serializes Poll()
-  int64_t last_seq_ = -1;  // guarded by poll_mu_; -1 until the first look
+  Mutex poll_mu_;                               // serializes Poll()
+  int64_t last_seq_ GUARDED_BY(poll_mu_) = -1;  // -1 until the first look
   // Set by JobsChanged(), cleared by the look that follows; the worker is
   // woken only when it goes from false to true.
   std::atomic<bool> changed_{true};

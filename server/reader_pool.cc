@@ -5,7 +5,7 @@ namespace relayq::server {
 Status ReaderPool::With(const std::function<Status(store::StoreReader&)>& use) {
   std::unique_ptr<store::StoreReader> reader;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!idle_.empty()) {
       reader = std::move(idle_.back());
       idle_.pop_back();
@@ -22,7 +22,7 @@ Status ReaderPool::With(const std::function<Status(store::StoreReader&)>& use) {
   // A reader that failed for a reason other than the caller's input may be
   // in a bad state (a vanished file): drop it.
   if (s.ok() || s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kNotFound) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     idle_.push_back(std::move(reader));
   }
   return s;

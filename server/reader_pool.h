@@ -4,10 +4,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "store/query.h"
 
@@ -25,8 +25,8 @@ class ReaderPool {
 
  private:
   const std::string db_path_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<store::StoreReader>> idle_;  // guarded by mu_
+  Mutex mu_;
+  std::vector<std::unique_ptr<store::StoreReader>> idle_ GUARDED_BY(mu_);
 };
 
 }  // namespace relayq::server

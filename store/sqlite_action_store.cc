@@ -5,9 +5,9 @@
 
 #include <cstdio>
 #include <functional>
-#include <mutex>
 #include <random>
 
+#include "common/mutex.h"
 #include "store/action_store.h"
 #include "store/connection.h"
 #include "store/database.h"
@@ -64,7 +64,7 @@ class SqliteActionStore final : public ActionStore {
  private:
   // A token no other claim has or will have: random per store connection
   // and per claim, so two workers of one process never share one.
-  std::string NewToken(const std::string& owner) {
+  std::string NewToken(const std::string& owner) REQUIRES(mu_) {
     char buf[40];
     std::snprintf(buf, sizeof buf, "#%016llx%llx", static_cast<unsigned long long>(rng_()),
                   static_cast<unsigned long long>(++claims_));
@@ -73,7 +73,7 @@ class SqliteActionStore final : public ActionStore {
 
   // Runs `q`, a fenced UPDATE of one action (?1 id, ?2 token; `bind` binds
   // the rest); Conflict when no row matched.
-  Status Fenced(Stmt& q, const Claim& claim, const std::function<void(Stmt&)>& bind) {
+  Status Fenced(Stmt& q, const Claim& claim, const std::function<void(Stmt&)>& bind) REQUIRES(mu_) {
     q.Bind(1, claim.action_id).Bind(2, std::string_view(claim.token));
     bind(q);
     RELAYQ_RETURN_IF_ERROR(q.Run());
@@ -83,7 +83,7 @@ class SqliteActionStore final : public ActionStore {
 
   // Runs `body` in a BEGIN IMMEDIATE transaction; rolls back on failure.
   template <typename F>
-  Status InTransaction(F&& body) {
+  Status InTransaction(F&& body) REQUIRES(mu_) {
     RELAYQ_RETURN_IF_ERROR(begin_.Run());
     Status s = body();
     if (s.ok()) s = commit_.Run();
@@ -109,7 +109,7 @@ class SqliteActionStore final : public ActionStore {
     return out;
   }
 
-  Result<int64_t> InsertRequest(const DispatchRequest& r, int64_t now) {
+  Result<int64_t> InsertRequest(const DispatchRequest& r, int64_t now) REQUIRES(mu_) {
     RELAYQ_RETURN_IF_ERROR(Run(insert_request_, [&](Stmt& q) {
       q.Bind(1, std::string_view(r.repository))
           .Bind(2, std::string_view(r.workflow))
@@ -122,20 +122,28 @@ class SqliteActionStore final : public ActionStore {
     return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get()));
   }
 
-  std::mutex mu_;
-  Db db_;                                        // guarded by mu_
-  std::mt19937_64 rng_{std::random_device{}()};  // guarded by mu_
-  uint64_t claims_ = 0;                          // guarded by mu_
+  Mutex mu_;
+  Db db_ GUARDED_BY(mu_);
+  std::mt19937_64 rng_ GUARDED_BY(mu_) = std::mt19937_64(std::random_device{}());
+  uint64_t claims_ GUARDED_BY(mu_) = 0;
 
   // Prepared once by Prepare(); guarded by mu_. Declared after db_, so they
   // are finalized before the connection closes.
-  Stmt begin_, commit_, rollback_, insert_request_, insert_dispatch_, save_result_, finish_done_,
-      mark_dispatched_, get_request_, request_for_run_, mark_failed_, select_due_, claim_, renew_,
-      release_claim_, release_expired_, release_all_, next_due_, finish_, retry_, reschedule_,
-      get_action_, get_action_by_key_, get_job_, get_run_, jobs_of_run_;
+  Stmt begin_ GUARDED_BY(mu_), commit_ GUARDED_BY(mu_), rollback_ GUARDED_BY(mu_),
+      insert_request_ GUARDED_BY(mu_), insert_dispatch_ GUARDED_BY(mu_),
+      save_result_ GUARDED_BY(mu_), finish_done_ GUARDED_BY(mu_), mark_dispatched_ GUARDED_BY(mu_),
+      get_request_ GUARDED_BY(mu_), request_for_run_ GUARDED_BY(mu_), mark_failed_ GUARDED_BY(mu_),
+      select_due_ GUARDED_BY(mu_), claim_ GUARDED_BY(mu_), renew_ GUARDED_BY(mu_),
+      release_claim_ GUARDED_BY(mu_), release_expired_ GUARDED_BY(mu_),
+      release_all_ GUARDED_BY(mu_), next_due_ GUARDED_BY(mu_), finish_ GUARDED_BY(mu_),
+      retry_ GUARDED_BY(mu_), reschedule_ GUARDED_BY(mu_), get_action_ GUARDED_BY(mu_),
+      get_action_by_key_ GUARDED_BY(mu_), get_job_ GUARDED_BY(mu_), get_run_ GUARDED_BY(mu_),
+      jobs_of_run_ GUARDED_BY(mu_);
 };
 
 Status SqliteActionStore::Prepare() {
+  // Uncontended (the store is not shared yet); taken for the statements.
+  MutexLock lock(mu_);
   sqlite3* db = db_.get();
   auto prep = [db](Stmt& out, const std::string& sql) -> Status {
     auto s = Stmt::Prepare(db, sql);
@@ -218,10 +226,10 @@ Status SqliteActionStore::Prepare() {
 Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest& request,
                                                           const std::string& owner, int64_t now,
                                                           int64_t lease_until, Claim& claim) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   DispatchRequest out = request;
   const std::string token = NewToken(owner);
-  Status s = InTransaction([&]() -> Status {
+  Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
     RELAYQ_ASSIGN_OR_RETURN(out.id, InsertRequest(request, now));
     RELAYQ_RETURN_IF_ERROR(Run(insert_dispatch_, [&](Stmt& q) {
       q.Bind(1, std::string_view("dispatch:" + std::to_string(out.id)))
@@ -245,9 +253,9 @@ Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest&
 Result<DispatchRequest> SqliteActionStore::CreateRequestForAction(
     const DispatchRequest& request, const Claim& claim,
     const std::function<std::string(int64_t request_id)>& progress, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   DispatchRequest out = request;
-  Status s = InTransaction([&]() -> Status {
+  Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
     RELAYQ_ASSIGN_OR_RETURN(out.id, InsertRequest(request, now));
     const std::string result = progress(out.id);
     return Fenced(save_result_, claim,
@@ -262,8 +270,8 @@ Result<DispatchRequest> SqliteActionStore::CreateRequestForAction(
 Status SqliteActionStore::FinishDispatched(const Claim& claim, int64_t request_id,
                                            std::optional<int64_t> run_id, const std::string& result,
                                            int64_t now) {
-  std::lock_guard lock(mu_);
-  return InTransaction([&]() -> Status {
+  MutexLock lock(mu_);
+  return InTransaction([&]() REQUIRES(mu_) -> Status {
     RELAYQ_RETURN_IF_ERROR(Fenced(
         finish_done_, claim, [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); }));
     return Run(mark_dispatched_,
@@ -272,19 +280,19 @@ Status SqliteActionStore::FinishDispatched(const Claim& claim, int64_t request_i
 }
 
 Result<std::optional<DispatchRequest>> SqliteActionStore::GetRequest(int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<DispatchRequest>(
       get_request_, [&](Stmt& q) { q.Bind(1, id); }, &RequestFromRow);
 }
 
 Result<std::optional<DispatchRequest>> SqliteActionStore::RequestForRun(int64_t run_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<DispatchRequest>(
       request_for_run_, [&](Stmt& q) { q.Bind(1, run_id); }, &RequestFromRow);
 }
 
 Status SqliteActionStore::MarkRequestFailed(int64_t id, const std::string& error, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Run(mark_failed_,
              [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(error)).Bind(3, now); });
 }
@@ -292,9 +300,9 @@ Status SqliteActionStore::MarkRequestFailed(int64_t id, const std::string& error
 Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
                                                                const std::string& owner,
                                                                int64_t lease_until, size_t max) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<ClaimedAction> out;
-  Status s = InTransaction([&]() -> Status {
+  Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
     select_due_.Bind(1, now).Bind(2, static_cast<int64_t>(max));
     for (Result<bool> row = select_due_.Step();; row = select_due_.Step()) {
       if (!row.ok()) return row.status();
@@ -321,15 +329,15 @@ Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
 }
 
 Status SqliteActionStore::Renew(const Claim& claim, int64_t lease_until, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(renew_, claim, [&](Stmt& q) { q.Bind(3, lease_until).Bind(4, now); });
 }
 
 Result<int> SqliteActionStore::RenewAll(const std::vector<Claim>& claims, int64_t lease_until,
                                         int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int renewed = 0;
-  Status s = InTransaction([&]() -> Status {
+  Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
     for (const Claim& c : claims) {
       Status one = Fenced(renew_, c, [&](Stmt& q) { q.Bind(3, lease_until).Bind(4, now); });
       if (one.ok()) {
@@ -345,24 +353,24 @@ Result<int> SqliteActionStore::RenewAll(const std::vector<Claim>& claims, int64_
 }
 
 Status SqliteActionStore::ReleaseClaim(const Claim& claim, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(release_claim_, claim, [&](Stmt& q) { q.Bind(3, now); });
 }
 
 Status SqliteActionStore::ReleaseClaims(const std::string& owner_prefix, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Run(release_expired_,
              [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
 }
 
 Status SqliteActionStore::ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Run(release_all_,
              [&](Stmt& q) { q.Bind(1, std::string_view(owner_prefix)).Bind(2, now); });
 }
 
 Result<std::optional<int64_t>> SqliteActionStore::NextDueTime() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<bool> row = next_due_.Step();
   std::optional<int64_t> out;
   if (row.ok() && *row) out = next_due_.OptInt(0);
@@ -373,7 +381,7 @@ Result<std::optional<int64_t>> SqliteActionStore::NextDueTime() {
 
 Status SqliteActionStore::Finish(const Claim& claim, ActionStatus status, const std::string& result,
                                  const std::optional<std::string>& error, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(finish_, claim, [&](Stmt& q) {
     q.Bind(3, ActionStatusName(status)).Bind(4, std::string_view(result));
     q.Bind(5, error).Bind(6, now);
@@ -383,7 +391,7 @@ Status SqliteActionStore::Finish(const Claim& claim, ActionStatus status, const 
 Status SqliteActionStore::Retry(const Claim& claim, int64_t next_attempt_at,
                                 const std::string& error, const std::string& result, int64_t now,
                                 bool count_attempt) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(retry_, claim, [&](Stmt& q) {
     q.Bind(3, next_attempt_at).Bind(4, std::string_view(error));
     q.Bind(5, std::string_view(result)).Bind(6, now).Bind(7, int64_t{count_attempt ? 1 : 0});
@@ -391,42 +399,42 @@ Status SqliteActionStore::Retry(const Claim& claim, int64_t next_attempt_at,
 }
 
 Status SqliteActionStore::Reschedule(const Claim& claim, int64_t due_at, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(reschedule_, claim, [&](Stmt& q) { q.Bind(3, due_at).Bind(4, now); });
 }
 
 Status SqliteActionStore::SaveProgress(const Claim& claim, const std::string& result, int64_t now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return Fenced(save_result_, claim,
                 [&](Stmt& q) { q.Bind(3, std::string_view(result)).Bind(4, now); });
 }
 
 Result<std::optional<ActionRecord>> SqliteActionStore::GetAction(int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<ActionRecord>(
       get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow);
 }
 
 Result<std::optional<ActionRecord>> SqliteActionStore::GetActionByKey(const std::string& key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<ActionRecord>(
       get_action_by_key_, [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
 }
 
 Result<std::optional<JobState>> SqliteActionStore::GetJob(int64_t job_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<JobState>(
       get_job_, [&](Stmt& q) { q.Bind(1, job_id); }, &JobFromRow);
 }
 
 Result<std::optional<RunState>> SqliteActionStore::GetRun(int64_t run_id, int64_t attempt) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return One<RunState>(
       get_run_, [&](Stmt& q) { q.Bind(1, run_id).Bind(2, attempt); }, &RunFromRow);
 }
 
 Result<std::vector<JobState>> SqliteActionStore::JobsOfRun(int64_t run_id, int64_t attempt) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   jobs_of_run_.Bind(1, run_id).Bind(2, attempt);
   std::vector<JobState> out;
   for (Result<bool> row = jobs_of_run_.Step();; row = jobs_of_run_.Step()) {

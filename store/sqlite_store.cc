@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "common/mutex.h"
 #include "store/body_codec.h"
 #include "store/connection.h"
 #include "store/lifecycle.h"
@@ -71,7 +72,7 @@ class SqliteStore final : public Store {
   void IngestAsync(Delivery delivery, IngestDone done) override;
   Status CheckWritable() override;
   StoreStats Stats() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return stats_;
   }
   void Close() override;
@@ -113,28 +114,29 @@ class SqliteStore final : public Store {
   std::function<void()> on_new_actions_;  // ditto
   bool batch_has_new_actions_ = false;    // writer thread only
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::unique_ptr<Pending>> queue_;  // guarded by mu_
-  bool stopping_ = false;                       // guarded by mu_
-  StoreStats stats_;                            // guarded by mu_
+  std::deque<std::unique_ptr<Pending>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  StoreStats stats_ GUARDED_BY(mu_);
   std::thread writer_;
 
   // Checkpoints (copying the WAL back into the database file, with an
   // fsync) run on their own thread and connection, so the writer never
   // stalls for one: at a steady 1,000 deliveries/s an in-line checkpoint
   // every second or so was what the slowest 1% of answers waited for.
-  std::mutex checkpoint_mu_;
+  Mutex checkpoint_mu_;
   std::condition_variable checkpoint_cv_;
-  bool checkpoint_wanted_ = false;  // guarded by checkpoint_mu_
-  bool checkpoint_stop_ = false;    // guarded by checkpoint_mu_
-  std::thread checkpointer_;        // started (and so assigned) by the writer thread only
+  bool checkpoint_wanted_ GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_stop_ GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpointer_;  // started (and so assigned) by the writer thread only
 
   // Body dictionaries: the one each event's new bodies use (guarded by
   // dict_mu_), and, on the writer thread only, how many bodies of each event
   // went without one and which events have had a training started.
-  mutable std::mutex dict_mu_;
-  std::map<std::string, std::shared_ptr<const BodyDictionary>> dictionary_by_event_;
+  mutable Mutex dict_mu_;
+  std::map<std::string, std::shared_ptr<const BodyDictionary>> dictionary_by_event_
+      GUARDED_BY(dict_mu_);
   std::map<std::string, size_t> undictionaried_;
   std::set<std::string> training_started_;
   std::vector<std::thread> trainers_;  // writer thread starts them; Close joins
@@ -240,7 +242,7 @@ void SqliteStore::IngestAsync(Delivery delivery, IngestDone done) {
   p->delivery = std::move(delivery);
   p->done = std::move(done);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!stopping_) {
       queue_.push_back(std::move(p));
       p = nullptr;
@@ -276,7 +278,7 @@ int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* name, int wal_
     if (!store->checkpointer_.joinable()) {
       store->checkpointer_ = std::thread([store] { store->CheckpointLoop(); });
     }
-    std::lock_guard lock(store->checkpoint_mu_);
+    MutexLock lock(store->checkpoint_mu_);
     store->checkpoint_wanted_ = true;
     store->checkpoint_cv_.notify_one();
   }
@@ -286,17 +288,19 @@ int SqliteStore::OnWalCommit(void* self, sqlite3* db, const char* name, int wal_
 void SqliteStore::CheckpointLoop() {
   auto db = OpenBeside(options_.busy_timeout_ms);
   if (!db.ok()) return;  // the writer's own fallback keeps the WAL bounded
-  std::unique_lock lock(checkpoint_mu_);
+  MutexLock lock(checkpoint_mu_);
   for (;;) {
-    checkpoint_cv_.wait(lock, [this] { return checkpoint_wanted_ || checkpoint_stop_; });
+    checkpoint_cv_.wait(lock.native(), [this]() REQUIRES(checkpoint_mu_) {
+      return checkpoint_wanted_ || checkpoint_stop_;
+    });
     if (checkpoint_stop_) return;
     checkpoint_wanted_ = false;
-    lock.unlock();
+    lock.Unlock();
     // PASSIVE: copies what is committed without blocking the writer; the
     // writer restarts the WAL from the top once all of it has been copied.
     (void)sqlite3_wal_checkpoint_v2(db->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
                                     nullptr);
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -304,8 +308,8 @@ void SqliteStore::WriterLoop() {
   std::deque<std::unique_ptr<Pending>> batch;
   for (;;) {
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      cv_.wait(lock.native(), [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued is written
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         batch.push_back(std::move(queue_.front()));
@@ -321,7 +325,7 @@ void SqliteStore::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
   Status begun = begin_.Run();
   if (!begun.ok()) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++stats_.failed_commits;
     }
     for (auto& p : batch) p->done(begun.WithContext("recording delivery"));
@@ -353,7 +357,7 @@ void SqliteStore::CommitBatch(std::deque<std::unique_ptr<Pending>>& batch) {
         if (r->duplicate) ++dup_count;
       }
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (committed.ok()) {
       ++stats_.commits;
       stats_.deliveries_committed += ok_count - dup_count;
@@ -566,7 +570,7 @@ Status SqliteStore::RecordActions(const std::vector<NewAction>& actions, int64_t
 }
 
 std::shared_ptr<const BodyDictionary> SqliteStore::DictionaryFor(const std::string& event) const {
-  std::lock_guard lock(dict_mu_);
+  MutexLock lock(dict_mu_);
   auto it = dictionary_by_event_.find(event);
   return it == dictionary_by_event_.end() ? nullptr : it->second;
 }
@@ -575,7 +579,7 @@ Status SqliteStore::LoadDictionaries() {
   RELAYQ_ASSIGN_OR_RETURN(
       Stmt s,
       Stmt::Prepare(db_.get(), "SELECT event, bytes FROM body_dictionaries ORDER BY created_at"));
-  std::lock_guard lock(dict_mu_);
+  MutexLock lock(dict_mu_);
   for (Result<bool> row = s.Step(); row.ok() && *row; row = s.Step()) {
     auto dictionary = BodyDictionary::FromBytes(s.Blob(1));
     if (!dictionary.ok()) return dictionary.status().WithContext("body_dictionaries");
@@ -641,7 +645,7 @@ void SqliteStore::TrainDictionaryFor(const std::string& event) {
       .Bind(4, static_cast<int64_t>(samples.size()))
       .BindBlob(5, (*dictionary)->bytes());
   if (!insert->Run().ok()) return;
-  std::lock_guard lock(dict_mu_);
+  MutexLock lock(dict_mu_);
   dictionary_by_event_[event] = *dictionary;
 }
 
@@ -662,7 +666,7 @@ Status SqliteStore::CheckWritable() {
 void SqliteStore::Close() {
   std::call_once(closed_, [this] {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
@@ -672,7 +676,7 @@ void SqliteStore::Close() {
     // checkpointer that nothing would join.
     if (db_) sqlite3_wal_hook(db_.get(), nullptr, nullptr);
     {
-      std::lock_guard lock(checkpoint_mu_);
+      MutexLock lock(checkpoint_mu_);
       checkpoint_stop_ = true;
     }
     checkpoint_cv_.notify_all();

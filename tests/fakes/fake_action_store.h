@@ -17,13 +17,13 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "store/action_store.h"
 #include "store/lifecycle.h"
 #include "store/store.h"
@@ -37,7 +37,7 @@ class FakeActionStore final : public store::ActionStore {
   // Records `d` (received at d.received_at) and the actions `hook` (may be
   // null) decides for it, as Store::Ingest does inside its transaction.
   void Ingest(const store::Delivery& d, store::RoutingHook* hook) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     store::LifecycleChange change;
     change.delivery = &d;
     if (d.job) {
@@ -69,20 +69,20 @@ class FakeActionStore final : public store::ActionStore {
   // "FinishDispatched", when it is not empty) fail with Unavailable and
   // change nothing.
   void FailNextWrites(int n, std::string method = "") {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     fail_writes_ = n;
     fail_method_ = std::move(method);
   }
 
   // Rewrites the action with `key` / request `id` in place (no-op when absent).
   void EditAction(const std::string& key, const std::function<void(store::ActionRecord&)>& edit) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [id, row] : actions_) {
       if (row.record.key == key) edit(row.record);
     }
   }
   void EditRequest(int64_t id, const std::function<void(store::DispatchRequest&)>& edit) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = requests_.find(id); it != requests_.end()) edit(it->second);
   }
 
@@ -91,7 +91,7 @@ class FakeActionStore final : public store::ActionStore {
   Result<store::DispatchRequest> CreateDispatch(const store::DispatchRequest& request,
                                                 const std::string& owner, int64_t now,
                                                 int64_t lease_until, store::Claim& claim) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("CreateDispatch"); !s.ok()) return s;
     store::DispatchRequest out = InsertRequest(request, now);
     Row row;
@@ -113,7 +113,7 @@ class FakeActionStore final : public store::ActionStore {
   Result<store::DispatchRequest> CreateRequestForAction(
       const store::DispatchRequest& request, const store::Claim& claim,
       const std::function<std::string(int64_t request_id)>& progress, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("CreateRequestForAction"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -126,7 +126,7 @@ class FakeActionStore final : public store::ActionStore {
   Status FinishDispatched(const store::Claim& claim, int64_t request_id,
                           std::optional<int64_t> run_id, const std::string& result,
                           int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("FinishDispatched"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -141,19 +141,19 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Result<std::optional<store::DispatchRequest>> GetRequest(int64_t id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = requests_.find(id);
     if (it == requests_.end()) return std::optional<store::DispatchRequest>();
     return std::optional(it->second);
   }
 
   Result<std::optional<store::DispatchRequest>> RequestForRun(int64_t run_id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return RequestForRunLocked(run_id);
   }
 
   Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("MarkRequestFailed"); !s.ok()) return s;
     if (auto it = requests_.find(id); it != requests_.end()) {
       it->second.status = store::RequestStatus::kFailed;
@@ -165,7 +165,7 @@ class FakeActionStore final : public store::ActionStore {
 
   Result<std::vector<store::ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                                      int64_t lease_until, size_t max) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("ClaimDue"); !s.ok()) return s;
     std::vector<Row*> due;
     for (auto& [id, row] : actions_) {
@@ -191,14 +191,14 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Status Renew(const store::Claim& claim, int64_t lease_until, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("Renew"); !s.ok()) return s;
     return RenewLocked(claim, lease_until, now) ? Status::Ok() : store::ClaimLostStatus(claim);
   }
 
   Result<int> RenewAll(const std::vector<store::Claim>& claims, int64_t lease_until,
                        int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("RenewAll"); !s.ok()) return s;
     int renewed = 0;
     for (const store::Claim& c : claims) renewed += RenewLocked(c, lease_until, now) ? 1 : 0;
@@ -206,7 +206,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Status ReleaseClaim(const store::Claim& claim, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("ReleaseClaim"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -223,7 +223,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Result<std::optional<int64_t>> NextDueTime() override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::optional<int64_t> next;
     for (const auto& [id, row] : actions_) {
       if (!Unfinished(row.record) || !row.record.next_attempt_at) continue;
@@ -234,7 +234,7 @@ class FakeActionStore final : public store::ActionStore {
 
   Status Finish(const store::Claim& claim, store::ActionStatus status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("Finish"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -244,7 +244,7 @@ class FakeActionStore final : public store::ActionStore {
 
   Status Retry(const store::Claim& claim, int64_t next_attempt_at, const std::string& error,
                const std::string& result, int64_t now, bool count_attempt) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("Retry"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -259,7 +259,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Status Reschedule(const store::Claim& claim, int64_t due_at, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("Reschedule"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -271,7 +271,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Status SaveProgress(const store::Claim& claim, const std::string& result, int64_t now) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write("SaveProgress"); !s.ok()) return s;
     Row* row = Held(claim);
     if (row == nullptr) return store::ClaimLostStatus(claim);
@@ -281,14 +281,14 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Result<std::optional<store::ActionRecord>> GetAction(int64_t id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = actions_.find(id);
     if (it == actions_.end()) return std::optional<store::ActionRecord>();
     return std::optional(it->second.record);
   }
 
   Result<std::optional<store::ActionRecord>> GetActionByKey(const std::string& key) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [id, row] : actions_) {
       if (row.record.key == key) return std::optional(row.record);
     }
@@ -296,21 +296,21 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Result<std::optional<store::JobState>> GetJob(int64_t job_id) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = jobs_.find(job_id);
     if (it == jobs_.end()) return std::optional<store::JobState>();
     return std::optional(it->second);
   }
 
   Result<std::optional<store::RunState>> GetRun(int64_t run_id, int64_t attempt) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = runs_.find(std::pair(run_id, attempt));
     if (it == runs_.end()) return std::optional<store::RunState>();
     return std::optional(it->second);
   }
 
   Result<std::vector<store::JobState>> JobsOfRun(int64_t run_id, int64_t attempt) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return JobsOfRunLocked(run_id, attempt);
   }
 
@@ -324,15 +324,17 @@ class FakeActionStore final : public store::ActionStore {
   class Reader final : public store::TxnReader {
    public:
     explicit Reader(FakeActionStore& s) : s_(s) {}
-    std::vector<store::JobState> JobsOfRun(int64_t run_id, int64_t attempt) override {
+    std::vector<store::JobState> JobsOfRun(int64_t run_id, int64_t attempt) override
+        REQUIRES(s_.mu_) {
       return s_.JobsOfRunLocked(run_id, attempt);
     }
-    std::optional<store::RunState> FindRun(int64_t run_id, int64_t attempt) override {
+    std::optional<store::RunState> FindRun(int64_t run_id, int64_t attempt) override
+        REQUIRES(s_.mu_) {
       auto it = s_.runs_.find(std::pair(run_id, attempt));
       if (it == s_.runs_.end()) return std::nullopt;
       return it->second;
     }
-    std::optional<store::DispatchRequest> RequestForRun(int64_t run_id) override {
+    std::optional<store::DispatchRequest> RequestForRun(int64_t run_id) override REQUIRES(s_.mu_) {
       return s_.RequestForRunLocked(run_id);
     }
 
@@ -346,7 +348,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   // Counts a write of `method` against FailNextWrites.
-  Status Write(std::string_view method) {
+  Status Write(std::string_view method) REQUIRES(mu_) {
     if (fail_writes_ == 0 || (!fail_method_.empty() && fail_method_ != method)) {
       return Status::Ok();
     }
@@ -354,10 +356,12 @@ class FakeActionStore final : public store::ActionStore {
     return Status::Unavailable("fake action store: write failed (FailNextWrites)");
   }
 
-  std::string NewToken(const std::string& owner) { return owner + "#" + std::to_string(++claims_); }
+  std::string NewToken(const std::string& owner) REQUIRES(mu_) {
+    return owner + "#" + std::to_string(++claims_);
+  }
 
   // The row `claim` holds, or null when the claim was lost.
-  Row* Held(const store::Claim& claim) {
+  Row* Held(const store::Claim& claim) REQUIRES(mu_) {
     auto it = actions_.find(claim.action_id);
     if (it == actions_.end() || it->second.record.status != store::ActionStatus::kRunning ||
         it->second.claimed_by != claim.token || claim.token.empty()) {
@@ -366,7 +370,7 @@ class FakeActionStore final : public store::ActionStore {
     return &it->second;
   }
 
-  bool RenewLocked(const store::Claim& claim, int64_t lease_until, int64_t now) {
+  bool RenewLocked(const store::Claim& claim, int64_t lease_until, int64_t now) REQUIRES(mu_) {
     Row* row = Held(claim);
     if (row == nullptr) return false;
     row->record.next_attempt_at = std::max(row->record.next_attempt_at.value_or(0), lease_until);
@@ -393,7 +397,7 @@ class FakeActionStore final : public store::ActionStore {
   }
 
   Status ReleaseWhere(const std::string& owner_prefix, int64_t now, bool expired_only) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (Status s = Write(expired_only ? "ReleaseClaims" : "ReleaseClaimsOfDeadOwners"); !s.ok())
       return s;
     for (auto& [id, row] : actions_) {
@@ -407,7 +411,8 @@ class FakeActionStore final : public store::ActionStore {
     return Status::Ok();
   }
 
-  store::DispatchRequest InsertRequest(const store::DispatchRequest& request, int64_t now) {
+  store::DispatchRequest InsertRequest(const store::DispatchRequest& request, int64_t now)
+      REQUIRES(mu_) {
     store::DispatchRequest r = request;
     r.id = next_request_id_++;
     r.status = store::RequestStatus::kPending;
@@ -418,14 +423,14 @@ class FakeActionStore final : public store::ActionStore {
     return r;
   }
 
-  std::optional<store::DispatchRequest> RequestForRunLocked(int64_t run_id) {
+  std::optional<store::DispatchRequest> RequestForRunLocked(int64_t run_id) REQUIRES(mu_) {
     for (const auto& [id, r] : requests_) {
       if (r.run_id == run_id) return r;
     }
     return std::nullopt;
   }
 
-  std::vector<store::JobState> JobsOfRunLocked(int64_t run_id, int64_t attempt) {
+  std::vector<store::JobState> JobsOfRunLocked(int64_t run_id, int64_t attempt) REQUIRES(mu_) {
     std::vector<store::JobState> out;
     for (const auto& [id, job] : jobs_) {
       if (job.run_id == run_id && job.run_attempt == attempt) out.push_back(job);
@@ -435,7 +440,7 @@ class FakeActionStore final : public store::ActionStore {
 
   // The real store's rule: a key is recorded once, except that a scheduled
   // action takes an earlier due time (with its job, payload and reason).
-  void RecordLocked(const store::NewAction& a, int64_t now) {
+  void RecordLocked(const store::NewAction& a, int64_t now) REQUIRES(mu_) {
     for (auto& [id, row] : actions_) {
       if (row.record.key != a.key) continue;
       store::ActionRecord& r = row.record;
@@ -469,17 +474,16 @@ class FakeActionStore final : public store::ActionStore {
     actions_[row.record.id] = row;
   }
 
-  std::mutex mu_;
-  // All guarded by mu_.
-  std::map<int64_t, Row> actions_;
-  std::map<int64_t, store::DispatchRequest> requests_;
-  std::map<int64_t, store::JobState> jobs_;
-  std::map<std::pair<int64_t, int64_t>, store::RunState> runs_;
-  int64_t next_action_id_ = 1;
-  int64_t next_request_id_ = 1;
-  uint64_t claims_ = 0;
-  int fail_writes_ = 0;
-  std::string fail_method_;  // "": any write
+  Mutex mu_;
+  std::map<int64_t, Row> actions_ GUARDED_BY(mu_);
+  std::map<int64_t, store::DispatchRequest> requests_ GUARDED_BY(mu_);
+  std::map<int64_t, store::JobState> jobs_ GUARDED_BY(mu_);
+  std::map<std::pair<int64_t, int64_t>, store::RunState> runs_ GUARDED_BY(mu_);
+  int64_t next_action_id_ GUARDED_BY(mu_) = 1;
+  int64_t next_request_id_ GUARDED_BY(mu_) = 1;
+  uint64_t claims_ GUARDED_BY(mu_) = 0;
+  int fail_writes_ GUARDED_BY(mu_) = 0;
+  std::string fail_method_ GUARDED_BY(mu_);  // "": any write
 };
 
 }  // namespace relayq::testing

@@ -14,10 +14,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace relayq::testing {
 
@@ -26,25 +26,25 @@ class FakeClock final : public Clock {
   FakeClock() : wall_(std::chrono::seconds(1767225600)), mono_() {}
 
   WallTime Now() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return wall_;
   }
   MonoTime Monotonic() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return mono_;
   }
 
   WaitResult WaitUntil(MonoTime deadline, const StopToken& stop) override {
     std::list<Waiter>::iterator me;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       me = waiters_.insert(waiters_.end(), Waiter{stop, deadline, epoch_, false});
       ++waits_begun_;
     }
     cv_.notify_all();
     const WaitResult result = stop.Block(
         [&] {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           me->seen_epoch = epoch_;
           me->expired = mono_ >= deadline;
           cv_.notify_all();
@@ -52,7 +52,7 @@ class FakeClock final : public Clock {
         },
         std::nullopt);
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       waiters_.erase(me);
     }
     cv_.notify_all();
@@ -62,7 +62,7 @@ class FakeClock final : public Clock {
   // Moves both clocks forward by `d`; the waits whose deadline is reached
   // end (kTimedOut).
   void Advance(std::chrono::milliseconds d) {
-    Move([&] {
+    Move([&]() REQUIRES(mu_) {
       wall_ += d;
       mono_ += d;
     });
@@ -71,17 +71,17 @@ class FakeClock final : public Clock {
   // Sets the wall clock only (as an NTP step would); monotonic time is
   // unchanged, and so is every wait.
   void SetWall(WallTime t) {
-    Move([&] { wall_ = t; });
+    Move([&]() REQUIRES(mu_) { wall_ = t; });
   }
 
   // Waits begun since construction (ended ones included).
   uint64_t WaitsBegun() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return waits_begun_;
   }
   // Waits in progress whose deadline has not been reached.
   size_t Waiting() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     size_t n = 0;
     for (const Waiter& w : waiters_) n += w.expired ? 0 : 1;
     return n;
@@ -90,8 +90,9 @@ class FakeClock final : public Clock {
   // Blocks until `n` waits have begun since construction; false after 30 s
   // of real time (a component that never waits: the test fails, not hangs).
   bool AwaitWaitsBegun(uint64_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return waits_begun_ >= n; });
+    MutexLock lock(mu_);
+    return cv_.wait_for(lock.native(), std::chrono::seconds(30),
+                        [&]() REQUIRES(mu_) { return waits_begun_ >= n; });
   }
 
  private:
@@ -109,14 +110,14 @@ class FakeClock final : public Clock {
     std::vector<StopToken> notify;
     uint64_t epoch;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       change();
       epoch = ++epoch_;
       for (const Waiter& w : waiters_) notify.push_back(w.stop);
     }
     for (const StopToken& t : notify) t.Notify();
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] {
+    MutexLock lock(mu_);
+    cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
       for (const Waiter& w : waiters_) {
         if (w.seen_epoch < epoch && !w.expired) return false;
       }
@@ -124,13 +125,13 @@ class FakeClock final : public Clock {
     });
   }
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;  // signalled on every change to waiters_
-  WallTime wall_;               // guarded by mu_
-  MonoTime mono_;               // guarded by mu_
-  uint64_t epoch_ = 0;          // guarded by mu_; bumped by every Move
-  uint64_t waits_begun_ = 0;    // guarded by mu_
-  std::list<Waiter> waiters_;   // guarded by mu_
+  WallTime wall_ GUARDED_BY(mu_);
+  MonoTime mono_ GUARDED_BY(mu_);
+  uint64_t epoch_ GUARDED_BY(mu_) = 0;  // bumped by every Move
+  uint64_t waits_begun_ GUARDED_BY(mu_) = 0;
+  std::list<Waiter> waiters_ GUARDED_BY(mu_);
 };
 
 }  // namespace relayq::testing

@@ -10,10 +10,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/time_format.h"
 
 namespace relayq::testing {
@@ -109,35 +109,34 @@ struct FakeGitHubServer::State {
   std::thread thread;
   int port = 0;
 
-  mutable std::mutex mu;
-  // Everything below is guarded by mu.
-  std::vector<RecordedCall> calls;
-  std::vector<FailureRule> failures;
-  std::chrono::milliseconds delay{0};
-  std::function<void(const RecordedCall&)> call_hook;
-  bool old_ghes = false;
-  int old_ghes_status = 422;
-  bool cancel_conflict_in_progress = false;
-  std::optional<std::set<std::string>> known_workflows;
-  std::map<std::string, std::vector<std::string>> workflow_job_labels;
-  bool require_auth = false;
-  std::set<std::string> valid_tokens;
-  std::map<std::string, int64_t> issued;  // installation token -> expiry (unix s)
-  std::vector<std::string> issued_order;
-  std::optional<std::string> app_id;
-  std::string app_public_key_pem;
-  int64_t installation_id = 0;
-  std::chrono::seconds token_ttl{3600};
-  std::optional<FakeJwtClaims> last_jwt;
-  int token_exchanges = 0;
-  int64_t next_id = 1000;
-  int64_t rate_remaining = 5000;
-  std::map<int64_t, FakeRun> runs;
-  std::map<int64_t, FakeJob> jobs;
-  std::map<int64_t, FakeRunner> runners;
-  std::map<int64_t, FakeHook> hooks;
-  std::map<int64_t, FakeDelivery> deliveries;
-  std::vector<FakeRedelivery> redeliveries;
+  mutable Mutex mu;
+  std::vector<RecordedCall> calls GUARDED_BY(mu);
+  std::vector<FailureRule> failures GUARDED_BY(mu);
+  std::chrono::milliseconds delay GUARDED_BY(mu) = std::chrono::milliseconds(0);
+  std::function<void(const RecordedCall&)> call_hook GUARDED_BY(mu);
+  bool old_ghes GUARDED_BY(mu) = false;
+  int old_ghes_status GUARDED_BY(mu) = 422;
+  bool cancel_conflict_in_progress GUARDED_BY(mu) = false;
+  std::optional<std::set<std::string>> known_workflows GUARDED_BY(mu);
+  std::map<std::string, std::vector<std::string>> workflow_job_labels GUARDED_BY(mu);
+  bool require_auth GUARDED_BY(mu) = false;
+  std::set<std::string> valid_tokens GUARDED_BY(mu);
+  std::map<std::string, int64_t> issued GUARDED_BY(mu);  // installation token -> expiry (unix s)
+  std::vector<std::string> issued_order GUARDED_BY(mu);
+  std::optional<std::string> app_id GUARDED_BY(mu);
+  std::string app_public_key_pem GUARDED_BY(mu);
+  int64_t installation_id GUARDED_BY(mu) = 0;
+  std::chrono::seconds token_ttl GUARDED_BY(mu) = std::chrono::seconds(3600);
+  std::optional<FakeJwtClaims> last_jwt GUARDED_BY(mu);
+  int token_exchanges GUARDED_BY(mu) = 0;
+  int64_t next_id GUARDED_BY(mu) = 1000;
+  int64_t rate_remaining GUARDED_BY(mu) = 5000;
+  std::map<int64_t, FakeRun> runs GUARDED_BY(mu);
+  std::map<int64_t, FakeJob> jobs GUARDED_BY(mu);
+  std::map<int64_t, FakeRunner> runners GUARDED_BY(mu);
+  std::map<int64_t, FakeHook> hooks GUARDED_BY(mu);
+  std::map<int64_t, FakeDelivery> deliveries GUARDED_BY(mu);
+  std::vector<FakeRedelivery> redeliveries GUARDED_BY(mu);
 
   int64_t NowUnix() const {
     return std::chrono::duration_cast<std::chrono::seconds>(clock->Now().time_since_epoch())
@@ -225,9 +224,9 @@ struct FakeGitHubServer::State {
     return {repo.substr(0, slash), repo.substr(slash + 1)};
   }
 
-  int64_t NewId() { return next_id++; }
+  int64_t NewId() REQUIRES(mu) { return next_id++; }
 
-  int64_t AddRunLocked(FakeRun run) {
+  int64_t AddRunLocked(FakeRun run) REQUIRES(mu) {
     if (run.id == 0) run.id = NewId();
     if (run.created_at_unix == 0) run.created_at_unix = NowUnix();
     if (run.display_title.empty()) {
@@ -243,7 +242,7 @@ struct FakeGitHubServer::State {
 
   // ---- JWT ----
   // Returns "" when `authorization` carries a JWT that verifies, else why not.
-  std::string VerifyJwt(const std::string& authorization) {
+  std::string VerifyJwt(const std::string& authorization) REQUIRES(mu) {
     if (!app_id) return "the fake has no GitHub App configured";
     if (!authorization.starts_with("Bearer ")) return "no bearer token";
     std::string jwt = authorization.substr(7);
@@ -299,7 +298,7 @@ struct FakeGitHubServer::State {
     return "";
   }
 
-  bool TokenValid(const std::string& authorization) const {
+  bool TokenValid(const std::string& authorization) const REQUIRES(mu) {
     if (!authorization.starts_with("Bearer ")) return false;
     std::string token = authorization.substr(7);
     if (valid_tokens.count(token)) return true;
@@ -353,12 +352,12 @@ struct FakeGitHubServer::State {
     bool unauthorized = false;
     std::function<void(const RecordedCall&)> hook;
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       hook = call_hook;
     }
     if (hook) hook(call);
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       calls.push_back(call);
       if (rate_remaining > 0) --rate_remaining;
       delay = this->delay;
@@ -418,7 +417,7 @@ struct FakeGitHubServer::State {
   }
 
   void AddRateHeaders(httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (!res.has_header("x-ratelimit-remaining")) {
       res.set_header("x-ratelimit-limit", std::to_string(options.rate_limit));
       res.set_header("x-ratelimit-remaining", std::to_string(rate_remaining));
@@ -480,7 +479,7 @@ void FakeGitHubServer::State::Routes() {
                                                                        httplib::Response& res) {
     Json body = body_json(req);
     if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::string workflow = req.matches[3].str();
     if (body.contains("return_run_details") && old_ghes) {
       return Message(res, old_ghes_status,
@@ -525,7 +524,7 @@ void FakeGitHubServer::State::Routes() {
 
   Post(repo_re + R"(/actions/runs/(\d+)/cancel)", [=, this](const httplib::Request& req,
                                                             httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto it = runs.find(std::stoll(req.matches[3].str()));
     if (it == runs.end() || it->second.repo != repo_of(req)) {
       return Message(res, 404, "Not Found");
@@ -547,7 +546,7 @@ void FakeGitHubServer::State::Routes() {
 
   Get(repo_re + R"(/actions/runs/(\d+))",
       [=, this](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         auto it = runs.find(std::stoll(req.matches[3].str()));
         if (it == runs.end() || it->second.repo != repo_of(req)) {
           return Message(res, 404, "Not Found");
@@ -557,7 +556,7 @@ void FakeGitHubServer::State::Routes() {
 
   Get(repo_re + R"(/actions/jobs/(\d+))",
       [=, this](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         auto it = jobs.find(std::stoll(req.matches[3].str()));
         if (it == jobs.end() || it->second.repo != repo_of(req)) {
           return Message(res, 404, "Not Found");
@@ -566,7 +565,7 @@ void FakeGitHubServer::State::Routes() {
       });
 
   Get(repo_re + R"(/actions/runs)", [=, this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::string status = req.has_param("status") ? req.get_param_value("status") : "";
     std::vector<const FakeRun*> match;
     for (auto it = runs.rbegin(); it != runs.rend(); ++it) {  // newest first
@@ -583,7 +582,7 @@ void FakeGitHubServer::State::Routes() {
 
   Get(repo_re + R"(/actions/runners)",
       [=, this](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         std::vector<const FakeRunner*> match;
         for (const auto& [id, r] : runners) {
           if (r.repo == repo_of(req)) match.push_back(&r);
@@ -595,7 +594,7 @@ void FakeGitHubServer::State::Routes() {
       });
 
   Get(repo_re + R"(/hooks)", [=, this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     std::vector<const FakeHook*> match;
     for (const auto& [id, h] : hooks) {
       if (h.repo == repo_of(req)) match.push_back(&h);
@@ -632,7 +631,7 @@ void FakeGitHubServer::State::Routes() {
   Post(repo_re + R"(/hooks)", [=, this](const httplib::Request& req, httplib::Response& res) {
     Json body = body_json(req);
     if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     FakeHook hook;
     hook.repo = repo_of(req);
     hook.events = {"push"};
@@ -643,7 +642,7 @@ void FakeGitHubServer::State::Routes() {
   });
 
   Get(repo_re + R"(/hooks/(\d+))", [=, this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     auto it = hooks.find(std::stoll(req.matches[3].str()));
     if (it == hooks.end() || it->second.repo != repo_of(req)) return Message(res, 404, "Not Found");
     Reply(res, 200, HookJson(it->second));
@@ -653,7 +652,7 @@ void FakeGitHubServer::State::Routes() {
         [=, this](const httplib::Request& req, httplib::Response& res) {
           Json body = body_json(req);
           if (!body.is_object()) return Message(res, 400, "Problems parsing JSON");
-          std::lock_guard lock(mu);
+          MutexLock lock(mu);
           auto it = hooks.find(std::stoll(req.matches[3].str()));
           if (it == hooks.end() || it->second.repo != repo_of(req))
             return Message(res, 404, "Not Found");
@@ -666,7 +665,7 @@ void FakeGitHubServer::State::Routes() {
 
   Delete(repo_re + R"(/hooks/(\d+))",
          [=, this](const httplib::Request& req, httplib::Response& res) {
-           std::lock_guard lock(mu);
+           MutexLock lock(mu);
            auto it = hooks.find(std::stoll(req.matches[3].str()));
            if (it == hooks.end() || it->second.repo != repo_of(req))
              return Message(res, 404, "Not Found");
@@ -676,7 +675,7 @@ void FakeGitHubServer::State::Routes() {
 
   Get(repo_re + R"(/hooks/(\d+)/deliveries)",
       [=, this](const httplib::Request& req, httplib::Response& res) {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         int64_t hook_id = std::stoll(req.matches[3].str());
         auto hit = hooks.find(hook_id);
         if (hit == hooks.end() || hit->second.repo != repo_of(req)) {
@@ -716,7 +715,7 @@ void FakeGitHubServer::State::Routes() {
 
   Post(repo_re + R"(/hooks/(\d+)/deliveries/(\d+)/attempts)",
        [=, this](const httplib::Request& req, httplib::Response& res) {
-         std::lock_guard lock(mu);
+         MutexLock lock(mu);
          int64_t hook_id = std::stoll(req.matches[3].str());
          int64_t delivery_id = std::stoll(req.matches[4].str());
          auto it = deliveries.find(delivery_id);
@@ -735,7 +734,7 @@ void FakeGitHubServer::State::Routes() {
        });
 
   Get(repo_re + R"(/installation)", [=, this](const httplib::Request& req, httplib::Response& res) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (std::string why = VerifyJwt(req.get_header_value("Authorization")); !why.empty()) {
       return Message(res, 401, "A JSON web token could not be decoded (" + why + ")");
     }
@@ -744,7 +743,7 @@ void FakeGitHubServer::State::Routes() {
 
   Post(p + R"(/app/installations/(\d+)/access_tokens)",
        [=, this](const httplib::Request& req, httplib::Response& res) {
-         std::lock_guard lock(mu);
+         MutexLock lock(mu);
          if (std::string why = VerifyJwt(req.get_header_value("Authorization")); !why.empty()) {
            return Message(res, 401, "A JSON web token could not be decoded (" + why + ")");
          }
@@ -790,7 +789,10 @@ Result<std::unique_ptr<FakeGitHubServer>> FakeGitHubServer::Start(Options option
     options.path_prefix.pop_back();
   }
   s.options = options;
-  s.rate_remaining = options.rate_limit;
+  {
+    MutexLock lock(s.mu);  // uncontended: the server has not started
+    s.rate_remaining = options.rate_limit;
+  }
   s.clock = options.clock != nullptr ? options.clock : &Clock::Real();
   size_t threads = static_cast<size_t>(std::max(2, options.threads));
   s.server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
@@ -816,13 +818,13 @@ std::string FakeGitHubServer::url() const { return state_->Url(); }
 int FakeGitHubServer::port() const { return state_->port; }
 
 std::vector<RecordedCall> FakeGitHubServer::calls() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->calls;
 }
 
 std::vector<RecordedCall> FakeGitHubServer::CallsTo(std::string_view method,
                                                     std::string_view path_contains) const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   std::vector<RecordedCall> out;
   for (const auto& c : state_->calls) {
     if (!method.empty() && c.method != method) continue;
@@ -837,12 +839,12 @@ int FakeGitHubServer::CountCalls(std::string_view method, std::string_view path_
 }
 
 void FakeGitHubServer::ClearCalls() {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->calls.clear();
 }
 
 void FakeGitHubServer::AddFailure(FailureRule rule) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->failures.push_back(std::move(rule));
 }
 
@@ -866,55 +868,55 @@ void FakeGitHubServer::GarbageNext(std::string_view path_contains, int times) {
 }
 
 void FakeGitHubServer::ClearFailures() {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->failures.clear();
 }
 
 void FakeGitHubServer::SetDelay(std::chrono::milliseconds d) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->delay = d;
 }
 
 void FakeGitHubServer::SetOldGhes(bool old_ghes, int status) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->old_ghes = old_ghes;
   state_->old_ghes_status = status;
 }
 
 void FakeGitHubServer::SetCallHook(std::function<void(const RecordedCall&)> hook) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->call_hook = std::move(hook);
 }
 
 void FakeGitHubServer::SetCancelConflictWhenInProgress(bool conflict) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->cancel_conflict_in_progress = conflict;
 }
 
 void FakeGitHubServer::SetKnownWorkflows(std::set<std::string> workflows) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->known_workflows = std::move(workflows);
 }
 
 void FakeGitHubServer::SetWorkflowJobLabels(const std::string& workflow,
                                             std::vector<std::string> labels) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->workflow_job_labels[workflow] = std::move(labels);
 }
 
 void FakeGitHubServer::RequireAuth(bool required) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->require_auth = required;
 }
 
 void FakeGitHubServer::AddValidToken(std::string token) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->valid_tokens.insert(std::move(token));
 }
 
 void FakeGitHubServer::ConfigureApp(std::string app_id, std::string public_key_pem,
                                     int64_t installation_id, std::chrono::seconds token_ttl) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->app_id = std::move(app_id);
   state_->app_public_key_pem = std::move(public_key_pem);
   state_->installation_id = installation_id;
@@ -922,26 +924,26 @@ void FakeGitHubServer::ConfigureApp(std::string app_id, std::string public_key_p
 }
 
 int64_t FakeGitHubServer::AddRun(FakeRun run) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->AddRunLocked(std::move(run));
 }
 
 std::optional<FakeRun> FakeGitHubServer::GetRun(int64_t id) const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->runs.find(id);
   if (it == state_->runs.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<FakeRun> FakeGitHubServer::runs() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   std::vector<FakeRun> out;
   for (const auto& [id, r] : state_->runs) out.push_back(r);
   return out;
 }
 
 void FakeGitHubServer::SetRunStatus(int64_t id, std::string status, std::string conclusion) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->runs.find(id);
   if (it == state_->runs.end()) return;
   it->second.status = std::move(status);
@@ -949,7 +951,7 @@ void FakeGitHubServer::SetRunStatus(int64_t id, std::string status, std::string 
 }
 
 int64_t FakeGitHubServer::AddJob(FakeJob job) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (job.id == 0) job.id = state_->NewId();
   int64_t id = job.id;
   state_->jobs[id] = std::move(job);
@@ -957,14 +959,14 @@ int64_t FakeGitHubServer::AddJob(FakeJob job) {
 }
 
 std::optional<FakeJob> FakeGitHubServer::GetJob(int64_t id) const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->jobs.find(id);
   if (it == state_->jobs.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<FakeJob> FakeGitHubServer::jobs() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   std::vector<FakeJob> out;
   for (const auto& [id, j] : state_->jobs) out.push_back(j);
   return out;
@@ -972,7 +974,7 @@ std::vector<FakeJob> FakeGitHubServer::jobs() const {
 
 void FakeGitHubServer::SetJobStatus(int64_t id, std::string status, std::string runner_name,
                                     std::string conclusion) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->jobs.find(id);
   if (it == state_->jobs.end()) return;
   it->second.status = std::move(status);
@@ -981,7 +983,7 @@ void FakeGitHubServer::SetJobStatus(int64_t id, std::string status, std::string 
 }
 
 int64_t FakeGitHubServer::AddRunner(FakeRunner runner) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (runner.id == 0) runner.id = state_->NewId();
   int64_t id = runner.id;
   state_->runners[id] = std::move(runner);
@@ -989,7 +991,7 @@ int64_t FakeGitHubServer::AddRunner(FakeRunner runner) {
 }
 
 void FakeGitHubServer::SetRunnerStatus(int64_t id, std::string status, bool busy) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   auto it = state_->runners.find(id);
   if (it == state_->runners.end()) return;
   it->second.status = std::move(status);
@@ -997,7 +999,7 @@ void FakeGitHubServer::SetRunnerStatus(int64_t id, std::string status, bool busy
 }
 
 int64_t FakeGitHubServer::AddHook(FakeHook hook) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (hook.id == 0) hook.id = state_->NewId();
   int64_t id = hook.id;
   state_->hooks[id] = std::move(hook);
@@ -1005,14 +1007,14 @@ int64_t FakeGitHubServer::AddHook(FakeHook hook) {
 }
 
 std::vector<FakeHook> FakeGitHubServer::hooks() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   std::vector<FakeHook> out;
   for (const auto& [id, h] : state_->hooks) out.push_back(h);
   return out;
 }
 
 int64_t FakeGitHubServer::AddDelivery(FakeDelivery delivery) {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (delivery.id == 0) delivery.id = state_->NewId();
   if (delivery.guid.empty()) delivery.guid = "guid-" + std::to_string(delivery.id);
   if (delivery.delivered_at_unix == 0) delivery.delivered_at_unix = state_->NowUnix();
@@ -1022,22 +1024,22 @@ int64_t FakeGitHubServer::AddDelivery(FakeDelivery delivery) {
 }
 
 std::vector<FakeRedelivery> FakeGitHubServer::redeliveries() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->redeliveries;
 }
 
 std::optional<FakeJwtClaims> FakeGitHubServer::last_jwt() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->last_jwt;
 }
 
 int FakeGitHubServer::token_exchanges() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->token_exchanges;
 }
 
 std::vector<std::string> FakeGitHubServer::issued_tokens() const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->issued_order;
 }
 

@@ -6,9 +6,9 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "github/sleeper.h"
 #include "tests/fakes/fake_clock.h"
 
@@ -21,7 +21,7 @@ class FakeSleeper final : public github::Sleeper {
 
   void SleepFor(std::chrono::milliseconds d) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       waits_.push_back(d);
     }
     if (clock_ != nullptr && d.count() > 0) clock_->Advance(d);
@@ -29,12 +29,12 @@ class FakeSleeper final : public github::Sleeper {
 
   // Every wait asked for so far, in order (zero waits included).
   std::vector<std::chrono::milliseconds> waits() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return waits_;
   }
   // The waits longer than zero, in order.
   std::vector<std::chrono::milliseconds> nonzero_waits() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<std::chrono::milliseconds> out;
     for (auto w : waits_) {
       if (w.count() > 0) out.push_back(w);
@@ -42,14 +42,14 @@ class FakeSleeper final : public github::Sleeper {
     return out;
   }
   void Clear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     waits_.clear();
   }
 
  private:
   FakeClock* const clock_;
-  mutable std::mutex mu_;
-  std::vector<std::chrono::milliseconds> waits_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<std::chrono::milliseconds> waits_ GUARDED_BY(mu_);
 };
 
 }  // namespace relayq::testing

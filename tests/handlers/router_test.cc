@@ -62,9 +62,9 @@ class RouterTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     store_->SetRoutingHook(router_.get(), nullptr);
-    auto db = store::Database::Open(o);
-    ASSERT_TRUE(db.ok());
-    auto a = (*db)->OpenActionStore();
+    auto database = store::Database::Open(o);
+    ASSERT_TRUE(database.ok());
+    auto a = (*database)->OpenActionStore();
     ASSERT_TRUE(a.ok());
     actions_ = std::move(*a);
   }
