@@ -50,7 +50,9 @@ struct StoreOptions {
   // later bodies of that event use it (store/body_codec.h). 0: never.
   size_t dictionary_after = 1000;
   // Permissions of a store file Open(kCreate) creates: raw bodies may hold
-  // private repository data, so owner-only by default.
+  // private repository data, so owner-only by default. The file has them
+  // from its first byte (created before SQLite opens it), and SQLite gives
+  // the -wal and -shm files the store file's mode.
   unsigned file_mode = 0600;
 };
 
@@ -68,6 +70,13 @@ class Database {
   // Opens the store at options.path as `mode` says.
   static Result<std::unique_ptr<Database>> Open(const StoreOptions& options,
                                                 Mode mode = Mode::kExisting);
+
+  // Checks, writing nothing, that `path` can name a store file: not a
+  // directory (InvalidArgument: "PATH: is a directory; give the store's file
+  // path, e.g. PATH/relayq.db") and in a directory that exists (NotFound).
+  // For a caller that writes other files next to the store (the daemon's
+  // lock and generated secret) before opening it.
+  static Status CheckPath(const std::string& path);
 
   const StoreOptions& options() const { return options_; }
   const std::string& path() const { return options_.path; }
@@ -92,6 +101,13 @@ class Database {
   // writes. InvalidArgument when the file is not a relayq store, is from a
   // newer relayq, or predates the schema the reader needs.
   Result<std::unique_ptr<StoreReader>> OpenReader() const;
+
+  // Moves everything in the write-ahead log into the store file and empties
+  // the log (PRAGMA wal_checkpoint(TRUNCATE)), so that the store file alone
+  // is a complete copy. For a clean stop, after every other connection of
+  // this process is closed. Unavailable when another process's reader or
+  // writer kept the checkpoint from completing within a short wait.
+  Status Checkpoint() const;
 
  private:
   explicit Database(StoreOptions options) : options_(std::move(options)) {}
