@@ -1,5 +1,6 @@
 // `relayq serve`: runs the daemon (server/daemon.h) until SIGTERM or SIGINT;
-// SIGHUP reloads the policy.
+// SIGHUP reloads the policy. Under systemd (Type=notify) it reports READY=1
+// once both listeners accept and STOPPING=1 when a stop signal arrives.
 //
 // On a stop signal the daemon stops accepting, lets in-flight deliveries
 // finish, closes the store cleanly and the command returns 0. Start-up
@@ -9,6 +10,7 @@
 //   relayq: listening public=http://127.0.0.1:8080 admin=http://127.0.0.1:8081
 // Thread safety: runs on the main thread, which takes the signals.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <iostream>
 #include <memory>
@@ -18,6 +20,7 @@
 #include "common/log.h"
 #include "server/daemon.h"
 #include "server/logging.h"
+#include "server/sd_notify.h"
 
 namespace relayq::cli {
 namespace {
@@ -32,6 +35,9 @@ int RunServe(server::Config config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Everything the daemon creates (store, -wal, -shm, lock, secret) is
+  // owner-only from its first byte, whatever umask it was started with.
+  ::umask(077);
 
   server::SetupLogging(config.log_format, config.log_level);
 
@@ -43,6 +49,8 @@ int RunServe(server::Config config) {
   // A fixed, parseable line: scripts and tests read the bound ports from it.
   std::cout << "relayq: listening public=" << scheme << "://" << (*daemon)->public_address()
             << " admin=http://" << (*daemon)->admin_address() << std::endl;
+  // Type=notify: both listeners accept now (a taken port failed above).
+  server::NotifySystemd("READY=1");
 
   for (;;) {
     int sig = 0;
@@ -55,6 +63,7 @@ int RunServe(server::Config config) {
     Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     break;
   }
+  server::NotifySystemd("STOPPING=1");
   (*daemon)->Stop();
   return 0;
 }
