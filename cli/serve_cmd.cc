@@ -3,7 +3,9 @@
 // flags and environment) and hands it to Daemon::Reload: webhook.allow, the
 // webhook secrets and the policy take effect; other changed keys are logged
 // as needing a restart; a configuration or policy that does not load is
-// logged and the running one stays.
+// logged and the running one stays. Under systemd (Type=notify) it reports
+// READY=1 once both listeners accept and STOPPING=1 when a stop signal
+// arrives.
 //
 // On a stop signal the daemon stops accepting, lets in-flight deliveries
 // finish, closes the store cleanly and the command returns 0. Start-up
@@ -13,6 +15,7 @@
 //   relayq: listening public=http://127.0.0.1:8080 admin=http://127.0.0.1:8081
 // Thread safety: runs on the main thread, which takes the signals.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <iostream>
@@ -23,6 +26,7 @@
 #include "common/log.h"
 #include "server/daemon.h"
 #include "server/logging.h"
+#include "server/sd_notify.h"
 
 namespace relayq::cli {
 namespace {
@@ -37,6 +41,9 @@ int RunServe(server::Config config, const std::function<Result<server::Config>()
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Everything the daemon creates (store, -wal, -shm, lock, secret) is
+  // owner-only from its first byte, whatever umask it was started with.
+  ::umask(077);
 
   server::SetupLogging(config.log_format, config.log_level);
 
@@ -48,6 +55,8 @@ int RunServe(server::Config config, const std::function<Result<server::Config>()
   // A fixed, parseable line: scripts and tests read the bound ports from it.
   std::cout << "relayq: listening public=" << scheme << "://" << (*daemon)->public_address()
             << " admin=http://" << (*daemon)->admin_address() << std::endl;
+  // Type=notify: both listeners accept now (a taken port failed above).
+  server::NotifySystemd("READY=1");
 
   for (;;) {
     int sig = 0;
@@ -66,6 +75,7 @@ int RunServe(server::Config config, const std::function<Result<server::Config>()
     Log(LogLevel::kInfo, "stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     break;
   }
+  server::NotifySystemd("STOPPING=1");
   (*daemon)->Stop();
   return 0;
 }

@@ -110,6 +110,8 @@ std::string_view ExecOutcomeName(ExecOutcome o) {
       return "done";
     case ExecOutcome::kAborted:
       return "aborted";
+    case ExecOutcome::kRefused:
+      return "refused";
     case ExecOutcome::kFailed:
       return "failed";
     case ExecOutcome::kRetrying:
@@ -283,7 +285,7 @@ ActionOutcome ActionExecutor::ExecuteFallback(const store::ActionRecord& a, Prog
         if ((*job)->runner_name) return Abort(a, p, "started on " + *(*job)->runner_name);
         return Abort(a, p, "job is " + (*job)->status + ", not queued");
       case Kind::kRefused:
-        return Abort(a, p, std::string(policy::RefusalReasonName(d.refusal)) + ": " + d.reason);
+        return Refuse(a, p, std::string(policy::RefusalReasonName(d.refusal)) + ": " + d.reason);
       case Kind::kNotDue: {
         Status s = actions_.Reschedule(p.claim, d.due_at_ms, NowMs());
         if (!s.ok()) return StoreFailed(a, p, s);
@@ -568,14 +570,22 @@ ActionOutcome ActionExecutor::Dispatched(const store::ActionRecord& a, Progress&
 }
 
 ActionOutcome ActionExecutor::Abort(const store::ActionRecord& a, Progress& p, std::string why) {
+  return Give(a, p, std::move(why), store::ActionStatus::kAborted, ExecOutcome::kAborted);
+}
+
+ActionOutcome ActionExecutor::Refuse(const store::ActionRecord& a, Progress& p, std::string why) {
+  return Give(a, p, std::move(why), store::ActionStatus::kRefused, ExecOutcome::kRefused);
+}
+
+ActionOutcome ActionExecutor::Give(const store::ActionRecord& a, Progress& p, std::string why,
+                                   store::ActionStatus status, ExecOutcome outcome) {
   p.outcome = why;
-  if (Status s = actions_.Finish(p.claim, store::ActionStatus::kAborted, p.Dump(), why, NowMs());
-      !s.ok()) {
+  if (Status s = actions_.Finish(p.claim, status, p.Dump(), why, NowMs()); !s.ok()) {
     if (store::ClaimWasLost(s)) return Lost(a, s);
     // Left running: the lease runs out and the action is judged again.
   }
-  Count(a, ExecOutcome::kAborted);
-  return {ExecOutcome::kAborted, std::move(why), {}, {}};
+  Count(a, outcome);
+  return {outcome, std::move(why), {}, {}};
 }
 
 ActionOutcome ActionExecutor::Fail(const store::ActionRecord& a, Progress& p, std::string why) {

@@ -110,7 +110,8 @@ struct ExecutorOptions {
 // What one Execute() came to.
 enum class ExecOutcome {
   kDone,
-  kAborted,
+  kAborted,  // given up: the job started, the run ended, nothing governs it
+  kRefused,  // the policy refused it (max_fallbacks, input_too_large, ...)
   kFailed,
   kRetrying,     // due again later (backoff), or at once after a stop
   kRescheduled,  // the policy moved the deadline
@@ -169,6 +170,11 @@ class ActionExecutor {
                            const store::DispatchRequest& r, std::optional<int64_t> run_id,
                            std::string message);
   ActionOutcome Abort(const store::ActionRecord& a, Progress& p, std::string why);
+  // As Abort, but recorded as refused by the policy.
+  ActionOutcome Refuse(const store::ActionRecord& a, Progress& p, std::string why);
+  // Ends the action in final state `status`, counted as `outcome`.
+  ActionOutcome Give(const store::ActionRecord& a, Progress& p, std::string why,
+                     store::ActionStatus status, ExecOutcome outcome);
   ActionOutcome Fail(const store::ActionRecord& a, Progress& p, std::string why);
   ActionOutcome Lost(const store::ActionRecord& a, const Status& why);
   // Retry later when GitHub may recover, else fail.

@@ -135,7 +135,7 @@ void Router::JudgeQueuedJob(const policy::Policy& policy, const store::JobState&
   if (d.kind == FallbackDecision::Kind::kRefused && request) {
     // Known at once and for good: recorded so the audit log says why relayq
     // will not move this job.
-    a.status = store::ActionStatus::kAborted;
+    a.status = store::ActionStatus::kRefused;
     a.reason = "route " + d.route->name + ": " + d.reason;
     a.last_error = std::string(policy::RefusalReasonName(d.refusal));
     LogDecision("refused", a, job.id);

@@ -214,6 +214,13 @@ Result<Config> LoadConfigFile(const std::string& path) {
           sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
       std::string retention;
       RELAYQ_RETURN_IF_ERROR(r.String(st["retention"], "store.retention", retention));
+      if (!retention.empty() && retention != "0" &&
+          retention.find_first_not_of("0123456789") == std::string::npos) {
+        const std::string n = retention.substr(0, 32);
+        return ConfigError(
+            path, st["retention"], "store.retention",
+            n + " has no unit; write " + n + "d (days), " + n + "h (hours) or 0 (off)");
+      }
       if (!retention.empty()) {
         auto d = ParseDuration(retention);
         if (!d.ok())

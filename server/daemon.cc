@@ -122,6 +122,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   Config& config = d.config;
   MetricsRegistry& metrics = d.metrics;
 
+  // Nothing is written (lock, secret) for a store path that cannot be one.
+  if (Status s = store::Database::CheckPath(config.db_path); !s.ok()) return s;
+
   // One daemon per store: a second one would take the first's routing
   // actions for abandoned ones. Held until the daemon goes away (or the
   // process dies), before anything else touches the store.
@@ -406,6 +409,15 @@ void Daemon::Stop() {
   d.recovery.reset();  // its reconcile writes go through the store
   d.store->Close();
   d.daily_prune.reset();
+  // Every connection closed, then the log folded into the store file, so a
+  // copy of relayq.db alone after a clean stop is the whole store.
+  d.executor.reset();
+  d.action_store.reset();
+  d.audit.reset();
+  if (Status s = d.database->Checkpoint(); !s.ok()) {
+    Log(LogLevel::kWarn, "stop: the write-ahead log was not folded into the store",
+        {{"error", s.message()}});
+  }
   if (d.serving) Log(LogLevel::kInfo, "stopped");
 }
 

@@ -1,7 +1,12 @@
 #include "store/database.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "store/connection.h"
 #include "store/migrations.h"
@@ -56,6 +61,22 @@ Result<int> SchemaVersion(sqlite3* db) {
   return row ? static_cast<int>(q.Int(0)) : 0;
 }
 
+Status Database::CheckPath(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::string dir = path;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    return Status::InvalidArgument(path + ": is a directory; give the store's file path, e.g. " +
+                                   dir + "/relayq.db");
+  }
+  const size_t slash = path.find_last_of('/');
+  const std::string parent = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::NotFound(path + ": the directory " + parent + " does not exist");
+  }
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Database>> Database::Open(const StoreOptions& options, Mode mode) {
   struct stat st {};
   const bool existed = ::stat(options.path.c_str(), &st) == 0;
@@ -64,12 +85,39 @@ Result<std::unique_ptr<Database>> Database::Open(const StoreOptions& options, Mo
     if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(options.path + " is not a file");
     return std::unique_ptr<Database>(new Database(options));
   }
+  RELAYQ_RETURN_IF_ERROR(CheckPath(options.path));
+  if (!existed) {
+    // Created owner-only before SQLite sees it (it would create it 0644
+    // less the umask); EEXIST: another process created it meanwhile.
+    int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                    static_cast<mode_t>(options.file_mode));
+    if (fd < 0 && errno != EEXIST) {
+      return Status::IoError("cannot create the store " + options.path + ": " +
+                             std::strerror(errno));
+    }
+    if (fd >= 0) ::close(fd);
+  }
   RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options, Access::kCreate));
-  if (!existed) ::chmod(options.path.c_str(), options.file_mode);
   if (Status s = EnableWal(db.get(), options.busy_timeout_ms); !s.ok()) {
     return s.WithContext("store " + options.path);
   }
   return std::unique_ptr<Database>(new Database(options));
+}
+
+Status Database::Checkpoint() const {
+  constexpr int kWaitMs = 2000;
+  auto db = Connect(options_, Access::kReadWrite, kWaitMs);
+  if (!db.ok()) return db.status().WithContext("store " + options_.path);
+  auto q = Stmt::Prepare(db->get(), "PRAGMA wal_checkpoint(TRUNCATE)");
+  if (!q.ok()) return q.status().WithContext("store " + options_.path);
+  auto row = q->Step();
+  if (!row.ok()) return row.status().WithContext("checkpoint of " + options_.path);
+  // The first column is 1 when a reader or writer kept it from completing.
+  if (*row && q->Int(0) != 0) {
+    return Status::Unavailable("checkpoint of " + options_.path +
+                               " did not complete: another process is using the store");
+  }
+  return Status::Ok();
 }
 
 Status Database::Migrate() const {

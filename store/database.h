@@ -48,6 +48,13 @@ class Database {
   static Result<std::unique_ptr<Database>> Open(const StoreOptions& options,
                                                 Mode mode = Mode::kExisting);
 
+  // Checks, writing nothing, that `path` can name a store file: not a
+  // directory (InvalidArgument: "PATH: is a directory; give the store's file
+  // path, e.g. PATH/relayq.db") and in a directory that exists (NotFound).
+  // For a caller that writes other files next to the store (the daemon's
+  // lock and generated secret) before opening it.
+  static Status CheckPath(const std::string& path);
+
   const StoreOptions& options() const { return options_; }
   const std::string& path() const { return options_.path; }
 
@@ -71,6 +78,13 @@ class Database {
   // writes. InvalidArgument when the file is not a relayq store, is from a
   // newer relayq, or predates the schema the reader needs.
   Result<std::unique_ptr<StoreReader>> OpenReader() const;
+
+  // Moves everything in the write-ahead log into the store file and empties
+  // the log (PRAGMA wal_checkpoint(TRUNCATE)), so that the store file alone
+  // is a complete copy. For a clean stop, after every other connection of
+  // this process is closed. Unavailable when another process's reader or
+  // writer kept the checkpoint from completing within a short wait.
+  Status Checkpoint() const;
 
  private:
   explicit Database(StoreOptions options) : options_(std::move(options)) {}

@@ -169,6 +169,20 @@ CREATE TABLE body_dictionaries (
   bytes      BLOB NOT NULL
 );
 )sql"},
+    {6, "refused routing actions",
+     R"sql(
+-- An action the policy refused has its own status, 'refused' (it was
+-- 'aborted', like an action given up for other reasons). Earlier relayq
+-- recorded the refusal reason as last_error: alone when the router refused
+-- at once, followed by ': why' when the executor refused at the deadline.
+UPDATE actions SET status = 'refused'
+ WHERE status = 'aborted'
+   AND (CASE WHEN instr(last_error, ':') > 0
+             THEN substr(last_error, 1, instr(last_error, ':') - 1)
+             ELSE last_error END)
+       IN ('max_fallbacks', 'input_too_large', 'inputs_unknown', 'input_template', 'no_ref',
+           'missing_capability');
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

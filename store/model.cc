@@ -40,13 +40,14 @@ constexpr std::array<std::pair<ActionKind, std::string_view>, 3> kActionKinds = 
     {ActionKind::kDispatch, "dispatch"},
 }};
 
-constexpr std::array<std::pair<ActionStatus, std::string_view>, 6> kActionStatuses = {{
+constexpr std::array<std::pair<ActionStatus, std::string_view>, 7> kActionStatuses = {{
     {ActionStatus::kScheduled, "scheduled"},
     {ActionStatus::kPending, "pending"},
     {ActionStatus::kRunning, "running"},
     {ActionStatus::kDone, "done"},
     {ActionStatus::kFailed, "failed"},
     {ActionStatus::kAborted, "aborted"},
+    {ActionStatus::kRefused, "refused"},
 }};
 
 constexpr std::array<std::pair<RequestStatus, std::string_view>, 3> kRequestStatuses = {{
@@ -69,7 +70,8 @@ ActionStatus ParseActionStatus(std::string_view name) {
   return ParseIn(kActionStatuses, name, ActionStatus::kUnknown);
 }
 bool IsFinal(ActionStatus s) {
-  return s == ActionStatus::kDone || s == ActionStatus::kFailed || s == ActionStatus::kAborted;
+  return s == ActionStatus::kDone || s == ActionStatus::kFailed || s == ActionStatus::kAborted ||
+         s == ActionStatus::kRefused;
 }
 
 std::string_view RequestStatusName(RequestStatus s) { return NameIn(kRequestStatuses, s); }

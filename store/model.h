@@ -151,12 +151,13 @@ enum class ActionStatus {
   kRunning,    // claimed by a worker under a lease
   kDone,       // final: carried out
   kFailed,     // final: gave up, with last_error
-  kAborted,    // final: decided not to act
+  kAborted,    // final: given up for another reason (the job started, the run ended, ...)
+  kRefused,    // final: the policy refused it (last_error names the refusal reason)
   kUnknown,    // a name this relayq does not know
 };
 std::string_view ActionStatusName(ActionStatus s);
 ActionStatus ParseActionStatus(std::string_view name);  // kUnknown for any other name
-// True for done, failed and aborted: the action never runs again.
+// True for done, failed, aborted and refused: the action never runs again.
 bool IsFinal(ActionStatus s);
 
 // Where a dispatch request is. Stored as its lower-case name.
@@ -177,7 +178,7 @@ struct NewAction {
   std::string key;  // e.g. fallback:RUN_ID:ATTEMPT
   std::string repository;
   // scheduled (waits for due_at), pending (run as soon as possible), or a
-  // final state recorded at once: aborted (decided not to act) / failed.
+  // final state recorded at once: refused (by the policy) / failed.
   ActionStatus status = ActionStatus::kScheduled;
   std::optional<int64_t> due_at;
   std::string reason;

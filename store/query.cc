@@ -368,9 +368,9 @@ std::vector<std::string> StatusValuesOf(Kind kind) {
       }
       return v;
     case Kind::kActions:
-      for (ActionStatus a :
-           {ActionStatus::kScheduled, ActionStatus::kPending, ActionStatus::kRunning,
-            ActionStatus::kDone, ActionStatus::kFailed, ActionStatus::kAborted}) {
+      for (ActionStatus a : {ActionStatus::kScheduled, ActionStatus::kPending,
+                             ActionStatus::kRunning, ActionStatus::kDone, ActionStatus::kFailed,
+                             ActionStatus::kAborted, ActionStatus::kRefused}) {
         v.emplace_back(ActionStatusName(a));
       }
       return v;

@@ -26,7 +26,9 @@ struct StoreOptions {
   // later bodies of that event use it (store/body_codec.h). 0: never.
   size_t dictionary_after = 1000;
   // Permissions of a store file Open(kCreate) creates: raw bodies may hold
-  // private repository data, so owner-only by default.
+  // private repository data, so owner-only by default. The file has them
+  // from its first byte (created before SQLite opens it), and SQLite gives
+  // the -wal and -shm files the store file's mode.
   unsigned file_mode = 0600;
 };
 

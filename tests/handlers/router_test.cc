@@ -272,7 +272,7 @@ TEST_F(RouterTest, JobOfAFallbackRunLinkedLateIsRefusedForMaxFallbacks) {
   clock_.Advance(minutes(5));
   EXPECT_GE(executor_->RunDue(), 1);
   auto a = Action();
-  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
+  EXPECT_EQ(a->status, store::ActionStatus::kRefused);
   EXPECT_NE(a->last_error.value_or("").find("max_fallbacks"), std::string::npos)
       << a->last_error.value_or("");
   EXPECT_EQ(github_->CountCalls("POST", "/cancel"), 0);
@@ -287,7 +287,7 @@ TEST_F(RouterTest, LinkedFallbackRunIsRefusedAtOnce) {
   Deliver("workflow_job", "job-queued", testing::WorkflowJobPayload(Job("queued", Now())));
   auto a = Action();
   ASSERT_TRUE(a.has_value());
-  EXPECT_EQ(a->status, store::ActionStatus::kAborted);
+  EXPECT_EQ(a->status, store::ActionStatus::kRefused);
   EXPECT_EQ(a->last_error, "max_fallbacks");
 }
 

@@ -53,6 +53,27 @@ TEST(MigrationsTest, UpgradesFromEveryEarlierVersion) {
   }
 }
 
+// Issue 13: a refusal by the policy was stored as 'aborted'. Step 6 gives the
+// refusals earlier relayq recorded (the reason alone from the router, "reason:
+// why" from the executor) their own status and leaves other aborts alone.
+TEST(MigrationsTest, StepSixMarksEarlierRefusalsRefused) {
+  testing::TempDir dir;
+  std::string path = dir.File("old.db");
+  ASSERT_TRUE(MigrateFileTo(path, 5).ok());
+  Exec(path,
+       "INSERT INTO actions (kind, key, repository, status, last_error, created_at, updated_at) "
+       "VALUES ('fallback', 'a', 'o/r', 'aborted', 'max_fallbacks', 1, 1), "
+       "('fallback', 'b', 'o/r', 'aborted', 'input_too_large: 340 MB > 200 MB', 1, 1), "
+       "('fallback', 'c', 'o/r', 'aborted', 'started on macmini-1', 1, 1), "
+       "('fallback', 'd', 'o/r', 'aborted', NULL, 1, 1), "
+       "('fallback', 'e', 'o/r', 'failed', 'no_ref', 1, 1)");
+  ASSERT_TRUE(MigrateFileTo(path, 6).ok());
+  testing::SqliteReader db(path);
+  EXPECT_EQ(db.Value("SELECT group_concat(key || '=' || status, ' ') FROM "
+                     "(SELECT key, status FROM actions ORDER BY key)"),
+            "a=refused b=refused c=aborted d=aborted e=failed");
+}
+
 // Regression (issue 12, case 14): the version was read outside the step's
 // transaction, so two processes opening a new store at once both ran step 1
 // and the second failed with "table already exists".
