@@ -55,8 +55,8 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
 // with data=writeback (file data not ordered with the journal), or FAT
 // (vfat, exfat, msdos: SD cards' and USB sticks' default; no journal, so a
 // power cut mid-write can corrupt the filesystem) without the `sync` mount
-// option, or a network filesystem (nfs, nfs4, cifs, smb3, 9p, fuse.sshfs). Otherwise a pass naming the filesystem type and device; ok and
-// not warn with "not checked" when no line covers `dir`.
+// option, or a network filesystem (nfs, nfs4, cifs, smb3, 9p, fuse.sshfs). Otherwise a pass naming
+// the filesystem type and device; ok and not warn with "not checked" when no line covers `dir`.
 DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& dir);
 
 // "PASS  name: detail", "WARN  name: detail\n      hint: ..." or
