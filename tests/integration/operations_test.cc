@@ -35,6 +35,29 @@
 namespace relayq::testing {
 namespace {
 
+// A loopback socket listening on a port the kernel chose; the port stays
+// taken until `fd` is closed. fd is -1 when socket, bind, listen or
+// getsockname failed.
+struct TakenPort {
+  int fd = -1;
+  int port = 0;
+};
+
+TakenPort TakeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {};
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return {};
+  }
+  return {fd, ntohs(a.sin_port)};
+}
+
 using nlohmann::json;
 
 class OperationsTest : public IntegrationTest {
@@ -148,24 +171,17 @@ TEST_F(OperationsTest, FilesAreCreatedOwnerOnlyNotChmodedAfterwards) {
     GTEST_SKIP() << "strace unavailable";
   }
   // A taken admin port: relayq creates its files, fails to listen, exits.
-  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(taken, 1), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const TakenPort taken = TakeLoopbackPort();
+  ASSERT_GE(taken.fd, 0) << "cannot listen on a loopback port";
   const std::string trace = dir_.File("trace.txt");
   const std::string cmd =
       "cd '" + dir_.path() + "' && umask 022 && env -i PATH=/usr/bin:/bin " +
       "RELAYQ_ADMIN_TOKEN=x strace -f -qq -o '" + trace +
       "' -e trace=umask,open,openat,creat,chmod,fchmodat '" + RELAYQ_BINARY + "' serve --db '" +
-      DbPath() +
-      "' --listen 127.0.0.1:0 --admin-listen 127.0.0.1:" + std::to_string(ntohs(a.sin_port)) +
+      DbPath() + "' --listen 127.0.0.1:0 --admin-listen 127.0.0.1:" + std::to_string(taken.port) +
       " >/dev/null 2>&1";
   const int rc = std::system(cmd.c_str());
-  ::close(taken);
+  ::close(taken.fd);
   EXPECT_NE(rc, 0);
   std::ifstream in(trace);
   std::stringstream all;
@@ -234,15 +250,9 @@ class NotifySocket {
 
 // A loopback port nobody listens on now (bound to port 0, then released).
 int FreePort() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
+  const TakenPort t = TakeLoopbackPort();
+  if (t.fd >= 0) ::close(t.fd);
+  return t.port;
 }
 
 bool Accepts(int port) {
@@ -311,21 +321,15 @@ TEST_F(OperationsTest, NotifiesReadyOnlyOnceBothListenersAcceptAndStoppingOnSigt
 TEST_F(OperationsTest, TakenPortExitsNonZeroWithoutReady) {
   NotifySocket sock(dir_.File("notify.sock"));
   ASSERT_TRUE(sock.ok());
-  int taken = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(taken, 1), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const TakenPort taken = TakeLoopbackPort();
+  ASSERT_GE(taken.fd, 0) << "cannot listen on a loopback port";
   auto env = Env();
   env["NOTIFY_SOCKET"] = dir_.File("notify.sock");
   pid_t pid =
-      SpawnServe(dir_.path(), "127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "127.0.0.1:0", env);
+      SpawnServe(dir_.path(), "127.0.0.1:" + std::to_string(taken.port), "127.0.0.1:0", env);
   ASSERT_GT(pid, 0);
   EXPECT_NE(WaitExit(pid), 0);
-  ::close(taken);
+  ::close(taken.fd);
   EXPECT_EQ(sock.Next(std::chrono::milliseconds(0)), "");
 }
 
