@@ -1,17 +1,12 @@
 #include "github/transport.h"
 
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <utility>
 
+#include "common/connect_probe.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "github/app_jwt.h"
@@ -21,49 +16,6 @@ namespace relayq::github {
 namespace {
 
 using std::chrono::milliseconds;
-
-// Why a TCP connection to host:port fails now: one non-blocking connect per
-// resolved address within `timeout`, the last failure's reason.
-std::string ProbeConnect(const std::string& host, int port, milliseconds timeout) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    return std::string("cannot resolve the name: ") + ::gai_strerror(rc);
-  }
-  std::string reason = "no address";
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) {
-      reason = std::strerror(errno);
-      continue;
-    }
-    int err = 0;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      err = errno;
-      if (err == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
-        socklen_t len = sizeof err;
-        if (ready == 0) {
-          err = ETIMEDOUT;
-        } else if (ready < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-          err = errno;
-        }
-      }
-    }
-    ::close(fd);
-    if (err == 0) {
-      reason = "connected on a second try (the first failed)";
-      break;
-    }
-    reason = err == ETIMEDOUT ? std::string("timed out") : std::string(std::strerror(err));
-  }
-  ::freeaddrinfo(found);
-  return reason;
-}
 
 bool IsWrite(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
@@ -404,8 +356,8 @@ void Transport::ReportRetry(const std::string& failure, milliseconds wait, int n
 std::string Transport::ConnectFailure() const {
   std::string where = base_.host + ":" + std::to_string(base_.port);
   return "cannot connect to " + where + ": " +
-         ProbeConnect(base_.host, base_.port,
-                      std::min(options_.connect_timeout, milliseconds(2000)));
+         WhyConnectFails(base_.host, base_.port,
+                         std::min(options_.connect_timeout, milliseconds(2000)));
 }
 
 void Transport::Observe(const Answer& answer) {

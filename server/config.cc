@@ -244,8 +244,9 @@ Result<Config> LoadConfigFile(const std::string& path) {
       }
     }
     if (yaml::Node ad = root["admin"]; ad.IsDefined() && !ad.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(ad, "admin", {"token_file"}));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(ad, "admin", {"token_file", "server"}));
       RELAYQ_RETURN_IF_ERROR(r.String(ad["token_file"], "admin.token_file", c.admin_token_file));
+      RELAYQ_RETURN_IF_ERROR(r.String(ad["server"], "admin.server", c.server_url));
     }
     if (yaml::Node http = root["http"]; http.IsDefined() && !http.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(
@@ -327,6 +328,7 @@ Status ApplyEnvironment(Config& c, const std::function<const char*(const char*)>
   };
   if (std::string v = env("RELAYQ_GITHUB_API_URL"); !v.empty()) c.github_api_url = v;
   if (std::string v = env("GITHUB_TOKEN"); !v.empty()) c.github_token = v;
+  if (std::string v = env("RELAYQ_SERVER"); !v.empty()) c.server_url = v;
   if (std::string v = env("RELAYQ_ADMIN_TOKEN"); !v.empty()) {
     c.admin_token = v;
   } else if (!c.admin_token_file.empty()) {

@@ -61,6 +61,11 @@ struct Config {
   // overrides it. With neither, admin routes answer 401.
   std::string admin_token_file;
   std::string admin_token;
+  // admin.server: the admin URL of a running relayq (http(s)://HOST:PORT),
+  // for the commands that can work through one (`dispatch`, `status`,
+  // `actions`) from another machine. RELAYQ_SERVER overrides it; a command's
+  // --server overrides both. Default empty: those commands use a local store.
+  std::string server_url;
 
   // http.header_timeout: the TLS handshake, request line and headers must
   // arrive within this of the connection (or of the request's first byte on
@@ -127,8 +132,8 @@ struct Config {
 // Reads `path` (empty: defaults only). Does not apply the environment.
 Result<Config> LoadConfigFile(const std::string& path);
 
-// Applies RELAYQ_WEBHOOK_SECRET, RELAYQ_ADMIN_TOKEN, GITHUB_TOKEN and
-// RELAYQ_GITHUB_API_URL from `getenv`, then reads secret files that are
+// Applies RELAYQ_WEBHOOK_SECRET, RELAYQ_ADMIN_TOKEN, GITHUB_TOKEN,
+// RELAYQ_GITHUB_API_URL and RELAYQ_SERVER from `getenv`, then reads secret files that are
 // configured and exist. Fails when a configured file cannot be read.
 Status ApplyEnvironment(Config& config, const std::function<const char*(const char*)>& getenv);
 
