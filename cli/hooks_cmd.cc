@@ -155,7 +155,22 @@ int RunRemove(const server::Config& config, const std::string& repo, const std::
   if (!hooks.ok()) return FailWith(hooks.status());
   auto hook = handlers::SelectRelayqHook(*hooks, url);
   if (!hook.ok()) return FailWith(hook.status().WithContext(repo));
-  if (Status s = (*client)->DeleteHook(repo, hook->id); !s.ok()) return FailWith(s);
+  if (Status s = (*client)->DeleteHook(repo, hook->id); !s.ok()) {
+    // A DELETE whose answer was lost may have happened, and a 404 means the
+    // hook is already gone (a lost answer to an earlier try, or someone
+    // else): look before calling it a failure.
+    const bool maybe_done =
+        s.code() == Status::Code::kOutcomeUnknown || s.code() == Status::Code::kNotFound;
+    if (!maybe_done) return FailWith(s);
+    auto after = (*client)->ListHooks(repo);
+    if (!after.ok()) return FailWith(s);
+    for (const github::Hook& h : *after) {
+      if (h.id == hook->id) return FailWith(s);
+    }
+    std::cout << "removed hook " << hook->id << " from " << repo << ": " << hook->url
+              << " (GitHub's answer was lost; the hook is gone)\n";
+    return 0;
+  }
   std::cout << "removed hook " << hook->id << " from " << repo << ": " << hook->url << "\n";
   return 0;
 }

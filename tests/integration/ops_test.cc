@@ -159,6 +159,27 @@ TEST_F(OpsTest, HooksRemoveDeletesRelayqsHook) {
   EXPECT_EQ(github_->CountCalls("DELETE", "/repos/octo/kit/hooks/"), 1);
 }
 
+TEST_F(OpsTest, HooksRemoveWhoseAnswerIsLostChecksAndReportsTheHookGone) {
+  auto env = BareEnv();
+  env["RELAYQ_CONFIG"] = InstallConfig();
+  ASSERT_EQ(Run({"hooks", "install"}, env).exit_code, 0);
+  ASSERT_EQ(github_->hooks().size(), 1u);
+  // GitHub deletes the hook, then the connection drops before its answer.
+  FailureRule lost;
+  lost.path_contains = "/repos/octo/kit/hooks/";
+  lost.after_work = true;
+  lost.drop = true;
+  github_->AddFailure(lost);
+
+  auto r = Run({"hooks", "remove"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Has(r.out, "the hook is gone")) << r.out;
+  EXPECT_TRUE(github_->hooks().empty());
+  // DELETE is idempotent, so the client resends it; the resend's 404 is
+  // checked against the hook list rather than reported as a failure.
+  EXPECT_EQ(github_->CountCalls("DELETE", "/repos/octo/kit/hooks/"), 2);
+}
+
 TEST_F(OpsTest, HooksInstallRefusesUrlsGitHubCannotReach) {
   for (const std::string url :
        {"http://127.0.0.1:8080/webhook", "http://localhost:8080/webhook",
