@@ -10,6 +10,7 @@
 #include "cli/github_commands.h"
 #include "github/http_github_client.h"
 #include "server/github_setup.h"
+#include "server/sd_notify.h"
 
 namespace relayq::cli {
 namespace {
@@ -128,7 +129,9 @@ Result<std::unique_ptr<github::GitHubClient>> MakeCliGitHubClient(const server::
 }
 
 int FailWith(const Status& status) {
-  std::cerr << "relayq: " << status.message() << "\n";
+  // Under systemd the journal reads a "<3>" prefix as priority "err": the
+  // reason `serve` stopped then shows (and filters) as an error.
+  std::cerr << (server::StderrIsJournal() ? "<3>" : "") << "relayq: " << status.message() << "\n";
   return 1;
 }
 

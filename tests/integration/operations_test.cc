@@ -389,6 +389,23 @@ TEST_F(OperationsTest, JournalLinesCarryPriorityAndNoTimestamp) {
   EXPECT_GT(logged, 0);
 }
 
+// A start-up failure under systemd reaches the journal as an error, not info.
+TEST_F(OperationsTest, StartupFailureInTheJournalCarriesErrorPriority) {
+  const std::string log = dir_.File("relayq.stderr.log");
+  std::ofstream(log).close();
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  auto env = Env();
+  env["JOURNAL_STREAM"] = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  pid_t pid = SpawnServe(dir_.path(), "127.0.0.1:not-a-port", "127.0.0.1:0", env);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(WaitExit(pid), 1);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("\n<3>relayq: --listen: "), std::string::npos) << text.str();
+}
+
 // ---- refusals ----
 
 constexpr char kRepo[] = "octo/kit";
