@@ -661,6 +661,11 @@ class BeastHttpServer final : public HttpServer {
     for (auto& t : threads_) t.join();
     threads_.clear();
     workers_.join();
+    // The posted close may not have run before the loop stopped; with every
+    // thread joined the acceptor is ours to close, so from here on a
+    // connection is refused, not left waiting in the listen backlog.
+    beast::error_code ignored;
+    acceptor_.close(ignored);
   }
 
  private:

@@ -2,7 +2,13 @@
 // fits none is answered.
 #include "server/http.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/http_server.h"
 
 namespace relayq::server {
 namespace {
@@ -94,6 +100,33 @@ TEST(HttpResponseTest, ErrorBodiesSurviveInvalidUtf8) {
   HttpResponse r = HttpResponse::Error(400, std::string("bad \xff\xfe byte"));
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("\"error\""), std::string::npos);
+}
+
+// Whether a TCP connect to 127.0.0.1:port succeeds now.
+bool Connects(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Regression: Stop queued the acceptor's close on the loop it then stopped,
+// so the port kept taking connections (into the backlog, never answered)
+// until the server object was destroyed.
+TEST(HttpServerTest, AfterStopThePortRefusesConnections) {
+  Router router;
+  router.Get("/healthz", Ok);
+  auto server = HttpServer::Create(HttpServerOptions{}, std::move(router), nullptr);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ASSERT_TRUE((*server)->Start().ok());
+  const int port = (*server)->port();
+  ASSERT_TRUE(Connects(port));
+  (*server)->Stop(std::chrono::milliseconds(0));
+  EXPECT_FALSE(Connects(port));
 }
 
 }  // namespace
