@@ -98,6 +98,9 @@ int Notifier::Raise(const Notification& n) {
     bool first;
     {
       MutexLock lock(mu_);
+      // Bounded: events held back and never seen again (an action that
+      // failed once) leave their key here.
+      if (held_keys_.size() >= 10000) held_keys_.clear();
       first = held_keys_.insert(event_key).second;
     }
     if (first) {
@@ -209,13 +212,15 @@ void Notifier::CheckOnce() {
       Log(LogLevel::kInfo, "the store is writable again");
     }
   }
+  // Summaries first: when the window reopens, what was held back is told
+  // before new events of the kind take the room again.
+  SendSummaries(now);
   CheckEndedActions(now);
   if (options_.job_stuck_after.count() > 0) CheckStuckJobs(now);
   if (options_.signature_count > 0) CheckSignatureFailures(now);
   if (options_.runner_offline_after.count() > 0 && github_ != nullptr && policy_ != nullptr) {
     CheckRunners(now);
   }
-  SendSummaries(now);
 }
 
 void Notifier::CheckEndedActions(int64_t /*now*/) {
@@ -383,12 +388,6 @@ void Notifier::SendSummaries(int64_t now) {
     auto held = limiter_.TakeSummary(kind);
     if (!held) continue;
     const std::string name(notify::EventKindName(kind));
-    {
-      MutexLock lock(mu_);
-      for (auto it = held_keys_.begin(); it != held_keys_.end();) {
-        it = it->starts_with(name + ":") ? held_keys_.erase(it) : std::next(it);
-      }
-    }
     Notification n;
     n.kind = kind;
     n.key = "held:" + std::to_string(held->since_ms);

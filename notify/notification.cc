@@ -159,8 +159,9 @@ Result<Url> ParseUrl(std::string_view text) {
   if (u.path.find('#') != std::string::npos) {
     return Status::InvalidArgument("the url must not have a #fragment");
   }
+  const size_t bracket = authority.rfind(']');
   const size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
     std::string_view port = authority.substr(colon + 1);
     if (port.empty() || port.size() > 5 ||
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
