@@ -176,24 +176,95 @@ class FakeActionStore final : public store::ActionStore {
   Result<std::optional<int64_t>> NextDueTimeOfKind(store::ActionKind kind) override {
     return NextDueOf(kind);
   }
+  // As the real store: pending (due now) unless due_at says later; a key
+  // already recorded changes nothing.
   Result<bool> RecordAction(const store::NewAction& a, int64_t now) override {
     MutexLock lock(mu_);
     if (Status s = Write("RecordAction"); !s.ok()) return s;
     for (const auto& [id, row] : actions_) {
       if (row.record.key == a.key) return false;
     }
-    store::NewAction pending = a;
-    pending.status = a.due_at ? store::ActionStatus::kScheduled : store::ActionStatus::kPending;
-    if (!pending.due_at) pending.due_at = now;
-    RecordLocked(pending, now);
-    if (!a.due_at) {
-      for (auto& [id, row] : actions_) {
-        if (row.record.key == a.key) row.record.due_at.reset();
-      }
+    store::NewAction added = a;
+    added.status = a.due_at ? store::ActionStatus::kScheduled : store::ActionStatus::kPending;
+    added.due_at = a.due_at.value_or(now);
+    RecordLocked(added, now);
+    for (auto& [id, row] : actions_) {
+      if (row.record.key == a.key) row.record.due_at = a.due_at;
     }
     return true;
   }
+  Result<std::vector<store::ClaimedAction>> ClaimDueOf(std::optional<store::ActionKind> kind,
+                                                       int64_t now, const std::string& owner,
+                                                       int64_t lease_until, size_t max) {
+    MutexLock lock(mu_);
+    if (Status s = Write("ClaimDue"); !s.ok()) return s;
+    std::vector<Row*> due;
+    for (auto& [id, row] : actions_) {
+      if (kind && row.record.kind != *kind) continue;
+      if (Unfinished(row.record) && row.record.next_attempt_at &&
+          *row.record.next_attempt_at <= now) {
+        due.push_back(&row);
+      }
+    }
+    std::sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
+      return std::pair(*a->record.next_attempt_at, a->record.id) <
+             std::pair(*b->record.next_attempt_at, b->record.id);
+    });
+    if (due.size() > max) due.resize(max);
+    std::vector<store::ClaimedAction> out;
+    for (Row* row : due) {
+      row->claimed_by = NewToken(owner);
+      row->record.status = store::ActionStatus::kRunning;
+      row->record.next_attempt_at = lease_until;
+      row->record.updated_at = now;
+      out.push_back({row->record, store::Claim{row->record.id, *row->claimed_by}});
+    }
+    return out;
+  }
+
+  Status Renew(const store::Claim& claim, int64_t lease_until, int64_t now) override {
+    MutexLock lock(mu_);
+    if (Status s = Write("Renew"); !s.ok()) return s;
+    return RenewLocked(claim, lease_until, now) ? Status::Ok() : store::ClaimLostStatus(claim);
+  }
+
+  Result<int> RenewAll(const std::vector<store::Claim>& claims, int64_t lease_until,
+                       int64_t now) override {
+    MutexLock lock(mu_);
+    if (Status s = Write("RenewAll"); !s.ok()) return s;
+    int renewed = 0;
+    for (const store::Claim& c : claims) renewed += RenewLocked(c, lease_until, now) ? 1 : 0;
+    return renewed;
+  }
+
+  Status ReleaseClaim(const store::Claim& claim, int64_t now) override {
+    MutexLock lock(mu_);
+    if (Status s = Write("ReleaseClaim"); !s.ok()) return s;
+    Row* row = Held(claim);
+    if (row == nullptr) return store::ClaimLostStatus(claim);
+    Release(*row, now);
+    return Status::Ok();
+  }
+
+  Status ReleaseClaims(const std::string& owner_prefix, int64_t now) override {
+    return ReleaseWhere(owner_prefix, now, /*expired_only=*/true);
+  }
+
+  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) override {
+    return ReleaseWhere(owner_prefix, now, /*expired_only=*/false);
+  }
+
   Result<std::optional<int64_t>> NextDueTime() override { return NextDueOf(std::nullopt); }
+  Result<std::optional<int64_t>> NextDueOf(std::optional<store::ActionKind> kind) {
+    MutexLock lock(mu_);
+    std::optional<int64_t> next;
+    for (const auto& [id, row] : actions_) {
+      if (!Unfinished(row.record) || !row.record.next_attempt_at) continue;
+      if (kind && row.record.kind != *kind) continue;
+      next = next ? std::min(*next, *row.record.next_attempt_at) : *row.record.next_attempt_at;
+    }
+    return next;
+  }
 
   Status Finish(const store::Claim& claim, store::ActionStatus status, const std::string& result,
                 const std::optional<std::string>& error, int64_t now) override {
@@ -399,78 +470,6 @@ class FakeActionStore final : public store::ActionStore {
       if (job.run_id == run_id && job.run_attempt == attempt) out.push_back(job);
     }
     return out;
-  }
-
-  Result<std::vector<store::ClaimedAction>> ClaimDueOf(std::optional<store::ActionKind> kind,
-                                                       int64_t now, const std::string& owner,
-                                                       int64_t lease_until, size_t max) {
-    MutexLock lock(mu_);
-    if (Status s = Write("ClaimDue"); !s.ok()) return s;
-    std::vector<Row*> due;
-    for (auto& [id, row] : actions_) {
-      if (kind && row.record.kind != *kind) continue;
-      if (Unfinished(row.record) && row.record.next_attempt_at &&
-          *row.record.next_attempt_at <= now) {
-        due.push_back(&row);
-      }
-    }
-    std::sort(due.begin(), due.end(), [](const Row* a, const Row* b) {
-      return std::pair(*a->record.next_attempt_at, a->record.id) <
-             std::pair(*b->record.next_attempt_at, b->record.id);
-    });
-    if (due.size() > max) due.resize(max);
-    std::vector<store::ClaimedAction> out;
-    for (Row* row : due) {
-      row->claimed_by = NewToken(owner);
-      row->record.status = store::ActionStatus::kRunning;
-      row->record.next_attempt_at = lease_until;
-      row->record.updated_at = now;
-      out.push_back({row->record, store::Claim{row->record.id, *row->claimed_by}});
-    }
-    return out;
-  }
-
-  Status Renew(const store::Claim& claim, int64_t lease_until, int64_t now) override {
-    MutexLock lock(mu_);
-    if (Status s = Write("Renew"); !s.ok()) return s;
-    return RenewLocked(claim, lease_until, now) ? Status::Ok() : store::ClaimLostStatus(claim);
-  }
-
-  Result<int> RenewAll(const std::vector<store::Claim>& claims, int64_t lease_until,
-                       int64_t now) override {
-    MutexLock lock(mu_);
-    if (Status s = Write("RenewAll"); !s.ok()) return s;
-    int renewed = 0;
-    for (const store::Claim& c : claims) renewed += RenewLocked(c, lease_until, now) ? 1 : 0;
-    return renewed;
-  }
-
-  Status ReleaseClaim(const store::Claim& claim, int64_t now) override {
-    MutexLock lock(mu_);
-    if (Status s = Write("ReleaseClaim"); !s.ok()) return s;
-    Row* row = Held(claim);
-    if (row == nullptr) return store::ClaimLostStatus(claim);
-    Release(*row, now);
-    return Status::Ok();
-  }
-
-  Status ReleaseClaims(const std::string& owner_prefix, int64_t now) override {
-    return ReleaseWhere(owner_prefix, now, /*expired_only=*/true);
-  }
-
-  Status ReleaseClaimsOfDeadOwners(const std::string& owner_prefix, int64_t now) override {
-    return ReleaseWhere(owner_prefix, now, /*expired_only=*/false);
-  }
-
-  Result<std::optional<int64_t>> NextDueOf(std::optional<store::ActionKind> kind) {
-    MutexLock lock(mu_);
-    std::optional<int64_t> next;
-    for (const auto& [id, row] : actions_) {
-      if (!Unfinished(row.record) || !row.record.next_attempt_at) continue;
-      if (kind && row.record.kind != *kind) continue;
-      next = next ? std::min(*next, *row.record.next_attempt_at) : *row.record.next_attempt_at;
-    }
-    return next;
   }
 
   // The real store's rule: a key is recorded once, except that a scheduled

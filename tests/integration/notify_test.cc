@@ -157,6 +157,20 @@ TEST_F(NotifyTest, StuckJobReachesEachTargetOnceEvenAfterARestart) {
   EXPECT_EQ(text.find(kHookToken), std::string::npos);
 }
 
+TEST_F(NotifyTest, WithoutGitHubCredentialsNotificationsStillGoOut) {
+  WriteConfig("  job_stuck_after: 1s\n", HookTarget());
+  auto env = NotifyEnv();
+  env.erase("GITHUB_TOKEN");
+  process_ = RelayqProcess::Start(
+      {dir_.path(),
+       {"--config", dir_.File("config.yaml"), "--policy", dir_.File("policy.yaml")},
+       env});
+  ASSERT_NE(process_, nullptr);
+  ASSERT_EQ(DeliverQueuedJob(4, std::chrono::seconds(30)), 202);
+  ASSERT_TRUE(WaitFor([&] { return WebhookBodies("job_stuck").size() == 1; }));
+  EXPECT_EQ(github_->CountCalls("", ""), 0);  // the executor touched nothing else
+}
+
 TEST_F(NotifyTest, RetriedThroughServerErrorsAndADroppedConnection) {
   WriteConfig("  job_stuck_after: 1s\n", HookTarget());
   receiver_->DropNext(1);
