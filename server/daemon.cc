@@ -377,6 +377,24 @@ Status Daemon::Start() {
 
 namespace {
 
+// The notify: section as text, secrets included (compared, never shown).
+std::string NotifySettings(const NotifyConfig& c) {
+  std::string out =
+      std::to_string(c.rate_limit.max) + "/" + std::to_string(c.rate_limit.per.count()) + "/" +
+      std::to_string(c.check_interval.count()) + "/" + std::to_string(c.job_stuck_after.count()) +
+      "/" + std::to_string(c.runner_offline_after.count()) + "/" +
+      std::to_string(c.signature_count) + "/" + std::to_string(c.signature_window.count()) + "/" +
+      std::to_string(c.retry_base.count());
+  for (const notify::Target& t : c.targets) {
+    out += "|" + t.name + " " + std::string(notify::TargetFormatName(t.format)) + " " + t.url +
+           " " + t.token + " " + std::to_string(t.timeout_s);
+    for (notify::EventKind k : t.events) out += "," + std::string(notify::EventKindName(k));
+    for (const auto& [h, v] : t.headers) out += ";" + h + "=" + v;
+    for (const auto& tag : t.tags) out += "#" + tag;
+  }
+  return out;
+}
+
 // The keys of `a` and `b` that differ among those only a restart applies.
 std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
   auto ms = [](std::chrono::milliseconds d) { return std::to_string(d.count()); };
@@ -418,6 +436,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
             std::to_string(b.recovery_interval_s)}},
   };
   std::vector<std::string> changed;
+  if (NotifySettings(a.notify) != NotifySettings(b.notify)) changed.push_back("notify.*");
   for (const auto& [name, values] : keys) {
     if (values.first != values.second) changed.push_back(name);
   }
