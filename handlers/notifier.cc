@@ -54,6 +54,7 @@ Notifier::Notifier(NotifierOptions options, store::ActionStore& actions, const s
                .run_at_start = true,
                .threads = 1},
               [this](PeriodicWorker::Pass&) { CheckOnce(); }) {
+  MutexLock lock(pass_mu_);
   ended_since_ = ToUnixMillis(clock_.Now()) - options_.lookback.count();
 }
 

@@ -118,10 +118,10 @@ class Notifier {
   int Queue(const notify::Notification& n, const std::vector<const notify::Target*>& targets);
   // Sends `n` straight to every target that wants it, bypassing the store.
   void SendDirect(const notify::Notification& n);
-  void CheckEndedActions(int64_t now);
-  void CheckStuckJobs(int64_t now);
-  void CheckSignatureFailures(int64_t now);
-  void CheckRunners(int64_t now);
+  void CheckEndedActions(int64_t now) REQUIRES(pass_mu_);
+  void CheckStuckJobs(int64_t now) REQUIRES(pass_mu_);
+  void CheckSignatureFailures(int64_t now) REQUIRES(pass_mu_);
+  void CheckRunners(int64_t now) REQUIRES(pass_mu_);
   void SendSummaries(int64_t now);
   const notify::Target* FindTarget(const std::string& name) const;
   void CountSent(const notify::Target& t, notify::EventKind kind, bool ok);
@@ -140,18 +140,19 @@ class Notifier {
 
   Mutex mu_;
   std::set<std::string> held_keys_ GUARDED_BY(mu_);  // events counted as held back
-  // The checks' memory; touched by CheckOnce only (one pass at a time).
-  int64_t ended_since_ = 0;                                       // done_at watermark
-  bool store_alerted_ = false;                                    // this outage was told
-  std::vector<std::pair<MonoTime, uint64_t>> signature_samples_;  // within the window
-  bool in_signature_burst_ = false;
+  // The checks' memory, kept by CheckOnce (one pass at a time).
+  Mutex pass_mu_;
+  int64_t ended_since_ GUARDED_BY(pass_mu_) = 0;     // done_at watermark
+  bool store_alerted_ GUARDED_BY(pass_mu_) = false;  // this outage was told
+  // Counter samples within the signature window.
+  std::vector<std::pair<MonoTime, uint64_t>> signature_samples_ GUARDED_BY(pass_mu_);
+  bool in_signature_burst_ GUARDED_BY(pass_mu_) = false;
   struct Offline {
     int64_t since_ms = 0;
     MonoTime since{};
     bool told = false;
   };
-  std::map<std::string, Offline> offline_labels_;  // lower-case label
-  Mutex pass_mu_;                                  // one CheckOnce at a time
+  std::map<std::string, Offline> offline_labels_ GUARDED_BY(pass_mu_);  // lower-case label
 
   PeriodicWorker worker_;
 };
