@@ -27,8 +27,8 @@ namespace {
 // nothing printed). Commands that only write to stdout keep the default, so
 // `relayq audit ... | head` ends quietly.
 const std::set<std::string>& HttpCommands() {
-  static const std::set<std::string> k = {"serve", "send",    "dispatch",
-                                          "hooks", "runners", "doctor"};
+  static const std::set<std::string> k = {"serve",   "send",   "dispatch", "hooks",
+                                          "runners", "doctor", "notify"};
   return k;
 }
 
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   runs["audit"] = cli::RegisterAudit(app);
   runs["prune"] = cli::RegisterPrune(app);
   runs["backup"] = cli::RegisterBackup(app);
+  runs["notify"] = cli::RegisterNotify(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
     std::cout << "relayq " << relayq::server::kVersion << "\n";

@@ -99,7 +99,7 @@ void LogOutcome(const store::ActionRecord& a, const ActionProgress& p, const Sta
       out.status == ExecOutcome::kRetrying) {
     level = LogLevel::kWarn;
   }
-  Log(level, "routing action", f);
+  Log(level, a.kind == store::ActionKind::kNotify ? "notification" : "routing action", f);
 }
 
 }  // namespace
@@ -187,8 +187,11 @@ int ActionExecutor::RunDue() {
     // expired, and must not be claimed a second time.
     Renew(/*force=*/false);
     const int64_t now = NowMs();
-    auto claimed =
-        actions_.ClaimDue(now, options_.owner, now + options_.lease.count(), options_.claim_batch);
+    auto claimed = options_.only_kind
+                       ? actions_.ClaimDueOfKind(*options_.only_kind, now, options_.owner,
+                                                 now + options_.lease.count(), options_.claim_batch)
+                       : actions_.ClaimDue(now, options_.owner, now + options_.lease.count(),
+                                           options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
     {
       MutexLock lock(held_mu_);
@@ -231,6 +234,9 @@ ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store:
         break;
       case store::ActionKind::kDispatch:
         out = ExecuteDispatch(a, p);
+        break;
+      case store::ActionKind::kNotify:
+        out = ExecuteNotify(a, p);
         break;
       case store::ActionKind::kUnknown:
         out =
@@ -446,6 +452,13 @@ ActionOutcome ActionExecutor::ExecuteDispatch(const store::ActionRecord& a, Prog
   return DispatchStage(a, p, p.request_id.value_or(0));
 }
 
+ActionOutcome ActionExecutor::ExecuteNotify(const store::ActionRecord& a, Progress& p) {
+  if (!options_.notify) return Fail(a, p, "notifications are not configured (no notify: targets)");
+  std::string what;
+  if (Status sent = options_.notify(a, what); !sent.ok()) return RetryOrFail(a, p, sent);
+  return Give(a, p, std::move(what), store::ActionStatus::kDone, ExecOutcome::kDone);
+}
+
 Status ActionExecutor::BeginDispatching(const store::ActionRecord& /*a*/, Progress& p,
                                         const store::DispatchRequest& request) {
   // The request and the progress that names it are one transaction, and the
@@ -628,7 +641,9 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
         a, p, "gave up after " + std::to_string(a.attempts + 1) + " attempts: " + error.message());
   }
   // Exponential backoff with "equal jitter": half fixed, half random.
-  int64_t backoff = options_.retry_base.count();
+  int64_t backoff =
+      (a.kind == store::ActionKind::kNotify ? options_.notify_retry_base : options_.retry_base)
+          .count();
   for (int64_t i = 0; i < a.attempts && backoff < options_.retry_max.count(); ++i) backoff *= 2;
   backoff = std::min<int64_t>(backoff, options_.retry_max.count());
   std::uniform_int_distribution<int64_t> spread(0, backoff / 2);
@@ -694,7 +709,8 @@ void ActionExecutor::Stop() {
 
 void ActionExecutor::WorkerPass(PeriodicWorker::Pass& pass) {
   const int handled = RunDue();
-  auto next = actions_.NextDueTime();
+  auto next =
+      options_.only_kind ? actions_.NextDueTimeOfKind(*options_.only_kind) : actions_.NextDueTime();
   std::chrono::milliseconds wait = options_.idle_wake;
   if (next.ok() && *next) {
     wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));

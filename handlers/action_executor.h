@@ -10,6 +10,7 @@
 //             original inputs
 //   chain     record a new request -> dispatch
 //   dispatch  dispatch the request `relayq dispatch` recorded
+//   notify    send one notification to one target (ExecutorOptions::notify)
 //
 // Exactly once. Dispatch and cancel are sent at most once per attempt; when
 // GitHub's answer is lost (OutcomeUnknown: timeout, 5xx) the next attempt
@@ -60,7 +61,9 @@
 // test with a fake clock drives them by advancing it.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -101,6 +104,15 @@ struct ExecutorOptions {
   // the others, and many simultaneous deadlines are met together. Claims are
   // atomic in the store, so two workers never take the same action.
   int workers = 4;
+  // Sends the notification of an action of kind notify once
+  // (handlers/notifier.h Notifier::Deliver): Ok with what was sent, or the
+  // failure (Unavailable is retried with backoff). Unset: such actions fail.
+  std::function<Status(const store::ActionRecord&, std::string& what)> notify;
+  // Backoff base for notifications (retry_base for the others).
+  std::chrono::milliseconds notify_retry_base{std::chrono::seconds(2)};
+  // When set, only actions of this kind are claimed (a daemon without
+  // GitHub credentials carries out notifications alone).
+  std::optional<store::ActionKind> only_kind;
   // When set, Stop() stops it, ending the GitHub client's waits and aborting
   // its request in flight; it must be the sleeper the client was created
   // with and outlive the executor.
@@ -158,6 +170,7 @@ class ActionExecutor {
   ActionOutcome ExecuteFallback(const store::ActionRecord& a, Progress& p);
   ActionOutcome ExecuteChain(const store::ActionRecord& a, Progress& p);
   ActionOutcome ExecuteDispatch(const store::ActionRecord& a, Progress& p);
+  ActionOutcome ExecuteNotify(const store::ActionRecord& a, Progress& p);
   // Records `request` and moves the action to the dispatching stage.
   Status BeginDispatching(const store::ActionRecord& a, Progress& p,
                           const store::DispatchRequest& request);

@@ -108,6 +108,192 @@ Result<std::string> ReadSecretFile(const std::string& path) {
   return ss.str();
 }
 
+// A duration key read into `out` ("90s", "500ms", "0"); `allow_zero`
+// false refuses 0.
+Status Duration(Reader& r, const yaml::Node& node, const std::string& key, bool allow_zero,
+                std::chrono::milliseconds& out) {
+  std::string text;
+  RELAYQ_RETURN_IF_ERROR(r.String(node, key, text));
+  if (text.empty()) return Status::Ok();
+  auto d = ParseDuration(text);
+  if (!d.ok()) return ConfigError(r.file(), node, key, d.status().message());
+  if (!allow_zero && d->count() == 0) return ConfigError(r.file(), node, key, "must not be 0");
+  out = *d;
+  return Status::Ok();
+}
+
+// A mapping of header names to strings (values, variable names or files).
+Status HeaderMap(Reader& r, const yaml::Node& node, const std::string& key,
+                 std::map<std::string, std::string>& out) {
+  if (!node.IsDefined() || node.IsNull()) return Status::Ok();
+  if (!node.IsMap()) return ConfigError(r.file(), node, key, "expected a mapping of header: value");
+  for (const auto& [k, v] : node.Entries()) {
+    const std::string name = k.Scalar();
+    const bool token_chars = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!token_chars) return ConfigError(r.file(), k, key, "'" + name + "' is not a header name");
+    if (!v.IsScalar()) return ConfigError(r.file(), v, key + "." + name, "expected a string");
+    out[name] = v.Scalar();
+  }
+  return Status::Ok();
+}
+
+// notify: (README "Notifications").
+Status ReadNotify(Reader& r, const yaml::Node& node, NotifyConfig& c) {
+  RELAYQ_RETURN_IF_ERROR(r.Keys(node, "notify",
+                                {"targets", "rate_limit", "check_interval", "job_stuck_after",
+                                 "runner_offline_after", "signature_failures", "retry_base"}));
+  RELAYQ_RETURN_IF_ERROR(
+      Duration(r, node["check_interval"], "notify.check_interval", false, c.check_interval));
+  RELAYQ_RETURN_IF_ERROR(
+      Duration(r, node["job_stuck_after"], "notify.job_stuck_after", true, c.job_stuck_after));
+  RELAYQ_RETURN_IF_ERROR(Duration(r, node["runner_offline_after"], "notify.runner_offline_after",
+                                  true, c.runner_offline_after));
+  RELAYQ_RETURN_IF_ERROR(Duration(r, node["retry_base"], "notify.retry_base", false, c.retry_base));
+  if (yaml::Node rl = node["rate_limit"]; rl.IsDefined() && !rl.IsNull()) {
+    RELAYQ_RETURN_IF_ERROR(r.Keys(rl, "notify.rate_limit", {"max", "per"}));
+    RELAYQ_RETURN_IF_ERROR(r.Int(rl["max"], "notify.rate_limit.max", 0, 100000, c.rate_limit.max));
+    RELAYQ_RETURN_IF_ERROR(
+        Duration(r, rl["per"], "notify.rate_limit.per", false, c.rate_limit.per));
+  }
+  if (yaml::Node sf = node["signature_failures"]; sf.IsDefined() && !sf.IsNull()) {
+    RELAYQ_RETURN_IF_ERROR(r.Keys(sf, "notify.signature_failures", {"count", "window"}));
+    RELAYQ_RETURN_IF_ERROR(
+        r.Int(sf["count"], "notify.signature_failures.count", 0, 1000000, c.signature_count));
+    RELAYQ_RETURN_IF_ERROR(
+        Duration(r, sf["window"], "notify.signature_failures.window", false, c.signature_window));
+  }
+  yaml::Node targets = node["targets"];
+  if (!targets.IsDefined() || targets.IsNull()) return Status::Ok();
+  if (!targets.IsSequence()) {
+    return ConfigError(r.file(), targets, "notify.targets", "expected a list of targets");
+  }
+  std::vector<std::string> kinds;
+  for (notify::EventKind k : notify::AllEventKinds()) {
+    kinds.emplace_back(notify::EventKindName(k));
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const yaml::Node t = targets[i];
+    std::string key = "notify.targets[" + std::to_string(i) + "]";
+    RELAYQ_RETURN_IF_ERROR(r.Keys(t, key,
+                                  {"name", "format", "url", "events", "token_file", "token_env",
+                                   "headers", "header_env", "header_files", "tags", "timeout"}));
+    notify::Target target;
+    NotifyTargetSecrets secrets;
+    RELAYQ_RETURN_IF_ERROR(r.String(t["name"], key + ".name", target.name));
+    const bool name_ok = !target.name.empty() && target.name.size() <= 64 &&
+                         std::all_of(target.name.begin(), target.name.end(), [](char ch) {
+                           return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
+                                  ch == '_' || ch == '.';
+                         });
+    if (!name_ok) {
+      return ConfigError(r.file(), t["name"].IsDefined() ? t["name"] : t, key + ".name",
+                         "every target needs a name of letters, digits, '-', '_' or '.'");
+    }
+    for (const notify::Target& other : c.targets) {
+      if (other.name == target.name) {
+        return ConfigError(r.file(), t["name"], key + ".name",
+                           "'" + target.name + "' names two targets");
+      }
+    }
+    key = "notify.targets[" + target.name + "]";
+    std::string format = "webhook";
+    RELAYQ_RETURN_IF_ERROR(r.OneOf(t["format"], key + ".format", {"webhook", "ntfy"}, format));
+    target.format = format == "ntfy" ? notify::TargetFormat::kNtfy : notify::TargetFormat::kWebhook;
+    RELAYQ_RETURN_IF_ERROR(r.String(t["url"], key + ".url", target.url));
+    if (target.url.empty()) {
+      return ConfigError(r.file(), t, key + ".url",
+                         "every target needs a url (http:// or https://)");
+    }
+    if (auto url = notify::ParseUrl(target.url); !url.ok()) {
+      return ConfigError(r.file(), t["url"], key + ".url", url.status().message());
+    }
+    if (t["events"].IsDefined() && !t["events"].IsNull()) {
+      std::vector<std::string> names;
+      RELAYQ_RETURN_IF_ERROR(r.StringList(t["events"], key + ".events", names));
+      target.events.clear();
+      for (size_t e = 0; e < names.size(); ++e) {
+        auto kind = notify::ParseEventKind(names[e]);
+        if (!kind || *kind == notify::EventKind::kTest) {
+          std::string hint = yaml::DidYouMean(names[e], kinds);
+          return ConfigError(
+              r.file(), t["events"][e], key + ".events",
+              "unknown event '" + names[e] + "'" + (hint.empty() ? "" : " (" + hint + ")") +
+                  "; known: " + [&] {
+                    std::string all;
+                    for (const auto& k : kinds) all += (all.empty() ? "" : ", ") + k;
+                    return all;
+                  }());
+        }
+        target.events.push_back(*kind);
+      }
+    }
+    RELAYQ_RETURN_IF_ERROR(r.String(t["token_file"], key + ".token_file", secrets.token_file));
+    RELAYQ_RETURN_IF_ERROR(r.String(t["token_env"], key + ".token_env", secrets.token_env));
+    if (!secrets.token_file.empty() && !secrets.token_env.empty()) {
+      return ConfigError(r.file(), t["token_env"], key + ".token_env",
+                         "set token_file or token_env, not both");
+    }
+    RELAYQ_RETURN_IF_ERROR(HeaderMap(r, t["headers"], key + ".headers", target.headers));
+    for (const auto& [name, value] : target.headers) {
+      if (ToLower(name) == "authorization") {
+        return ConfigError(r.file(), t["headers"], key + ".headers",
+                           "an Authorization header is a secret: use token_file, token_env, "
+                           "header_env or header_files");
+      }
+    }
+    RELAYQ_RETURN_IF_ERROR(HeaderMap(r, t["header_env"], key + ".header_env", secrets.header_env));
+    RELAYQ_RETURN_IF_ERROR(
+        HeaderMap(r, t["header_files"], key + ".header_files", secrets.header_files));
+    RELAYQ_RETURN_IF_ERROR(r.StringList(t["tags"], key + ".tags", target.tags));
+    RELAYQ_RETURN_IF_ERROR(r.Seconds(t["timeout"], key + ".timeout", target.timeout_s));
+    if (target.timeout_s < 1 || target.timeout_s > 300) {
+      return ConfigError(r.file(), t["timeout"], key + ".timeout", "expected 1s to 5m");
+    }
+    c.targets.push_back(std::move(target));
+    c.secrets.push_back(std::move(secrets));
+  }
+  return Status::Ok();
+}
+
+// Reads each notify target's token and secret headers from their files and
+// variables. Errors name the target, the file or the variable, never a value.
+Status ResolveNotifySecrets(NotifyConfig& c, const std::function<std::string(const char*)>& env) {
+  for (size_t i = 0; i < c.targets.size() && i < c.secrets.size(); ++i) {
+    notify::Target& t = c.targets[i];
+    const NotifyTargetSecrets& s = c.secrets[i];
+    const std::string key = "notify.targets[" + t.name + "]";
+    auto from_file = [&](const std::string& path, const std::string& what) -> Result<std::string> {
+      auto text = ReadSecretFile(path);
+      if (!text.ok()) return Status::InvalidArgument(key + "." + what + ": cannot read " + path);
+      auto lines = SplitAndTrim(*text, '\n');
+      if (lines.empty())
+        return Status::InvalidArgument(key + "." + what + ": " + path + " is empty");
+      return lines.front();
+    };
+    auto from_env = [&](const std::string& var, const std::string& what) -> Result<std::string> {
+      std::string v = env(var.c_str());
+      if (v.empty()) {
+        return Status::InvalidArgument(key + "." + what + ": the variable " + var + " is not set");
+      }
+      return v;
+    };
+    if (!s.token_file.empty()) {
+      RELAYQ_ASSIGN_OR_RETURN(t.token, from_file(s.token_file, "token_file"));
+    } else if (!s.token_env.empty()) {
+      RELAYQ_ASSIGN_OR_RETURN(t.token, from_env(s.token_env, "token_env"));
+    }
+    for (const auto& [header, var] : s.header_env) {
+      RELAYQ_ASSIGN_OR_RETURN(t.headers[header], from_env(var, "header_env." + header));
+    }
+    for (const auto& [header, path] : s.header_files) {
+      RELAYQ_ASSIGN_OR_RETURN(t.headers[header], from_file(path, "header_files." + header));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<size_t> ParseByteSize(const std::string& text) {
@@ -184,7 +370,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
   {
     RELAYQ_RETURN_IF_ERROR(r.Keys(root, "",
                                   {"listen", "admin_listen", "tls", "store", "policy", "webhook",
-                                   "admin", "http", "log", "github", "recovery"}));
+                                   "admin", "http", "log", "github", "recovery", "notify"}));
     RELAYQ_RETURN_IF_ERROR(r.String(root["listen"], "listen", c.listen));
     RELAYQ_RETURN_IF_ERROR(r.String(root["admin_listen"], "admin_listen", c.admin_listen));
     for (const auto& [key, value] :
@@ -317,6 +503,9 @@ Result<Config> LoadConfigFile(const std::string& path) {
       RELAYQ_RETURN_IF_ERROR(
           r.Seconds(rc["stale_after"], "recovery.stale_after", c.recovery_stale_after_s));
     }
+    if (yaml::Node nt = root["notify"]; nt.IsDefined() && !nt.IsNull()) {
+      RELAYQ_RETURN_IF_ERROR(ReadNotify(r, nt, c.notify));
+    }
   }
   return c;
 }
@@ -339,6 +528,7 @@ Status ApplyEnvironment(Config& c, const std::function<const char*(const char*)>
       return Status::InvalidArgument("admin.token_file " + c.admin_token_file + " is empty");
     c.admin_token = parts.front();
   }
+  RELAYQ_RETURN_IF_ERROR(ResolveNotifySecrets(c.notify, env));
   if (std::string v = env("RELAYQ_WEBHOOK_SECRET"); !v.empty()) {
     c.secrets = SplitAndTrim(v, ',');
   } else {

@@ -10,14 +10,51 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
+#include "notify/notification.h"
+#include "notify/rate_limiter.h"
 #include "store/store.h"
 
 namespace relayq::server {
+
+// Where a notify target's secrets come from (read by ApplyEnvironment into
+// its notify::Target; the names here are not secret, the values are).
+struct NotifyTargetSecrets {
+  std::string token_file;                           // notify.targets[].token_file
+  std::string token_env;                            // notify.targets[].token_env
+  std::map<std::string, std::string> header_env;    // header -> variable name
+  std::map<std::string, std::string> header_files;  // header -> file
+};
+
+// notify: notifications to the owner (README "Notifications").
+struct NotifyConfig {
+  // notify.targets: where notifications go; empty: none are sent.
+  std::vector<notify::Target> targets;
+  std::vector<NotifyTargetSecrets> secrets;  // one per target, same order
+  // notify.rate_limit.max / .per: events per kind per window. Default 10 per 1h.
+  notify::RateLimit rate_limit;
+  // notify.check_interval: how often the checks run. Default 30s.
+  std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
+  // notify.job_stuck_after: a job queued this long with no routing action
+  // under way is reported. Default 1h; 0 turns it off.
+  std::chrono::milliseconds job_stuck_after{std::chrono::hours(1)};
+  // notify.runner_offline_after: a routed label with no online runner for
+  // this long is reported. Default 10m; 0 turns it off.
+  std::chrono::milliseconds runner_offline_after{std::chrono::minutes(10)};
+  // notify.signature_failures.count / .window: this many deliveries refused
+  // for their signature within the window are reported. Default 10 in 5m;
+  // count 0 turns it off.
+  int signature_count = 10;
+  std::chrono::milliseconds signature_window{std::chrono::minutes(5)};
+  // notify.retry_base: first pause before a failed notification is tried
+  // again (doubling, at most 10m, with jitter). Default 2s.
+  std::chrono::milliseconds retry_base{std::chrono::seconds(2)};
+};
 
 struct Config {
   std::string config_path;  // the file loaded, or empty
@@ -127,6 +164,8 @@ struct Config {
   // start-up (a delivery relayq could not take while running, e.g. answered
   // 503, is only recovered so). Default 10m; 0: at start-up only.
   int recovery_interval_s = 10 * 60;
+
+  NotifyConfig notify;
 };
 
 // Reads `path` (empty: defaults only). Does not apply the environment.

@@ -13,8 +13,10 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "github/http_github_client.h"
 #include "handlers/action_executor.h"
 #include "handlers/intake.h"
+#include "handlers/notifier.h"
 #include "handlers/policy_holder.h"
 #include "handlers/recovery.h"
 #include "handlers/router.h"
@@ -72,6 +74,32 @@ Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config&
   return policy::LoadPolicy(path);
 }
 
+// What the notifier reads of the configuration.
+handlers::NotifierOptions NotifierOptionsFrom(const Config& config) {
+  handlers::NotifierOptions n;
+  const NotifyConfig& c = config.notify;
+  n.targets = c.targets;
+  n.rate_limit = c.rate_limit;
+  n.check_interval = c.check_interval;
+  n.job_stuck_after = c.job_stuck_after;
+  n.runner_offline_after = c.runner_offline_after;
+  n.signature_count = c.signature_count;
+  n.signature_window = c.signature_window;
+  n.repositories = config.github_repositories;
+  // Links into GitHub's web UI: github.com, or a GitHub Enterprise Server's
+  // host (its API lives below /api/v3); none for any other API URL.
+  std::string api = config.github_api_url;
+  while (!api.empty() && api.back() == '/') api.pop_back();
+  if (api == "https://api.github.com") {
+    n.web_url = "https://github.com";
+  } else if (api.ends_with("/api/v3")) {
+    n.web_url = api.substr(0, api.size() - 7);
+  } else {
+    n.web_url.clear();
+  }
+  return n;
+}
+
 // What recovery reads of the configuration.
 handlers::PeriodicRecoveryConfig RecoveryConfig(const Config& config) {
   handlers::PeriodicRecoveryConfig r;
@@ -107,6 +135,10 @@ struct Daemon::Parts {
   github::StoppableSleeper github_sleeper;
   std::unique_ptr<github::GitHubClient> github_client;
   std::unique_ptr<handlers::ActionExecutor> executor;
+  // [notify] notifications: queued through the action outbox, sent by the
+  // executor (declared after it: stopped and destroyed first).
+  std::unique_ptr<notify::HttpSender> notify_sender;
+  std::unique_ptr<handlers::Notifier> notifier;
   std::unique_ptr<AuditServices> audit;
   std::unique_ptr<HttpServer> public_listener;
   std::unique_ptr<HttpServer> admin_listener;
@@ -169,13 +201,35 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   auto action_store = d.database->OpenActionStore();
   if (!action_store.ok()) return action_store.status();
   d.action_store = std::move(*action_store);
-  if (HasGitHubCredentials(config)) {
-    auto client = MakeGitHubClient(config, clock, d.github_sleeper);
+  if (!config.notify.targets.empty()) {
+    handlers::NotifierOptions n = NotifierOptionsFrom(config);
+    d.notify_sender = std::make_unique<notify::HttpSender>();
+    d.notifier = std::make_unique<handlers::Notifier>(std::move(n), *d.action_store, *d.database,
+                                                      *d.notify_sender, clock, metrics);
+  }
+  if (HasGitHubCredentials(config) || d.notifier) {
+    const bool github = HasGitHubCredentials(config);
+    github::ClientOptions unused;
+    unused.api_url = config.github_api_url;
+    unused.user_agent = "relayq";
+    unused.token = "(no credentials: never sent)";
+    // Without credentials the executor carries out notifications only
+    // (only_kind below), so this client is never called.
+    auto client = github ? MakeGitHubClient(config, clock, d.github_sleeper)
+                         : github::HttpGitHubClient::Create(unused, clock, d.github_sleeper);
     if (!client.ok()) return client.status();
     d.github_client = std::move(*client);
     handlers::ExecutorOptions exec_options;
     exec_options.owner = "daemon:" + std::to_string(::getpid());
     exec_options.github_sleeper = &d.github_sleeper;
+    if (!github) exec_options.only_kind = store::ActionKind::kNotify;
+    if (d.notifier) {
+      exec_options.notify = [n = d.notifier.get()](const store::ActionRecord& a,
+                                                   std::string& what) {
+        return n->Deliver(a, what);
+      };
+      exec_options.notify_retry_base = config.notify.retry_base;
+    }
     d.executor = std::make_unique<handlers::ActionExecutor>(
         *d.action_store, *d.github_client, *d.policy, clock, metrics, exec_options);
     // A previous daemon that died mid-action: this process holds the store's
@@ -186,6 +240,19 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
     Log(LogLevel::kWarn,
         "no GitHub credentials: routing actions are recorded but not carried out (set "
         "GITHUB_TOKEN or configure a GitHub App)");
+  }
+  if (!HasGitHubCredentials(config) && d.executor) {
+    Log(LogLevel::kWarn,
+        "no GitHub credentials: routing actions are recorded but not carried out, and "
+        "runner_offline notifications are off (set GITHUB_TOKEN or configure a GitHub App)");
+  }
+  if (d.notifier) {
+    d.notifier->SetWritableCheck([st = d.store.get()] { return st->CheckWritable(); });
+    d.notifier->SetRunnerSource(HasGitHubCredentials(config) ? d.github_client.get() : nullptr,
+                                d.policy.get());
+    d.notifier->SetWake([e = d.executor.get()] { e->Wake(); });
+    Log(LogLevel::kInfo, "notifications on",
+        {{"targets", std::to_string(config.notify.targets.size())}});
   }
   handlers::ActionExecutor* wake_target = d.executor.get();
   // `audit` is set below, before any delivery can be recorded (the listeners
@@ -277,6 +344,7 @@ Status Daemon::Start() {
   Parts& d = *parts_;
   const Config& config = d.config;
   if (d.executor) d.executor->Start();
+  if (d.notifier) d.notifier->Start();
   if (Status s = d.public_listener->Start(); !s.ok()) {
     Stop();
     return s;
@@ -308,6 +376,24 @@ Status Daemon::Start() {
 }
 
 namespace {
+
+// The notify: section as text, secrets included (compared, never shown).
+std::string NotifySettings(const NotifyConfig& c) {
+  std::string out =
+      std::to_string(c.rate_limit.max) + "/" + std::to_string(c.rate_limit.per.count()) + "/" +
+      std::to_string(c.check_interval.count()) + "/" + std::to_string(c.job_stuck_after.count()) +
+      "/" + std::to_string(c.runner_offline_after.count()) + "/" +
+      std::to_string(c.signature_count) + "/" + std::to_string(c.signature_window.count()) + "/" +
+      std::to_string(c.retry_base.count());
+  for (const notify::Target& t : c.targets) {
+    out += "|" + t.name + " " + std::string(notify::TargetFormatName(t.format)) + " " + t.url +
+           " " + t.token + " " + std::to_string(t.timeout_s);
+    for (notify::EventKind k : t.events) out += "," + std::string(notify::EventKindName(k));
+    for (const auto& [h, v] : t.headers) out += ";" + h + "=" + v;
+    for (const auto& tag : t.tags) out += "#" + tag;
+  }
+  return out;
+}
 
 // The keys of `a` and `b` that differ among those only a restart applies.
 std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
@@ -350,6 +436,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
             std::to_string(b.recovery_interval_s)}},
   };
   std::vector<std::string> changed;
+  if (NotifySettings(a.notify) != NotifySettings(b.notify)) changed.push_back("notify.*");
   for (const auto& [name, values] : keys) {
     if (values.first != values.second) changed.push_back(name);
   }
@@ -405,12 +492,14 @@ void Daemon::Stop() {
   d.stopped = true;
   d.public_listener->Stop();
   d.admin_listener->Stop();
+  if (d.notifier) d.notifier->Stop();
   if (d.executor) d.executor->Stop();
   d.recovery.reset();  // its reconcile writes go through the store
   d.store->Close();
   d.daily_prune.reset();
   // Every connection closed, then the log folded into the store file, so a
   // copy of relayq.db alone after a clean stop is the whole store.
+  d.notifier.reset();
   d.executor.reset();
   d.action_store.reset();
   d.audit.reset();

@@ -91,6 +91,18 @@ class ActionStore {
   virtual Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                                       int64_t lease_until, size_t max) = 0;
 
+  // As ClaimDue and NextDueTime, for the actions of one kind only (an
+  // executor without GitHub credentials carries out notifications alone).
+  virtual Result<std::vector<ClaimedAction>> ClaimDueOfKind(ActionKind kind, int64_t now,
+                                                            const std::string& owner,
+                                                            int64_t lease_until, size_t max) = 0;
+  virtual Result<std::optional<int64_t>> NextDueTimeOfKind(ActionKind kind) = 0;
+
+  // Records `action` (pending: due at once unless action.due_at says later)
+  // unless an action with its key exists. Returns true when it was recorded,
+  // false when the key was taken (nothing changed).
+  virtual Result<bool> RecordAction(const NewAction& action, int64_t now) = 0;
+
   // Extends a claim's lease to `lease_until`; fails when it was lost.
   virtual Status Renew(const Claim& claim, int64_t lease_until, int64_t now) = 0;
   // Renew for many claims in one transaction; returns how many were renewed

@@ -183,6 +183,13 @@ UPDATE actions SET status = 'refused'
        IN ('max_fallbacks', 'input_too_large', 'inputs_unknown', 'input_template', 'no_ref',
            'missing_capability');
 )sql"},
+    {7, "index for notification scans",
+     R"sql(
+-- The notifier (handlers/notifier.h) reads the actions that ended since its
+-- last pass (failed, aborted, refused) by done_at, without scanning every
+-- finished action.
+CREATE INDEX actions_by_done ON actions(done_at);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

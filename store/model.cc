@@ -34,10 +34,11 @@ constexpr std::array<std::pair<Outcome, std::string_view>, 5> kOutcomes = {{
     {Outcome::kUndecodable, "undecodable"},
 }};
 
-constexpr std::array<std::pair<ActionKind, std::string_view>, 3> kActionKinds = {{
+constexpr std::array<std::pair<ActionKind, std::string_view>, 4> kActionKinds = {{
     {ActionKind::kFallback, "fallback"},
     {ActionKind::kChain, "chain"},
     {ActionKind::kDispatch, "dispatch"},
+    {ActionKind::kNotify, "notify"},
 }};
 
 constexpr std::array<std::pair<ActionStatus, std::string_view>, 7> kActionStatuses = {{

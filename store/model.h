@@ -139,6 +139,7 @@ enum class ActionKind {
   kFallback,  // cancel a run stuck in the queue and dispatch its fallback
   kChain,     // dispatch a workflow after another one's run completed
   kDispatch,  // dispatch a request submitted with `relayq dispatch`
+  kNotify,    // send one notification to one notify: target (handlers/notifier.h)
   kUnknown,   // a name this relayq does not know (a store edited by hand)
 };
 std::string_view ActionKindName(ActionKind k);

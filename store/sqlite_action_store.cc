@@ -43,6 +43,11 @@ class SqliteActionStore final : public ActionStore {
   Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) override;
   Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                               int64_t lease_until, size_t max) override;
+  Result<std::vector<ClaimedAction>> ClaimDueOfKind(ActionKind kind, int64_t now,
+                                                    const std::string& owner, int64_t lease_until,
+                                                    size_t max) override;
+  Result<std::optional<int64_t>> NextDueTimeOfKind(ActionKind kind) override;
+  Result<bool> RecordAction(const NewAction& action, int64_t now) override;
   Status Renew(const Claim& claim, int64_t lease_until, int64_t now) override;
   Result<int> RenewAll(const std::vector<Claim>& claims, int64_t lease_until, int64_t now) override;
   Status ReleaseClaim(const Claim& claim, int64_t now) override;
@@ -138,7 +143,13 @@ class SqliteActionStore final : public ActionStore {
       release_all_ GUARDED_BY(mu_), next_due_ GUARDED_BY(mu_), finish_ GUARDED_BY(mu_),
       retry_ GUARDED_BY(mu_), reschedule_ GUARDED_BY(mu_), get_action_ GUARDED_BY(mu_),
       get_action_by_key_ GUARDED_BY(mu_), get_job_ GUARDED_BY(mu_), get_run_ GUARDED_BY(mu_),
-      jobs_of_run_ GUARDED_BY(mu_);
+      jobs_of_run_ GUARDED_BY(mu_), select_due_of_kind_ GUARDED_BY(mu_),
+      next_due_of_kind_ GUARDED_BY(mu_), record_action_ GUARDED_BY(mu_);
+
+  // ClaimDue's body over `select` (bound by `bind`).
+  Result<std::vector<ClaimedAction>> ClaimFrom(Stmt& select, const std::function<void(Stmt&)>& bind,
+                                               int64_t now, const std::string& owner,
+                                               int64_t lease_until) REQUIRES(mu_);
 };
 
 Status SqliteActionStore::Prepare() {
@@ -218,6 +229,17 @@ Status SqliteActionStore::Prepare() {
       {&get_run_,
        std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?1 AND attempt = ?2"},
       {&jobs_of_run_, select_job + "WHERE run_id = ?1 AND run_attempt = ?2 ORDER BY id"},
+      {&select_due_of_kind_,
+       select_action + "WHERE status IN ('scheduled', 'pending', 'running') AND "
+                       "next_attempt_at <= ?1 AND kind = ?3 ORDER BY next_attempt_at, id LIMIT ?2"},
+      {&next_due_of_kind_,
+       "SELECT min(next_attempt_at) FROM actions "
+       "WHERE status IN ('scheduled', 'pending', 'running') AND kind = ?1"},
+      {&record_action_,
+       "INSERT INTO actions (kind, key, repository, status, due_at, next_attempt_at, attempts, "
+       "reason, payload, job_id, run_id, run_attempt, created_at, updated_at) "
+       "VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'scheduled' END, ?4, "
+       "coalesce(?4, ?9), 0, ?5, ?6, ?7, ?8, ?10, ?9, ?9) ON CONFLICT(key) DO NOTHING"},
   };
   for (const auto& [stmt, sql] : statements) RELAYQ_RETURN_IF_ERROR(prep(*stmt, sql));
   return Status::Ok();
@@ -301,18 +323,39 @@ Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
                                                                const std::string& owner,
                                                                int64_t lease_until, size_t max) {
   MutexLock lock(mu_);
+  return ClaimFrom(
+      select_due_, [&](Stmt& q) { q.Bind(1, now).Bind(2, static_cast<int64_t>(max)); }, now, owner,
+      lease_until);
+}
+
+Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDueOfKind(ActionKind kind, int64_t now,
+                                                                     const std::string& owner,
+                                                                     int64_t lease_until,
+                                                                     size_t max) {
+  MutexLock lock(mu_);
+  return ClaimFrom(
+      select_due_of_kind_,
+      [&](Stmt& q) {
+        q.Bind(1, now).Bind(2, static_cast<int64_t>(max)).Bind(3, ActionKindName(kind));
+      },
+      now, owner, lease_until);
+}
+
+Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimFrom(
+    Stmt& select, const std::function<void(Stmt&)>& bind, int64_t now, const std::string& owner,
+    int64_t lease_until) {
   std::vector<ClaimedAction> out;
   Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
-    select_due_.Bind(1, now).Bind(2, static_cast<int64_t>(max));
-    for (Result<bool> row = select_due_.Step();; row = select_due_.Step()) {
+    bind(select);
+    for (Result<bool> row = select.Step();; row = select.Step()) {
       if (!row.ok()) return row.status();
       if (!*row) break;
       ClaimedAction c;
-      c.action = ActionFromRow(select_due_);
+      c.action = ActionFromRow(select);
       c.claim = Claim{c.action.id, NewToken(owner)};
       out.push_back(std::move(c));
     }
-    select_due_.Reset();
+    select.Reset();
     for (auto& c : out) {
       claim_.Bind(1, c.action.id)
           .Bind(2, std::string_view(c.claim.token))
@@ -326,6 +369,33 @@ Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,
   });
   if (!s.ok()) return s;
   return out;
+}
+
+Result<std::optional<int64_t>> SqliteActionStore::NextDueTimeOfKind(ActionKind kind) {
+  MutexLock lock(mu_);
+  next_due_of_kind_.Bind(1, ActionKindName(kind));
+  Result<bool> row = next_due_of_kind_.Step();
+  std::optional<int64_t> out;
+  if (row.ok() && *row) out = next_due_of_kind_.OptInt(0);
+  next_due_of_kind_.Reset();
+  if (!row.ok()) return row.status();
+  return out;
+}
+
+Result<bool> SqliteActionStore::RecordAction(const NewAction& a, int64_t now) {
+  MutexLock lock(mu_);
+  record_action_.Bind(1, ActionKindName(a.kind))
+      .Bind(2, std::string_view(a.key))
+      .Bind(3, std::string_view(a.repository))
+      .Bind(4, a.due_at)
+      .Bind(5, std::string_view(a.reason))
+      .Bind(6, std::string_view(a.payload))
+      .Bind(7, a.job_id)
+      .Bind(8, a.run_id)
+      .Bind(9, now)
+      .Bind(10, a.run_attempt);
+  RELAYQ_RETURN_IF_ERROR(record_action_.Run());
+  return sqlite3_changes(db_.get()) > 0;
 }
 
 Status SqliteActionStore::Renew(const Claim& claim, int64_t lease_until, int64_t now) {

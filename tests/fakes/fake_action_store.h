@@ -165,10 +165,42 @@ class FakeActionStore final : public store::ActionStore {
 
   Result<std::vector<store::ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                                      int64_t lease_until, size_t max) override {
+    return ClaimDueOf(std::nullopt, now, owner, lease_until, max);
+  }
+  Result<std::vector<store::ClaimedAction>> ClaimDueOfKind(store::ActionKind kind, int64_t now,
+                                                           const std::string& owner,
+                                                           int64_t lease_until,
+                                                           size_t max) override {
+    return ClaimDueOf(kind, now, owner, lease_until, max);
+  }
+  Result<std::optional<int64_t>> NextDueTimeOfKind(store::ActionKind kind) override {
+    return NextDueOf(kind);
+  }
+  // As the real store: pending (due now) unless due_at says later; a key
+  // already recorded changes nothing.
+  Result<bool> RecordAction(const store::NewAction& a, int64_t now) override {
+    MutexLock lock(mu_);
+    if (Status s = Write("RecordAction"); !s.ok()) return s;
+    for (const auto& [id, row] : actions_) {
+      if (row.record.key == a.key) return false;
+    }
+    store::NewAction added = a;
+    added.status = a.due_at ? store::ActionStatus::kScheduled : store::ActionStatus::kPending;
+    added.due_at = a.due_at.value_or(now);
+    RecordLocked(added, now);
+    for (auto& [id, row] : actions_) {
+      if (row.record.key == a.key) row.record.due_at = a.due_at;
+    }
+    return true;
+  }
+  Result<std::vector<store::ClaimedAction>> ClaimDueOf(std::optional<store::ActionKind> kind,
+                                                       int64_t now, const std::string& owner,
+                                                       int64_t lease_until, size_t max) {
     MutexLock lock(mu_);
     if (Status s = Write("ClaimDue"); !s.ok()) return s;
     std::vector<Row*> due;
     for (auto& [id, row] : actions_) {
+      if (kind && row.record.kind != *kind) continue;
       if (Unfinished(row.record) && row.record.next_attempt_at &&
           *row.record.next_attempt_at <= now) {
         due.push_back(&row);
@@ -222,11 +254,13 @@ class FakeActionStore final : public store::ActionStore {
     return ReleaseWhere(owner_prefix, now, /*expired_only=*/false);
   }
 
-  Result<std::optional<int64_t>> NextDueTime() override {
+  Result<std::optional<int64_t>> NextDueTime() override { return NextDueOf(std::nullopt); }
+  Result<std::optional<int64_t>> NextDueOf(std::optional<store::ActionKind> kind) {
     MutexLock lock(mu_);
     std::optional<int64_t> next;
     for (const auto& [id, row] : actions_) {
       if (!Unfinished(row.record) || !row.record.next_attempt_at) continue;
+      if (kind && row.record.kind != *kind) continue;
       next = next ? std::min(*next, *row.record.next_attempt_at) : *row.record.next_attempt_at;
     }
     return next;
