@@ -366,6 +366,9 @@ TEST_F(RoutingTest, DispatchWaitsInTheStoreWhileGitHubIsDown) {
   // GitHub comes back; the daemon sends it, once (a refused dispatch
   // creates no run: the runs are the dispatches GitHub took).
   github_->ClearFailures();
+  // The daemon notices another process's action within its idle wake-up;
+  // SIGHUP wakes its executor at once (it then waits for the retry's due time).
+  kill(process_->pid(), SIGHUP);
   ASSERT_TRUE(WaitFor([&] { return ActionStatus("dispatch:" + std::to_string(id)) == "done"; },
                       std::chrono::seconds(90)));
   int runs = 0;
