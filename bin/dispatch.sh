@@ -12,17 +12,25 @@
 # runs
 #   relayq dispatch transcribe_audio.yml url=... backend=local --repo OWNER/NAME [--ref REF]
 #
-# WORKFLOW_FILE may be a path; only its file name is passed on.
+# WORKFLOW_FILE may be a path; only its file name is passed on. A bare name
+# (transcribe_audio) is passed on as it is: relayq reads it as NAME.yml.
 # The repository is --repo if given, else $RELAYQ_REPO, else parsed from
 # `git remote get-url origin` (https://github.com/OWNER/NAME(.git),
 # git@github.com:OWNER/NAME(.git) or ssh://git@github.com/OWNER/NAME(.git)).
 # The ref is --ref if given, else $RELAYQ_REF if set (else relayq's default).
 # The relayq binary is $RELAYQ_BIN, else `relayq` on PATH, else
-# ../build/relayq next to this script. Everything else (--config FILE, ...)
-# is passed through unchanged. relayq prints the job's relayq id.
+# ../build/relayq next to this script. Everything else (--config FILE,
+# --server URL, ...) is passed through unchanged. relayq prints the job's
+# relayq id on stdout, and what became of it (the run URL) on stderr.
 #
-# Exit codes: relayq's own (0 ok, 1 failed, 2 usage); this wrapper exits 2 when
-# it cannot work out the workflow or repository, and 1 when relayq is missing.
+# Remote: when a relayq server is configured ($RELAYQ_SERVER, --server URL,
+# or admin.server in relayq's config) the job is submitted through that
+# daemon's admin API with $RELAYQ_ADMIN_TOKEN, from any machine; otherwise
+# relayq works on its local store, as before.
+#
+# Exit codes: relayq's own (0 dispatched, or held by a relayq that will send
+# it; 1 failed: nothing holds it; 2 usage); this wrapper exits 2 when it
+# cannot work out the workflow or repository, and 1 when relayq is missing.
 set -euo pipefail
 
 PROG=dispatch.sh
@@ -50,7 +58,8 @@ shift
 [[ -n $workflow ]] || die 2 "no workflow file given"
 case $workflow in
   *.yml | *.yaml) ;;
-  *) die 2 "'$workflow' is not a workflow file (expected NAME.yml or NAME.yaml)" ;;
+  *.*) die 2 "'$workflow' is not a workflow file (expected NAME.yml, NAME.yaml or NAME)" ;;
+  *) ;;
 esac
 
 have_repo=0

@@ -1,15 +1,24 @@
-// `relayq dispatch WORKFLOW [key=value ...] --repo OWNER/NAME [--ref REF]`:
-// submit a job through relayq.
+// `relayq dispatch WORKFLOW [key=value ...] --repo OWNER/NAME [--ref REF]
+// [--server URL] [--init]`: submit a job through relayq.
 //
-// Records the request (inputs included) and its `dispatch:ID` action in the
-// store first, claimed by this command for a short lease; then tries the
-// dispatch on GitHub itself. On success it prints the relayq id (stdout) and
-// the run. When GitHub cannot be reached (or no credentials are configured
-// here) the request stays recorded and `relayq serve` sends it when GitHub
-// answers: the command says so and still exits 0. A request GitHub refuses
-// for good (unknown workflow, bad inputs) exits 1 with GitHub's reason. The
-// daemon and the command never both act on a request: the action is claimed
-// by one owner at a time.
+// With a server (--server, else RELAYQ_SERVER, else admin.server) the job is
+// submitted to that daemon's POST /api/v1/dispatch with RELAYQ_ADMIN_TOKEN
+// and a fresh Idempotency-Key, so a submission whose answer was lost is sent
+// again safely and dispatched once. Without one it works on a local store:
+// the request and its `dispatch:ID` action are recorded first, claimed by
+// this command, then tried on GitHub from here.
+//
+// Output: the relayq id alone on stdout (scripts read it); on stderr what
+// became of it, with the run URL when GitHub returned one. Exit 0 only when
+// the request is dispatched, or durably held by a daemon that will send it
+// (stderr says so, with when it last tried); exit 1 when nothing durable
+// holds it: the server unreachable or refusing (401, 400, 422, ...), a local
+// store that does not exist (unless --init), or GitHub unreachable from here
+// with no daemon serving the local store (the request is then recorded as
+// failed, so a later `relayq serve` does not send it by surprise).
+//
+// The workflow may be a bare name (".yml" is appended); without --ref the job
+// runs on the repository's default branch (learnt from GitHub when sent).
 #pragma once
 
 #include "cli/command.h"

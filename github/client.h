@@ -77,6 +77,10 @@ class GitHubClient {
   // most once: OutcomeUnknown when it may have taken effect unanswered.
   virtual Status CancelRun(std::string_view repo, int64_t run_id) = 0;
 
+  // The repository's default branch (GET /repos/{owner}/{repo}), the ref a
+  // dispatch without one runs on (as `gh workflow run` does).
+  virtual Result<std::string> DefaultBranch(std::string_view repo) = 0;
+
   virtual Result<WorkflowRun> GetRun(std::string_view repo, int64_t run_id) = 0;
   virtual Result<WorkflowJob> GetJob(std::string_view repo, int64_t job_id) = 0;
 

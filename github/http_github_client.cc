@@ -157,6 +157,16 @@ class HttpGitHubClientImpl final : public GitHubClient {
     return Status::Ok();
   }
 
+  Result<std::string> DefaultBranch(std::string_view repo) override {
+    RELAYQ_ASSIGN_OR_RETURN(Json j, GetObject(repo, ""));
+    std::string branch = Str(j, "default_branch");
+    if (branch.empty()) {
+      return Status::Unavailable("GitHub GET /repos/" + std::string(repo) +
+                                 ": the answer names no default_branch");
+    }
+    return branch;
+  }
+
   Result<WorkflowRun> GetRun(std::string_view repo, int64_t run_id) override {
     RELAYQ_ASSIGN_OR_RETURN(Json j, GetObject(repo, "/actions/runs/" + std::to_string(run_id)));
     return DecodeRun(j);

@@ -527,6 +527,19 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
                                              " was dispatched; its run is not listed yet"));
     }
   }
+  // A request submitted without a ref runs on the repository's default
+  // branch, learnt now (GitHub may have been down when it was submitted) and
+  // recorded with the request.
+  std::string ref = r.ref;
+  if (ref.empty()) {
+    auto branch = github_.DefaultBranch(r.repository);
+    if (!branch.ok()) {
+      return RetryOrFail(
+          a, p, branch.status().WithContext("learning the default branch of " + r.repository));
+    }
+    ref = *branch;
+    if (Status s = actions_.SetRequestRef(r.id, ref, NowMs()); !s.ok()) return StoreFailed(a, p, s);
+  }
   if (!p.began_now) {
     p.sends = sends + 1;
     if (Status s = actions_.SaveProgress(p.claim, p.Dump(), NowMs()); !s.ok())
@@ -537,13 +550,13 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
 
   std::map<std::string, std::string> inputs = r.inputs;
   inputs["relayq_id"] = std::to_string(r.id);
-  auto result = github_.DispatchWorkflow(r.repository, r.workflow, r.ref, inputs, true);
+  auto result = github_.DispatchWorkflow(r.repository, r.workflow, ref, inputs, true);
   if (!result.ok() && result.status().code() == Status::Code::kInvalidArgument &&
       result.status().message().find("relayq_id") != std::string::npos) {
     // A workflow that declares no relayq_id input (422: nothing dispatched):
     // dispatch without it and rely on the run id GitHub returns.
     inputs.erase("relayq_id");
-    result = github_.DispatchWorkflow(r.repository, r.workflow, r.ref, inputs, true);
+    result = github_.DispatchWorkflow(r.repository, r.workflow, ref, inputs, true);
     p.relayq_id_input = false;
   }
   if (!result.ok()) {
@@ -556,7 +569,7 @@ ActionOutcome ActionExecutor::DispatchStage(const store::ActionRecord& a, Progre
   if (result->run_id) p.run_id = *result->run_id;
   if (result->html_url) p.html_url = *result->html_url;
   return Dispatched(a, p, r, result->run_id,
-                    "dispatched " + r.workflow + " on " + r.ref +
+                    "dispatched " + r.workflow + " on " + ref +
                         (result->run_id ? " as run " + std::to_string(*result->run_id) : ""));
 }
 
@@ -635,10 +648,16 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
     Count(a, ExecOutcome::kRetrying);
     return {ExecOutcome::kRetrying, error.message(), {}, {}};
   }
-  if (!Transient(error)) return Fail(a, p, error.message());
+  if (!Transient(error)) {
+    ActionOutcome out = Fail(a, p, error.message());
+    out.error = error;
+    return out;
+  }
   if (a.attempts + 1 >= options_.max_attempts) {
-    return Fail(
+    ActionOutcome out = Fail(
         a, p, "gave up after " + std::to_string(a.attempts + 1) + " attempts: " + error.message());
+    out.error = error;
+    return out;
   }
   // Exponential backoff with "equal jitter": half fixed, half random.
   int64_t backoff =
@@ -656,7 +675,7 @@ ActionOutcome ActionExecutor::RetryOrFail(const store::ActionRecord& a, Progress
   Status s = actions_.Retry(p.claim, next, error.message(), p.Dump(), NowMs());
   if (store::ClaimWasLost(s)) return Lost(a, s);
   Count(a, ExecOutcome::kRetrying);
-  return {ExecOutcome::kRetrying, error.message(), {}, {}};
+  return {ExecOutcome::kRetrying, error.message(), {}, {}, error};
 }
 
 void ActionExecutor::Count(const store::ActionRecord& a, ExecOutcome outcome) {

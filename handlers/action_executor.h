@@ -138,6 +138,9 @@ struct ActionOutcome {
   std::string message;
   std::optional<int64_t> run_id;      // the dispatched run, when known
   std::optional<int64_t> request_id;  // the request dispatched
+  // Failed or retrying: what GitHub (or the store) answered, so a caller
+  // can tell an unknown workflow (NotFound) from a refused one.
+  Status error = Status::Ok();
 };
 
 class ActionExecutor {

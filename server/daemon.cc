@@ -23,6 +23,7 @@
 #include "policy/policy_loader.h"
 #include "server/admin_api.h"
 #include "server/daily_prune.h"
+#include "server/dispatch_api.h"
 #include "server/github_setup.h"
 #include "server/http_server.h"
 #include "server/metrics_audit.h"
@@ -140,6 +141,7 @@ struct Daemon::Parts {
   std::unique_ptr<notify::HttpSender> notify_sender;
   std::unique_ptr<handlers::Notifier> notifier;
   std::unique_ptr<AuditServices> audit;
+  std::unique_ptr<DispatchService> dispatch;  // POST /api/v1/dispatch
   std::unique_ptr<HttpServer> public_listener;
   std::unique_ptr<HttpServer> admin_listener;
   std::unique_ptr<handlers::PeriodicRecovery> recovery;
@@ -323,6 +325,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   AddAdminRoutes(admin_routes, {*d.store, metrics, config.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
   d.audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
+  auto dispatch = AddDispatchApi(admin_routes, {*d.action_store, config, clock, metrics, [&d] {
+                                                  if (d.executor) d.executor->Wake();
+                                                }});
+  if (!dispatch.ok()) return dispatch.status();
+  d.dispatch = std::move(*dispatch);
   if (d.github_client) {
     RegisterGitHubMetrics(metrics, [c = d.github_client.get()] { return c->Stats(); });
   }
@@ -490,6 +497,7 @@ void Daemon::Stop() {
   Parts& d = *parts_;
   if (d.stopped) return;
   d.stopped = true;
+  if (d.dispatch) d.dispatch->Stop();  // a GitHub try in flight ends at once
   d.public_listener->Stop();
   d.admin_listener->Stop();
   if (d.notifier) d.notifier->Stop();

@@ -61,6 +61,9 @@ class ActionStore {
   // action claimed by `owner` until `lease_until` (so the caller can try it
   // at once and the daemon takes over if the caller gives up or dies).
   // Returns the request with its id; `claim` receives the action's claim.
+  // When request.idempotency_key is set and a request with that key is
+  // already recorded, records nothing and returns that request as stored;
+  // `claim` is then left empty (action_id 0): the caller must not act on it.
   virtual Result<DispatchRequest> CreateDispatch(const DispatchRequest& request,
                                                  const std::string& owner, int64_t now,
                                                  int64_t lease_until, Claim& claim) = 0;
@@ -83,6 +86,10 @@ class ActionStore {
   virtual Result<std::optional<DispatchRequest>> GetRequest(int64_t id) = 0;
   virtual Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id) = 0;
   virtual Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) = 0;
+  // Sets the ref of request `id` when it has none (a request submitted
+  // without a ref runs on the repository's default branch, learnt when it is
+  // sent); a request that has a ref keeps it.
+  virtual Status SetRequestRef(int64_t id, const std::string& ref, int64_t now) = 0;
 
   // Takes up to `max` actions that are due at `now` (scheduled ones past
   // due_at, pending ones past their backoff, running ones whose lease

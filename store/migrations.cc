@@ -190,6 +190,16 @@ UPDATE actions SET status = 'refused'
 -- finished action.
 CREATE INDEX actions_by_done ON actions(done_at);
 )sql"},
+    {8, "idempotency keys of dispatch requests",
+     R"sql(
+-- The Idempotency-Key a client sent with POST /api/v1/dispatch (or
+-- `relayq dispatch --server`): a repeat with the same key answers the
+-- request already recorded and is never dispatched twice. NULL for requests
+-- submitted without one (local dispatches, fallbacks, chains).
+ALTER TABLE dispatch_requests ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX dispatch_requests_by_idempotency_key
+  ON dispatch_requests(idempotency_key) WHERE idempotency_key IS NOT NULL;
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

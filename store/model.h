@@ -227,6 +227,9 @@ struct DispatchRequest {
   std::optional<std::string> last_error;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // The client's Idempotency-Key (POST /api/v1/dispatch), unique among
+  // requests; written by CreateDispatch, not read back by the row readers.
+  std::optional<std::string> idempotency_key;
 };
 
 }  // namespace relayq::store

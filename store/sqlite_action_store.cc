@@ -41,6 +41,7 @@ class SqliteActionStore final : public ActionStore {
   Result<std::optional<DispatchRequest>> GetRequest(int64_t id) override;
   Result<std::optional<DispatchRequest>> RequestForRun(int64_t run_id) override;
   Status MarkRequestFailed(int64_t id, const std::string& error, int64_t now) override;
+  Status SetRequestRef(int64_t id, const std::string& ref, int64_t now) override;
   Result<std::vector<ClaimedAction>> ClaimDue(int64_t now, const std::string& owner,
                                               int64_t lease_until, size_t max) override;
   Result<std::vector<ClaimedAction>> ClaimDueOfKind(ActionKind kind, int64_t now,
@@ -122,7 +123,8 @@ class SqliteActionStore final : public ActionStore {
           .Bind(4, std::string_view(InputsJson(r.inputs)))
           .Bind(5, r.parent_id)
           .Bind(6, r.fallback_count)
-          .Bind(7, now);
+          .Bind(7, now)
+          .Bind(8, r.idempotency_key);
     }));
     return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get()));
   }
@@ -150,6 +152,8 @@ class SqliteActionStore final : public ActionStore {
   Result<std::vector<ClaimedAction>> ClaimFrom(Stmt& select, const std::function<void(Stmt&)>& bind,
                                                int64_t now, const std::string& owner,
                                                int64_t lease_until) REQUIRES(mu_);
+  // Idempotency keys and default refs of dispatch requests.
+  Stmt request_by_key_ GUARDED_BY(mu_), set_ref_ GUARDED_BY(mu_);
 };
 
 Status SqliteActionStore::Prepare() {
@@ -172,8 +176,8 @@ Status SqliteActionStore::Prepare() {
       {&rollback_, "ROLLBACK"},
       {&insert_request_,
        "INSERT INTO dispatch_requests (repository, workflow, ref, inputs, status, run_id, "
-       "parent_id, fallback_count, created_at, updated_at) "
-       "VALUES (?1, ?2, ?3, ?4, 'pending', NULL, ?5, ?6, ?7, ?7)"},
+       "parent_id, fallback_count, created_at, updated_at, idempotency_key) "
+       "VALUES (?1, ?2, ?3, ?4, 'pending', NULL, ?5, ?6, ?7, ?7, ?8)"},
       {&insert_dispatch_,
        "INSERT INTO actions (kind, key, repository, status, next_attempt_at, claimed_by, "
        "reason, payload, created_at, updated_at) VALUES ('dispatch', ?1, ?2, 'running', ?3, ?4, "
@@ -189,6 +193,9 @@ Status SqliteActionStore::Prepare() {
        "last_error = NULL, updated_at = ?3 WHERE id = ?1"},
       {&get_request_, select_request + "WHERE id = ?1"},
       {&request_for_run_, select_request + "WHERE run_id = ?1 ORDER BY id LIMIT 1"},
+      {&request_by_key_, select_request + "WHERE idempotency_key = ?1"},
+      {&set_ref_,
+       "UPDATE dispatch_requests SET ref = ?2, updated_at = ?3 WHERE id = ?1 AND ref = ''"},
       {&mark_failed_,
        "UPDATE dispatch_requests SET status = 'failed', last_error = ?2, updated_at = ?3 "
        "WHERE id = ?1"},
@@ -251,7 +258,18 @@ Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest&
   MutexLock lock(mu_);
   DispatchRequest out = request;
   const std::string token = NewToken(owner);
+  std::optional<DispatchRequest> existing;
   Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
+    if (request.idempotency_key) {
+      // Inside the write transaction: two submissions with one key are
+      // ordered, and the second finds the first.
+      RELAYQ_ASSIGN_OR_RETURN(
+          existing, One<DispatchRequest>(
+                        request_by_key_,
+                        [&](Stmt& q) { q.Bind(1, std::string_view(*request.idempotency_key)); },
+                        &RequestFromRow));
+      if (existing) return Status::Ok();
+    }
     RELAYQ_ASSIGN_OR_RETURN(out.id, InsertRequest(request, now));
     RELAYQ_RETURN_IF_ERROR(Run(insert_dispatch_, [&](Stmt& q) {
       q.Bind(1, std::string_view("dispatch:" + std::to_string(out.id)))
@@ -267,6 +285,11 @@ Result<DispatchRequest> SqliteActionStore::CreateDispatch(const DispatchRequest&
     return Status::Ok();
   });
   if (!s.ok()) return s;
+  if (existing) {
+    claim = Claim{};
+    existing->idempotency_key = request.idempotency_key;
+    return *existing;
+  }
   out.status = RequestStatus::kPending;
   out.created_at = out.updated_at = now;
   return out;
@@ -317,6 +340,11 @@ Status SqliteActionStore::MarkRequestFailed(int64_t id, const std::string& error
   MutexLock lock(mu_);
   return Run(mark_failed_,
              [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(error)).Bind(3, now); });
+}
+
+Status SqliteActionStore::SetRequestRef(int64_t id, const std::string& ref, int64_t now) {
+  MutexLock lock(mu_);
+  return Run(set_ref_, [&](Stmt& q) { q.Bind(1, id).Bind(2, std::string_view(ref)).Bind(3, now); });
 }
 
 Result<std::vector<ClaimedAction>> SqliteActionStore::ClaimDue(int64_t now,

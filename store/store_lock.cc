@@ -51,6 +51,20 @@ Result<std::unique_ptr<StoreLock>> StoreLock::Acquire(const std::string& db_path
   return std::unique_ptr<StoreLock>(new StoreLock(fd));
 }
 
+bool StoreLock::IsHeld(const std::string& db_path) {
+  const std::string path = PathFor(db_path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool held = false;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    held = errno == EWOULDBLOCK;
+  } else {
+    ::flock(fd, LOCK_UN);
+  }
+  ::close(fd);
+  return held;
+}
+
 StoreLock::~StoreLock() { ::close(fd_); }
 
 }  // namespace relayq::store

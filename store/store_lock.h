@@ -29,6 +29,12 @@ class StoreLock {
   // IoError when the file cannot be created or locked.
   static Result<std::unique_ptr<StoreLock>> Acquire(const std::string& db_path);
 
+  // True when a process holds the lock of the store at `db_path` now (a
+  // daemon serves it). Creates nothing; a missing or unreadable lock file is
+  // "not held". Probes with a shared lock dropped at once, so a daemon that
+  // starts in that instant may be refused once (it says so).
+  static bool IsHeld(const std::string& db_path);
+
   // Releases the lock.
   ~StoreLock();
   StoreLock(const StoreLock&) = delete;

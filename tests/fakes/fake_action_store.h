@@ -93,6 +93,14 @@ class FakeActionStore final : public store::ActionStore {
                                                 int64_t lease_until, store::Claim& claim) override {
     MutexLock lock(mu_);
     if (Status s = Write("CreateDispatch"); !s.ok()) return s;
+    if (request.idempotency_key) {
+      for (const auto& [id, r] : requests_) {
+        if (r.idempotency_key == request.idempotency_key) {
+          claim = store::Claim{};
+          return r;
+        }
+      }
+    }
     store::DispatchRequest out = InsertRequest(request, now);
     Row row;
     row.record.id = next_action_id_++;
@@ -158,6 +166,16 @@ class FakeActionStore final : public store::ActionStore {
     if (auto it = requests_.find(id); it != requests_.end()) {
       it->second.status = store::RequestStatus::kFailed;
       it->second.last_error = error;
+      it->second.updated_at = now;
+    }
+    return Status::Ok();
+  }
+
+  Status SetRequestRef(int64_t id, const std::string& ref, int64_t now) override {
+    MutexLock lock(mu_);
+    if (Status s = Write("SetRequestRef"); !s.ok()) return s;
+    if (auto it = requests_.find(id); it != requests_.end() && it->second.ref.empty()) {
+      it->second.ref = ref;
       it->second.updated_at = now;
     }
     return Status::Ok();

@@ -119,6 +119,7 @@ struct FakeGitHubServer::State {
   bool cancel_conflict_in_progress GUARDED_BY(mu) = false;
   std::optional<std::set<std::string>> known_workflows GUARDED_BY(mu);
   std::map<std::string, std::vector<std::string>> workflow_job_labels GUARDED_BY(mu);
+  std::map<std::string, std::string> default_branches GUARDED_BY(mu);  // repo -> branch
   bool require_auth GUARDED_BY(mu) = false;
   std::set<std::string> valid_tokens GUARDED_BY(mu);
   std::map<std::string, int64_t> issued GUARDED_BY(mu);  // installation token -> expiry (unix s)
@@ -733,6 +734,17 @@ void FakeGitHubServer::State::Routes() {
          Reply(res, 202, Json::object());
        });
 
+  Get(repo_re, [=, this](const httplib::Request& req, httplib::Response& res) {
+    MutexLock lock(mu);
+    const std::string repo = repo_of(req);
+    auto it = default_branches.find(repo);
+    Reply(res, 200,
+          {{"full_name", repo},
+           {"name", req.matches[2].str()},
+           {"default_branch", it == default_branches.end() ? "main" : it->second},
+           {"html_url", "https://github.com/" + repo}});
+  });
+
   Get(repo_re + R"(/installation)", [=, this](const httplib::Request& req, httplib::Response& res) {
     MutexLock lock(mu);
     if (std::string why = VerifyJwt(req.get_header_value("Authorization")); !why.empty()) {
@@ -896,6 +908,11 @@ void FakeGitHubServer::SetCancelConflictWhenInProgress(bool conflict) {
 void FakeGitHubServer::SetKnownWorkflows(std::set<std::string> workflows) {
   MutexLock lock(state_->mu);
   state_->known_workflows = std::move(workflows);
+}
+
+void FakeGitHubServer::SetDefaultBranch(const std::string& repo, std::string branch) {
+  MutexLock lock(state_->mu);
+  state_->default_branches[repo] = std::move(branch);
 }
 
 void FakeGitHubServer::SetWorkflowJobLabels(const std::string& workflow,

@@ -3,7 +3,8 @@
 // (point RELAYQ_GITHUB_API_URL at url()).
 //
 // It keeps runs, jobs, runners, webhooks and deliveries in memory and serves
-// the endpoints relayq uses: workflow dispatch (creating a run), run cancel,
+// the endpoints relayq uses: the repository (its default branch), workflow
+// dispatch (creating a run), run cancel,
 // run/job reads, run and runner lists (page/per_page pagination with a Link
 // header), webhooks CRUD, deliveries (cursor pagination) and redelivery, App
 // installation discovery and token exchange (the RS256 JWT is verified with
@@ -194,6 +195,8 @@ class FakeGitHubServer {
   void SetCancelConflictWhenInProgress(bool conflict);
   // When set, dispatch of any other workflow file answers 404.
   void SetKnownWorkflows(std::set<std::string> workflows);
+  // GET /repos/{repo} names `branch` as its default_branch (else "main").
+  void SetDefaultBranch(const std::string& repo, std::string branch);
   // A dispatched run of `workflow` also gets one queued job with `labels`.
   void SetWorkflowJobLabels(const std::string& workflow, std::vector<std::string> labels);
   // With auth required, /repos/ calls need "Bearer <t>" with t added here or

@@ -74,7 +74,7 @@ class DispatchSizeTest : public IntegrationTest {
   CommandResult Dispatch(const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"dispatch"};
     args.insert(args.end(), extra.begin(), extra.end());
-    args.insert(args.end(), {"--repo", kRepo});
+    args.insert(args.end(), {"--repo", kRepo, "--init"});  // no daemon: a store of its own
     auto env = Env();
     env["GITHUB_TOKEN"] = "test-token";
     env["RELAYQ_GITHUB_API_URL"] = github_->url();

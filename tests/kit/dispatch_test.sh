@@ -110,5 +110,21 @@ check_err "a non-workflow file is refused" 2 "not a workflow file"
 run --
 check_err "no arguments prints usage" 2 "Usage"
 
+run RELAYQ_BIN="$FAKE" RELAYQ_REPO=a/b -- transcribe_audio url=u
+check "a bare workflow name is passed on" 0 "$(lines dispatch transcribe_audio url=u --repo a/b)"
+
+run RELAYQ_BIN="$FAKE" RELAYQ_REPO=a/b RELAYQ_SERVER=http://pi.local:8081 -- transcribe_audio.yml url=u
+check "RELAYQ_SERVER reaches relayq (it submits through the server)" 0 \
+  "$(lines dispatch transcribe_audio.yml url=u --repo a/b)
+ENV RELAYQ_SERVER=http://pi.local:8081"
+
+run RELAYQ_BIN="$FAKE" RELAYQ_REPO=a/b -- transcribe_audio.yml url=u --server http://pi.local:8081
+check "--server passes through" 0 \
+  "$(lines dispatch transcribe_audio.yml url=u --server http://pi.local:8081 --repo a/b)"
+
+run RELAYQ_BIN="$FAKE" RELAYQ_REPO=a/b FAKE_RC=1 -- transcribe_audio.yml url=u
+check "relayq's exit code 1 (nothing holds the job) is the script's" 1 \
+  "$(lines dispatch transcribe_audio.yml url=u --repo a/b)"
+
 echo "$PASS passed, $FAIL failed"
 [[ $FAIL == 0 ]]
