@@ -82,5 +82,6 @@ CommandRun RegisterDoctor(CLI::App& app);   // doctor_cmd.cc
 CommandRun RegisterAudit(CLI::App& app);    // audit_cmd.cc
 CommandRun RegisterPrune(CLI::App& app);    // maintenance_cmd.cc
 CommandRun RegisterBackup(CLI::App& app);   // maintenance_cmd.cc
+CommandRun RegisterStatus(CLI::App& app);   // status_cmd.cc
 
 }  // namespace relayq::cli

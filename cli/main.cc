@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   runs["audit"] = cli::RegisterAudit(app);
   runs["prune"] = cli::RegisterPrune(app);
   runs["backup"] = cli::RegisterBackup(app);
+  runs["status"] = cli::RegisterStatus(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
     std::cout << "relayq " << relayq::server::kVersion << "\n";

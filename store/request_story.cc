@@ -268,7 +268,7 @@ Result<Teller::Told> Teller::Tell(int64_t id, int depth, const ActionRow* create
     Add(std::move(s), r.created_at);
   }
 
-  // The runs and their jobs.
+  // The runs (re-run attempts first, their ends after their jobs) and jobs.
   for (const auto& run : runs) {
     const RunState& u = run.value;
     if (u.attempt > 1) {
@@ -277,16 +277,6 @@ Result<Teller::Told> Teller::Tell(int64_t id, int depth, const ActionRow* create
       s.run_id = u.id;
       s.run_attempt = u.attempt;
       s.run_url = u.html_url;
-      Add(std::move(s), sent_at);
-    }
-    if (RunStageOf(u.status) == RunStage::kCompleted) {
-      StoryStep s = step(
-          u.updated_at, "run_finished",
-          "run " + Id(u.id) + AttemptNote(u.attempt) + " " + u.conclusion.value_or("completed"));
-      s.run_id = u.id;
-      s.run_attempt = u.attempt;
-      s.run_url = u.html_url;
-      s.conclusion = u.conclusion;
       Add(std::move(s), sent_at);
     }
   }
@@ -306,6 +296,20 @@ Result<Teller::Told> Teller::Tell(int64_t id, int depth, const ActionRow* create
       StoryStep s = job_step(j.completed_at ? j.completed_at : std::optional<int64_t>(j.updated_at),
                              "job_finished", j.conclusion.value_or("completed"));
       s.conclusion = j.conclusion;
+      Add(std::move(s), sent_at);
+    }
+  }
+
+  for (const auto& run : runs) {
+    const RunState& u = run.value;
+    if (RunStageOf(u.status) == RunStage::kCompleted) {
+      StoryStep s = step(
+          u.updated_at, "run_finished",
+          "run " + Id(u.id) + AttemptNote(u.attempt) + " " + u.conclusion.value_or("completed"));
+      s.run_id = u.id;
+      s.run_attempt = u.attempt;
+      s.run_url = u.html_url;
+      s.conclusion = u.conclusion;
       Add(std::move(s), sent_at);
     }
   }
