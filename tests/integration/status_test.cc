@@ -22,20 +22,15 @@ namespace {
 
 constexpr char kKit[] = "octo/kit";
 
-constexpr char kFallbackAndChainPolicy[] = R"(routes:
-  transcribe:
-    match: { workflow: transcribe_mac.yml, labels: [macmini] }
-    prefer: [macmini]
-    fallback: [rpi4]
-    queue_timeout: 1s
-    fallback_workflow: transcribe_rpi.yml
-chains:
-  - name: summarize
-    after: { workflow: transcribe_rpi.yml, conclusion: success }
-    dispatch:
-      workflow: summarize.yml
-      inputs: { url: "{{ inputs.url }}", source_run: "{{ run.id }}" }
-)";
+// The Mac route falls back to the Pi workflow after 1 s; a successful Pi run
+// chains summarize.yml (flow style, one entry a line).
+constexpr char kFallbackAndChainPolicy[] =
+    "routes:\n"
+    "  transcribe: { match: { workflow: transcribe_mac.yml, labels: [macmini] }, prefer: "
+    "[macmini], fallback: [rpi4], queue_timeout: 1s, fallback_workflow: transcribe_rpi.yml }\n"
+    "chains:\n"
+    "  - { name: summarize, after: { workflow: transcribe_rpi.yml, conclusion: success }, "
+    "dispatch: { workflow: summarize.yml, inputs: { url: \"{{ inputs.url }}\" } } }\n";
 
 std::string RunUrl(int64_t run) {
   return "https://github.com/" + std::string(kKit) + "/actions/runs/" + std::to_string(run);
