@@ -209,21 +209,26 @@ Result<Teller::Told> Teller::Tell(int64_t id, int depth, const ActionRow* create
     return s;
   };
 
-  // Submitted, and by whom.
-  std::string by = "relayq dispatch";
+  // Submitted, and by whom: a dispatch action's reason says how it came
+  // ("submitted with relayq dispatch").
+  std::string by = "by relayq dispatch";
+  if (created_by != nullptr && created_by->value.kind == ActionKind::kDispatch &&
+      !created_by->value.reason.empty()) {
+    by = created_by->value.reason;
+  }
   if (created_by != nullptr && created_by->value.kind == ActionKind::kFallback) {
-    by = "the fallback of request " + (r.parent_id ? Id(*r.parent_id) : std::string("?")) +
+    by = "by the fallback of request " + (r.parent_id ? Id(*r.parent_id) : std::string("?")) +
          " (action " + Id(created_by->value.id) + ")";
   } else if (created_by != nullptr && created_by->value.kind == ActionKind::kChain) {
-    by = "chain " + JsonText(created_by->value.payload, "chain") + " after request " +
+    by = "by chain " + JsonText(created_by->value.payload, "chain") + " after request " +
          (r.parent_id ? Id(*r.parent_id) : std::string("?")) + " (action " +
          Id(created_by->value.id) + ")";
   } else if (r.parent_id) {
-    by = "request " + Id(*r.parent_id);
+    by = "after request " + Id(*r.parent_id);
   }
   {
     StoryStep s = step(r.created_at, "submitted",
-                       r.workflow + " on " + r.ref + " of " + r.repository + ", by " + by);
+                       r.workflow + " on " + r.ref + " of " + r.repository + ", " + by);
     if (created_by != nullptr) s.action_id = created_by->value.id;
     Add(std::move(s), r.created_at);
   }
