@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "cli/status_cmd.h"
 #include "common/clock.h"
 #include "common/redact.h"
 #include "common/table.h"
@@ -449,6 +448,60 @@ std::string HistoryCsv(const store::JobHistory& h) {
     w.s = e.what;
     d.s = e.detail;
     out += CsvCell(t) + "," + CsvCell(s) + "," + CsvCell(w) + "," + CsvCell(d) + "\r\n";
+  }
+  return out;
+}
+
+namespace {
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string Num(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? std::to_string(it->get<int64_t>()) : "";
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+std::string StoryStepLine(const nlohmann::json& step) {
+  std::string at = Str(step, "at");
+  if (auto ms = ParseRfc3339(at); ms.ok()) at = HumanTime(*ms);
+  int depth = step.value("depth", 0);
+  std::string who = std::string(static_cast<size_t>(std::min(depth, 8)) * 2, ' ') + "request " +
+                    Num(step, "request_id");
+  std::string line = Pad(at.empty() ? "-" : at, 19) + "  " + Pad(who, 14) + "  " +
+                     Pad(SafeText(Str(step, "step")), 16) + "  " + SafeText(Str(step, "detail"));
+  const std::string url = Str(step, "run_url");
+  if (!url.empty()) line += "  " + SafeText(url);
+  return line;
+}
+
+std::string StoryOutcomeLine(const nlohmann::json& story) {
+  std::string why = Str(story, "outcome_why");
+  std::string outcome = Str(story, "outcome");
+  if (outcome == "in_progress") outcome = "in progress";
+  return "request " + Num(story, "id") + ": " + outcome +
+         (why.empty() ? "" : " (" + SafeText(why) + ")");
+}
+
+std::string StoryTable(const nlohmann::json& story) {
+  std::string out = "request " + Num(story, "id") + ": " + SafeText(Str(story, "workflow")) +
+                    " on " + SafeText(Str(story, "ref")) + " of " +
+                    SafeText(Str(story, "repository")) + "\n";
+  out += StoryOutcomeLine(story) + "\n\n";
+  out += Pad("TIME (UTC)", 19) + "  " + Pad("REQUEST", 14) + "  " + Pad("STEP", 16) +
+         "  DETAIL  RUN URL\n";
+  auto steps = story.find("steps");
+  if (steps != story.end() && steps->is_array()) {
+    for (const auto& step : *steps) out += StoryStepLine(step) + "\n";
   }
   return out;
 }

@@ -52,6 +52,15 @@ std::string Table(store::Kind kind, const std::vector<store::Record>& records,
 std::string HistoryTable(const store::JobHistory& history);
 std::string HistoryCsv(const store::JobHistory& history);
 
+// A request's story (server::RequestStoryJson) for a person: a heading (the
+// request, its outcome), then one line per step (StoryStepLine).
+std::string StoryTable(const nlohmann::json& story);
+// One step as a line: time (UTC), request (indented by depth), step, detail,
+// run URL; text from GitHub made safe (SafeText).
+std::string StoryStepLine(const nlohmann::json& step);
+// "request 1: success (why)".
+std::string StoryOutcomeLine(const nlohmann::json& story);
+
 // A request's story (RequestStoryJson) as CSV: one row per step, the step's
 // JSON fields as columns.
 std::string StoryCsv(const nlohmann::json& story);

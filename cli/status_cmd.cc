@@ -6,7 +6,6 @@
 
 #include "cli/admin_client.h"
 #include "cli/audit_cmd.h"
-#include "common/time_format.h"
 #include "server/audit_json.h"
 #include "store/query.h"
 
@@ -45,44 +44,6 @@ class StoreSource final : public StorySource {
   std::unique_ptr<store::StoreReader> reader_;
 };
 
-std::string Str(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-std::string Num(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? std::to_string(it->get<int64_t>()) : "";
-}
-
-std::string Pad(std::string s, size_t width) {
-  if (s.size() < width) s.append(width - s.size(), ' ');
-  return s;
-}
-
-// One step as a line: time, request (indented by depth), step, detail, URL.
-std::string StepLine(const nlohmann::json& step) {
-  std::string at = Str(step, "at");
-  if (auto ms = ParseRfc3339(at); ms.ok()) at = HumanTime(*ms);
-  int depth = step.value("depth", 0);
-  std::string who = std::string(static_cast<size_t>(std::min(depth, 8)) * 2, ' ') + "request " +
-                    Num(step, "request_id");
-  std::string line = Pad(at.empty() ? "-" : at, 19) + "  " + Pad(who, 14) + "  " +
-                     Pad(SafeText(Str(step, "step")), 16) + "  " + SafeText(Str(step, "detail"));
-  const std::string url = Str(step, "run_url");
-  if (!url.empty()) line += "  " + SafeText(url);
-  return line;
-}
-
-// "request 1: success (why)".
-std::string OutcomeLine(const nlohmann::json& story) {
-  std::string why = Str(story, "outcome_why");
-  std::string outcome = Str(story, "outcome");
-  if (outcome == "in_progress") outcome = "in progress";
-  return "request " + Num(story, "id") + ": " + outcome +
-         (why.empty() ? "" : " (" + SafeText(why) + ")");
-}
-
 // What identifies a step across reads: a step whose detail changes (a
 // retried send, a fallback that went from planned to done) is a new line.
 std::string StepKey(const nlohmann::json& step) {
@@ -116,20 +77,6 @@ Result<std::unique_ptr<StorySource>> StoreStorySource(const std::string& path) {
   return std::unique_ptr<StorySource>(new StoreSource(std::move(reader)));
 }
 
-std::string StoryTable(const nlohmann::json& story) {
-  std::string out = "request " + Num(story, "id") + ": " + SafeText(Str(story, "workflow")) +
-                    " on " + SafeText(Str(story, "ref")) + " of " +
-                    SafeText(Str(story, "repository")) + "\n";
-  out += OutcomeLine(story) + "\n\n";
-  out += Pad("TIME (UTC)", 19) + "  " + Pad("REQUEST", 14) + "  " + Pad("STEP", 16) +
-         "  DETAIL  RUN URL\n";
-  auto steps = story.find("steps");
-  if (steps != story.end() && steps->is_array()) {
-    for (const auto& step : *steps) out += StepLine(step) + "\n";
-  }
-  return out;
-}
-
 int FollowRequest(StorySource& source, int64_t id, const FollowOptions& options,
                   std::ostream& progress, std::ostream& errors, nlohmann::json* last) {
   std::set<std::string> shown;
@@ -154,14 +101,14 @@ int FollowRequest(StorySource& source, int64_t id, const FollowOptions& options,
     auto steps = story->find("steps");
     if (steps != story->end() && steps->is_array()) {
       for (const auto& step : *steps) {
-        if (shown.insert(StepKey(step)).second) progress << StepLine(step) << "\n";
+        if (shown.insert(StepKey(step)).second) progress << StoryStepLine(step) << "\n";
       }
     }
     progress.flush();
     if (story->value("finished", false)) {
-      progress << OutcomeLine(*story) << "\n";
+      progress << StoryOutcomeLine(*story) << "\n";
       progress.flush();
-      const bool success = Str(*story, "outcome") == "success";
+      const bool success = story->value("outcome", std::string()) == "success";
       if (last != nullptr) *last = std::move(*story);
       return success ? 0 : 1;
     }

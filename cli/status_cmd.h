@@ -47,10 +47,6 @@ Result<std::unique_ptr<StorySource>> ServerStorySource(const std::string& url, s
 // Reads the store at `path`, which must exist (NotFound otherwise).
 Result<std::unique_ptr<StorySource>> StoreStorySource(const std::string& path);
 
-// A story as lines for a person: a heading (the request, its outcome), then
-// one line per step: time, request, step, detail and run URL.
-std::string StoryTable(const nlohmann::json& story);
-
 struct FollowOptions {
   std::chrono::milliseconds interval{2000};  // between two reads
   // Consecutive failed reads (server restarting, store busy) tolerated

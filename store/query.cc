@@ -28,7 +28,7 @@
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/model.h"
-#include "store/request_story.h"
+#include "store/query_internal.h"
 #include "store/rows.h"
 #include "store/sqlite_util.h"
 
@@ -631,7 +631,7 @@ int ColumnCount(std::string_view columns) {
   return 1 + static_cast<int>(std::count(columns.begin(), columns.end(), ','));
 }
 
-// The story's reads (request_story.h) on this reader's cached statements.
+// The story's reads (query_internal.h) on this reader's cached statements.
 // Each row is read once as the typed value (rows.h, from column 0) and as
 // its list record (the columns that follow).
 class ReaderStoryRows final : public StoryRows {

@@ -1,5 +1,3 @@
-#include "store/request_story.h"
-
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -7,6 +5,7 @@
 
 #include "common/time_format.h"
 #include "store/lifecycle.h"
+#include "store/query_internal.h"
 
 namespace relayq::store {
 

@@ -8,6 +8,8 @@
 #include <deque>
 #include <sstream>
 
+#include "cli/audit_cmd.h"
+
 namespace relayq::cli {
 namespace {
 

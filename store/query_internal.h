@@ -1,6 +1,7 @@
-// The story of a dispatch request (private to store/): how the rows a
-// StoreReader reads (the request, its runs and jobs, the routing actions on
-// them) become the steps and the outcome of a RequestStory (query.h).
+// The query layer's private part (store/ only): the story of a dispatch
+// request, i.e. how the rows a StoreReader reads (the request, its runs and
+// jobs, the routing actions on them) become the steps and the outcome of a
+// RequestStory (query.h). Implemented in request_story.cc.
 //
 // The telling is separate from the SQL so that the rules (what each action
 // state means, which run decides the outcome, how fallbacks and chains are
