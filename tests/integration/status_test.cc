@@ -319,6 +319,10 @@ TEST_F(StatusTest, WrongInputGetsTheRightCodeAndAClearMessage) {
     EXPECT_TRUE(page["items"][0].contains(field)) << field;
   }
 
+  CommandResult audit_unknown = Relayq({"audit", "requests", "--id", "999", "--db", DbPath()});
+  EXPECT_EQ(audit_unknown.exit_code, 1);
+  EXPECT_NE(audit_unknown.err.find("no request 999"), std::string::npos) << audit_unknown.err;
+
   // A local store that does not exist is an error, and is not created.
   CommandResult missing = Relayq({"status", "1", "--db", dir_.File("typo.db")});
   EXPECT_EQ(missing.exit_code, 1);
