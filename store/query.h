@@ -153,7 +153,7 @@ struct RequestStory {
   // Every step of the request and of the requests it led to (fallbacks,
   // chains, recursively), oldest first.
   std::vector<StoryStep> steps;
-  std::vector<Record> requests;  // this request, then those it led to, by id
+  std::vector<Record> requests;  // this request, then those it led to, as reached
   std::vector<Record> runs;      // their runs, every attempt
   std::vector<Record> actions;   // the routing actions on them, oldest first
 };
