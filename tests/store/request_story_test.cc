@@ -250,6 +250,39 @@ TEST_F(RequestStoryTest, ReattemptedRunDecidesByItsLatestAttempt) {
   EXPECT_EQ(s.runs.size(), 2u);
 }
 
+TEST_F(RequestStoryTest, AbortedFallbackLeavesTheRunToDecideAndCancelledIsItsOwnOutcome) {
+  Request(1, "transcribe_mac.yml", "dispatched", 100, std::nullopt, kT0);
+  Run(100, 1, "transcribe_mac.yml", "in_progress", std::nullopt, kT0 + kSec);
+  Job(1000, 100, 1, "in_progress", "macmini-1", std::nullopt, kT0 + kSec);
+  Action(2, "fallback", "fallback:100:1", "aborted", 100, "{\"route\":\"transcribe\"}",
+         std::nullopt, kT0 + kSec, kT0 + 6 * kSec, "route transcribe: job 1000 queued",
+         std::string("started on macmini-1"));
+  RequestStory s = Story(1);
+  EXPECT_EQ(s.outcome, RequestOutcome::kInProgress);
+  const StoryStep* aborted = Find(s, "fallback_aborted");
+  ASSERT_NE(aborted, nullptr);
+  EXPECT_NE(aborted->detail.find("started on macmini-1"), std::string::npos) << aborted->detail;
+  EXPECT_FALSE(aborted->new_request_id.has_value());
+  Sql("UPDATE runs SET status = 'completed', conclusion = 'cancelled'");
+  s = Story(1);
+  EXPECT_EQ(s.outcome, RequestOutcome::kCancelled) << s.outcome_why;
+}
+
+TEST_F(RequestStoryTest, RefusedFallbackSaysWhy) {
+  Request(1, "transcribe_mac.yml", "dispatched", 100, std::nullopt, kT0);
+  Run(100, 1, "transcribe_mac.yml", "queued", std::nullopt, kT0 + kSec);
+  Action(2, "fallback", "fallback:100:1", "refused", 100, "{\"route\":\"transcribe\"}",
+         std::nullopt, kT0 + kSec, std::nullopt,
+         "route transcribe: request 1 already fell back 1 time", std::string("max_fallbacks"));
+  RequestStory s = Story(1);
+  EXPECT_EQ(s.outcome, RequestOutcome::kInProgress);
+  const StoryStep* refused = Find(s, "fallback_refused");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(refused->at, kT0 + kSec);
+  EXPECT_NE(refused->detail.find("already fell back"), std::string::npos) << refused->detail;
+  EXPECT_NE(refused->detail.find("max_fallbacks"), std::string::npos) << refused->detail;
+}
+
 TEST_F(RequestStoryTest, UnsentRequestShowsItsLastErrorAndNextTry) {
   Request(1, "transcribe_audio.yml", "pending", std::nullopt, std::nullopt, kT0);
   Action(1, "dispatch", "dispatch:1", "pending", std::nullopt, "{\"request_id\":1}", std::nullopt,
