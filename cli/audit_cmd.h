@@ -47,11 +47,6 @@ std::string CsvRow(store::Kind kind, const store::Record& record);
 std::string Table(store::Kind kind, const std::vector<store::Record>& records,
                   size_t terminal_width = 0);
 
-// A job's history as a table (one line per event, delivery and action,
-// in time order) and as CSV (time,source,what,detail).
-std::string HistoryTable(const store::JobHistory& history);
-std::string HistoryCsv(const store::JobHistory& history);
-
 // A request's story (server::RequestStoryJson) for a person: a heading (the
 // request, its outcome), then one line per step (StoryStepLine).
 std::string StoryTable(const nlohmann::json& story);
@@ -64,6 +59,11 @@ std::string StoryOutcomeLine(const nlohmann::json& story);
 // A request's story (RequestStoryJson) as CSV: one row per step, the step's
 // JSON fields as columns.
 std::string StoryCsv(const nlohmann::json& story);
+
+// A job's history as a table (one line per event, delivery and action,
+// in time order) and as CSV (time,source,what,detail).
+std::string HistoryTable(const store::JobHistory& history);
+std::string HistoryCsv(const store::JobHistory& history);
 
 CommandRun RegisterAudit(CLI::App& app);
 

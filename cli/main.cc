@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
   runs["runners"] = cli::RegisterRunners(app);
   runs["doctor"] = cli::RegisterDoctor(app);
   runs["audit"] = cli::RegisterAudit(app);
+  runs["status"] = cli::RegisterStatus(app);
   runs["prune"] = cli::RegisterPrune(app);
   runs["backup"] = cli::RegisterBackup(app);
-  runs["status"] = cli::RegisterStatus(app);
   app.add_subcommand("version", "Print the version");
   runs["version"] = [] {
     std::cout << "relayq " << relayq::server::kVersion << "\n";
