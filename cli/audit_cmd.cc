@@ -16,13 +16,11 @@
 #include "server/audit_json.h"
 
 namespace relayq::cli {
-namespace {
 
 using store::Field;
 using store::Kind;
 using store::Record;
 
-// "2026-01-01 09:30:00" (UTC) for tables.
 std::string HumanTime(int64_t ms) {
   std::string t = FormatRfc3339(ms);
   if (t.size() >= 19) {
@@ -31,6 +29,8 @@ std::string HumanTime(int64_t ms) {
   }
   return t;
 }
+
+namespace {
 
 std::string Joined(const std::vector<std::string>& list, std::string_view sep,
                    std::string_view skip = "") {
@@ -43,13 +43,8 @@ std::string Joined(const std::vector<std::string>& list, std::string_view sep,
   return out;
 }
 
-// Text from GitHub as relayq may print it. Job names, labels, branches and
-// titles come from workflow files that a fork's pull request controls, so
-// control characters (C0 including newline and ESC, DEL, and the UTF-8 C1
-// range, which a terminal may also read as CSI/OSC) are shown as \xHH (\n,
-// \r, \t for those three) instead of being passed through: no escape or
-// hyperlink sequence and no forged row reaches the terminal or the CSV. URLs
-// are shown as scheme://host/path (signed links carry tokens in the query).
+}  // namespace
+
 std::string SafeText(std::string_view raw) {
   std::string in = RedactUrlsIn(raw);
   std::string out;
@@ -80,6 +75,8 @@ std::string SafeText(std::string_view raw) {
   return out;
 }
 
+namespace {
+
 std::vector<std::string> SafeList(const std::vector<std::string>& list) {
   std::vector<std::string> out;
   out.reserve(list.size());
@@ -105,6 +102,8 @@ std::string HumanCell(const Field* f) {
       return Joined(SafeList(f->list), ",", "self-hosted");
     case Field::Type::kBool:
       return f->i != 0 ? "yes" : "no";
+    case Field::Type::kJson:
+      return f->s.empty() || f->s == "{}" ? "-" : SafeText(f->s);
   }
   return "";
 }
@@ -119,6 +118,7 @@ std::string CsvCell(const Field& f) {
       v = std::to_string(f.i);
       break;
     case Field::Type::kText:
+    case Field::Type::kJson:
       v = SafeText(f.s);
       break;
     case Field::Type::kTime:
@@ -133,8 +133,9 @@ std::string CsvCell(const Field& f) {
   }
   // A spreadsheet runs a cell that starts with = + - @ as a formula; text
   // from GitHub (job names, labels) gets a leading ' so it stays text.
-  if ((f.type == Field::Type::kText || f.type == Field::Type::kList) && !v.empty() &&
-      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) {
+  if ((f.type == Field::Type::kText || f.type == Field::Type::kList ||
+       f.type == Field::Type::kJson) &&
+      !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) {
     v.insert(v.begin(), '\'');
   }
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
@@ -247,6 +248,17 @@ std::vector<Column> TableColumns(Kind kind) {
                  }
                  return out.empty() ? std::string("-") : out;
                }}};
+    case Kind::kRequests:
+      return {{"ID", 8, FieldCell("id")},
+              {"REPOSITORY", 24, FieldCell("repository")},
+              {"WORKFLOW", 24, FieldCell("workflow")},
+              {"REF", 12, FieldCell("ref")},
+              {"STATUS", 10, FieldCell("status")},
+              {"PARENT", 6, FieldCell("parent_id")},
+              {"CREATED (UTC)", 19, FieldCell("created_at")},
+              {"RUN", 12, FieldCell("run_id")},
+              {"RUN URL", 60, FieldCell("run_url")},
+              {"INPUTS", 40, FieldCell("inputs")}};
   }
   return {};
 }
@@ -440,6 +452,88 @@ std::string HistoryCsv(const store::JobHistory& h) {
   return out;
 }
 
+namespace {
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string Num(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? std::to_string(it->get<int64_t>()) : "";
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+std::string StoryStepLine(const nlohmann::json& step) {
+  std::string at = Str(step, "at");
+  if (auto ms = ParseRfc3339(at); ms.ok()) at = HumanTime(*ms);
+  int depth = step.value("depth", 0);
+  std::string who = std::string(static_cast<size_t>(std::min(depth, 8)) * 2, ' ') + "request " +
+                    Num(step, "request_id");
+  std::string line = Pad(at.empty() ? "-" : at, 19) + "  " + Pad(who, 14) + "  " +
+                     Pad(SafeText(Str(step, "step")), 16) + "  " + SafeText(Str(step, "detail"));
+  const std::string url = Str(step, "run_url");
+  if (!url.empty()) line += "  " + SafeText(url);
+  return line;
+}
+
+std::string StoryOutcomeLine(const nlohmann::json& story) {
+  std::string why = Str(story, "outcome_why");
+  std::string outcome = Str(story, "outcome");
+  if (outcome == "in_progress") outcome = "in progress";
+  return "request " + Num(story, "id") + ": " + outcome +
+         (why.empty() ? "" : " (" + SafeText(why) + ")");
+}
+
+std::string StoryTable(const nlohmann::json& story) {
+  std::string out = "request " + Num(story, "id") + ": " + SafeText(Str(story, "workflow")) +
+                    " on " + SafeText(Str(story, "ref")) + " of " +
+                    SafeText(Str(story, "repository")) + "\n";
+  out += StoryOutcomeLine(story) + "\n\n";
+  out += Pad("TIME (UTC)", 19) + "  " + Pad("REQUEST", 14) + "  " + Pad("STEP", 16) +
+         "  DETAIL  RUN URL\n";
+  auto steps = story.find("steps");
+  if (steps != story.end() && steps->is_array()) {
+    for (const auto& step : *steps) out += StoryStepLine(step) + "\n";
+  }
+  return out;
+}
+
+std::string StoryCsv(const nlohmann::json& story) {
+  static const char* const kColumns[] = {"at",     "request_id", "depth",          "step",
+                                         "detail", "run_id",     "run_attempt",    "run_url",
+                                         "job_id", "action_id",  "new_request_id", "conclusion"};
+  std::string out;
+  for (const char* c : kColumns) out += (out.empty() ? "" : ",") + std::string(c);
+  out += "\r\n";
+  const auto steps = story.find("steps");
+  if (steps == story.end() || !steps->is_array()) return out;
+  for (const auto& step : *steps) {
+    std::string line;
+    for (const char* c : kColumns) {
+      Field f;
+      auto v = step.find(c);
+      if (v != step.end() && v->is_number_integer()) {
+        f.type = Field::Type::kInt;
+        f.i = v->get<int64_t>();
+      } else if (v != step.end() && v->is_string()) {
+        f.type = Field::Type::kText;
+        f.s = v->get<std::string>();
+      }
+      line += (c == kColumns[0] ? "" : ",") + CsvCell(f);
+    }
+    out += line + "\r\n";
+  }
+  return out;
+}
+
 std::string ActionDetailTable(const store::ActionDetail& d) {
   std::string out = FieldLines(d.action);
   // The stored JSON, one key a line: the progress is the action's history
@@ -476,13 +570,13 @@ CommandRun RegisterAudit(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "audit", "Query the record: what arrived, what ran where, what relayq did");
   AddCommonFlags(cmd, f->common, /*with_db=*/true);
-  cmd->add_option("kind", f->kind, "jobs, runs, deliveries or actions")
+  cmd->add_option("kind", f->kind, "jobs, runs, deliveries, actions or requests")
       ->required()
-      ->check(CLI::IsMember({"jobs", "runs", "deliveries", "actions"}));
+      ->check(CLI::IsMember({"jobs", "runs", "deliveries", "actions", "requests"}));
   cmd->add_option("--repo", f->repo, "Only this repository (OWNER/NAME)");
   cmd->add_option("--label", f->label, "Only jobs that asked for this runner label");
   cmd->add_option("--status", f->status,
-                  "Only this status (jobs, runs, actions) or outcome (deliveries)");
+                  "Only this status (jobs, runs, actions, requests) or outcome (deliveries)");
   cmd->add_option("--since", f->since,
                   "Only items at or after T: RFC 3339, or a duration back from now (24h, 7d)");
   cmd->add_option("--until", f->until, "Only items before T (same forms as --since)");
@@ -502,7 +596,7 @@ CommandRun RegisterAudit(CLI::App& app) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
   cmd->add_option("--id", f->id,
                   "With jobs: one job's whole history and routing decision; with actions: one "
-                  "action with its progress")
+                  "action with its progress; with requests: one request's story")
       ->check(CLI::PositiveNumber);
 
   return [f]() -> int {
@@ -530,8 +624,9 @@ CommandRun RegisterAudit(CLI::App& app) {
     if (q.since_ms && q.until_ms && *q.since_ms > *q.until_ms) {
       return Usage("--since is after --until");
     }
-    if (f->id != 0 && q.kind != Kind::kJobs && q.kind != Kind::kActions) {
-      return Usage("--id applies to jobs and actions only");
+    if (f->id != 0 && q.kind != Kind::kJobs && q.kind != Kind::kActions &&
+        q.kind != Kind::kRequests) {
+      return Usage("--id applies to jobs, actions and requests only");
     }
 
     auto config = LoadCommandConfig(f->common);
@@ -539,6 +634,20 @@ CommandRun RegisterAudit(CLI::App& app) {
     auto reader = store::StoreReader::Open(config->db_path);
     if (!reader.ok()) return FailWith(reader.status());
 
+    if (f->id != 0 && q.kind == Kind::kRequests) {
+      auto story = (*reader)->Request(f->id);
+      if (!story.ok()) return FailWith(story.status());
+      const nlohmann::json j = server::RequestStoryJson(*story);
+      if (f->format == "json") {
+        std::cout << j.dump(2) << "\n";
+      } else if (f->format == "csv") {
+        std::cout << StoryCsv(j);
+      } else {
+        std::cout << StoryTable(j);
+      }
+      std::cout.flush();
+      return std::cout.good() ? 0 : 1;
+    }
     if (f->id != 0 && q.kind == Kind::kActions) {
       auto d = (*reader)->Action(f->id);
       if (!d.ok()) return FailWith(d.status());

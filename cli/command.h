@@ -80,6 +80,7 @@ CommandRun RegisterHooks(CLI::App& app);    // hooks_cmd.cc
 CommandRun RegisterRunners(CLI::App& app);  // runners_cmd.cc
 CommandRun RegisterDoctor(CLI::App& app);   // doctor_cmd.cc
 CommandRun RegisterAudit(CLI::App& app);    // audit_cmd.cc
+CommandRun RegisterStatus(CLI::App& app);   // status_cmd.cc
 CommandRun RegisterPrune(CLI::App& app);    // maintenance_cmd.cc
 CommandRun RegisterBackup(CLI::App& app);   // maintenance_cmd.cc
 CommandRun RegisterNotify(CLI::App& app);   // notify_cmd.cc

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   runs["runners"] = cli::RegisterRunners(app);
   runs["doctor"] = cli::RegisterDoctor(app);
   runs["audit"] = cli::RegisterAudit(app);
+  runs["status"] = cli::RegisterStatus(app);
   runs["prune"] = cli::RegisterPrune(app);
   runs["backup"] = cli::RegisterBackup(app);
   runs["notify"] = cli::RegisterNotify(app);

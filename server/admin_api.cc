@@ -173,8 +173,8 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
   Clock& clock = deps.clock;
   constexpr auto kBlocking = Route::Runs::kBlocking;  // every store read may wait on a lock
 
-  for (store::Kind kind :
-       {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries, store::Kind::kActions}) {
+  for (store::Kind kind : {store::Kind::kJobs, store::Kind::kRuns, store::Kind::kDeliveries,
+                           store::Kind::kActions, store::Kind::kRequests}) {
     std::string path = "/api/v1/" + std::string(store::KindName(kind));
     router.Get(
         path,
@@ -222,6 +222,22 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
           auto d = r.Action(*id);
           if (!d.ok()) return d.status();
           return ActionDetailJson(*d);
+        });
+      },
+      kBlocking);
+
+  router.Get(
+      "/api/v1/requests/{id}",
+      [pool](const HttpRequest& req) {
+        auto id = PathId(req);
+        if (!id) {
+          return HttpResponse::Error(400, "request id '" + req.path_params.at(0).substr(0, 32) +
+                                              "' is not a whole number");
+        }
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
+          auto story = r.Request(*id);
+          if (!story.ok()) return story.status();
+          return RequestStoryJson(*story);
         });
       },
       kBlocking);

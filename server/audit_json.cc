@@ -8,6 +8,33 @@ namespace relayq::server {
 using store::Field;
 using store::Record;
 
+namespace {
+
+// URLs in every string shown as scheme://host/path, as in RecordJson (a
+// workflow input may be a signed link).
+void RedactStrings(nlohmann::json& j) {
+  if (j.is_string()) {
+    j = RedactUrlsIn(j.get<std::string>());
+  } else if (j.is_structured()) {
+    for (auto& v : j) RedactStrings(v);
+  }
+}
+
+nlohmann::json StoredJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return nlohmann::json(RedactUrlsIn(text));
+  RedactStrings(j);
+  return j;
+}
+
+nlohmann::json RecordsJson(const std::vector<Record>& records) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const Record& r : records) a.push_back(RecordJson(r));
+  return a;
+}
+
+}  // namespace
+
 nlohmann::json RecordJson(const Record& record) {
   nlohmann::json j = nlohmann::json::object();
   for (const Field& f : record.fields) {
@@ -33,6 +60,9 @@ nlohmann::json RecordJson(const Record& record) {
       case Field::Type::kBool:
         j[f.name] = f.i != 0;
         break;
+      case Field::Type::kJson:
+        j[f.name] = StoredJson(f.s);
+        break;
     }
   }
   return j;
@@ -40,14 +70,9 @@ nlohmann::json RecordJson(const Record& record) {
 
 nlohmann::json JobHistoryJson(const store::JobHistory& h) {
   nlohmann::json j = RecordJson(h.job);
-  auto list = [](const std::vector<Record>& records) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const Record& r : records) a.push_back(RecordJson(r));
-    return a;
-  };
-  j["events"] = list(h.events);
-  j["deliveries"] = list(h.deliveries);
-  j["actions"] = list(h.actions);
+  j["events"] = RecordsJson(h.events);
+  j["deliveries"] = RecordsJson(h.deliveries);
+  j["actions"] = RecordsJson(h.actions);
   j["routing"] = RoutingDecisionJson(RoutingDecisionOf(h));
   return j;
 }
@@ -57,23 +82,6 @@ namespace {
 std::string TextOf(const Record& r, const char* name) {
   const Field* f = r.Get(name);
   return f != nullptr && f->type == Field::Type::kText ? f->s : std::string();
-}
-
-// URLs in every string shown as scheme://host/path, as in RecordJson (a
-// workflow input may be a signed link).
-void RedactStrings(nlohmann::json& j) {
-  if (j.is_string()) {
-    j = RedactUrlsIn(j.get<std::string>());
-  } else if (j.is_structured()) {
-    for (auto& v : j) RedactStrings(v);
-  }
-}
-
-nlohmann::json StoredJson(const std::string& text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return nlohmann::json(RedactUrlsIn(text));
-  RedactStrings(j);
-  return j;
 }
 
 }  // namespace
@@ -125,6 +133,38 @@ nlohmann::json ActionDetailJson(const store::ActionDetail& d) {
   nlohmann::json j = RecordJson(d.action);
   j["payload"] = StoredJson(d.payload);
   j["progress"] = d.result ? StoredJson(*d.result) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json StoryStepJson(const store::StoryStep& step) {
+  auto opt = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  nlohmann::json j;
+  j["at"] = step.at ? nlohmann::json(FormatRfc3339(*step.at)) : nlohmann::json(nullptr);
+  j["request_id"] = step.request_id;
+  j["depth"] = step.depth;
+  j["step"] = step.step;
+  j["detail"] = RedactUrlsIn(step.detail);
+  j["run_id"] = opt(step.run_id);
+  j["run_attempt"] = opt(step.run_attempt);
+  j["run_url"] =
+      step.run_url ? nlohmann::json(RedactUrlsIn(*step.run_url)) : nlohmann::json(nullptr);
+  j["job_id"] = opt(step.job_id);
+  j["action_id"] = opt(step.action_id);
+  j["new_request_id"] = opt(step.new_request_id);
+  j["conclusion"] = opt(step.conclusion);
+  return j;
+}
+
+nlohmann::json RequestStoryJson(const store::RequestStory& story) {
+  nlohmann::json j = RecordJson(story.request);
+  j["outcome"] = std::string(store::RequestOutcomeName(story.outcome));
+  j["finished"] = story.outcome != store::RequestOutcome::kInProgress;
+  j["outcome_why"] = RedactUrlsIn(story.outcome_why);
+  j["steps"] = nlohmann::json::array();
+  for (const auto& s : story.steps) j["steps"].push_back(StoryStepJson(s));
+  j["requests"] = RecordsJson(story.requests);
+  j["runs"] = RecordsJson(story.runs);
+  j["actions"] = RecordsJson(story.actions);
   return j;
 }
 

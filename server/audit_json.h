@@ -37,4 +37,16 @@ nlohmann::json RoutingDecisionJson(const RoutingDecision& decision);
 // as JSON objects (a stored text that is not JSON is shown as a string).
 nlohmann::json ActionDetailJson(const store::ActionDetail& detail);
 
+// One dispatch request (GET /api/v1/requests/{id}, `relayq status --format
+// json`): the item's fields plus "outcome" (in_progress, success, failure,
+// cancelled), "finished" (false while in progress), "outcome_why", "steps"
+// (StoryStepJson, oldest first), "requests" (it and every request it led
+// to), "runs" (their runs, every attempt) and "actions" (the routing actions
+// on them).
+nlohmann::json RequestStoryJson(const store::RequestStory& story);
+// One step: "at", "request_id", "depth", "step", "detail", "run_id",
+// "run_attempt", "run_url", "job_id", "action_id", "new_request_id",
+// "conclusion" (null when not applicable).
+nlohmann::json StoryStepJson(const store::StoryStep& step);
+
 }  // namespace relayq::server

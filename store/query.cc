@@ -28,6 +28,7 @@
 #include "store/database.h"
 #include "store/migrations.h"
 #include "store/model.h"
+#include "store/query_internal.h"
 #include "store/rows.h"
 #include "store/sqlite_util.h"
 
@@ -42,7 +43,7 @@ const Field* Record::Get(std::string_view name) const {
 
 namespace {
 
-constexpr std::string_view kKindNames[] = {"jobs", "runs", "deliveries", "actions"};
+constexpr std::string_view kKindNames[] = {"jobs", "runs", "deliveries", "actions", "requests"};
 
 // How to read one kind. The first two selected columns are always the sort
 // time and the row id (the keyset); the record's columns follow.
@@ -89,6 +90,20 @@ std::string ActionColumns() {
          ActionJson("result", "decided_at") + ", " + ActionJson("result", "decision");
 }
 
+// The record columns of a dispatch request. Its run's URL comes from the
+// dispatch action's answer (GitHub's return_run_details), else from the run's
+// own webhooks.
+std::string RequestColumns() {
+  return "t.id, t.repository, t.workflow, t.ref, t.inputs, t.status, t.run_id, "
+         "coalesce((SELECT " +
+         std::string(
+             "CASE WHEN json_valid(a.result) THEN json_extract(a.result, '$.html_url') END "
+             "FROM actions a WHERE a.key = 'dispatch:' || t.id), "
+             "(SELECT u.html_url FROM runs u WHERE u.id = t.run_id "
+             "ORDER BY u.attempt DESC LIMIT 1)), ") +
+         "t.parent_id, t.fallback_count, t.created_at, t.updated_at, t.last_error";
+}
+
 const KindSpec& Spec(Kind k) {
   static const KindSpec kSpecs[] = {
       {"jobs", "t.queued_at", "t.id", "t.status", true, true,
@@ -103,6 +118,8 @@ const KindSpec& Spec(Kind k) {
        "t.id, t.event, t.action, t.repository, t.received_at, t.outcome, t.reason, t.hook_id, "
        "t.content_type, t.body_size, t.body IS NOT NULL"},
       {"actions", "t.created_at", "t.id", "t.status", false, false, ActionColumns()},
+      // Few rows (one per dispatch): listed without an index on created_at.
+      {"dispatch_requests", "t.created_at", "t.id", "t.status", false, false, RequestColumns()},
   };
   return kSpecs[static_cast<int>(k)];
 }
@@ -142,6 +159,9 @@ const std::vector<std::string>& Names(Kind k) {
                                                     "request_id",
                                                     "decided_at",
                                                     "decision"};
+  static const std::vector<std::string> kRequests = {
+      "id",      "repository", "workflow",       "ref",        "inputs",     "status",    "run_id",
+      "run_url", "parent_id",  "fallback_count", "created_at", "updated_at", "last_error"};
   switch (k) {
     case Kind::kJobs:
       return kJobs;
@@ -151,6 +171,8 @@ const std::vector<std::string>& Names(Kind k) {
       return kDeliveries;
     case Kind::kActions:
       return kActions;
+    case Kind::kRequests:
+      return kRequests;
   }
   return kJobs;
 }
@@ -214,14 +236,19 @@ Record ReadRecord(Kind kind, const Stmt& s, int first) {
       T::kInt,  T::kText, T::kText, T::kText, T::kInt,  T::kText, T::kTime, T::kTime,
       T::kText, T::kText, T::kInt,  T::kInt,  T::kInt,  T::kTime, T::kTime, T::kTime,
       T::kText, T::kInt,  T::kText, T::kInt,  T::kTime, T::kText};
+  static const std::vector<T> kRequestTypes = {T::kInt,  T::kText, T::kText, T::kText, T::kJson,
+                                               T::kText, T::kInt,  T::kText, T::kInt,  T::kInt,
+                                               T::kTime, T::kTime, T::kText};
   const std::vector<T>* types = &kJobTypes;
   if (kind == Kind::kRuns) types = &kRunTypes;
   if (kind == Kind::kDeliveries) types = &kDeliveryTypes;
   if (kind == Kind::kActions) types = &kActionTypes;
+  if (kind == Kind::kRequests) types = &kRequestTypes;
   for (size_t i = 0; i < n.size(); ++i) {
     T t = (*types)[i];
-    if (t == T::kText) {
+    if (t == T::kText || t == T::kJson) {
       r.fields.push_back(TextField(n[i], s, col(i)));
+      if (t == T::kJson && r.fields.back().type == T::kText) r.fields.back().type = T::kJson;
     } else if (t == T::kList) {
       Field f;
       f.name = n[i];
@@ -302,6 +329,7 @@ class SqliteStoreReader final : public StoreReader {
   Result<std::vector<CountBy>> OpenJobsByStatus() override;
   Result<std::vector<CountBy>> CompletedJobsSince(int64_t since_ms) override;
   Result<ActionDetail> Action(int64_t id) override;
+  Result<RequestStory> Request(int64_t id) override;
   Result<std::vector<CountBy>> ActionsByKindAndStatus() override;
   Result<PendingActions> Pending() override;
   Result<int64_t> MaxJobEventSeq() override;
@@ -331,6 +359,8 @@ class SqliteStoreReader final : public StoreReader {
                                       std::optional<int64_t> bind1 = std::nullopt);
   Result<std::vector<std::string>> Explain(const std::string& sql,
                                            const std::function<void(Stmt&)>& bind);
+
+  friend class ReaderStoryRows;
 
   Db db_;
   std::map<std::string, Stmt> stmts_;
@@ -372,6 +402,12 @@ std::vector<std::string> StatusValuesOf(Kind kind) {
                              ActionStatus::kRunning, ActionStatus::kDone, ActionStatus::kFailed,
                              ActionStatus::kAborted, ActionStatus::kRefused}) {
         v.emplace_back(ActionStatusName(a));
+      }
+      return v;
+    case Kind::kRequests:
+      for (RequestStatus r :
+           {RequestStatus::kPending, RequestStatus::kDispatched, RequestStatus::kFailed}) {
+        v.emplace_back(RequestStatusName(r));
       }
       return v;
   }
@@ -588,6 +624,95 @@ Result<ActionDetail> SqliteStoreReader::Action(int64_t id) {
   if (!s->IsNull(extra + 1)) d.result = s->Text(extra + 1);
   s->Reset();
   return d;
+}
+
+// The number of columns in a plain column list (rows.h's k*Columns).
+int ColumnCount(std::string_view columns) {
+  return 1 + static_cast<int>(std::count(columns.begin(), columns.end(), ','));
+}
+
+// The story's reads (query_internal.h) on this reader's cached statements.
+// Each row is read once as the typed value (rows.h, from column 0) and as
+// its list record (the columns that follow).
+class ReaderStoryRows final : public StoryRows {
+ public:
+  explicit ReaderStoryRows(SqliteStoreReader& reader) : reader_(reader) {}
+
+  Result<std::optional<StoryRow<DispatchRequest>>> Request(int64_t id) override {
+    RELAYQ_ASSIGN_OR_RETURN(
+        auto rows,
+        Read<DispatchRequest>(
+            std::string("SELECT ") + kRequestColumns + ", " + Spec(Kind::kRequests).columns +
+                " FROM dispatch_requests t WHERE t.id = ?1",
+            Kind::kRequests, &RequestFromRow, kRequestColumns, [id](Stmt& s) { s.Bind(1, id); }));
+    if (rows.empty()) return std::optional<StoryRow<DispatchRequest>>();
+    return std::optional<StoryRow<DispatchRequest>>(std::move(rows.front()));
+  }
+
+  Result<std::vector<StoryRow<RunState>>> Runs(int64_t run_id) override {
+    return Read<RunState>(std::string("SELECT ") + kRunColumns + ", " + Spec(Kind::kRuns).columns +
+                              " FROM runs t WHERE t.id = ?1 ORDER BY t.attempt",
+                          Kind::kRuns, &RunFromRow, kRunColumns,
+                          [run_id](Stmt& s) { s.Bind(1, run_id); });
+  }
+
+  Result<std::vector<JobState>> Jobs(int64_t run_id) override {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, reader_.Get(std::string("SELECT ") + kJobColumns +
+                                                  " FROM jobs WHERE run_id = ?1 "
+                                                  "ORDER BY run_attempt, queued_at, id"));
+    s->Bind(1, run_id);
+    std::vector<JobState> out;
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back(JobFromRow(*s));
+    }
+    s->Reset();
+    return out;
+  }
+
+  Result<std::vector<StoryRow<ActionRecord>>> ActionsOfRun(int64_t run_id) override {
+    return Actions("t.run_id = ?1 ORDER BY t.created_at, t.id",
+                   [run_id](Stmt& s) { s.Bind(1, run_id); });
+  }
+
+  Result<std::optional<StoryRow<ActionRecord>>> ActionByKey(const std::string& key) override {
+    RELAYQ_ASSIGN_OR_RETURN(
+        auto rows, Actions("t.key = ?1", [&key](Stmt& s) { s.Bind(1, std::string_view(key)); }));
+    if (rows.empty()) return std::optional<StoryRow<ActionRecord>>();
+    return std::optional<StoryRow<ActionRecord>>(std::move(rows.front()));
+  }
+
+ private:
+  Result<std::vector<StoryRow<ActionRecord>>> Actions(const std::string& where,
+                                                      const std::function<void(Stmt&)>& bind) {
+    return Read<ActionRecord>(std::string("SELECT ") + kActionColumns + ", " +
+                                  Spec(Kind::kActions).columns + " FROM actions t WHERE " + where,
+                              Kind::kActions, &ActionFromRow, kActionColumns, bind);
+  }
+
+  template <typename T>
+  Result<std::vector<StoryRow<T>>> Read(const std::string& sql, Kind kind,
+                                        T (*from_row)(const Stmt&), const char* typed_columns,
+                                        const std::function<void(Stmt&)>& bind) {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt * s, reader_.Get(sql));
+    bind(*s);
+    std::vector<StoryRow<T>> out;
+    for (;;) {
+      RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      out.push_back({from_row(*s), ReadRecord(kind, *s, ColumnCount(typed_columns))});
+    }
+    s->Reset();
+    return out;
+  }
+
+  SqliteStoreReader& reader_;
+};
+
+Result<RequestStory> SqliteStoreReader::Request(int64_t id) {
+  ReaderStoryRows rows(*this);
+  return TellRequestStory(rows, id);
 }
 
 Result<std::vector<LabelQueue>> SqliteStoreReader::QueuedByLabel() {
@@ -836,11 +961,11 @@ Result<std::vector<std::string>> SqliteStoreReader::ExplainWaitAllLabels() {
 }  // namespace
 
 Result<Kind> ParseKind(std::string_view text) {
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < static_cast<int>(std::size(kKindNames)); ++i) {
     if (text == kKindNames[i]) return static_cast<Kind>(i);
   }
   return Status::InvalidArgument("unknown kind '" + std::string(text.substr(0, 64)) +
-                                 "' (use jobs, runs, deliveries or actions)");
+                                 "' (use jobs, runs, deliveries, actions or requests)");
 }
 
 std::string_view KindName(Kind kind) { return kKindNames[static_cast<int>(kind)]; }

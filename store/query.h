@@ -13,8 +13,8 @@
 // alone, so the CLI and the API cannot drift apart.
 //
 // Lists are newest first, ordered by each kind's own time (a job's
-// queued_at, a run's created_at, a delivery's received_at, an action's
-// created_at) and then by row id. Pagination is keyset-based on that
+// queued_at, a run's created_at, a delivery's received_at, an action's or a
+// dispatch request's created_at) and then by row id. Pagination is keyset-based on that
 // (time, id) pair: a cursor names the last item returned, so rows that arrive
 // between pages neither shift nor repeat items. Filter values are only ever
 // bound as SQL parameters; the SQL text is chosen from fixed fragments.
@@ -44,6 +44,7 @@ struct Field {
     kSeconds,  // a duration in whole seconds in `i`
     kList,     // a list of strings (a job's labels)
     kBool,     // 0 or 1 in `i`
+    kJson,     // a JSON text in `s` (a request's inputs): JSON shows the value
   };
   std::string name;
   Type type = Type::kNull;
@@ -60,7 +61,7 @@ struct Record {
   const Field* Get(std::string_view name) const;
 };
 
-enum class Kind { kJobs, kRuns, kDeliveries, kActions };
+enum class Kind { kJobs, kRuns, kDeliveries, kActions, kRequests };
 
 // "jobs" -> kJobs, ...; InvalidArgument naming the accepted kinds otherwise.
 Result<Kind> ParseKind(std::string_view text);
@@ -74,7 +75,7 @@ struct ListQuery {
   Kind kind = Kind::kJobs;
   std::optional<std::string> repo;    // exact owner/name
   std::optional<std::string> label;   // jobs only: jobs carrying this label
-  std::optional<std::string> status;  // jobs/runs/actions: status; deliveries: outcome
+  std::optional<std::string> status;  // jobs/runs/actions/requests: status; deliveries: outcome
   std::optional<int64_t> since_ms;    // item time >= since (inclusive)
   std::optional<int64_t> until_ms;    // item time <  until (exclusive)
   int limit = 100;                    // 1..kMaxPageSize items per page
@@ -82,6 +83,8 @@ struct ListQuery {
 };
 
 inline constexpr int kMaxPageSize = 1000;
+// The most requests one story follows (a chain that loops is cut there).
+inline constexpr int kMaxStoryRequests = 50;
 
 // The values a list's status filter accepts for `kind`: a job's or run's
 // status or GitHub conclusion, a delivery's outcome, an action's status.
@@ -109,6 +112,50 @@ struct ActionDetail {
   Record action;
   std::string payload;                // what it was asked to do (JSON object)
   std::optional<std::string> result;  // its progress and outcome (JSON), once tried
+};
+
+// Where a dispatch request stands, all things considered: its own run, the
+// fallback that replaced it, the chained requests that followed it.
+enum class RequestOutcome {
+  kInProgress,  // something is still to happen (a send, a run, a fallback, a chain)
+  kSuccess,     // the last run of the chain ended in success
+  kFailure,     // a run failed, GitHub refused a dispatch, a chain could not be sent
+  kCancelled,   // a run was cancelled (and no fallback replaced it)
+};
+// "in_progress", "success", "failure", "cancelled".
+std::string_view RequestOutcomeName(RequestOutcome o);
+
+// One step of a request's story (RequestStory::steps).
+struct StoryStep {
+  std::optional<int64_t> at;  // Unix ms; null when the store has no time for it
+  int64_t request_id = 0;     // the request the step belongs to
+  int depth = 0;              // 0: the request asked for; 1: one it led to; ...
+  // submitted, dispatched, queued (not sent yet), dispatch_failed,
+  // run_requested (a re-run attempt), job_queued, job_started, job_finished,
+  // run_finished, fallback_planned, fallback, fallback_aborted,
+  // fallback_refused, fallback_failed, chained, chain_pending, chain_failed.
+  std::string step;
+  std::string detail;  // one line a person reads: why, where, what GitHub said
+  std::optional<int64_t> run_id;
+  std::optional<int64_t> run_attempt;
+  std::optional<std::string> run_url;
+  std::optional<int64_t> job_id;
+  std::optional<int64_t> action_id;
+  std::optional<int64_t> new_request_id;  // fallback/chained: the request it created
+  std::optional<std::string> conclusion;  // job_finished, run_finished
+};
+
+// One dispatch request and everything it led to.
+struct RequestStory {
+  Record request;  // the `requests` item asked for
+  RequestOutcome outcome = RequestOutcome::kInProgress;
+  std::string outcome_why;  // what decided the outcome, in words
+  // Every step of the request and of the requests it led to (fallbacks,
+  // chains, recursively), oldest first.
+  std::vector<StoryStep> steps;
+  std::vector<Record> requests;  // this request, then those it led to, as reached
+  std::vector<Record> runs;      // their runs, every attempt
+  std::vector<Record> actions;   // the routing actions on them, oldest first
 };
 
 // Queued-now summary of one label (dashboard, metrics).
@@ -169,6 +216,12 @@ class StoreReader {
   // One action with its payload and stored progress; NotFound ("no action
   // N") for an unknown id.
   virtual Result<ActionDetail> Action(int64_t id) = 0;
+
+  // One dispatch request's story: how it was submitted and sent, its runs
+  // and jobs, the fallbacks and chains it led to and their requests (at most
+  // kMaxStoryRequests of them), with its outcome. NotFound ("no request N")
+  // for an unknown id.
+  virtual Result<RequestStory> Request(int64_t id) = 0;
 
   // Per label: jobs queued (or waiting) now and the oldest queue time.
   virtual Result<std::vector<LabelQueue>> QueuedByLabel() = 0;

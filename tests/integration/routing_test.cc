@@ -618,7 +618,8 @@ TEST_F(RoutingTest, AuditByIdRefusesWrongInput) {
   EXPECT_EQ(zero.exit_code, 2) << zero.err;
   auto runs = Audit({"runs", "--id", "1"});
   EXPECT_EQ(runs.exit_code, 2);
-  EXPECT_NE(runs.err.find("--id applies to jobs and actions only"), std::string::npos) << runs.err;
+  EXPECT_NE(runs.err.find("--id applies to jobs, actions and requests only"), std::string::npos)
+      << runs.err;
 }
 
 }  // namespace
