@@ -125,6 +125,8 @@ nlohmann::json ActionDetailJson(const store::ActionDetail& d) {
   nlohmann::json j = RecordJson(d.action);
   j["payload"] = StoredJson(d.payload);
   j["progress"] = d.result ? StoredJson(*d.result) : nlohmann::json(nullptr);
+  j["history"] = nlohmann::json::array();
+  for (const store::Record& e : d.history) j["history"].push_back(RecordJson(e));
   return j;
 }
 

@@ -34,7 +34,8 @@ nlohmann::json RoutingDecisionJson(const RoutingDecision& decision);
 
 // One action: its item fields plus "payload" (what it was asked to do) and
 // "progress" (its stored progress and outcome; null before its first try),
-// as JSON objects (a stored text that is not JSON is shown as a string).
+// as JSON objects (a stored text that is not JSON is shown as a string),
+// and "history": what operators asked of it, oldest first.
 nlohmann::json ActionDetailJson(const store::ActionDetail& detail);
 
 }  // namespace relayq::server

@@ -19,6 +19,7 @@
 #include "handlers/recovery.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
+#include "server/actions_api.h"
 #include "server/admin_api.h"
 #include "server/daily_prune.h"
 #include "server/github_setup.h"
@@ -256,6 +257,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
   AddAdminRoutes(admin_routes, {*d.store, metrics, config.admin_token});
   // [admin-api] audit API, dashboard and store gauges are added here.
   d.audit = AddAuditApi(admin_routes, {config.db_path, metrics, clock});
+  AddActionsApi(admin_routes, {*d.action_store, clock, [wake_target] {
+                                 if (wake_target != nullptr) wake_target->Wake();
+                               }});
   if (d.github_client) {
     RegisterGitHubMetrics(metrics, [c = d.github_client.get()] { return c->Stats(); });
   }
