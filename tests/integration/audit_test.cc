@@ -461,6 +461,54 @@ TEST_F(AuditTest, DashboardShowsKnownNumbersInChromium) {
                              std::filesystem::copy_options::overwrite_existing);
 }
 
+TEST_F(AuditTest, AuditWaitsShowsPerLabelPercentilesAndFallbacksInEveryFormat) {
+  DeliverKnownData();  // rpi4 waits: 90 s (job 103) and 60 s (job 104)
+  // By week, so that a day boundary between the two jobs cannot split them.
+  auto json = RunRelayq(
+      dir_.path(),
+      {"audit", "waits", "--label", "rpi4", "--by", "week", "--format", "json", "--db", DbPath()},
+      Env());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto items = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(items.is_array()) << json.out;
+  ASSERT_EQ(items.size(), 1u) << json.out;
+  EXPECT_EQ(items[0]["label"], "rpi4");
+  EXPECT_EQ(items[0]["jobs"], 2);
+  EXPECT_EQ(items[0]["waited"], 2);
+  EXPECT_EQ(items[0]["p50_seconds"], 60);
+  EXPECT_EQ(items[0]["p95_seconds"], 90);
+  EXPECT_EQ(items[0]["max_seconds"], 90);
+  EXPECT_EQ(items[0]["fallbacks"], 0);
+  // The API answers the same items.
+  auto api = Admin().Get("/api/v1/waits?label=rpi4&by=week", Auth());
+  ASSERT_TRUE(api && api->status == 200);
+  EXPECT_EQ(nlohmann::json::parse(api->body)["items"], items);
+  // macmini's jobs are queued: counted, no wait yet.
+  auto csv = RunRelayq(
+      dir_.path(),
+      {"audit", "waits", "--label", "macmini", "--by", "week", "--format", "csv", "--db", DbPath()},
+      Env());
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("label,period_start,jobs,waited,p50_seconds,p95_seconds,max_seconds,"
+                          "fallbacks\r\nmacmini,",
+                          0),
+            0u)
+      << csv.out;
+  EXPECT_NE(csv.out.find(",2,0,,,,0\r\n"), std::string::npos) << csv.out;
+  auto table = RunRelayq(dir_.path(), {"audit", "waits", "--db", DbPath()}, Env());
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("P95"), std::string::npos) << table.out;
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--by", "month"}, {"--repo", "o/a"}, {"--since", "soon"}}) {
+    std::vector<std::string> args = {"audit", "waits", "--db", DbPath()};
+    args.insert(args.end(), bad.begin(), bad.end());
+    EXPECT_EQ(RunRelayq(dir_.path(), args, Env()).exit_code, 2) << bad[0];
+  }
+  EXPECT_EQ(
+      RunRelayq(dir_.path(), {"audit", "jobs", "--by", "week", "--db", DbPath()}, Env()).exit_code,
+      2);
+}
+
 // The wait chart (inline SVG, drawn by the page) has one p50 and one p95
 // path per label that has waits in the last 30 days; the actions list links
 // each result run and highlights failures and refusals.
