@@ -21,7 +21,8 @@ nlohmann::json RecordJson(const store::Record& record);
 nlohmann::json JobHistoryJson(const store::JobHistory& history);
 
 // The routing decision taken for a job, from the actions recorded on it or
-// its run: "decision" (fallback planned, fallback done, refused, aborted,
+// its run: "decision" (fallback planned, fallback done, refused, fallback
+// cancelled (by an operator), aborted,
 // failed, ..., or "no route matched" when no fallback action exists) and
 // "why" (the action's reason, its outcome and last error).
 struct RoutingDecision {

@@ -690,6 +690,14 @@ TEST_F(RoutingTest, CancelledFallbackNeverFires) {
   EXPECT_EQ(ActionStatus(key_a), "aborted");
   EXPECT_EQ(github_->CountCalls("POST", "/actions/runs/" + std::to_string(run_a) + "/cancel"), 0);
   EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 1u);  // job b's only
+  // The job's routing decision names the cancel, not a refusal.
+  auto history = Audit({"jobs", "--id", std::to_string(job_a), "--format", "json"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto routing = nlohmann::json::parse(history.out, nullptr, false)["routing"];
+  EXPECT_EQ(routing.value("decision", ""), "fallback cancelled") << history.out;
+  EXPECT_NE(routing.value("why", "").find("cancelled by admin-api from 127.0.0.1"),
+            std::string::npos)
+      << history.out;
   // Cancelling an ended action again is refused; so is a cancel on the local
   // store (--server "" is the local path).
   auto again = Actions(dir_.path(), {"cancel", id, "--db", DbPath()}, Env());
