@@ -86,17 +86,13 @@ int RunLocal(const server::Config& config, OperatorVerb verb, int64_t id, const 
   request.who = CliIdentity();
   request.reason = reason;
   request.now = ToUnixMillis(Clock::Real().Now());
-  auto before = (*actions)->GetAction(id);
   auto outcome = server::ApplyOperatorVerb(**actions, verb, id, request);
   if (!outcome.ok()) return FailWith(outcome.status());
   if (!outcome->changed) {
     std::cerr << "relayq: " << server::RefusalMessage(verb, *outcome) << "\n";
     return 1;
   }
-  const std::string previous = before.ok() && *before
-                                   ? std::string(store::ActionStatusName((*before)->status))
-                                   : std::string();
-  PrintChange(server::OperatorChangeJson(verb, *outcome, request, previous), format);
+  PrintChange(server::OperatorChangeJson(verb, *outcome, request), format);
   if (verb == OperatorVerb::kRetry) {
     std::cerr << "relayq: changed in " << config.db_path
               << "; a running relayq serve tries it at its next wake-up (give --server to have "

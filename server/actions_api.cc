@@ -52,7 +52,6 @@ HttpResponse Control(const ActionsApiDeps& deps, OperatorVerb verb, const HttpRe
   request.who = "admin-api from " + (req.remote_address.empty() ? "?" : req.remote_address);
   request.reason = *reason;
   request.now = ToUnixMillis(deps.clock.Now());
-  auto before = deps.actions.GetAction(id);
   auto outcome = ApplyOperatorVerb(deps.actions, verb, id, request);
   if (!outcome.ok()) {
     const Status& s = outcome.status();
@@ -68,10 +67,7 @@ HttpResponse Control(const ActionsApiDeps& deps, OperatorVerb verb, const HttpRe
     return HttpResponse::Json(409, DumpJson(body));
   }
   if (verb == OperatorVerb::kRetry && deps.wake_executor) deps.wake_executor();
-  // The status before the change, as the history recorded it.
-  std::string previous =
-      before.ok() && *before ? std::string(ActionStatusName((*before)->status)) : std::string();
-  return HttpResponse::Json(200, DumpJson(OperatorChangeJson(verb, *outcome, request, previous)));
+  return HttpResponse::Json(200, DumpJson(OperatorChangeJson(verb, *outcome, request)));
 }
 
 }  // namespace
@@ -83,7 +79,6 @@ std::string_view OperatorVerbName(OperatorVerb verb) {
 Result<store::OperatorOutcome> ApplyOperatorVerb(store::ActionStore& actions, OperatorVerb verb,
                                                  int64_t id,
                                                  const store::OperatorRequest& request) {
-  auto before = actions.GetAction(id);
   auto outcome = verb == OperatorVerb::kRetry ? actions.RetryAction(id, request)
                                               : actions.CancelAction(id, request);
   if (!outcome.ok() || !outcome->changed) return outcome;
@@ -93,26 +88,22 @@ Result<store::OperatorOutcome> ApplyOperatorVerb(store::ActionStore& actions, Op
                  {"key", a.key},
                  {"what", std::string(OperatorVerbName(verb))},
                  {"who", request.who},
-                 {"status", std::string(store::ActionStatusName(a.status))}};
-  if (before.ok() && *before) {
-    f.emplace_back("previous_status", std::string(store::ActionStatusName((*before)->status)));
-  }
+                 {"status", std::string(store::ActionStatusName(a.status))},
+                 {"previous_status", std::string(store::ActionStatusName(outcome->previous))}};
   if (!request.reason.empty()) f.emplace_back("reason", RedactUrlsIn(request.reason));
   Log(LogLevel::kInfo, "routing action changed by an operator", f);
   return outcome;
 }
 
 nlohmann::json OperatorChangeJson(OperatorVerb verb, const store::OperatorOutcome& outcome,
-                                  const store::OperatorRequest& request,
-                                  std::string_view previous_status) {
+                                  const store::OperatorRequest& request) {
   nlohmann::json j = {{"id", outcome.action.id},
                       {"what", std::string(OperatorVerbName(verb))},
                       {"status", std::string(store::ActionStatusName(outcome.action.status))},
                       {"who", request.who},
                       {"reason", RedactUrlsIn(request.reason)},
                       {"at", FormatRfc3339(request.now)}};
-  j["previous_status"] =
-      previous_status.empty() ? nlohmann::json(nullptr) : nlohmann::json(previous_status);
+  j["previous_status"] = std::string(store::ActionStatusName(outcome.previous));
   return j;
 }
 

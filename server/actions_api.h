@@ -47,8 +47,7 @@ Result<store::OperatorOutcome> ApplyOperatorVerb(store::ActionStore& actions, Op
 // The answer of a change (the 200 body, and what `relayq actions
 // --format json` prints): id, what, status, previous_status, who, reason, at.
 nlohmann::json OperatorChangeJson(OperatorVerb verb, const store::OperatorOutcome& outcome,
-                                  const store::OperatorRequest& request,
-                                  std::string_view previous_status);
+                                  const store::OperatorRequest& request);
 
 // "action 7 is done: it is done; only a failed or aborted action can be
 // retried": why a change was refused, for the 409 and the CLI.

@@ -66,6 +66,7 @@ struct OperatorOutcome {
   bool changed = false;
   ActionRecord action;
   std::string why;
+  ActionStatus previous = ActionStatus::kUnknown;  // the state it was found in
 };
 
 // Why ClaimWasLost() is true; for implementations of ActionStore.

@@ -466,6 +466,7 @@ Result<OperatorOutcome> SqliteActionStore::OperatorChange(
                             One<ActionRecord>(
                                 get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow));
     if (!before) return Status::NotFound("no action " + std::to_string(id));
+    out.previous = before->status;
     out.why = refusal(before->status);
     if (!out.why.empty()) {
       out.action = std::move(*before);

@@ -70,6 +70,7 @@ TEST_F(OperatorControlsTest, RetriedFailedFallbackIsTriedExactlyOnceMoreAndRecor
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_TRUE(out->changed);
   EXPECT_EQ(out->action.status, store::ActionStatus::kPending);
+  EXPECT_EQ(out->previous, store::ActionStatus::kFailed);
   RunToQuiet();
   EXPECT_EQ(h_.ActionStatus(kFallback), "done");
   EXPECT_EQ(h_.github().CountCalls("POST", "/dispatches"), dispatches_before + 1);
