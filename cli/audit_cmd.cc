@@ -556,13 +556,26 @@ std::string ActionDetailTable(const store::ActionDetail& d) {
   } else {
     out += "\nprogress:\n  - (not tried yet)\n";
   }
+  if (!d.history.empty()) {
+    out += "\noperator history:\n";
+    for (const store::Record& e : d.history) {
+      auto text = [&e](const char* name) {
+        const Field* f = e.Get(name);
+        return f != nullptr && f->type == Field::Type::kText ? SafeText(f->s) : std::string();
+      };
+      const Field* at = e.Get("at");
+      out += "  " + (at != nullptr ? FormatRfc3339(at->i) : std::string("?")) + " " + text("what") +
+             " by " + text("who") + " (" + text("from_status") + " -> " + text("to_status") + ")" +
+             (text("reason").empty() ? "" : ": " + text("reason")) + "\n";
+    }
+  }
   return out;
 }
 
 CommandRun RegisterAudit(CLI::App& app) {
   struct Flags {
     CommonFlags common;
-    std::string kind, repo, label, status, since, until, format = "table";
+    std::string kind, repo, label, status, since, until, format = "table", by;
     int64_t limit = -1;  // -1: not given (tables 30, json/csv all)
     int64_t id = 0;
   };
@@ -570,9 +583,11 @@ CommandRun RegisterAudit(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "audit", "Query the record: what arrived, what ran where, what relayq did");
   AddCommonFlags(cmd, f->common, /*with_db=*/true);
-  cmd->add_option("kind", f->kind, "jobs, runs, deliveries, actions or requests")
+  cmd->add_option("kind", f->kind, "jobs, runs, deliveries, actions, requests or waits")
       ->required()
-      ->check(CLI::IsMember({"jobs", "runs", "deliveries", "actions", "requests"}));
+      ->check(CLI::IsMember({"jobs", "runs", "deliveries", "actions", "requests", "waits"}));
+  cmd->add_option("--by", f->by, "With waits: day (default) or week")
+      ->check(CLI::IsMember({"day", "week"}));
   cmd->add_option("--repo", f->repo, "Only this repository (OWNER/NAME)");
   cmd->add_option("--label", f->label, "Only jobs that asked for this runner label");
   cmd->add_option("--status", f->status,
@@ -600,6 +615,28 @@ CommandRun RegisterAudit(CLI::App& app) {
       ->check(CLI::PositiveNumber);
 
   return [f]() -> int {
+    if (f->kind == "waits") {
+      if (!f->repo.empty() || !f->status.empty() || f->id != 0 || f->limit != -1) {
+        return Usage("waits takes --since, --until, --label, --by and --format");
+      }
+      store::WaitsQuery w;
+      const WallTime now = Clock::Real().Now();
+      w.since_ms = ToUnixMillis(now) - 30 * 24 * 3600 * 1000LL;
+      w.until_ms = ToUnixMillis(now) + 1;
+      for (auto [text, out] : {std::pair{&f->since, &w.since_ms}, {&f->until, &w.until_ms}}) {
+        if (text->empty()) continue;
+        auto t = ParseTimeFilter(*text, now);
+        if (!t.ok())
+          return Usage((out == &w.since_ms ? "--since: " : "--until: ") + t.status().message());
+        *out = *t;
+      }
+      if (!f->label.empty()) w.label = f->label;
+      if (f->by == "week") w.by = store::WaitsQuery::By::kWeek;
+      auto config = LoadCommandConfig(f->common);
+      if (!config.ok()) return FailWith(config.status());
+      return RunAuditWaits(*config, w, f->format);
+    }
+    if (!f->by.empty()) return Usage("--by applies to waits only");
     auto kind = store::ParseKind(f->kind);
     if (!kind.ok()) return Usage(kind.status().message());
     store::ListQuery q;

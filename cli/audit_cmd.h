@@ -6,6 +6,7 @@
 //       [--format table|json|csv] [--db PATH] [--config FILE]
 //   relayq audit jobs --id N     one job's whole history
 //   relayq audit requests --id N one request's story (as `relayq status`)
+//   relayq audit waits [--since 30d] [--label L] [--by day|week]
 //
 // JSON items are exactly the API's (server/audit_json.h renders both); CSV has a
 // header row of the documented field names; tables are for people (aligned,
@@ -64,6 +65,12 @@ std::string StoryCsv(const nlohmann::json& story);
 // in time order) and as CSV (time,source,what,detail).
 std::string HistoryTable(const store::JobHistory& history);
 std::string HistoryCsv(const store::JobHistory& history);
+
+// `relayq audit waits [--since 30d] [--until T] [--label L] [--by day|week]`:
+// per label per period, jobs, waited, p50/p95/max wait and fallbacks
+// (StoreReader::Waits). audit_waits.cc.
+int RunAuditWaits(const server::Config& config, const store::WaitsQuery& q,
+                  const std::string& format);
 
 CommandRun RegisterAudit(CLI::App& app);
 

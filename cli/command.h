@@ -76,6 +76,7 @@ CommandRun RegisterServe(CLI::App& app);  // serve_cmd.cc
 CommandRun RegisterSend(CLI::App& app);
 CommandRun RegisterPolicy(CLI::App& app);
 CommandRun RegisterDispatch(CLI::App& app);
+CommandRun RegisterActions(CLI::App& app);  // actions_cmd.cc
 CommandRun RegisterHooks(CLI::App& app);    // hooks_cmd.cc
 CommandRun RegisterRunners(CLI::App& app);  // runners_cmd.cc
 CommandRun RegisterDoctor(CLI::App& app);   // doctor_cmd.cc

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   runs["send"] = cli::RegisterSend(app);
   runs["policy"] = cli::RegisterPolicy(app);
   runs["dispatch"] = cli::RegisterDispatch(app);
+  runs["actions"] = cli::RegisterActions(app);
   runs["hooks"] = cli::RegisterHooks(app);
   runs["runners"] = cli::RegisterRunners(app);
   runs["doctor"] = cli::RegisterDoctor(app);

@@ -106,6 +106,36 @@ Result<store::ListQuery> ParseListQuery(store::Kind kind, const HttpRequest& req
   return q;
 }
 
+// GET /api/v1/waits?since=&until=&label=&by=: since defaults to 30 days
+// back, until to now, by to day.
+Result<store::WaitsQuery> ParseWaitsQuery(const HttpRequest& req, WallTime now) {
+  static const std::vector<std::string> kParams = {"since", "until", "label", "by"};
+  for (const auto& [key, value] : req.query) {
+    if (std::find(kParams.begin(), kParams.end(), key) == kParams.end()) {
+      return Status::InvalidArgument("unknown query parameter '" + key.substr(0, 64) +
+                                     "' (use since, until, label, by)");
+    }
+    if (req.ParamCount(key) > 1 || value.empty()) {
+      return Status::InvalidArgument("query parameter '" + key + "' must be given once, not empty");
+    }
+  }
+  store::WaitsQuery q;
+  q.since_ms = ToUnixMillis(now) - 30 * 24 * 3600 * 1000LL;
+  q.until_ms = ToUnixMillis(now) + 1;
+  for (auto [name, out] : {std::pair{"since", &q.since_ms}, std::pair{"until", &q.until_ms}}) {
+    if (auto v = req.Param(name)) {
+      auto t = ParseTimeFilter(*v, now);
+      if (!t.ok()) return Status::InvalidArgument(std::string(name) + ": " + t.status().message());
+      *out = *t;
+    }
+  }
+  q.label = req.Param("label");
+  if (auto by = req.Param("by")) {
+    RELAYQ_ASSIGN_OR_RETURN(q.by, store::ParseWaitsBy(*by));
+  }
+  return q;
+}
+
 nlohmann::json Summary(store::StoreReader& r, int64_t now, Status& status) {
   nlohmann::json j;
   j["now"] = FormatRfc3339(now);
@@ -253,6 +283,21 @@ std::unique_ptr<AuditServices> AddAuditApi(Router& router, AuditApiDeps deps) {
         });
         if (!s.ok()) return StoreError(s);
         return JsonOk(body);
+      },
+      kBlocking);
+
+  router.Get(
+      "/api/v1/waits",
+      [pool, &clock](const HttpRequest& req) {
+        auto q = ParseWaitsQuery(req, clock.Now());
+        if (!q.ok()) return HttpResponse::Error(400, q.status().message());
+        return ReadOne(*pool, [&](store::StoreReader& r) -> Result<nlohmann::json> {
+          auto rows = r.Waits(*q);
+          if (!rows.ok()) return rows.status();
+          nlohmann::json body = {{"items", nlohmann::json::array()}};
+          for (const auto& row : *rows) body["items"].push_back(RecordJson(row));
+          return body;
+        });
       },
       kBlocking);
 

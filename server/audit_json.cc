@@ -106,7 +106,9 @@ RoutingDecision RoutingDecisionOf(const store::JobHistory& h) {
   const std::string status = TextOf(*fallback, "status");
   const Field* tries = fallback->Get("attempts");
   const bool tried = tries != nullptr && tries->type == Field::Type::kInt && tries->i > 0;
-  if ((status == "aborted" || status == "refused") && !tried) {
+  if (status == "aborted" && TextOf(*fallback, "last_error").starts_with("cancelled by ")) {
+    d.decision = "fallback cancelled";  // by an operator (relayq actions cancel)
+  } else if ((status == "aborted" || status == "refused") && !tried) {
     d.decision = "refused";  // recorded final by the router, never tried
   } else if (status == "scheduled" || status == "pending" || status == "running") {
     d.decision = "fallback planned (" + status + ")";
@@ -133,6 +135,8 @@ nlohmann::json ActionDetailJson(const store::ActionDetail& d) {
   nlohmann::json j = RecordJson(d.action);
   j["payload"] = StoredJson(d.payload);
   j["progress"] = d.result ? StoredJson(*d.result) : nlohmann::json(nullptr);
+  j["history"] = nlohmann::json::array();
+  for (const store::Record& e : d.history) j["history"].push_back(RecordJson(e));
   return j;
 }
 

@@ -21,7 +21,8 @@ nlohmann::json RecordJson(const store::Record& record);
 nlohmann::json JobHistoryJson(const store::JobHistory& history);
 
 // The routing decision taken for a job, from the actions recorded on it or
-// its run: "decision" (fallback planned, fallback done, refused, aborted,
+// its run: "decision" (fallback planned, fallback done, refused, fallback
+// cancelled (by an operator), aborted,
 // failed, ..., or "no route matched" when no fallback action exists) and
 // "why" (the action's reason, its outcome and last error).
 struct RoutingDecision {
@@ -34,7 +35,8 @@ nlohmann::json RoutingDecisionJson(const RoutingDecision& decision);
 
 // One action: its item fields plus "payload" (what it was asked to do) and
 // "progress" (its stored progress and outcome; null before its first try),
-// as JSON objects (a stored text that is not JSON is shown as a string).
+// as JSON objects (a stored text that is not JSON is shown as a string),
+// and "history": what operators asked of it, oldest first.
 nlohmann::json ActionDetailJson(const store::ActionDetail& detail);
 
 // One dispatch request (GET /api/v1/requests/{id}, `relayq status --format

@@ -21,6 +21,7 @@
 #include "handlers/recovery.h"
 #include "handlers/router.h"
 #include "policy/policy_loader.h"
+#include "server/actions_api.h"
 #include "server/admin_api.h"
 #include "server/daily_prune.h"
 #include "server/dispatch_api.h"
@@ -330,6 +331,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Open(Config config_in, DaemonOptions opt
                                                 }});
   if (!dispatch.ok()) return dispatch.status();
   d.dispatch = std::move(*dispatch);
+  AddActionsApi(admin_routes, {*d.action_store, clock, [wake_target] {
+                                 if (wake_target != nullptr) wake_target->Wake();
+                               }});
   if (d.github_client) {
     RegisterGitHubMetrics(metrics, [c = d.github_client.get()] { return c->Stats(); });
   }

@@ -29,6 +29,9 @@ struct HttpRequest {
   std::string body;
   // The `{name}` segments of a pattern route, in order.
   std::vector<std::string> path_params;
+  // The client's IP address as the socket sees it ("" when unknown); a
+  // front proxy's address when there is one.
+  std::string remote_address;
 
   // The first header of that name (case-insensitive), or "" when absent.
   std::string_view Header(std::string_view name) const;

@@ -375,6 +375,11 @@ class Session final : public SessionBase {
     shared_.requests.fetch_add(1, std::memory_order_relaxed);
     const auto& msg = parser_->get();
     request_ = HttpRequest();
+    {
+      beast::error_code ec;
+      auto peer = Lowest().socket().remote_endpoint(ec);
+      if (!ec) request_.remote_address = peer.address().to_string();
+    }
     request_.method = std::string(msg.method_string());
     request_.target = std::string(msg.target());
     if (request_.target.size() > shared_.options.max_line_bytes) {

@@ -50,6 +50,25 @@ struct ClaimedAction {
   Claim claim;
 };
 
+// An operator's request to change an action (`relayq actions retry|cancel`,
+// POST /api/v1/actions/{id}/retry|cancel): who asked ("cli:USER@HOST",
+// "admin-api from IP"), why (optional, free text) and when (Unix ms).
+struct OperatorRequest {
+  std::string who;
+  std::string reason;
+  int64_t now = 0;
+};
+
+// What an operator's request came to: `changed` false when the action's
+// state did not allow it (then `action` is the action as it is and `why`
+// says what the state allows); true with the action as it is now.
+struct OperatorOutcome {
+  bool changed = false;
+  ActionRecord action;
+  std::string why;
+  ActionStatus previous = ActionStatus::kUnknown;  // the state it was found in
+};
+
 // Why ClaimWasLost() is true; for implementations of ActionStore.
 Status ClaimLostStatus(const Claim& claim);
 
@@ -152,6 +171,38 @@ class ActionStore {
   virtual Status SaveProgress(const Claim& claim, const std::string& result, int64_t now) = 0;
   virtual Result<std::optional<ActionRecord>> GetAction(int64_t id) = 0;
   virtual Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key) = 0;
+
+  // Operator controls. Each runs in one transaction that checks the state,
+  // changes the action and records the request in its history
+  // (action_events), so of two concurrent requests exactly one changes it
+  // and the other sees the state the first left. NotFound ("no action N")
+  // for an unknown id.
+  //
+  // RetryAction: a failed or aborted action goes back to pending, due at
+  // `now` (scheduled until its due_at when that is still ahead: a fallback
+  // cancelled before its deadline), unclaimed, its progress (result) kept so the executor resumes
+  // where it stopped and never repeats a step GitHub already took; its
+  // attempts count the try that ended it, so the executor's give-up rule
+  // lets exactly one more try happen. Any other state (scheduled, pending,
+  // running, done, refused: the policy refused it and would refuse it again)
+  // is not changed. A claim taken before the action ended stays lost: the
+  // retried action is claimed afresh, like any other.
+  virtual Result<OperatorOutcome> RetryAction(int64_t id, const OperatorRequest& request) {
+    (void)id;
+    (void)request;
+    return Status::Internal("this action store has no operator controls");
+  }
+  // CancelAction: a scheduled or pending action ends as aborted ("cancelled
+  // by WHO"), unclaimed, and the dispatch request it would send (if any, and
+  // not yet sent) is marked failed. A running action is not changed: its
+  // holder may be talking to GitHub at this moment (try again once the try
+  // ends; a try that fails goes back to pending). Final states are not
+  // changed either.
+  virtual Result<OperatorOutcome> CancelAction(int64_t id, const OperatorRequest& request) {
+    (void)id;
+    (void)request;
+    return Status::Internal("this action store has no operator controls");
+  }
 
   virtual Result<std::optional<JobState>> GetJob(int64_t job_id) = 0;
   virtual Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt) = 0;

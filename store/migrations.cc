@@ -200,6 +200,22 @@ ALTER TABLE dispatch_requests ADD COLUMN idempotency_key TEXT;
 CREATE UNIQUE INDEX dispatch_requests_by_idempotency_key
   ON dispatch_requests(idempotency_key) WHERE idempotency_key IS NOT NULL;
 )sql"},
+    {9, "operator changes to routing actions",
+     R"sql(
+-- What operators asked of an action (`relayq actions retry|cancel`, the admin
+-- API): one row per change, in the transaction that made it.
+CREATE TABLE action_events (
+  seq         INTEGER PRIMARY KEY,
+  action_id   INTEGER NOT NULL,
+  at          INTEGER NOT NULL,           -- Unix ms
+  what        TEXT NOT NULL,              -- retry | cancel
+  who         TEXT NOT NULL,              -- cli:USER@HOST | admin-api from IP
+  reason      TEXT NOT NULL DEFAULT '',   -- as the operator gave it
+  from_status TEXT NOT NULL,
+  to_status   TEXT NOT NULL
+);
+CREATE INDEX action_events_by_action ON action_events(action_id, seq);
+)sql"},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));

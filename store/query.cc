@@ -326,6 +326,7 @@ class SqliteStoreReader final : public StoreReader {
   Result<std::vector<RunnerSeen>> RunnersSince(int64_t since_ms, int limit) override;
   Result<std::vector<LabelWait>> WaitByLabel(int64_t since_ms, int64_t until_ms,
                                              const std::optional<std::string>& label) override;
+  Result<std::vector<Record>> Waits(const WaitsQuery& q) override;
   Result<std::vector<CountBy>> OpenJobsByStatus() override;
   Result<std::vector<CountBy>> CompletedJobsSince(int64_t since_ms) override;
   Result<ActionDetail> Action(int64_t id) override;
@@ -623,6 +624,26 @@ Result<ActionDetail> SqliteStoreReader::Action(int64_t id) {
   d.payload = s->Text(extra);
   if (!s->IsNull(extra + 1)) d.result = s->Text(extra + 1);
   s->Reset();
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * has, Get("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                          "name = 'action_events'"));
+  RELAYQ_ASSIGN_OR_RETURN(bool has_history, has->Step());
+  has->Reset();
+  if (!has_history) return d;
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * h, Get("SELECT at, what, who, reason, from_status, to_status "
+                                        "FROM action_events WHERE action_id = ?1 ORDER BY seq"));
+  h->Bind(1, id);
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool more, h->Step());
+    if (!more) break;
+    Record e;
+    e.fields.push_back(IntField("at", *h, 0, T::kTime));
+    int col = 1;
+    for (const char* name : {"what", "who", "reason", "from_status", "to_status"}) {
+      e.fields.push_back(TextField(name, *h, col++));
+    }
+    d.history.push_back(std::move(e));
+  }
+  h->Reset();
   return d;
 }
 
@@ -762,12 +783,15 @@ Result<std::vector<RunnerSeen>> SqliteStoreReader::RunnersSince(int64_t since_ms
   return out;
 }
 
-// Nearest-rank percentile of sorted values.
-int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
+// Nearest-rank percentile of sorted values: the ceil(percent * n / 100)-th
+// smallest, in integers (a floating-point product such as 0.95 * 20 may land
+// just above 19 and pick the 20th).
+int64_t Percentile(const std::vector<int64_t>& sorted, int percent) {
   if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(p * static_cast<double>(sorted.size()) + 0.999999);
+  const size_t n = sorted.size();
+  size_t rank = (static_cast<size_t>(percent) * n + 99) / 100;
   if (rank < 1) rank = 1;
-  if (rank > sorted.size()) rank = sorted.size();
+  if (rank > n) rank = n;
   return sorted[rank - 1];
 }
 
@@ -782,8 +806,8 @@ Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
     int64_t since_ms, int64_t until_ms, const std::optional<std::string>& label) {
   auto summarize = [](const std::string& l, std::vector<int64_t>& waits) {
     std::sort(waits.begin(), waits.end());
-    return LabelWait{l, static_cast<int64_t>(waits.size()), Percentile(waits, 0.5),
-                     Percentile(waits, 0.95), waits.back()};
+    return LabelWait{l, static_cast<int64_t>(waits.size()), Percentile(waits, 50),
+                     Percentile(waits, 95), waits.back()};
   };
   std::vector<LabelWait> out;
   if (!label) {
@@ -823,6 +847,72 @@ Result<std::vector<LabelWait>> SqliteStoreReader::WaitByLabel(
     }
     s->Reset();
     if (!waits.empty()) out.push_back(summarize(l, waits));
+  }
+  return out;
+}
+
+constexpr char kWaitsSql[] =
+    "SELECT j.queued_at, j.labels, j.wait_seconds, EXISTS (SELECT 1 FROM actions a WHERE "
+    "a.job_id = j.id AND a.kind = 'fallback' AND a.status = 'done') FROM jobs j "
+    "WHERE j.queued_at >= ?1 AND j.queued_at < ?2";
+
+Result<std::vector<Record>> SqliteStoreReader::Waits(const WaitsQuery& q) {
+  constexpr int64_t kDayMs = 24 * 3600 * 1000LL;
+  // The first instant of the period holding `ms`: a UTC day, or the ISO week
+  // (Monday); day 0 of Unix time was a Thursday.
+  auto period_of = [&q](int64_t ms) {
+    int64_t day = ms >= 0 ? ms / kDayMs : (ms - kDayMs + 1) / kDayMs;
+    if (q.by == WaitsQuery::By::kWeek) day -= ((day + 3) % 7 + 7) % 7;
+    return day * kDayMs;
+  };
+  struct Bucket {
+    int64_t jobs = 0, fallbacks = 0;
+    std::vector<int64_t> waits;
+  };
+  std::map<std::pair<std::string, int64_t>, Bucket> buckets;
+  RELAYQ_ASSIGN_OR_RETURN(Stmt * s, Get(kWaitsSql));
+  s->Bind(1, q.since_ms).Bind(2, q.until_ms);
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    const int64_t period = period_of(s->Int(0));
+    const std::optional<int64_t> wait = s->OptInt(2);
+    const bool fell_back = s->Int(3) != 0;
+    EachLabel(s->Text(1), [&](std::string_view l) {
+      if (q.label && l != *q.label) return;
+      Bucket& b = buckets[{std::string(l), period}];
+      ++b.jobs;
+      if (fell_back) ++b.fallbacks;
+      if (wait) b.waits.push_back(*wait);
+    });
+  }
+  s->Reset();
+  std::vector<Record> out;
+  for (auto& [key, b] : buckets) {
+    std::sort(b.waits.begin(), b.waits.end());
+    Record r;
+    auto add = [&r](const char* name, Field::Type type, int64_t v) {
+      Field f;
+      f.name = name;
+      f.type = type;
+      f.i = v;
+      r.fields.push_back(std::move(f));
+    };
+    Field label;
+    label.name = "label";
+    label.type = Field::Type::kText;
+    label.s = key.first;
+    r.fields.push_back(std::move(label));
+    add("period_start", Field::Type::kTime, key.second);
+    add("jobs", Field::Type::kInt, b.jobs);
+    add("waited", Field::Type::kInt, static_cast<int64_t>(b.waits.size()));
+    const bool any = !b.waits.empty();
+    const Field::Type secs = any ? Field::Type::kSeconds : Field::Type::kNull;
+    add("p50_seconds", secs, any ? Percentile(b.waits, 50) : 0);
+    add("p95_seconds", secs, any ? Percentile(b.waits, 95) : 0);
+    add("max_seconds", secs, any ? b.waits.back() : 0);
+    add("fallbacks", Field::Type::kInt, b.fallbacks);
+    out.push_back(std::move(r));
   }
   return out;
 }
@@ -966,6 +1056,20 @@ Result<Kind> ParseKind(std::string_view text) {
   }
   return Status::InvalidArgument("unknown kind '" + std::string(text.substr(0, 64)) +
                                  "' (use jobs, runs, deliveries, actions or requests)");
+}
+
+Result<WaitsQuery::By> ParseWaitsBy(std::string_view text) {
+  if (text == "day") return WaitsQuery::By::kDay;
+  if (text == "week") return WaitsQuery::By::kWeek;
+  return Status::InvalidArgument("by must be day or week, got '" + std::string(text.substr(0, 32)) +
+                                 "'");
+}
+
+const std::vector<std::string>& WaitsFieldNames() {
+  static const std::vector<std::string> kNames = {"label",       "period_start", "jobs",
+                                                  "waited",      "p50_seconds",  "p95_seconds",
+                                                  "max_seconds", "fallbacks"};
+  return kNames;
 }
 
 std::string_view KindName(Kind kind) { return kKindNames[static_cast<int>(kind)]; }

@@ -112,6 +112,10 @@ struct ActionDetail {
   Record action;
   std::string payload;                // what it was asked to do (JSON object)
   std::optional<std::string> result;  // its progress and outcome (JSON), once tried
+  // What operators asked of it (`relayq actions retry|cancel`), oldest
+  // first: `at`, `what` (retry, cancel), `who`, `reason`, `from_status`,
+  // `to_status`. Empty on a store older than the operator controls.
+  std::vector<Record> history;
 };
 
 // Where a dispatch request stands, all things considered: its own run, the
@@ -183,6 +187,27 @@ struct LabelWait {
   int64_t max_seconds = 0;
 };
 
+// `relayq audit waits` and GET /api/v1/waits: queue waits per label per
+// period.
+struct WaitsQuery {
+  enum class By { kDay, kWeek };
+  int64_t since_ms = 0;              // jobs queued at or after
+  int64_t until_ms = 0;              // and before
+  std::optional<std::string> label;  // unset: every label
+  By by = By::kDay;
+};
+// "day" / "week"; InvalidArgument naming them otherwise.
+Result<WaitsQuery::By> ParseWaitsBy(std::string_view text);
+
+// The field names of a waits row, in order: label, period_start (the
+// period's first instant: 00:00 UTC of the day, or of the ISO week's
+// Monday), jobs (jobs queued in the period that asked for the label),
+// waited (of which the wait is known: they started), p50_seconds,
+// p95_seconds, max_seconds (over the waited ones; null when none), and
+// fallbacks (of the jobs, those a fallback was carried out for: a done
+// fallback action).
+const std::vector<std::string>& WaitsFieldNames();
+
 // Counts for store gauges (metrics).
 struct CountBy {
   std::vector<std::string> keys;  // the grouping values, e.g. {kind, status}
@@ -234,6 +259,14 @@ class StoreReader {
   // (all labels when `label` is unset).
   virtual Result<std::vector<LabelWait>> WaitByLabel(int64_t since_ms, int64_t until_ms,
                                                      const std::optional<std::string>& label) = 0;
+
+  // Queue waits per label and period for jobs queued in [since, until):
+  // one Record (WaitsFieldNames) per label and period that has jobs, by
+  // label then period. Percentiles are nearest-rank over the exact waits
+  // (whole seconds): p = the smallest wait w such that at least p% of the
+  // waits are <= w, i.e. the ceil(p * n / 100)-th smallest, computed in
+  // integers; so p50 of {1, 2, 3, 4} is 2 and p95 of 20 waits is the 19th.
+  virtual Result<std::vector<Record>> Waits(const WaitsQuery& q) = 0;
 
   // Jobs per status for the statuses that are not final (queued, waiting,
   // in_progress): cheap, through the status index.

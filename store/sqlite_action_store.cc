@@ -63,6 +63,8 @@ class SqliteActionStore final : public ActionStore {
   Status SaveProgress(const Claim& claim, const std::string& result, int64_t now) override;
   Result<std::optional<ActionRecord>> GetAction(int64_t id) override;
   Result<std::optional<ActionRecord>> GetActionByKey(const std::string& key) override;
+  Result<OperatorOutcome> RetryAction(int64_t id, const OperatorRequest& request) override;
+  Result<OperatorOutcome> CancelAction(int64_t id, const OperatorRequest& request) override;
   Result<std::optional<JobState>> GetJob(int64_t job_id) override;
   Result<std::optional<RunState>> GetRun(int64_t run_id, int64_t attempt) override;
   Result<std::vector<JobState>> JobsOfRun(int64_t run_id, int64_t attempt) override;
@@ -129,6 +131,15 @@ class SqliteActionStore final : public ActionStore {
     return static_cast<int64_t>(sqlite3_last_insert_rowid(db_.get()));
   }
 
+  // The operator change shared by RetryAction and CancelAction: in one
+  // transaction, reads action `id`, and when `allowed(status)` runs `change`
+  // (an UPDATE of that row: ?1 id, ?2 now, ?3 who, ?4 reason) and records
+  // `what` in its history; then reads the action back.
+  Result<OperatorOutcome> OperatorChange(int64_t id, const OperatorRequest& request,
+                                         std::string_view what,
+                                         const std::function<std::string(ActionStatus)>& refusal,
+                                         Stmt& change) REQUIRES(mu_);
+
   Mutex mu_;
   Db db_ GUARDED_BY(mu_);
   std::mt19937_64 rng_ GUARDED_BY(mu_) = std::mt19937_64(std::random_device{}());
@@ -154,6 +165,9 @@ class SqliteActionStore final : public ActionStore {
                                                int64_t lease_until) REQUIRES(mu_);
   // Idempotency keys and default refs of dispatch requests.
   Stmt request_by_key_ GUARDED_BY(mu_), set_ref_ GUARDED_BY(mu_);
+  // Operator controls (relayq actions retry|cancel) and their history.
+  Stmt operator_retry_ GUARDED_BY(mu_), operator_cancel_ GUARDED_BY(mu_),
+      cancel_request_ GUARDED_BY(mu_), insert_event_ GUARDED_BY(mu_);
 };
 
 Status SqliteActionStore::Prepare() {
@@ -247,6 +261,29 @@ Status SqliteActionStore::Prepare() {
        "reason, payload, job_id, run_id, run_attempt, created_at, updated_at) "
        "VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN 'pending' ELSE 'scheduled' END, ?4, "
        "coalesce(?4, ?9), 0, ?5, ?6, ?7, ?8, ?10, ?9, ?9) ON CONFLICT(key) DO NOTHING"},
+      // The try that ended a failed/aborted action was not counted (Finish
+      // does not count): count it now, so attempts is the tries so far and
+      // the executor's give-up rule allows exactly one more. An action
+      // cancelled before its deadline waits for it again.
+      {&operator_retry_,
+       "UPDATE actions SET status = CASE WHEN due_at > ?2 THEN 'scheduled' ELSE 'pending' END, "
+       "next_attempt_at = max(?2, coalesce(due_at, ?2)), claimed_by = NULL, done_at = NULL, "
+       "attempts = attempts + (result IS NOT NULL), updated_at = ?2 "
+       "WHERE id = ?1 AND status IN ('failed', 'aborted')"},
+      {&operator_cancel_,
+       "UPDATE actions SET status = 'aborted', next_attempt_at = NULL, claimed_by = NULL, "
+       "last_error = 'cancelled by ' || ?3 || CASE WHEN ?4 = '' THEN '' ELSE ': ' || ?4 END, "
+       "updated_at = ?2, done_at = ?2 WHERE id = ?1 AND status IN ('scheduled', 'pending')"},
+      // The request a cancelled action would have sent, when not sent yet.
+      {&cancel_request_,
+       "UPDATE dispatch_requests SET status = 'failed', last_error = ?3, updated_at = ?2 "
+       "WHERE status = 'pending' AND id = (SELECT coalesce(CASE WHEN json_valid(a.result) THEN "
+       "json_extract(a.result, '$.request_id') END, CASE WHEN a.kind = 'dispatch' AND "
+       "json_valid(a.payload) THEN json_extract(a.payload, '$.request_id') END) "
+       "FROM actions a WHERE a.id = ?1)"},
+      {&insert_event_,
+       "INSERT INTO action_events (action_id, at, what, who, reason, from_status, to_status) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
   };
   for (const auto& [stmt, sql] : statements) RELAYQ_RETURN_IF_ERROR(prep(*stmt, sql));
   return Status::Ok();
@@ -517,6 +554,96 @@ Result<std::optional<ActionRecord>> SqliteActionStore::GetActionByKey(const std:
   MutexLock lock(mu_);
   return One<ActionRecord>(
       get_action_by_key_, [&](Stmt& q) { q.Bind(1, std::string_view(key)); }, &ActionFromRow);
+}
+
+Result<OperatorOutcome> SqliteActionStore::OperatorChange(
+    int64_t id, const OperatorRequest& request, std::string_view what,
+    const std::function<std::string(ActionStatus)>& refusal, Stmt& change) {
+  OperatorOutcome out;
+  Status s = InTransaction([&]() REQUIRES(mu_) -> Status {
+    RELAYQ_ASSIGN_OR_RETURN(std::optional<ActionRecord> before,
+                            One<ActionRecord>(
+                                get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow));
+    if (!before) return Status::NotFound("no action " + std::to_string(id));
+    out.previous = before->status;
+    out.why = refusal(before->status);
+    if (!out.why.empty()) {
+      out.action = std::move(*before);
+      return Status::Ok();
+    }
+    auto bind = [&](Stmt& q) {
+      q.Bind(1, id)
+          .Bind(2, request.now)
+          .Bind(3, std::string_view(request.who))
+          .Bind(4, std::string_view(request.reason));
+    };
+    RELAYQ_RETURN_IF_ERROR(Run(change, bind));
+    if (&change == &operator_cancel_) {
+      RELAYQ_RETURN_IF_ERROR(Run(cancel_request_, [&](Stmt& q) {
+        q.Bind(1, id)
+            .Bind(2, request.now)
+            .Bind(3, std::string_view("its action was cancelled by " + request.who));
+      }));
+    }
+    RELAYQ_ASSIGN_OR_RETURN(std::optional<ActionRecord> after,
+                            One<ActionRecord>(
+                                get_action_, [&](Stmt& q) { q.Bind(1, id); }, &ActionFromRow));
+    if (!after) return Status::Internal("action " + std::to_string(id) + " vanished");
+    RELAYQ_RETURN_IF_ERROR(Run(insert_event_, [&](Stmt& q) {
+      q.Bind(1, id)
+          .Bind(2, request.now)
+          .Bind(3, what)
+          .Bind(4, std::string_view(request.who))
+          .Bind(5, std::string_view(request.reason))
+          .Bind(6, ActionStatusName(before->status))
+          .Bind(7, ActionStatusName(after->status));
+    }));
+    out.changed = true;
+    out.action = std::move(*after);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<OperatorOutcome> SqliteActionStore::RetryAction(int64_t id, const OperatorRequest& request) {
+  MutexLock lock(mu_);
+  return OperatorChange(
+      id, request, "retry",
+      [](ActionStatus st) -> std::string {
+        switch (st) {
+          case ActionStatus::kFailed:
+          case ActionStatus::kAborted:
+            return "";
+          case ActionStatus::kRefused:
+            return "the policy refused it and would refuse it again; change the policy instead";
+          case ActionStatus::kDone:
+            return "it is done; only a failed or aborted action can be retried";
+          default:
+            return "it has not ended yet; only a failed or aborted action can be retried";
+        }
+      },
+      operator_retry_);
+}
+
+Result<OperatorOutcome> SqliteActionStore::CancelAction(int64_t id,
+                                                        const OperatorRequest& request) {
+  MutexLock lock(mu_);
+  return OperatorChange(
+      id, request, "cancel",
+      [](ActionStatus st) -> std::string {
+        switch (st) {
+          case ActionStatus::kScheduled:
+          case ActionStatus::kPending:
+            return "";
+          case ActionStatus::kRunning:
+            return "it is being carried out right now (it may be talking to GitHub); cancel it "
+                   "once this try ends";
+          default:
+            return "it has ended; only a scheduled or pending action can be cancelled";
+        }
+      },
+      operator_cancel_);
 }
 
 Result<std::optional<JobState>> SqliteActionStore::GetJob(int64_t job_id) {

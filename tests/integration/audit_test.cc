@@ -4,6 +4,7 @@
 // The data always arrives the way GitHub sends it: signed webhook deliveries.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -458,6 +459,121 @@ TEST_F(AuditTest, DashboardShowsKnownNumbersInChromium) {
   const char* tmp = std::getenv("TMPDIR");
   std::filesystem::copy_file(shot, std::string(tmp ? tmp : "/tmp") + "/relayq-dashboard.png",
                              std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST_F(AuditTest, AuditWaitsShowsPerLabelPercentilesAndFallbacksInEveryFormat) {
+  DeliverKnownData();  // rpi4 waits: 90 s (job 103) and 60 s (job 104)
+  // By week, so that a day boundary between the two jobs cannot split them.
+  auto json = RunRelayq(
+      dir_.path(),
+      {"audit", "waits", "--label", "rpi4", "--by", "week", "--format", "json", "--db", DbPath()},
+      Env());
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto items = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(items.is_array()) << json.out;
+  ASSERT_EQ(items.size(), 1u) << json.out;
+  EXPECT_EQ(items[0]["label"], "rpi4");
+  EXPECT_EQ(items[0]["jobs"], 2);
+  EXPECT_EQ(items[0]["waited"], 2);
+  EXPECT_EQ(items[0]["p50_seconds"], 60);
+  EXPECT_EQ(items[0]["p95_seconds"], 90);
+  EXPECT_EQ(items[0]["max_seconds"], 90);
+  EXPECT_EQ(items[0]["fallbacks"], 0);
+  // The API answers the same items.
+  auto api = Admin().Get("/api/v1/waits?label=rpi4&by=week", Auth());
+  ASSERT_TRUE(api && api->status == 200);
+  EXPECT_EQ(nlohmann::json::parse(api->body)["items"], items);
+  // macmini's jobs are queued: counted, no wait yet.
+  auto csv = RunRelayq(
+      dir_.path(),
+      {"audit", "waits", "--label", "macmini", "--by", "week", "--format", "csv", "--db", DbPath()},
+      Env());
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("label,period_start,jobs,waited,p50_seconds,p95_seconds,max_seconds,"
+                          "fallbacks\r\nmacmini,",
+                          0),
+            0u)
+      << csv.out;
+  EXPECT_NE(csv.out.find(",2,0,,,,0\r\n"), std::string::npos) << csv.out;
+  auto table = RunRelayq(dir_.path(), {"audit", "waits", "--db", DbPath()}, Env());
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("P95"), std::string::npos) << table.out;
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--by", "month"}, {"--repo", "o/a"}, {"--since", "soon"}}) {
+    std::vector<std::string> args = {"audit", "waits", "--db", DbPath()};
+    args.insert(args.end(), bad.begin(), bad.end());
+    EXPECT_EQ(RunRelayq(dir_.path(), args, Env()).exit_code, 2) << bad[0];
+  }
+  EXPECT_EQ(
+      RunRelayq(dir_.path(), {"audit", "jobs", "--by", "week", "--db", DbPath()}, Env()).exit_code,
+      2);
+}
+
+// The wait chart (inline SVG, drawn by the page) has one p50 and one p95
+// path per label that has waits in the last 30 days; the actions list links
+// each result run and highlights failures and refusals.
+TEST_F(AuditTest, DashboardChartsWaitsAndHighlightsFailedAndRefusedActions) {
+  DeliverKnownData();
+  if (!HaveTool("chromium")) GTEST_SKIP() << "chromium not installed";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(DbPath().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    const std::string now = std::to_string(ToUnixMillis(Clock::Real().Now()));
+    const std::string sql =
+        "INSERT INTO actions (id, kind, key, repository, status, last_error, reason, result, "
+        "created_at, updated_at, done_at) VALUES "
+        "(901, 'fallback', 'fallback:1:1', 'octo/kit', 'failed', 'HTTP 422', 'route transcribe', "
+        "'{\"stage\":\"dispatching\"}', " +
+        now + ", " + now + ", " + now +
+        "), "
+        "(902, 'fallback', 'fallback:2:1', 'octo/kit', 'refused', 'max_fallbacks', 'route x', "
+        "NULL, " +
+        now + ", " + now + ", " + now +
+        "), "
+        "(903, 'fallback', 'fallback:3:1', 'octo/kit', 'done', NULL, 'route transcribe', "
+        "'{\"run_id\":777,\"html_url\":\"https://github.com/octo/kit/actions/runs/777\","
+        "\"target_workflow\":\"transcribe_rpi.yml\"}', " +
+        now + ", " + now + ", " + now +
+        "), "
+        "(904, 'chain', 'chain:4:1', 'octo/kit', 'done', NULL, 'chain', "
+        "'{\"run_id\":778,\"html_url\":\"javascript:alert(1)\"}', " +
+        now + ", " + now + ", " + now + ")";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  }
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(process_->admin_port()) + "/?token=" + kAdminToken;
+  auto [code, dom] = Shell(
+      "chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
+      "--disable-component-update --disable-sync --no-first-run --user-data-dir=" +
+      dir_.File("chromium-profile") +
+      " --window-size=1280,900 --virtual-time-budget=5000 --dump-dom '" + url + "'");
+  ASSERT_EQ(code, 0) << dom;
+  ASSERT_NE(dom.find("data-loaded=\"1\""), std::string::npos) << dom;
+  auto count = [&dom](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = dom.find(needle); at != std::string::npos; at = dom.find(needle, at + 1)) ++n;
+    return n;
+  };
+  // Waits are known for rpi4 and light (jobs 103, 104); self-hosted (every
+  // job has it) is left out, and macmini's jobs are still queued.
+  EXPECT_EQ(count("<svg"), 1u) << dom;
+  EXPECT_EQ(count("class=\"wait-p50\""), 2u) << dom;
+  EXPECT_EQ(count("class=\"wait-p95 p95\""), 2u) << dom;
+  EXPECT_EQ(count("class=\"wait-p50\" data-label=\"rpi4\""), 1u) << dom;
+  EXPECT_EQ(count("class=\"wait-p50\" data-label=\"light\""), 1u) << dom;
+  EXPECT_EQ(count("data-label=\"macmini\""), 0u) << dom;
+  // Failed and refused rows carry their highlight; the done one links its run.
+  EXPECT_NE(dom.find("<tr class=\"hl-failed\"><td data-action=\"901\">"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("<tr class=\"hl-refused\"><td data-action=\"902\">"), std::string::npos);
+  EXPECT_NE(dom.find("<tr><td data-action=\"903\">"), std::string::npos);
+  EXPECT_NE(dom.find("<a href=\"https://github.com/octo/kit/actions/runs/777\" "
+                     "rel=\"noreferrer\">transcribe_rpi.yml #777</a>"),
+            std::string::npos)
+      << dom;
+  EXPECT_EQ(dom.find("href=\"javascript:"), std::string::npos);  // a stored URL is data
 }
 
 TEST_F(AuditTest, BackupWhileServingIsConsistentAndPruneKeepsJobs) {

@@ -622,5 +622,137 @@ TEST_F(RoutingTest, AuditByIdRefusesWrongInput) {
       << runs.err;
 }
 
+// ---- operator controls: relayq actions retry|cancel ----
+
+// `relayq actions ARGS` (with the admin token in the environment).
+CommandResult Actions(const std::string& workdir, std::vector<std::string> args,
+                      std::map<std::string, std::string> env) {
+  args.insert(args.begin(), "actions");
+  return RunRelayq(workdir, args, env);
+}
+
+TEST_F(RoutingTest, FailedFallbackRetriedThroughTheServerIsSentExactlyOnceMore) {
+  StartServe({"--log-format", "json"});
+  auto [run, job] = QueuedMacJob("https://example.com/r.mp3");
+  // GitHub refuses the fallback's dispatch for good (404: the workflow is not
+  // on the branch yet): the action fails without retrying by itself.
+  github_->FailNext("/actions/workflows/transcribe_rpi.yml/dispatches", 1, 404);
+  const std::string key = "fallback:" + std::to_string(run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "failed"; }));
+  ASSERT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 1u);
+  const std::string id = std::to_string(ActionItems()[key].value("id", int64_t{0}));
+  const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
+
+  auto retried = Actions(
+      dir_.path(), {"retry", id, "--server", server, "--reason", "fixed the branch"}, RoutingEnv());
+  EXPECT_EQ(retried.exit_code, 0) << retried.err;
+  EXPECT_NE(retried.out.find("failed -> pending"), std::string::npos) << retried.out;
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
+  EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 2u);  // exactly one new dispatch
+
+  // Once done, a second retry is refused with the current state.
+  auto again = Actions(dir_.path(), {"retry", id, "--server", server}, RoutingEnv());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("it is done"), std::string::npos) << again.err;
+  httplib::Client admin("127.0.0.1", process_->admin_port());
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+  auto conflict = admin.Post("/api/v1/actions/" + id + "/retry", auth, "", "application/json");
+  ASSERT_TRUE(conflict);
+  EXPECT_EQ(conflict->status, 409);
+  EXPECT_EQ(nlohmann::json::parse(conflict->body, nullptr, false).value("status", ""), "done");
+
+  // The history says who asked, in the API and in `relayq audit actions --id`.
+  auto detail = admin.Get("/api/v1/actions/" + id, auth);
+  ASSERT_TRUE(detail && detail->status == 200);
+  auto j = nlohmann::json::parse(detail->body, nullptr, false);
+  ASSERT_EQ(j["history"].size(), 1u) << detail->body;
+  EXPECT_EQ(j["history"][0]["what"], "retry");
+  EXPECT_EQ(j["history"][0]["who"], "admin-api from 127.0.0.1");
+  EXPECT_EQ(j["history"][0]["reason"], "fixed the branch");
+  EXPECT_EQ(j["history"][0]["from_status"], "failed");
+  auto table = Audit({"actions", "--id", id});
+  EXPECT_NE(
+      table.out.find("retry by admin-api from 127.0.0.1 (failed -> pending): fixed the branch"),
+      std::string::npos)
+      << table.out;
+  EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 2u);
+  EXPECT_EQ(process_->Terminate(), 0);
+  int changed = 0;
+  for (const auto& l : LogLines("routing action changed by an operator")) {
+    changed += l.value("action", "") == id && l.value("who", "") == "admin-api from 127.0.0.1";
+  }
+  EXPECT_EQ(changed, 1);
+}
+
+TEST_F(RoutingTest, CancelledFallbackNeverFires) {
+  StartServe();
+  auto [run_a, job_a] = QueuedMacJob("https://example.com/x.mp3");
+  const std::string key_a = "fallback:" + std::to_string(run_a) + ":1";
+  const std::string id = std::to_string(ActionItems()[key_a].value("id", int64_t{0}));
+  const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
+  auto cancelled = Actions(dir_.path(), {"cancel", id, "--server", server}, RoutingEnv());
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_EQ(ActionStatus(key_a), "aborted");
+  // A second job queued after the first: once its fallback is done, the
+  // first one's deadline has passed too.
+  auto [run_b, job_b] = QueuedMacJob("https://example.com/y.mp3");
+  ASSERT_TRUE(
+      WaitFor([&] { return ActionStatus("fallback:" + std::to_string(run_b) + ":1") == "done"; }));
+  EXPECT_EQ(ActionStatus(key_a), "aborted");
+  EXPECT_EQ(github_->CountCalls("POST", "/actions/runs/" + std::to_string(run_a) + "/cancel"), 0);
+  EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 1u);  // job b's only
+  // The job's routing decision names the cancel, not a refusal.
+  auto history = Audit({"jobs", "--id", std::to_string(job_a), "--format", "json"});
+  ASSERT_EQ(history.exit_code, 0) << history.err;
+  auto routing = nlohmann::json::parse(history.out, nullptr, false)["routing"];
+  EXPECT_EQ(routing.value("decision", ""), "fallback cancelled") << history.out;
+  EXPECT_NE(routing.value("why", "").find("cancelled by admin-api from 127.0.0.1"),
+            std::string::npos)
+      << history.out;
+  // Cancelling an ended action again is refused; so is a cancel on the local
+  // store (--server "" is the local path).
+  auto again = Actions(dir_.path(), {"cancel", id, "--db", DbPath()}, Env());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("it is aborted"), std::string::npos) << again.err;
+}
+
+TEST_F(RoutingTest, ActionsCommandsAndRoutesRefuseWrongInput) {
+  StartServe();
+  const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
+  auto unknown = Actions(dir_.path(), {"retry", "424242", "--server", server}, RoutingEnv());
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no action 424242"), std::string::npos) << unknown.err;
+  auto word = Actions(dir_.path(), {"cancel", "abc", "--server", server}, RoutingEnv());
+  EXPECT_EQ(word.exit_code, 2);
+  auto env = RoutingEnv();
+  env["RELAYQ_ADMIN_TOKEN"] = "s3cr3t-not-the-token";
+  auto token = Actions(dir_.path(), {"retry", "1", "--server", server}, env);
+  EXPECT_EQ(token.exit_code, 1);
+  EXPECT_NE(token.err.find("admin token"), std::string::npos) << token.err;
+  EXPECT_EQ(token.err.find("s3cr3t"), std::string::npos) << token.err;  // never the token
+  auto no_store = Actions(dir_.path(), {"retry", "1", "--db", dir_.File("absent.db")}, Env());
+  EXPECT_EQ(no_store.exit_code, 1);
+  EXPECT_NE(no_store.err.find("absent.db"), std::string::npos) << no_store.err;
+
+  httplib::Client admin("127.0.0.1", process_->admin_port());
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdminToken}};
+  auto status = [&](const std::string& path, const httplib::Headers& h, const std::string& body) {
+    auto r = admin.Post(path, h, body, "application/json");
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(status("/api/v1/actions/1/retry", {}, ""), 401);
+  EXPECT_EQ(status("/api/v1/actions/1/cancel", {{"Authorization", "Bearer nope"}}, ""), 401);
+  EXPECT_EQ(status("/api/v1/actions/424242/retry", auth, ""), 404);
+  EXPECT_EQ(status("/api/v1/actions/abc/cancel", auth, ""), 400);
+  EXPECT_EQ(status("/api/v1/actions/1/retry", auth, "{not json"), 400);
+  EXPECT_EQ(status("/api/v1/actions/1/retry", auth, R"({"reason": 5})"), 400);
+  auto waits = admin.Get("/api/v1/waits?by=month", auth);
+  ASSERT_TRUE(waits);
+  EXPECT_EQ(waits->status, 400);
+  auto ok = admin.Get("/api/v1/waits?since=7d&by=week&label=macmini", auth);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
 }  // namespace
 }  // namespace relayq::testing

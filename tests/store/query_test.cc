@@ -453,5 +453,98 @@ TEST_F(QueryTest, BackupIsACompleteCopyAndNeverOverwrites) {
   EXPECT_EQ(again.status().code(), Status::Code::kConflict);
 }
 
+// ---- relayq audit waits: per label per period ----
+
+class WaitsQueryTest : public QueryTest {
+ protected:
+  static constexpr int64_t kDay = 24 * 3600 * 1000LL;
+  // A job queued at `queued_at` with `labels`, started after `wait` seconds
+  // (never, when unset).
+  void AddJob(int64_t id, int64_t queued_at, const std::string& labels,
+              std::optional<int64_t> wait) {
+    Sql("INSERT INTO jobs (id, run_id, run_attempt, repository, labels, status, queued_at, "
+        "wait_seconds, updated_at) VALUES (" +
+        std::to_string(id) + ", " + std::to_string(5000 + id) + ", 1, 'o/a', '" + labels + "', '" +
+        (wait ? "in_progress" : "queued") + "', " + std::to_string(queued_at) + ", " +
+        (wait ? std::to_string(*wait) : "NULL") + ", " + std::to_string(queued_at) + ")");
+  }
+  void AddFallback(int64_t job_id, const std::string& status) {
+    Sql("INSERT INTO actions (kind, key, repository, status, job_id, created_at, updated_at) "
+        "VALUES ('fallback', 'fallback:" +
+        std::to_string(job_id) + "', 'o/a', '" + status + "', " + std::to_string(job_id) +
+        ", 1, 1)");
+  }
+  static int64_t Int(const Record& r, const char* name) { return r.Get(name)->i; }
+};
+
+TEST_F(WaitsQueryTest, NearestRankPercentilesPerLabelPerDay) {
+  // Day 1: twenty rpi4 jobs waiting 1..20 s, in a shuffled order, and one
+  // still queued; day 2: four waiting 1..4 s.
+  const int waits[] = {7, 20, 3, 15, 1, 12, 19, 4, 9, 18, 2, 11, 16, 5, 14, 8, 17, 6, 13, 10};
+  int64_t id = 1;
+  for (int w : waits) {
+    AddJob(id, kT0 + id * kMin, R"(["self-hosted","rpi4"])", w);
+    ++id;
+  }
+  AddJob(id, kT0 + 50 * kMin, R"(["self-hosted","rpi4"])", std::nullopt);
+  ++id;
+  for (int w : {4, 1, 3, 2}) {
+    AddJob(id, kT0 + kDay + id * kMin, R"(["rpi4"])", w);
+    ++id;
+  }
+  AddFallback(1, "done");
+  AddFallback(2, "failed");  // tried, not carried out: not a fallback that happened
+
+  WaitsQuery q;
+  q.since_ms = kT0;
+  q.until_ms = kT0 + 3 * kDay;
+  q.label = "rpi4";
+  auto rows = Reader()->Waits(q);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  const Record& day1 = (*rows)[0];
+  EXPECT_EQ(day1.Get("label")->s, "rpi4");
+  EXPECT_EQ(Int(day1, "period_start"), kT0);
+  EXPECT_EQ(Int(day1, "jobs"), 21);
+  EXPECT_EQ(Int(day1, "waited"), 20);
+  EXPECT_EQ(Int(day1, "p50_seconds"), 10);  // the 10th of 20
+  EXPECT_EQ(Int(day1, "p95_seconds"), 19);  // the 19th of 20, not the 20th
+  EXPECT_EQ(Int(day1, "max_seconds"), 20);
+  EXPECT_EQ(Int(day1, "fallbacks"), 1);
+  const Record& day2 = (*rows)[1];
+  EXPECT_EQ(Int(day2, "period_start"), kT0 + kDay);
+  EXPECT_EQ(Int(day2, "p50_seconds"), 2);  // the 2nd of 4
+  EXPECT_EQ(Int(day2, "p95_seconds"), 4);
+  EXPECT_EQ(Int(day2, "fallbacks"), 0);
+}
+
+TEST_F(WaitsQueryTest, EveryLabelAndIsoWeeks) {
+  // 2026-01-01 is a Thursday: its ISO week began on Monday 2025-12-29, and
+  // Sunday the 4th is in it; Monday the 5th starts the next.
+  AddJob(1, kT0, R"(["macmini"])", 30);
+  AddJob(2, kT0 + 3 * kDay + kMin, R"(["macmini","audio"])", 90);
+  AddJob(3, kT0 + 4 * kDay, R"(["macmini"])", 10);
+  AddJob(4, kT0 + 4 * kDay, R"(["rpi3"])", std::nullopt);
+  WaitsQuery q;
+  q.since_ms = kT0 - kDay;
+  q.until_ms = kT0 + 10 * kDay;
+  q.by = WaitsQuery::By::kWeek;
+  auto rows = Reader()->Waits(q);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 4u);  // audio w1, macmini w1, macmini w2, rpi3 w2
+  const int64_t monday = kT0 - 3 * kDay;
+  EXPECT_EQ((*rows)[0].Get("label")->s, "audio");
+  EXPECT_EQ((*rows)[1].Get("label")->s, "macmini");
+  EXPECT_EQ(Int((*rows)[1], "period_start"), monday);
+  EXPECT_EQ(Int((*rows)[1], "jobs"), 2);
+  EXPECT_EQ(Int((*rows)[1], "p50_seconds"), 30);
+  EXPECT_EQ(Int((*rows)[1], "max_seconds"), 90);
+  EXPECT_EQ(Int((*rows)[2], "period_start"), monday + 7 * kDay);
+  EXPECT_EQ((*rows)[3].Get("label")->s, "rpi3");
+  EXPECT_EQ(Int((*rows)[3], "waited"), 0);
+  EXPECT_EQ((*rows)[3].Get("p50_seconds")->type, Field::Type::kNull);
+  EXPECT_EQ(ParseWaitsBy("month").status().code(), Status::Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace relayq::store
