@@ -141,12 +141,41 @@ ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient
                 .threads = std::max(1, options_.workers)},
                [this](PeriodicWorker::Pass& pass) { WorkerPass(pass); }),
       // Waits on monotonic time, so a wall-clock step neither delays nor
-      // hurries a renewal.
-      heartbeat_(clock_,
-                 {.period = std::max(std::chrono::milliseconds(1), options_.lease / 4),
-                  .run_at_start = false,
-                  .threads = 1},
-                 [this](PeriodicWorker::Pass&) { RenewHeld(); }) {}
+      // hurries a renewal. Starts idle: nothing is held yet.
+      heartbeat_(clock_, {.period = IdleHeartbeat(), .run_at_start = false, .threads = 1},
+                 [this](PeriodicWorker::Pass& pass) { HeartbeatPass(pass); }) {}
+
+std::chrono::milliseconds ActionExecutor::RenewEvery() const {
+  return std::max(std::chrono::milliseconds(1), options_.lease / 4);
+}
+
+std::chrono::milliseconds ActionExecutor::IdleHeartbeat() const {
+  return std::max(RenewEvery(), kIdleHeartbeat);
+}
+
+void ActionExecutor::HeartbeatPass(PeriodicWorker::Pass& pass) {
+  RenewHeld();
+  MutexLock lock(held_mu_);
+  // Holding nothing, it sleeps long; Hold() wakes it when a claim is taken
+  // that must be renewed sooner than that.
+  pass.next = held_.empty() ? IdleHeartbeat() : RenewEvery();
+  heartbeat_due_ = clock_.Monotonic() + pass.next;
+}
+
+void ActionExecutor::Hold(const store::Claim& claim) {
+  bool wake = false;
+  {
+    MutexLock lock(held_mu_);
+    held_[claim.action_id] = claim.token;
+    // Renewed within lease/4 of being taken: the heartbeat's pause must end
+    // by then.
+    if (heartbeat_due_ > clock_.Monotonic() + RenewEvery()) {
+      heartbeat_due_ = clock_.Monotonic();
+      wake = true;
+    }
+  }
+  if (wake) heartbeat_.Wake();
+}
 
 ActionExecutor::~ActionExecutor() { Stop(); }
 
@@ -191,8 +220,7 @@ int ActionExecutor::RunDue() {
         actions_.ClaimDue(now, options_.owner, now + options_.lease.count(), options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
     {
-      MutexLock lock(held_mu_);
-      for (const store::ClaimedAction& c : *claimed) held_[c.claim.action_id] = c.claim.token;
+      for (const store::ClaimedAction& c : *claimed) Hold(c.claim);
     }
     for (const store::ClaimedAction& c : *claimed) {
       if (Stopping()) {
@@ -210,10 +238,7 @@ int ActionExecutor::RunDue() {
 }
 
 ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store::Claim& claim) {
-  {
-    MutexLock lock(held_mu_);
-    held_[claim.action_id] = claim.token;
-  }
+  Hold(claim);
   Progress p;
   p.claim = claim;
   ActionOutcome out;
@@ -678,6 +703,10 @@ Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::strin
 }
 
 void ActionExecutor::Start() {
+  {
+    MutexLock lock(held_mu_);
+    heartbeat_due_ = clock_.Monotonic() + IdleHeartbeat();
+  }
   workers_.Start();
   heartbeat_.Start();
 }

@@ -33,8 +33,10 @@ constexpr int kVacuumStepPages = 2048;
 constexpr const char* kLive = "('scheduled', 'pending', 'running')";
 
 // What store.history deletes: each table's old, finished rows that nothing
-// live needs. ?1 is the cutoff (Unix ms). Each condition reads an index on
-// its time column (schema steps 1-4 and 7).
+// live needs. ?1 is the cutoff (Unix ms). Each condition is a range on an
+// index of its time column (schema steps 1-4 and 7), so a batch reads only
+// rows older than the cutoff, never the whole table: no OR (a row without
+// that time, which GitHub always sends, is kept).
 struct HistoryTable {
   const char* table;
   std::string old;  // WHERE condition on the table's own rows
@@ -48,16 +50,16 @@ const HistoryTable& ActionsOld() {
   return t;
 }
 const HistoryTable& JobsOld() {
-  static const HistoryTable t{
-      "jobs", std::string("status = 'completed' AND (queued_at < ?1 OR queued_at IS NULL) AND "
-                          "updated_at < ?1 AND NOT EXISTS (SELECT 1 FROM actions a WHERE "
-                          "a.job_id = jobs.id AND a.status IN ") +
-                  kLive + ")"};
+  static const HistoryTable t{"jobs",
+                              std::string("status = 'completed' AND queued_at < ?1 AND updated_at "
+                                          "< ?1 AND NOT EXISTS (SELECT 1 FROM actions a WHERE "
+                                          "a.job_id = jobs.id AND a.status IN ") +
+                                  kLive + ")"};
   return t;
 }
 const HistoryTable& RunsOld() {
   static const HistoryTable t{
-      "runs", std::string("(created_at < ?1 OR created_at IS NULL) AND status = 'completed' AND "
+      "runs", std::string("created_at < ?1 AND status = 'completed' AND "
                           "coalesce(updated_at, created_at, 0) < ?1 AND NOT EXISTS (SELECT 1 "
                           "FROM jobs j WHERE j.run_id = runs.id AND j.run_attempt = runs.attempt "
                           "AND j.status != 'completed') AND NOT EXISTS (SELECT 1 FROM actions a "
