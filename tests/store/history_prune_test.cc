@@ -91,15 +91,14 @@ class HistoryPruneTest : public ::testing::Test {
     ASSERT_TRUE(store_->Ingest(std::move(d)).ok());
   }
 
+  // Runs `sql` on a connection of its own (the writer is idle meanwhile).
   void Sql(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
-    sqlite3_free(err);
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    const std::string error = sqlite3_errmsg(db);
     sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << error;
   }
 
   // An action or dispatch request row created on `day`.
