@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/log.h"
 #include "common/time_format.h"
@@ -727,6 +728,13 @@ void ActionExecutor::WorkerPass(PeriodicWorker::Pass& pass) {
   std::chrono::milliseconds wait = options_.idle_wake;
   if (next.ok() && *next) {
     wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
+  } else if (next.ok()) {
+    // Nothing is scheduled at all: one worker keeps the idle_wake look for
+    // actions another process records; the others sleep until Wake().
+    MutexLock lock(held_mu_);
+    const std::thread::id me = std::this_thread::get_id();
+    if (idle_looker_ == std::thread::id()) idle_looker_ = me;
+    if (idle_looker_ != me) wait = std::max(wait, kIdleHeartbeat * 24);
   }
   // Something is due but could not be claimed (the store was busy, or it
   // is another live owner's): do not spin on it.

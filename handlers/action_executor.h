@@ -63,6 +63,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -97,7 +98,8 @@ struct ExecutorOptions {
   // another process (a `relayq dispatch` that could not reach GitHub) are
   // noticed within this. Actions this process records wake it at once
   // (Wake()), and it wakes at each due time, so this is only that safety
-  // net: long, so an idle daemon stays asleep.
+  // net: long, so an idle daemon stays asleep. While nothing is scheduled
+  // one worker thread looks this often; the others wait for Wake().
   std::chrono::milliseconds idle_wake{std::chrono::minutes(5)};
   // Actions claimed at a time by one worker.
   size_t claim_batch = 8;
@@ -236,6 +238,8 @@ class ActionExecutor {
   MonoTime last_renew_ GUARDED_BY(held_mu_) = {};
   // When the heartbeat's current pause ends.
   MonoTime heartbeat_due_ GUARDED_BY(held_mu_) = {};
+  // The worker thread that looks every idle_wake while nothing is scheduled.
+  std::thread::id idle_looker_ GUARDED_BY(held_mu_);
   int64_t last_renew_offset_ms_ GUARDED_BY(held_mu_) = 0;  // wall - monotonic then
 
   // The worker threads (RunDue; woken by Wake()) and the lease heartbeat
