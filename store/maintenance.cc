@@ -35,8 +35,8 @@ constexpr const char* kLive = "('scheduled', 'pending', 'running')";
 // What store.history deletes: each table's old, finished rows that nothing
 // live needs. ?1 is the cutoff (Unix ms). Each condition is a range on an
 // index of its time column (schema steps 1-4 and 7), so a batch reads only
-// rows older than the cutoff, never the whole table: no OR (a row without
-// that time, which GitHub always sends, is kept).
+// rows older than the cutoff, never the whole table (a run without a
+// created_at is found through the same index; a job always has queued_at).
 struct HistoryTable {
   const char* table;
   std::string old;  // WHERE condition on the table's own rows
@@ -59,7 +59,8 @@ const HistoryTable& JobsOld() {
 }
 const HistoryTable& RunsOld() {
   static const HistoryTable t{
-      "runs", std::string("created_at < ?1 AND status = 'completed' AND "
+      "runs", std::string("(created_at < ?1 OR (created_at IS NULL AND updated_at < ?1)) AND "
+                          "status = 'completed' AND "
                           "coalesce(updated_at, created_at, 0) < ?1 AND NOT EXISTS (SELECT 1 "
                           "FROM jobs j WHERE j.run_id = runs.id AND j.run_attempt = runs.attempt "
                           "AND j.status != 'completed') AND NOT EXISTS (SELECT 1 FROM actions a "
