@@ -3,18 +3,21 @@
 // body compression) with the real Router as its routing hook, on a fake
 // clock, and does what the daemon's other loops do: carries out due routing
 // actions (the executor's claim and finish, without GitHub) and runs the
-// daily prune of store.retention (store::PruneBodies, as server::DailyPrune
+// daily prune of store.retention and store.history (store::PruneBodies,
+// store::PruneHistory, then store::ReclaimFreePages, as server::DailyPrune
 // does). Prints every --report-every days (30, a "month"): the store's size
-// on disk (db + wal), rows per table, RSS, open file descriptors, and how
-// long the README's audit queries take through store::StoreReader.
+// on disk (db + wal), rows per table, RSS, open file descriptors, how long
+// the README's audit queries take through store::StoreReader, and the
+// longest write transaction the day's prune took.
 //
-//   year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--dir DIR]
-//             [--sync full|normal] [--seed N] [--report-every DAYS]
+//   year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--history DAYS]
+//             [--dir DIR] [--sync full|normal] [--seed N] [--report-every DAYS]
 //
 // Defaults: 90 days (long enough to pass a 30-day retention twice; about 10
 // minutes on this project's shared 2-core machine; the full year,
 // `year_soak --days 365`, takes about four times as long), 2,000 jobs a day
-// across 5 repositories, retention 30 days (0: never prune),
+// across 5 repositories, retention 30 days (0: never prune), history 400
+// days (the daemon's default; 0: keep every record),
 // synchronous=normal (the soak measures growth, not durability; `full`, the
 // daemon's default, only adds flushes).
 //
@@ -72,6 +75,7 @@ struct Options {
   int days = 90;
   int jobs_per_day = 2000;
   int retention_days = 30;
+  int history_days = 400;
   int report_every = 30;  // days between report lines
   std::string dir;
   store::StoreOptions::Sync sync = store::StoreOptions::Sync::kNormal;
@@ -431,6 +435,8 @@ Options Parse(int argc, char** argv) {
       o.jobs_per_day = std::atoi(next().c_str());
     } else if (a == "--retention") {
       o.retention_days = std::atoi(next().c_str());
+    } else if (a == "--history") {
+      o.history_days = std::atoi(next().c_str());
     } else if (a == "--report-every") {
       o.report_every = std::atoi(next().c_str());
     } else if (a == "--dir") {
@@ -442,12 +448,13 @@ Options Parse(int argc, char** argv) {
       if (v != "full" && v != "normal") Die("--sync is full or normal");
       o.sync = v == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
     } else {
-      std::cerr << "usage: year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--dir DIR]"
-                   " [--sync full|normal] [--seed N] [--report-every DAYS]\n";
+      std::cerr << "usage: year_soak [--days N] [--jobs-per-day N] [--retention DAYS] [--history "
+                   "DAYS] [--dir DIR] [--sync full|normal] [--seed N] [--report-every DAYS]\n";
       std::exit(a == "--help" ? 0 : 2);
     }
   }
-  if (o.days < 1 || o.jobs_per_day < 1 || o.retention_days < 0 || o.report_every < 1) {
+  if (o.days < 1 || o.jobs_per_day < 1 || o.retention_days < 0 || o.history_days < 0 ||
+      o.report_every < 1) {
     Die("bad option value");
   }
   return o;
@@ -480,47 +487,60 @@ int Main(int argc, char** argv) {
   store->SetRoutingHook(&router, nullptr);
   auto actions = Must(db->OpenActionStore(), "action store");
 
-  std::printf("year_soak: %d days, %d jobs/day, 5 repos, retention %d days, synchronous=%s, %s\n",
-              o.days, o.jobs_per_day, o.retention_days,
-              o.sync == store::StoreOptions::Sync::kFull ? "full" : "normal", path.c_str());
+  std::printf(
+      "year_soak: %d days, %d jobs/day, 5 repos, retention %d days, history %d days, "
+      "synchronous=%s, %s\n",
+      o.days, o.jobs_per_day, o.retention_days, o.history_days,
+      o.sync == store::StoreOptions::Sync::kFull ? "full" : "normal", path.c_str());
   std::printf(
       "%5s %9s %8s %8s %6s %4s  %-s  | audit ms: label+queued, since 24h, undecodable 7d, "
-      "failed actions, one job\n",
+      "failed actions, one job | longest prune batch ms\n",
       "day", "db MiB", "wal MiB", "RSS MiB", "fds", "", "rows");
 
   Homelab lab(o, clock, *store, *actions);
   const int64_t start = ToUnixMillis(clock.Now());
   const MonoTime wall_start = Clock::Real().Monotonic();
-  int64_t bodies_dropped = 0;
+  int64_t bodies_dropped = 0, records_deleted = 0;
+  double longest_batch_ms = 0;  // since the last report
   for (int day = 0; day < o.days; ++day) {
     const int64_t day_start = start + day * kDay;
     lab.PlanDay(day_start);
     lab.RunUntil(day_start + kDay);
     lab.Drain();
+    // The daemon's daily prune, on its own connection as DailyPrune does.
+    auto pdb = Must(store::Database::Open(so), "prune open");
+    bool freed = false;
     if (o.retention_days > 0) {
-      // The daemon's daily prune, on its own connection as DailyPrune does.
-      auto pdb = Must(store::Database::Open(so), "prune open");
       auto pr = Must(store::PruneBodies(*pdb, lab.Now() - o.retention_days * kDay), "prune");
       bodies_dropped += pr.bodies_dropped;
+      freed = pr.bodies_dropped > 0;
     }
+    if (o.history_days > 0) {
+      auto hr = Must(store::PruneHistory(*pdb, lab.Now() - o.history_days * kDay), "history prune");
+      records_deleted += hr.total();
+      freed = freed || hr.total() > 0;
+      longest_batch_ms = std::max(longest_batch_ms, hr.longest_batch_us / 1000.0);
+    }
+    if (freed) (void)Must(store::ReclaimFreePages(*pdb), "reclaim");
     const bool month_end = (day + 1) % o.report_every == 0 || day + 1 == o.days;
     if (!month_end) continue;
     auto rows = RowsPerTable(path);
     AuditTimes at = TimeAudit(path, lab.Now(), 50'000'000 + (day + 1) * o.jobs_per_day / 2);
     std::string row_text;
     for (const auto& [t, n] : rows) row_text += t + "=" + std::to_string(n) + " ";
-    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f\n", day + 1,
+    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f | %.1f\n", day + 1,
                 FileMiB(path), FileMiB(path + "-wal"), ResidentMiB(), OpenFds(), "",
                 row_text.c_str(), at.label_queued, at.since_24h, at.undecodable_7d,
-                at.failed_actions, at.one_job);
+                at.failed_actions, at.one_job, longest_batch_ms);
+    longest_batch_ms = 0;
     std::fflush(stdout);
   }
   store->Close();
   const double secs = std::chrono::duration<double>(Clock::Real().Monotonic() - wall_start).count();
-  std::printf("done: %" PRId64 " deliveries in %.0f s (%.0f/s); %" PRId64
-              " bodies pruned; store %.1f MiB + wal %.1f MiB\n",
-              lab.deliveries(), secs, lab.deliveries() / secs, bodies_dropped, FileMiB(path),
-              FileMiB(path + "-wal"));
+  std::printf("done: %" PRId64 " deliveries in %.0f s (%.0f/s); %" PRId64 " bodies pruned, %" PRId64
+              " records deleted; store %.1f MiB + wal %.1f MiB\n",
+              lab.deliveries(), secs, lab.deliveries() / secs, bodies_dropped, records_deleted,
+              FileMiB(path), FileMiB(path + "-wal"));
   if (o.dir.empty()) std::filesystem::remove_all(dir);
   return 0;
 }

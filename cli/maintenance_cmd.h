@@ -2,7 +2,8 @@
 //
 //   relayq prune [--older-than DUR] [--db PATH] [--config FILE]
 //       drops the raw bodies of deliveries older than DUR (default: the
-//       config's store.retention, 30d); jobs, runs, events and actions stay.
+//       config's store.retention, 30d), and deletes the records older than
+//       store.history (400d; see store/maintenance.h: PruneHistory).
 //   relayq backup FILE [--db PATH] [--config FILE]
 //       a consistent copy of the store while the daemon serves; refuses to
 //       overwrite an existing FILE (exit 1), so an old backup is never lost.

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/log.h"
 #include "common/time_format.h"
@@ -141,12 +142,41 @@ ActionExecutor::ActionExecutor(store::ActionStore& actions, github::GitHubClient
                 .threads = std::max(1, options_.workers)},
                [this](PeriodicWorker::Pass& pass) { WorkerPass(pass); }),
       // Waits on monotonic time, so a wall-clock step neither delays nor
-      // hurries a renewal.
-      heartbeat_(clock_,
-                 {.period = std::max(std::chrono::milliseconds(1), options_.lease / 4),
-                  .run_at_start = false,
-                  .threads = 1},
-                 [this](PeriodicWorker::Pass&) { RenewHeld(); }) {}
+      // hurries a renewal. Starts idle: nothing is held yet.
+      heartbeat_(clock_, {.period = IdleHeartbeat(), .run_at_start = false, .threads = 1},
+                 [this](PeriodicWorker::Pass& pass) { HeartbeatPass(pass); }) {}
+
+std::chrono::milliseconds ActionExecutor::RenewEvery() const {
+  return std::max(std::chrono::milliseconds(1), options_.lease / 4);
+}
+
+std::chrono::milliseconds ActionExecutor::IdleHeartbeat() const {
+  return std::max(RenewEvery(), kIdleHeartbeat);
+}
+
+void ActionExecutor::HeartbeatPass(PeriodicWorker::Pass& pass) {
+  RenewHeld();
+  MutexLock lock(held_mu_);
+  // Holding nothing, it sleeps long; Hold() wakes it when a claim is taken
+  // that must be renewed sooner than that.
+  pass.next = held_.empty() ? IdleHeartbeat() : RenewEvery();
+  heartbeat_due_ = clock_.Monotonic() + pass.next;
+}
+
+void ActionExecutor::Hold(const store::Claim& claim) {
+  bool wake = false;
+  {
+    MutexLock lock(held_mu_);
+    held_[claim.action_id] = claim.token;
+    // Renewed within lease/4 of being taken: the heartbeat's pause must end
+    // by then.
+    if (heartbeat_due_ > clock_.Monotonic() + RenewEvery()) {
+      heartbeat_due_ = clock_.Monotonic();
+      wake = true;
+    }
+  }
+  if (wake) heartbeat_.Wake();
+}
 
 ActionExecutor::~ActionExecutor() { Stop(); }
 
@@ -194,8 +224,7 @@ int ActionExecutor::RunDue() {
                                            options_.claim_batch);
     if (!claimed.ok() || claimed->empty()) return handled;
     {
-      MutexLock lock(held_mu_);
-      for (const store::ClaimedAction& c : *claimed) held_[c.claim.action_id] = c.claim.token;
+      for (const store::ClaimedAction& c : *claimed) Hold(c.claim);
     }
     for (const store::ClaimedAction& c : *claimed) {
       if (Stopping()) {
@@ -213,10 +242,7 @@ int ActionExecutor::RunDue() {
 }
 
 ActionOutcome ActionExecutor::Execute(const store::ActionRecord& a, const store::Claim& claim) {
-  {
-    MutexLock lock(held_mu_);
-    held_[claim.action_id] = claim.token;
-  }
+  Hold(claim);
   Progress p;
   p.claim = claim;
   ActionOutcome out;
@@ -712,6 +738,10 @@ Result<policy::RunnerAvailability> ActionExecutor::Availability(const std::strin
 }
 
 void ActionExecutor::Start() {
+  {
+    MutexLock lock(held_mu_);
+    heartbeat_due_ = clock_.Monotonic() + IdleHeartbeat();
+  }
   workers_.Start();
   heartbeat_.Start();
 }
@@ -733,6 +763,13 @@ void ActionExecutor::WorkerPass(PeriodicWorker::Pass& pass) {
   std::chrono::milliseconds wait = options_.idle_wake;
   if (next.ok() && *next) {
     wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, **next - NowMs())));
+  } else if (next.ok()) {
+    // Nothing is scheduled at all: one worker keeps the idle_wake look for
+    // actions another process records; the others sleep until Wake().
+    MutexLock lock(held_mu_);
+    const std::thread::id me = std::this_thread::get_id();
+    if (idle_looker_ == std::thread::id()) idle_looker_ = me;
+    if (idle_looker_ != me) wait = std::max(wait, kIdleHeartbeat * 24);
   }
   // Something is due but could not be claimed (the store was busy, or it
   // is another live owner's): do not spin on it.

@@ -34,7 +34,8 @@
 // unique to the claim, see ActionStore); a write that finds the claim lost
 // stops all work on that action ("lost"). While an action is worked on, its
 // lease (ExecutorOptions::lease) is renewed every lease/4 by a heartbeat that
-// waits on the monotonic clock, and every RunDue renews this executor's
+// waits on the monotonic clock (and sleeps while no claim is held: taking a
+// claim wakes it), and every RunDue renews this executor's
 // claims before it claims, so a wall-clock step inside the process never
 // makes the executor take over its own live claims. Leases are stored as
 // wall times (they must outlive the process: a daemon killed mid-action
@@ -56,15 +57,16 @@
 //
 // Thread safety: RunDue/Execute may be called from several threads at once
 // (each action is claimed by one); Start() runs `workers` threads, woken by
-// Wake() or by the next due time, never by a fixed fast poll, plus the lease
-// heartbeat. Both are PeriodicWorkers waiting on the injected clock, so a
-// test with a fake clock drives them by advancing it.
+// Wake() or by the next due time (at most idle_wake), never by a fixed fast
+// poll, plus the lease heartbeat, which wakes only while claims are held. Both are PeriodicWorkers
+// waiting on the injected clock, so a test with a fake clock drives them by advancing it.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <optional>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -96,8 +98,12 @@ struct ExecutorOptions {
   // never cached: the fallback is retried).
   std::chrono::milliseconds runner_cache_ttl{std::chrono::seconds(60)};
   // The longest the executor sleeps with nothing due: actions recorded by
-  // another process (`relayq dispatch`) are noticed within this.
-  std::chrono::milliseconds idle_wake{std::chrono::seconds(30)};
+  // another process (a `relayq dispatch` that could not reach GitHub) are
+  // noticed within this. Actions this process records wake it at once
+  // (Wake()), and it wakes at each due time, so this is only that safety
+  // net: long, so an idle daemon stays asleep. While nothing is scheduled
+  // one worker thread looks this often; the others wait for Wake().
+  std::chrono::milliseconds idle_wake{std::chrono::minutes(5)};
   // Actions claimed at a time by one worker.
   size_t claim_batch = 8;
   // Worker threads started by Start(): one slow GitHub call does not hold up
@@ -161,6 +167,10 @@ class ActionExecutor {
   // Extends the lease of every claim this executor holds; returns how many
   // were renewed. Called by the heartbeat and before each claim.
   int RenewHeld();
+
+  // How long the lease heartbeat sleeps while no claim is held (at least
+  // lease/4): it is woken when a claim is taken.
+  static constexpr std::chrono::milliseconds kIdleHeartbeat{std::chrono::hours(1)};
 
   void Start();
   void Wake();
@@ -230,10 +240,22 @@ class ActionExecutor {
   // Renews the held claims; unless `force`, only after a wall-clock step or
   // when a renewal is overdue. Returns how many were renewed.
   int Renew(bool force);
+  // Records `claim` as held (renewed by the heartbeat until it is released),
+  // waking the heartbeat when its pause would outlast lease/4.
+  void Hold(const store::Claim& claim);
+  // The heartbeat's pass: renews, then pauses lease/4 while something is
+  // held, else IdleHeartbeat().
+  void HeartbeatPass(PeriodicWorker::Pass& pass);
+  std::chrono::milliseconds RenewEvery() const;     // lease/4, at least 1 ms
+  std::chrono::milliseconds IdleHeartbeat() const;  // max(lease/4, kIdleHeartbeat)
 
   Mutex held_mu_;
   std::map<int64_t, std::string> held_ GUARDED_BY(held_mu_);  // action id -> claim token
   MonoTime last_renew_ GUARDED_BY(held_mu_) = {};
+  // When the heartbeat's current pause ends.
+  MonoTime heartbeat_due_ GUARDED_BY(held_mu_) = {};
+  // The worker thread that looks every idle_wake while nothing is scheduled.
+  std::thread::id idle_looker_ GUARDED_BY(held_mu_);
   int64_t last_renew_offset_ms_ GUARDED_BY(held_mu_) = 0;  // wall - monotonic then
 
   // The worker threads (RunDue; woken by Wake()) and the lease heartbeat

@@ -7,6 +7,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "common/yaml_reader.h"
+#include "store/maintenance.h"
 
 namespace relayq::server {
 namespace {
@@ -67,6 +68,24 @@ class Reader {
     auto d = ParseDuration(text);
     if (!d.ok()) return ConfigError(file_, node, key, d.status().message());
     out = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*d).count());
+    return Status::Ok();
+  }
+
+  // An age such as store.retention: a duration with a unit ("30d", "12h"),
+  // or "0" (off). A bare number is refused: is "30" seconds or days?
+  Status Age(const yaml::Node& node, const std::string& key, std::chrono::milliseconds& out) {
+    std::string text;
+    RELAYQ_RETURN_IF_ERROR(String(node, key, text));
+    if (text.empty()) return Status::Ok();
+    if (text != "0" && text.find_first_not_of("0123456789") == std::string::npos) {
+      const std::string n = text.substr(0, 32);
+      return ConfigError(
+          file_, node, key,
+          n + " has no unit; write " + n + "d (days), " + n + "h (hours) or 0 (off)");
+    }
+    auto d = ParseDuration(text);
+    if (!d.ok()) return ConfigError(file_, node, key, d.status().message());
+    out = *d;
     return Status::Ok();
   }
 
@@ -367,6 +386,7 @@ Result<Config> LoadConfigFile(const std::string& path) {
   const yaml::Node& root = parsed.root;
   if (root.IsNull()) return c;  // an empty file is all defaults
   Reader r(path);
+  yaml::Node history_node;
   {
     RELAYQ_RETURN_IF_ERROR(r.Keys(root, "",
                                   {"listen", "admin_listen", "tls", "store", "policy", "webhook",
@@ -391,28 +411,16 @@ Result<Config> LoadConfigFile(const std::string& path) {
       }
     }
     if (yaml::Node st = root["store"]; st.IsDefined() && !st.IsNull()) {
-      RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous", "retention"}));
+      RELAYQ_RETURN_IF_ERROR(r.Keys(st, "store", {"path", "synchronous", "retention", "history"}));
       RELAYQ_RETURN_IF_ERROR(r.String(st["path"], "store.path", c.db_path));
       std::string sync = "full";
       RELAYQ_RETURN_IF_ERROR(
           r.OneOf(st["synchronous"], "store.synchronous", {"full", "normal"}, sync));
       c.synchronous =
           sync == "full" ? store::StoreOptions::Sync::kFull : store::StoreOptions::Sync::kNormal;
-      std::string retention;
-      RELAYQ_RETURN_IF_ERROR(r.String(st["retention"], "store.retention", retention));
-      if (!retention.empty() && retention != "0" &&
-          retention.find_first_not_of("0123456789") == std::string::npos) {
-        const std::string n = retention.substr(0, 32);
-        return ConfigError(
-            path, st["retention"], "store.retention",
-            n + " has no unit; write " + n + "d (days), " + n + "h (hours) or 0 (off)");
-      }
-      if (!retention.empty()) {
-        auto d = ParseDuration(retention);
-        if (!d.ok())
-          return ConfigError(path, st["retention"], "store.retention", d.status().message());
-        c.retention = *d;
-      }
+      RELAYQ_RETURN_IF_ERROR(r.Age(st["retention"], "store.retention", c.retention));
+      RELAYQ_RETURN_IF_ERROR(r.Age(st["history"], "store.history", c.history));
+      history_node = st["history"];
     }
     if (yaml::Node wh = root["webhook"]; wh.IsDefined() && !wh.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(r.Keys(wh, "webhook", {"secret_file", "allow", "max_body"}));
@@ -505,6 +513,17 @@ Result<Config> LoadConfigFile(const std::string& path) {
     }
     if (yaml::Node nt = root["notify"]; nt.IsDefined() && !nt.IsNull()) {
       RELAYQ_RETURN_IF_ERROR(ReadNotify(r, nt, c.notify));
+    }
+    // Delivery ids and action keys make redeliveries and repeated events
+    // idempotent: they must outlive GitHub's redelivery window and recovery's
+    // look-back (store/maintenance.h).
+    const auto since = std::chrono::seconds(c.recovery_since_s);
+    if (c.history.count() > 0 &&
+        (c.history.count() < store::kMinHistoryMs || c.history <= 2 * since)) {
+      return ConfigError(path, history_node, "store.history",
+                         "must be at least 7d and more than twice recovery.since (or 0: keep "
+                         "every record); delivery ids and action keys younger than that keep "
+                         "redeliveries from acting twice");
     }
   }
   return c;

@@ -78,6 +78,14 @@ struct Config {
   // actions and delivery metadata stay). A duration ("30d", "12h"); "0"
   // turns the daily prune off. Default 30d.
   std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
+  // store.history: delivery records, finished jobs (with their events),
+  // finished runs, finished routing actions and dispatch requests older than
+  // this are deleted by the daily prune and `relayq prune`; nothing a
+  // scheduled, pending or running action or an unfinished job needs. A
+  // duration; "0" keeps every record. At least 7d and more than twice
+  // recovery.since (store::kMinHistoryMs). Default 400d: a year of audits
+  // and year-on-year questions keep their answers.
+  std::chrono::milliseconds history = std::chrono::hours(24 * 400);
 
   // policy: the routing policy file. Default policy/policy.yaml when it exists.
   std::string policy_path;

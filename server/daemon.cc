@@ -382,7 +382,8 @@ Status Daemon::Start() {
         [&d](github::Sleeper& sleeper) { return MakeGitHubClient(d.config, d.clock, sleeper); });
   }
   // [maintenance] the daily prune is started here.
-  d.daily_prune = std::make_unique<DailyPrune>(config.db_path, config.retention, d.clock);
+  d.daily_prune =
+      std::make_unique<DailyPrune>(config.db_path, config.retention, config.history, d.clock);
   return Status::Ok();
 }
 
@@ -423,6 +424,7 @@ std::vector<std::string> RestartOnlyChanges(const Config& a, const Config& b) {
        {std::to_string(static_cast<int>(a.synchronous)),
         std::to_string(static_cast<int>(b.synchronous))}},
       {"store.retention", {ms(a.retention), ms(b.retention)}},
+      {"store.history", {ms(a.history), ms(b.history)}},
       {"webhook.max_body", {std::to_string(a.max_body_bytes), std::to_string(b.max_body_bytes)}},
       {"admin token", {a.admin_token, b.admin_token}},
       {"http.*",

@@ -1,7 +1,8 @@
-// The daemon's retention (store.retention): drops the raw bodies of old
-// deliveries once at start-up and then once a day, like `relayq prune`
-// without the questions. Thread safety: DailyPrune owns one thread; its
-// methods are thread-safe.
+// The daemon's retention (store.retention and store.history): once at
+// start-up and then once a day, drops the raw bodies of old deliveries,
+// deletes the old records nothing live needs, and gives the freed pages back
+// to the file system, like `relayq prune` without the questions. Thread
+// safety: DailyPrune owns one thread; its methods are thread-safe.
 #pragma once
 
 #include <chrono>
@@ -12,13 +13,16 @@
 
 namespace relayq::server {
 
-// The daemon's retention: prunes bodies older than `retention` once at start
-// and then every `period` (a day), on its own connection. Waits on `clock`
-// (a PeriodicWorker), so it costs nothing between runs and stops at once on
-// destruction. A zero retention disables it (no thread).
+// The daemon's retention: prunes bodies older than `retention` and records
+// older than `history` (store/maintenance.h: PruneBodies, PruneHistory, then
+// ReclaimFreePages) once at start and then every `period` (a day), on its
+// own connection. Waits on `clock` (a PeriodicWorker), so it costs nothing
+// between runs and stops at once on destruction. A zero retention keeps
+// every body, a zero history every record; both zero: no thread.
 class DailyPrune {
  public:
-  DailyPrune(std::string db_path, std::chrono::milliseconds retention, Clock& clock,
+  DailyPrune(std::string db_path, std::chrono::milliseconds retention,
+             std::chrono::milliseconds history, Clock& clock,
              std::chrono::milliseconds period = std::chrono::hours(24));
   ~DailyPrune();
   DailyPrune(const DailyPrune&) = delete;
@@ -29,6 +33,7 @@ class DailyPrune {
 
   const std::string db_path_;
   const std::chrono::milliseconds retention_;
+  const std::chrono::milliseconds history_;
   Clock& clock_;
   PeriodicWorker worker_;  // last: stopped before the members it uses go away
 };

@@ -98,6 +98,13 @@ Result<std::unique_ptr<Database>> Database::Open(const StoreOptions& options, Mo
     if (fd >= 0) ::close(fd);
   }
   RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(options, Access::kCreate));
+  // A new store frees pages back to the file system after a prune
+  // (maintenance.h): auto_vacuum can only be chosen before the first page is
+  // written, which the switch to WAL does. On an existing store this is a
+  // no-op (schema step 11 converts an older one).
+  if (Status s = Exec(db.get(), "PRAGMA auto_vacuum = INCREMENTAL"); !s.ok()) {
+    return s.WithContext("store " + options.path);
+  }
   if (Status s = EnableWal(db.get(), options.busy_timeout_ms); !s.ok()) {
     return s.WithContext("store " + options.path);
   }

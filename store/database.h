@@ -40,7 +40,8 @@ class Database {
     // InvalidArgument when it is not a regular file. Nothing is written.
     kExisting,
     // Creates the file (mode options.file_mode) when missing and puts it in
-    // WAL mode (a no-op once it is). Does not migrate: call Migrate().
+    // WAL mode with incremental auto-vacuum (a no-op once it is). Does not
+    // migrate: call Migrate().
     kCreate,
   };
 
@@ -58,10 +59,10 @@ class Database {
   const StoreOptions& options() const { return options_; }
   const std::string& path() const { return options_.path; }
 
-  // Brings the schema to this binary's version (store/migrations.h): all
+  // Brings the schema to this binary's version (store/migrations.h): the
   // steps in one transaction, so concurrent migrations of one file apply
-  // each step once. Fails, changing nothing, when the file is not a relayq
-  // store or was written by a newer relayq ("upgrade relayq").
+  // each step once (but the one-time VACUUM of step 11, run by itself). Fails, changing nothing,
+  // when the file is not a relayq store or was written by a newer relayq ("upgrade relayq").
   Status Migrate() const;
 
   // Starts the group-commit writer (store.h). The schema must be current

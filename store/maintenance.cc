@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <utility>
 
+#include "common/clock.h"
 #include "store/connection.h"
 #include "store/sqlite_util.h"
 
@@ -18,6 +23,195 @@ namespace {
 // Rows per prune transaction: small enough that the daemon's writer waits
 // milliseconds, not seconds, for the lock between batches.
 constexpr int kPruneBatch = 500;
+// Between two batches the prune lets go for this long, so a writer waiting
+// in SQLite's busy handler (which polls) gets the lock before the next one.
+constexpr int kPauseMs = 2;
+// Pages PRAGMA incremental_vacuum frees per transaction (8 MiB at 4 KiB).
+constexpr int kVacuumStepPages = 2048;
+
+// Actions still to run, and what they point at stays.
+constexpr const char* kLive = "('scheduled', 'pending', 'running')";
+
+// What store.history deletes: each table's old, finished rows that nothing
+// live needs. ?1 is the cutoff (Unix ms). Each condition is a range on an
+// index of its time column (schema steps 1-4 and 7), so a batch reads only
+// rows older than the cutoff, never the whole table (a run without a
+// created_at is found through the same index; a job always has queued_at).
+struct HistoryTable {
+  const char* table;
+  std::string old;  // WHERE condition on the table's own rows
+};
+
+const HistoryTable& ActionsOld() {
+  static const HistoryTable t{
+      "actions",
+      "created_at < ?1 AND status IN ('done', 'failed', 'aborted', 'refused') AND "
+      "coalesce(done_at, updated_at) < ?1"};
+  return t;
+}
+const HistoryTable& JobsOld() {
+  static const HistoryTable t{"jobs",
+                              std::string("status = 'completed' AND queued_at < ?1 AND updated_at "
+                                          "< ?1 AND NOT EXISTS (SELECT 1 FROM actions a WHERE "
+                                          "a.job_id = jobs.id AND a.status IN ") +
+                                  kLive + ")"};
+  return t;
+}
+const HistoryTable& RunsOld() {
+  static const HistoryTable t{
+      "runs", std::string("(created_at < ?1 OR (created_at IS NULL AND updated_at < ?1)) AND "
+                          "status = 'completed' AND "
+                          "coalesce(updated_at, created_at, 0) < ?1 AND NOT EXISTS (SELECT 1 "
+                          "FROM jobs j WHERE j.run_id = runs.id AND j.run_attempt = runs.attempt "
+                          "AND j.status != 'completed') AND NOT EXISTS (SELECT 1 FROM actions a "
+                          "WHERE a.run_id = runs.id AND a.status IN ") +
+                  kLive + ")"};
+  return t;
+}
+const HistoryTable& RequestsOld() {
+  static const HistoryTable t{
+      "dispatch_requests",
+      std::string("created_at < ?1 AND status IN ('dispatched', 'failed') AND updated_at < ?1 AND "
+                  "NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = dispatch_requests.run_id AND "
+                  "r.status != 'completed') AND NOT EXISTS (SELECT 1 FROM actions a WHERE "
+                  "a.status IN ") +
+          kLive +
+          " AND dispatch_requests.id IN (json_extract(CASE WHEN json_valid(a.payload) THEN "
+          "a.payload END, '$.request_id'), json_extract(CASE WHEN json_valid(a.payload) THEN "
+          "a.payload END, '$.parent_request_id'), json_extract(CASE WHEN json_valid(a.result) "
+          "THEN a.result END, '$.request_id')))"};
+  return t;
+}
+const HistoryTable& DeliveriesOld() {
+  static const HistoryTable t{"deliveries", "received_at < ?1"};
+  return t;
+}
+
+// Runs `batch` (one bounded piece of work: returns how many rows it took
+// from the table being pruned) in its own IMMEDIATE transaction, again and
+// again until a batch takes fewer than kPruneBatch rows.
+Status InBatches(sqlite3* db, const std::function<Result<int64_t>()>& batch,
+                 HistoryPruneResult* stats = nullptr) {
+  for (;;) {
+    const MonoTime start = Clock::Real().Monotonic();
+    RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+    Result<int64_t> n = batch();
+    Status s = n.ok() ? Exec(db, "COMMIT") : n.status();
+    if (!s.ok()) {
+      (void)Exec(db, "ROLLBACK");
+      return s;
+    }
+    if (stats != nullptr) {
+      ++stats->batches;
+      const int64_t us =
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::Real().Monotonic() - start)
+              .count();
+      stats->longest_batch_us = std::max(stats->longest_batch_us, us);
+    }
+    if (*n < kPruneBatch) return Status::Ok();
+    sqlite3_sleep(kPauseMs);
+  }
+}
+
+// Prepares `sql` and runs it with the cutoff (?1) and batch size (?2) bound
+// where it names them; returns the rows it changed.
+struct BatchStmt {
+  Stmt stmt;
+  sqlite3* db = nullptr;
+  Result<int64_t> Run(int64_t cutoff_ms) {
+    const int params = sqlite3_bind_parameter_count(stmt.get());
+    if (params >= 1) stmt.Bind(1, cutoff_ms);
+    if (params >= 2) stmt.Bind(2, int64_t{kPruneBatch});
+    RELAYQ_RETURN_IF_ERROR(stmt.Run());
+    return static_cast<int64_t>(sqlite3_changes(db));
+  }
+};
+Result<BatchStmt> PrepareBatch(sqlite3* db, const std::string& sql) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, sql));
+  return BatchStmt{std::move(s), db};
+}
+
+// Deletes the rows of `t` that are old, a batch at a time.
+Status DeleteOld(sqlite3* db, const HistoryTable& t, int64_t cutoff_ms, int64_t& deleted,
+                 HistoryPruneResult& stats) {
+  const std::string table = t.table;
+  RELAYQ_ASSIGN_OR_RETURN(BatchStmt del,
+                          PrepareBatch(db, "DELETE FROM " + table +
+                                               " WHERE rowid IN (SELECT rowid "
+                                               "FROM " +
+                                               table + " WHERE " + t.old + " LIMIT ?2)"));
+  return InBatches(
+      db,
+      [&]() -> Result<int64_t> {
+        RELAYQ_ASSIGN_OR_RETURN(int64_t n, del.Run(cutoff_ms));
+        deleted += n;
+        return n;
+      },
+      &stats);
+}
+
+// Deletes old jobs with their events and labels, a batch of jobs at a time
+// (their ids picked into a temporary table first).
+Status DeleteOldJobs(sqlite3* db, int64_t cutoff_ms, HistoryPruneResult& stats) {
+  RELAYQ_RETURN_IF_ERROR(
+      Exec(db, "CREATE TEMP TABLE IF NOT EXISTS prune_jobs (id INTEGER PRIMARY KEY, labels TEXT)"));
+  RELAYQ_ASSIGN_OR_RETURN(BatchStmt clear, PrepareBatch(db, "DELETE FROM temp.prune_jobs"));
+  RELAYQ_ASSIGN_OR_RETURN(BatchStmt pick,
+                          PrepareBatch(db,
+                                       "INSERT INTO temp.prune_jobs SELECT id, labels FROM "
+                                       "jobs WHERE " +
+                                           JobsOld().old + " LIMIT ?2"));
+  RELAYQ_ASSIGN_OR_RETURN(
+      BatchStmt events,
+      PrepareBatch(db, "DELETE FROM job_events WHERE job_id IN (SELECT id FROM temp.prune_jobs)"));
+  // A job's labels are the ones its events named (job_labels has no index
+  // by job id; GitHub does not change a job's labels).
+  RELAYQ_ASSIGN_OR_RETURN(
+      BatchStmt labels,
+      PrepareBatch(db,
+                   "DELETE FROM job_labels WHERE (label, job_id) IN (SELECT l.value, p.id FROM "
+                   "temp.prune_jobs p, json_each(CASE WHEN json_valid(p.labels) THEN p.labels "
+                   "ELSE '[]' END) l)"));
+  RELAYQ_ASSIGN_OR_RETURN(
+      BatchStmt jobs,
+      PrepareBatch(db, "DELETE FROM jobs WHERE id IN (SELECT id FROM temp.prune_jobs)"));
+  return InBatches(
+      db,
+      [&]() -> Result<int64_t> {
+        RELAYQ_RETURN_IF_ERROR(clear.Run(cutoff_ms).status());
+        RELAYQ_ASSIGN_OR_RETURN(int64_t n, pick.Run(cutoff_ms));
+        if (n == 0) return n;
+        RELAYQ_ASSIGN_OR_RETURN(int64_t e, events.Run(cutoff_ms));
+        RELAYQ_RETURN_IF_ERROR(labels.Run(cutoff_ms).status());
+        RELAYQ_ASSIGN_OR_RETURN(int64_t j, jobs.Run(cutoff_ms));
+        stats.job_events += e;
+        stats.jobs += j;
+        return n;
+      },
+      &stats);
+}
+
+Result<int64_t> CountWhere(sqlite3* db, const std::string& sql, int64_t cutoff_ms) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, sql));
+  q.Bind(1, cutoff_ms);
+  RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
+}
+
+Result<int64_t> PragmaInt(sqlite3* db, const char* pragma) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db, pragma));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row ? q.Int(0) : 0;
+}
+
+// A read-write connection for a prune, the store in WAL mode (the writer's
+// own connection has put the file in WAL mode; say so again in case this is
+// a store that was never served: a no-op otherwise).
+Result<Db> PruneConnection(const Database& store) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadWrite));
+  RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA journal_mode = WAL"));
+  return db;
+}
 
 }  // namespace
 
@@ -38,14 +232,7 @@ Result<PruneResult> CountPrunable(const Database& store, int64_t cutoff_ms) {
 }
 
 Result<PruneResult> PruneBodies(const Database& store, int64_t cutoff_ms) {
-  const std::string& path = store.path();
-  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadWrite));
-  // The writer's own connection has put the file in WAL mode; say so again in
-  // case this is a store that was never served (a no-op otherwise).
-  RELAYQ_RETURN_IF_ERROR(Exec(db.get(), "PRAGMA journal_mode = WAL"));
-  RELAYQ_ASSIGN_OR_RETURN(Stmt begin, Stmt::Prepare(db.get(), "BEGIN IMMEDIATE"));
-  RELAYQ_ASSIGN_OR_RETURN(Stmt commit, Stmt::Prepare(db.get(), "COMMIT"));
-  RELAYQ_ASSIGN_OR_RETURN(Stmt rollback, Stmt::Prepare(db.get(), "ROLLBACK"));
+  RELAYQ_ASSIGN_OR_RETURN(Db db, PruneConnection(store));
   // Sum first (same rows, same transaction), then drop, batch by batch
   // through the received_at index.
   RELAYQ_ASSIGN_OR_RETURN(
@@ -54,12 +241,12 @@ Result<PruneResult> PruneBodies(const Database& store, int64_t cutoff_ms) {
                                "body_size FROM deliveries WHERE received_at < ?1 AND body IS "
                                "NOT NULL LIMIT ?2)"));
   RELAYQ_ASSIGN_OR_RETURN(
-      Stmt drop, Stmt::Prepare(db.get(),
-                               "UPDATE deliveries SET body = NULL WHERE seq IN (SELECT seq FROM "
-                               "deliveries WHERE received_at < ?1 AND body IS NOT NULL LIMIT ?2)"));
+      BatchStmt drop,
+      PrepareBatch(db.get(),
+                   "UPDATE deliveries SET body = NULL WHERE seq IN (SELECT seq FROM "
+                   "deliveries WHERE received_at < ?1 AND body IS NOT NULL LIMIT ?2)"));
   PruneResult total;
-  for (;;) {
-    RELAYQ_RETURN_IF_ERROR(begin.Run());
+  Status s = InBatches(db.get(), [&]() -> Result<int64_t> {
     pick.Bind(1, cutoff_ms).Bind(2, int64_t{kPruneBatch});
     Result<bool> row = pick.Step();
     int64_t n = 0, bytes = 0;
@@ -68,21 +255,86 @@ Result<PruneResult> PruneBodies(const Database& store, int64_t cutoff_ms) {
       bytes = pick.Int(1);
     }
     pick.Reset();
-    Status s = row.ok() ? Status::Ok() : row.status();
-    if (s.ok() && n > 0) {
-      drop.Bind(1, cutoff_ms).Bind(2, int64_t{kPruneBatch});
-      s = drop.Run();
-    }
-    if (s.ok()) s = commit.Run();
-    if (!s.ok()) {
-      (void)rollback.Run();
-      return s.WithContext("pruning " + path);
-    }
+    if (!row.ok()) return row.status();
+    if (n > 0) RELAYQ_RETURN_IF_ERROR(drop.Run(cutoff_ms).status());
     total.bodies_dropped += n;
     total.bytes_dropped += bytes;
-    if (n < kPruneBatch) break;
-  }
+    return n;
+  });
+  if (!s.ok()) return s.WithContext("pruning " + store.path());
   return total;
+}
+
+Result<HistoryPruneResult> PruneHistory(const Database& store, int64_t cutoff_ms) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, PruneConnection(store));
+  HistoryPruneResult r;
+  // Actions first: a finished action no longer keeps its job, run or
+  // request; then what pointed at runs (jobs) before runs.
+  Status s = DeleteOld(db.get(), ActionsOld(), cutoff_ms, r.actions, r);
+  if (s.ok()) s = DeleteOldJobs(db.get(), cutoff_ms, r);
+  if (s.ok()) s = DeleteOld(db.get(), RunsOld(), cutoff_ms, r.runs, r);
+  if (s.ok()) s = DeleteOld(db.get(), RequestsOld(), cutoff_ms, r.dispatch_requests, r);
+  if (s.ok()) s = DeleteOld(db.get(), DeliveriesOld(), cutoff_ms, r.deliveries, r);
+  if (!s.ok()) return s.WithContext("pruning the history of " + store.path());
+  return r;
+}
+
+Result<HistoryPruneResult> CountHistory(const Database& store, int64_t cutoff_ms) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, Connect(store.options(), Access::kReadOnly));
+  HistoryPruneResult r;
+  for (auto [t, n] : {std::pair{&ActionsOld(), &r.actions},
+                      {&JobsOld(), &r.jobs},
+                      {&RunsOld(), &r.runs},
+                      {&RequestsOld(), &r.dispatch_requests},
+                      {&DeliveriesOld(), &r.deliveries}}) {
+    RELAYQ_ASSIGN_OR_RETURN(
+        *n,
+        CountWhere(db.get(), std::string("SELECT count(*) FROM ") + t->table + " WHERE " + t->old,
+                   cutoff_ms));
+  }
+  // The actions that keep a job are counted as they are now; those pruned
+  // in the same pass may free a few more jobs than counted here.
+  RELAYQ_ASSIGN_OR_RETURN(r.job_events,
+                          CountWhere(db.get(),
+                                     "SELECT count(*) FROM job_events WHERE job_id IN (SELECT id "
+                                     "FROM jobs WHERE " +
+                                         JobsOld().old + ")",
+                                     cutoff_ms));
+  return r;
+}
+
+Result<int64_t> ReclaimFreePages(const Database& store) {
+  RELAYQ_ASSIGN_OR_RETURN(Db db, PruneConnection(store));
+  constexpr int64_t kIncremental = 2;  // PRAGMA auto_vacuum's value
+  RELAYQ_ASSIGN_OR_RETURN(int64_t mode, PragmaInt(db.get(), "PRAGMA auto_vacuum"));
+  if (mode != kIncremental) return int64_t{0};
+  RELAYQ_ASSIGN_OR_RETURN(int64_t page_size, PragmaInt(db.get(), "PRAGMA page_size"));
+  RELAYQ_ASSIGN_OR_RETURN(int64_t before, PragmaInt(db.get(), "PRAGMA page_count"));
+  const std::string step = "PRAGMA incremental_vacuum(" + std::to_string(kVacuumStepPages) + ")";
+  for (;;) {
+    RELAYQ_ASSIGN_OR_RETURN(int64_t free_pages, PragmaInt(db.get(), "PRAGMA freelist_count"));
+    if (free_pages == 0) break;
+    // Each step is its own short write transaction.
+    if (Status s = Exec(db.get(), step); !s.ok()) {
+      return s.WithContext("freeing pages of " + store.path());
+    }
+    if (free_pages <= kVacuumStepPages) break;
+    sqlite3_sleep(kPauseMs);
+  }
+  RELAYQ_ASSIGN_OR_RETURN(int64_t after, PragmaInt(db.get(), "PRAGMA page_count"));
+  // The file shrinks when the whole log has been copied back into it: now,
+  // unless a reader holds an older snapshot or the writer's own checkpoint
+  // is running (tried again for a moment; else at a later checkpoint).
+  // PASSIVE never blocks the writer.
+  constexpr int kCheckpointTries = 20;
+  for (int i = 0; i < kCheckpointTries; ++i) {
+    RELAYQ_ASSIGN_OR_RETURN(Stmt q, Stmt::Prepare(db.get(), "PRAGMA wal_checkpoint(PASSIVE)"));
+    Result<bool> row = q.Step();
+    // Columns: busy, frames in the log, frames copied back.
+    if (!row.ok() || !*row || (q.Int(0) == 0 && q.Int(1) == q.Int(2))) break;
+    sqlite3_sleep(50);
+  }
+  return (before - after) * page_size;
 }
 
 Result<int64_t> BackupTo(const Database& store, const std::string& dest) {

@@ -2,8 +2,11 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <string>
 
+#include "common/clock.h"
+#include "common/log.h"
 #include "store/sqlite_util.h"
 
 namespace relayq::store {
@@ -13,6 +16,12 @@ struct Migration {
   int version;
   const char* what;
   const char* sql;
+  // Runs on its own, outside the transaction of the other steps (VACUUM
+  // cannot run inside one): the steps before it commit first, its own
+  // version is recorded after it, and those after it start a new
+  // transaction. Such a step must be safe to run twice (a crash between it
+  // and the version update, or two processes at once, may repeat it).
+  bool alone = false;
 };
 
 // Append only: never edit a step that has shipped; add a new one.
@@ -216,6 +225,24 @@ CREATE TABLE action_events (
 );
 CREATE INDEX action_events_by_action ON action_events(action_id, seq);
 )sql"},
+    {10, "indexes for the audit of deliveries and actions and the history prune",
+     R"sql(
+-- `relayq audit deliveries --status undecodable --since 7d` reads only the
+-- matching deliveries instead of every delivery of the week.
+CREATE INDEX deliveries_by_outcome ON deliveries(outcome, received_at);
+-- `relayq audit actions --status failed`: newest first, no sort.
+CREATE INDEX actions_by_status_created ON actions(status, created_at);
+-- The history prune (store.history) finds old finished dispatch requests.
+CREATE INDEX dispatch_requests_by_created ON dispatch_requests(created_at);
+)sql"},
+    {11, "incremental auto-vacuum (one-time VACUUM of an existing store)",
+     // A store made by this relayq is already incremental (Database::Open
+     // sets it before the first page): then there is nothing to rebuild.
+     // Otherwise VACUUM rewrites the file once (through the WAL, which then
+     // holds a copy of the store until the next checkpoint; it needs up to
+     // twice the store's size free beside it). Readers keep their snapshot;
+     // other writers wait (busy timeout) until it is over.
+     "PRAGMA auto_vacuum = INCREMENTAL; VACUUM;", true},
 };
 
 constexpr int kLatest = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
@@ -226,26 +253,51 @@ Result<int> UserVersion(sqlite3* db) {
   return row ? static_cast<int>(s.Int(0)) : 0;
 }
 
+Result<int64_t> PragmaInt(sqlite3* db, const char* pragma) {
+  RELAYQ_ASSIGN_OR_RETURN(Stmt s, Stmt::Prepare(db, pragma));
+  RELAYQ_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Int(0) : 0;
+}
+
+// A step with `alone` set: runs it unless a concurrent process already did,
+// then records its version.
+Status RunAlone(sqlite3* db, const Migration& m) {
+  constexpr int64_t kIncremental = 2;  // PRAGMA auto_vacuum's value
+  RELAYQ_ASSIGN_OR_RETURN(int now, UserVersion(db));
+  if (now >= m.version) return Status::Ok();
+  RELAYQ_ASSIGN_OR_RETURN(int64_t mode, PragmaInt(db, "PRAGMA auto_vacuum"));
+  if (mode != kIncremental) {
+    RELAYQ_ASSIGN_OR_RETURN(int64_t pages, PragmaInt(db, "PRAGMA page_count"));
+    RELAYQ_ASSIGN_OR_RETURN(int64_t page_size, PragmaInt(db, "PRAGMA page_size"));
+    const MonoTime start = Clock::Real().Monotonic();
+    Log(LogLevel::kInfo, "store upgrade: rebuilding the store once (VACUUM)",
+        {{"step", std::to_string(m.version)},
+         {"what", m.what},
+         {"bytes", std::to_string(pages * page_size)}});
+    RELAYQ_RETURN_IF_ERROR(Exec(db, m.sql));
+    Log(LogLevel::kInfo, "store upgrade: rebuilt",
+        {{"step", std::to_string(m.version)},
+         {"ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   Clock::Real().Monotonic() - start)
+                                   .count())}});
+  }
+  return Exec(db, "PRAGMA user_version = " + std::to_string(m.version));
+}
+
 Status TooNew(int version) {
   return Status::InvalidArgument("the store has schema version " + std::to_string(version) +
                                  " but this relayq knows only up to " + std::to_string(kLatest) +
                                  "; upgrade relayq");
 }
 
-}  // namespace
-
-int LatestSchemaVersion() { return kLatest; }
-
-Status Migrate(sqlite3* db, int target) {
-  if (target < 0) target = kLatest;
+// Applies the steps after the store's version up to `target`, stopping
+// before the first `alone` step, in one transaction.
+Status MigrateRun(sqlite3* db, int target) {
   // One IMMEDIATE transaction around reading the version and every step:
   // a second process opening the same store at the same moment waits for
   // the first (busy timeout), then reads the version the first committed
   // and has nothing left to do, instead of re-running a step ("table
-  // already exists"). A store that is already current takes only the read.
-  RELAYQ_ASSIGN_OR_RETURN(int seen, UserVersion(db));
-  if (seen > kLatest) return TooNew(seen);
-  if (seen >= target) return Status::Ok();
+  // already exists").
   RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE").WithContext("schema migration"));
   auto fail = [db](Status s) {
     (void)Exec(db, "ROLLBACK");
@@ -256,6 +308,7 @@ Status Migrate(sqlite3* db, int target) {
   if (*current > kLatest) return fail(TooNew(*current));
   for (const Migration& m : kMigrations) {
     if (m.version <= *current || m.version > target) continue;
+    if (m.alone) break;
     Status s = Exec(db, m.sql);
     if (s.ok()) s = Exec(db, "PRAGMA user_version = " + std::to_string(m.version));
     if (!s.ok()) {
@@ -265,6 +318,34 @@ Status Migrate(sqlite3* db, int target) {
   }
   Status committed = Exec(db, "COMMIT");
   if (!committed.ok()) return fail(committed.WithContext("schema migration"));
+  return Status::Ok();
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return kLatest; }
+
+Status Migrate(sqlite3* db, int target) {
+  if (target < 0) target = kLatest;
+  // A store that is already current takes only the read.
+  RELAYQ_ASSIGN_OR_RETURN(int seen, UserVersion(db));
+  if (seen > kLatest) return TooNew(seen);
+  // The steps run in runs: every step up to the next `alone` one (or the
+  // target) in one transaction, then that step by itself.
+  while (seen < target) {
+    RELAYQ_RETURN_IF_ERROR(MigrateRun(db, target));
+    RELAYQ_ASSIGN_OR_RETURN(seen, UserVersion(db));
+    const Migration* next = nullptr;
+    for (const Migration& m : kMigrations) {
+      if (m.version == seen + 1) next = &m;
+    }
+    if (next == nullptr || !next->alone || next->version > target) break;
+    if (Status s = RunAlone(db, *next); !s.ok()) {
+      return s.WithContext("schema migration " + std::to_string(next->version) + " (" + next->what +
+                           ")");
+    }
+    seen = next->version;
+  }
   return Status::Ok();
 }
 

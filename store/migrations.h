@@ -5,7 +5,10 @@
 // one IMMEDIATE transaction that also reads the version, so two processes
 // opening one store at once upgrade it once; a store written by a newer
 // relayq (a higher version than this binary knows) is refused rather than
-// misread.
+// misread. One step cannot run in a transaction: step 11 converts a store to
+// incremental auto-vacuum with a one-time VACUUM (logged, with its size and
+// time); the steps before it commit first, and it is skipped for a store
+// that is already incremental (every store Database::Open creates).
 #pragma once
 
 #include <string>
@@ -21,7 +24,7 @@ int LatestSchemaVersion();
 
 // Applies migrations to `db` up to `target` (LatestSchemaVersion() by default).
 // Fails without changes if the store is already newer than this binary, or
-// when any step fails (then no step is applied). Waits for another
+// when any step fails (then no step of its transaction is applied). Waits for another
 // connection's migration through `db`'s busy timeout.
 Status Migrate(sqlite3* db, int target = -1);
 

@@ -437,6 +437,22 @@ TEST(ExecutorWorkerTest, WakeRunsAnActionRecordedWhileTheWorkerWaited) {
   h.executor().Stop();
 }
 
+// Issue 15: an idle executor's heartbeat woke every lease/4 (15 s) although
+// it held no claim; it now sleeps until a claim is taken (or an hour).
+TEST(ExecutorWorkerTest, HeartbeatSleepsWhileNoClaimIsHeld) {
+  RoutingHarness h;
+  ASSERT_TRUE(h.ok()) << h.error();
+  ExecutorOptions eo = RoutingHarness::DefaultExecutorOptions();
+  eo.lease = std::chrono::seconds(60);
+  eo.idle_wake = std::chrono::hours(2);  // the worker stays asleep too
+  h.Restart(eo);
+  h.executor().Start();
+  ASSERT_TRUE(h.clock().AwaitWaitsBegun(2));  // the worker, the heartbeat
+  h.clock().Advance(std::chrono::minutes(59));
+  EXPECT_EQ(h.clock().WaitsBegun(), 2u);  // nothing woke in 59 minutes
+  h.executor().Stop();
+}
+
 // ---- case 14 (claims): a daemon starting beside a live one ----
 
 TEST_F(RoutingExactlyOnceTest, StartingDaemonDoesNotReleaseTheLiveClaimsOfAnother) {

@@ -42,6 +42,7 @@ class DaemonTest : public ::testing::Test {
     config_.secrets = {kSecret};
     config_.admin_token = "admin-token";
     config_.retention = std::chrono::milliseconds(0);  // no daily prune thread
+    config_.history = std::chrono::milliseconds(0);
   }
 
   // POSTs a signed workflow_job delivery to the public listener; returns the

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 
+#include "server/config.h"
 #include "store/store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/sqlite_reader.h"
@@ -52,7 +54,7 @@ class DailyPruneTest : public ::testing::Test {
 TEST_F(DailyPruneTest, PrunesAtStartThenOncePerPeriod) {
   Deliver("old", hours(24 * 5));
   Deliver("young", hours(12));
-  DailyPrune prune(Path(), hours(24 * 3), clock_, hours(24));
+  DailyPrune prune(Path(), hours(24 * 3), milliseconds(0), clock_, hours(24));
   ASSERT_TRUE(clock_.AwaitWaitsBegun(1));  // the pass at start is over
   EXPECT_EQ(Bodies(), 1);
   Deliver("aging", hours(24 * 2 + 12));  // older than the retention in 12 h
@@ -63,10 +65,55 @@ TEST_F(DailyPruneTest, PrunesAtStartThenOncePerPeriod) {
   EXPECT_EQ(Bodies(), 1);  // "aging" pruned, "young" kept
 }
 
+// store.history: the records of a delivery older than the history go at
+// start (and its freed pages with them); a younger one stays, so its
+// redelivery is still a duplicate.
+TEST_F(DailyPruneTest, DeletesRecordsOlderThanTheHistory) {
+  Deliver("ancient", hours(24 * 40));
+  Deliver("recent", hours(24 * 20));
+  DailyPrune prune(Path(), milliseconds(0), hours(24 * 30), clock_, hours(24));
+  ASSERT_TRUE(clock_.AwaitWaitsBegun(1));
+  testing::SqliteReader db(Path());
+  EXPECT_EQ(db.Value("SELECT group_concat(id, ' ') FROM deliveries"), "recent");
+  store::Delivery again;
+  again.id = "recent";
+  again.event = "ping";
+  again.received_at = ToUnixMillis(clock_.Now());
+  auto r = store_->Ingest(std::move(again));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->duplicate);
+}
+
+// Refused: a history shorter than 7 days, or not more than twice
+// recovery.since (delivery ids must outlive redeliveries); 0 keeps all.
+TEST(StoreHistoryConfigTest, ShortHistoriesAreRefused) {
+  testing::TempDir dir;
+  auto load = [&](const std::string& yaml) {
+    std::ofstream(dir.File("c.yaml")) << yaml;
+    return LoadConfigFile(dir.File("c.yaml"));
+  };
+  auto short_one = load("store:\n  history: 6d\n");
+  ASSERT_FALSE(short_one.ok());
+  EXPECT_NE(short_one.status().message().find("store.history: must be at least 7d"),
+            std::string::npos)
+      << short_one.status().message();
+  EXPECT_FALSE(load("store:\n  history: 10d\nrecovery:\n  since: 5d\n").ok());
+  EXPECT_FALSE(load("store:\n  history: 30\n").ok());
+  auto fine = load("store:\n  history: 7d\n");
+  ASSERT_TRUE(fine.ok()) << fine.status().ToString();
+  EXPECT_EQ(fine->history, hours(24 * 7));
+  auto forever = load("store:\n  history: 0\n");
+  ASSERT_TRUE(forever.ok());
+  EXPECT_EQ(forever->history.count(), 0);
+  auto defaults = load("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->history, hours(24 * 400));
+}
+
 TEST_F(DailyPruneTest, ZeroRetentionStartsNoThread) {
   Deliver("old", hours(24 * 400));
   {
-    DailyPrune prune(Path(), milliseconds(0), clock_, hours(24));
+    DailyPrune prune(Path(), milliseconds(0), milliseconds(0), clock_, hours(24));
     clock_.Advance(hours(48));
   }
   EXPECT_EQ(clock_.WaitsBegun(), 0u);
@@ -75,7 +122,7 @@ TEST_F(DailyPruneTest, ZeroRetentionStartsNoThread) {
 
 TEST_F(DailyPruneTest, DestructionEndsTheDailyWaitAtOnce) {
   {
-    DailyPrune prune(Path(), hours(24), clock_, hours(24));
+    DailyPrune prune(Path(), hours(24), milliseconds(0), clock_, hours(24));
     ASSERT_TRUE(clock_.AwaitWaitsBegun(1));
   }  // joins: a prune still waiting for its day would hang here
   EXPECT_EQ(clock_.Waiting(), 0u);

@@ -74,6 +74,27 @@ TEST(MigrationsTest, StepSixMarksEarlierRefusalsRefused) {
             "a=refused b=refused c=aborted d=aborted e=failed");
 }
 
+// Step 11 rebuilds a store made before it (auto_vacuum off) once, keeping its
+// data, so that pruned pages can go back to the file system.
+TEST(MigrationsTest, StepElevenMakesAnOlderStoreIncremental) {
+  testing::TempDir dir;
+  std::string path = dir.File("old.db");
+  ASSERT_TRUE(MigrateFileTo(path, 10).ok());
+  Exec(path,
+       "PRAGMA journal_mode = WAL; INSERT INTO deliveries (id, event, received_at, outcome) "
+       "VALUES ('old-delivery', 'workflow_job', 1, 'accepted')");
+  {
+    testing::SqliteReader db(path);
+    EXPECT_EQ(db.Value("PRAGMA auto_vacuum"), "0");
+  }
+  ASSERT_TRUE(MigrateFileTo(path, 11).ok());
+  testing::SqliteReader db(path);
+  EXPECT_EQ(db.Value("PRAGMA auto_vacuum"), "2");
+  EXPECT_EQ(db.Value("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(db.Value("PRAGMA user_version"), "11");
+  EXPECT_EQ(db.Count("SELECT count(*) FROM deliveries WHERE id = 'old-delivery'"), 1);
+}
+
 // Regression (issue 12, case 14): the version was read outside the step's
 // transaction, so two processes opening a new store at once both ran step 1
 // and the second failed with "table already exists".
