@@ -7,6 +7,7 @@
 
 #include "cli/admin_client.h"
 #include "cli/size_probe.h"
+#include "cli/status_cmd.h"
 #include "common/redact.h"
 #include "common/time_format.h"
 #include "handlers/action_executor.h"
@@ -86,7 +87,8 @@ std::string TextOr(const nlohmann::json& j, const char* key, const std::string& 
 }
 
 // Through a running relayq's admin API.
-int RunRemote(const server::Config& config, const std::string& url, const Submission& s) {
+int RunRemote(const server::Config& config, const std::string& url, const Submission& s,
+              int64_t& id_out) {
   auto client = AdminClient::Create(url, config.admin_token);
   if (!client.ok()) return FailWith(client.status());
   nlohmann::json body = {{"repo", s.repo}, {"workflow", s.workflow}, {"inputs", s.inputs}};
@@ -110,6 +112,7 @@ int RunRemote(const server::Config& config, const std::string& url, const Submis
     return 1;
   }
   const int64_t id = j["id"].get<int64_t>();
+  id_out = id;
   std::cout << id << std::endl;
   const std::string status = TextOr(j, "status", "");
   if (status == "dispatched") {
@@ -154,7 +157,7 @@ std::string RunUrlOf(store::ActionStore& actions, int64_t action_id) {
 }
 
 // On a local store, trying GitHub from here.
-int RunLocal(const server::Config& config, bool init, const Submission& s) {
+int RunLocal(const server::Config& config, bool init, const Submission& s, int64_t& id_out) {
   const std::string& path = config.db_path;
   if (!init && !std::filesystem::exists(path)) {
     std::cerr << "relayq: no store at " << path
@@ -193,6 +196,7 @@ int RunLocal(const server::Config& config, bool init, const Submission& s) {
   auto recorded = (*actions)->CreateDispatch(request, owner, now, now + kCliLeaseMs, claim);
   if (!recorded.ok()) return FailWith(recorded.status());
   const int64_t id = recorded->id;
+  id_out = id;
   std::cout << id << std::endl;
   const std::string held_by = "the relayq serving " + path + " will send it";
 
@@ -276,6 +280,8 @@ CommandRun RegisterDispatch(CLI::App& app) {
     std::vector<std::string> pairs;
     bool no_size_probe = false;
     bool init = false;
+    bool wait = false;
+    double interval_s = 2.0;
   };
   auto f = std::make_shared<Flags>();
   CLI::App* cmd = app.add_subcommand(
@@ -293,6 +299,11 @@ CommandRun RegisterDispatch(CLI::App& app) {
                   "Submit through the relayq whose admin API is at URL (default: RELAYQ_SERVER, "
                   "else admin.server; none: the local store)");
   cmd->add_flag("--init", f->init, "Create the local store when it does not exist");
+  cmd->add_flag("--wait", f->wait,
+                "Follow the request to its end (as relayq status ID --wait): exit 0 when its "
+                "last run succeeded, 1 otherwise");
+  cmd->add_option("--interval", f->interval_s, "With --wait: seconds between two looks (default 2)")
+      ->check(CLI::Range(0.05, 3600.0));
   cmd->add_flag("--no-size-probe", f->no_size_probe,
                 "Do not learn size_mb from a HEAD request to the url input");
   return [f] {
@@ -321,12 +332,18 @@ CommandRun RegisterDispatch(CLI::App& app) {
     }
     FillSizeInput(*config, !f->no_size_probe, s);
     const std::string server_url = ChooseServer(f->server, *config);
-    const int code =
-        server_url.empty() ? RunLocal(*config, f->init, s) : RunRemote(*config, server_url, s);
-    // [dispatch --wait] hook: `relayq status ID --wait` follows a request to
-    // its end; wire `--wait` here by handing it the id printed above when
-    // `code` is 0.
-    return code;
+    int64_t id = 0;
+    const int code = server_url.empty() ? RunLocal(*config, f->init, s, id)
+                                        : RunRemote(*config, server_url, s, id);
+    if (code != 0 || !f->wait) return code;
+    // --wait: the same follow loop as `relayq status ID --wait`, reading the
+    // story where the request was recorded.
+    auto source = server_url.empty() ? StoreStorySource(config->db_path)
+                                     : ServerStorySource(server_url, config->admin_token);
+    if (!source.ok()) return FailWith(source.status());
+    FollowOptions follow;
+    follow.interval = std::chrono::milliseconds(static_cast<int64_t>(f->interval_s * 1000));
+    return FollowRequest(**source, id, follow, std::cerr, std::cerr);
   };
 }
 

@@ -56,6 +56,10 @@ Notifier::Notifier(NotifierOptions options, store::ActionStore& actions, const s
               [this](PeriodicWorker::Pass&) { CheckOnce(); }) {
   MutexLock lock(pass_mu_);
   ended_since_ = ToUnixMillis(clock_.Now()) - options_.lookback.count();
+  // The baseline of the signature-failure count is taken now, not at the
+  // first check: failures that arrive before that check still form a burst.
+  signature_samples_.emplace_back(clock_.Monotonic(),
+                                  metrics_.CounterValue("relayq_webhook_signature_failures_total"));
 }
 
 Notifier::~Notifier() { Stop(); }

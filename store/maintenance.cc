@@ -82,6 +82,13 @@ const HistoryTable& RequestsOld() {
           "THEN a.result END, '$.request_id')))"};
   return t;
 }
+// Operator changes (relayq actions retry|cancel) of actions deleted above.
+const HistoryTable& ActionEventsOrphaned() {
+  static const HistoryTable t{"action_events",
+                              "at < ?1 AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.id = "
+                              "action_events.action_id)"};
+  return t;
+}
 const HistoryTable& DeliveriesOld() {
   static const HistoryTable t{"deliveries", "received_at < ?1"};
   return t;
@@ -272,6 +279,8 @@ Result<HistoryPruneResult> PruneHistory(const Database& store, int64_t cutoff_ms
   // request; then what pointed at runs (jobs) before runs.
   Status s = DeleteOld(db.get(), ActionsOld(), cutoff_ms, r.actions, r);
   if (s.ok()) s = DeleteOldJobs(db.get(), cutoff_ms, r);
+  int64_t action_events = 0;
+  if (s.ok()) s = DeleteOld(db.get(), ActionEventsOrphaned(), cutoff_ms, action_events, r);
   if (s.ok()) s = DeleteOld(db.get(), RunsOld(), cutoff_ms, r.runs, r);
   if (s.ok()) s = DeleteOld(db.get(), RequestsOld(), cutoff_ms, r.dispatch_requests, r);
   if (s.ok()) s = DeleteOld(db.get(), DeliveriesOld(), cutoff_ms, r.deliveries, r);

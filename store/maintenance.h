@@ -73,10 +73,10 @@ Result<HistoryPruneResult> PruneHistory(const Database& db, int64_t cutoff_ms);
 // What PruneHistory(db, cutoff_ms) would delete now (read-only).
 Result<HistoryPruneResult> CountHistory(const Database& db, int64_t cutoff_ms);
 
-// Gives the store's free pages back to the file system (PRAGMA
+// Gives the store's free pages back to the file system: PRAGMA
 // incremental_vacuum, in steps of a few MiB, then a passive checkpoint so
-// the file is truncated), for a store in incremental auto-vacuum mode (every
-// store from schema 8 on); a no-op otherwise. Returns the bytes freed.
+// the file is truncated; for a store in incremental auto-vacuum mode (every
+// store from schema 11 on); a no-op otherwise. Returns the bytes freed.
 Result<int64_t> ReclaimFreePages(const Database& db);
 
 // What PruneBodies(db, cutoff_ms) would drop now, without changing anything

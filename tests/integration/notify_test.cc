@@ -265,7 +265,12 @@ TEST_F(NotifyTest, SignatureFailureBurstIsNotifiedOnce) {
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 401);
   }
-  ASSERT_TRUE(WaitFor([&] { return WebhookBodies("signature_failures").size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return WebhookBodies("signature_failures").size() == 1; })) << [&] {
+    std::ifstream in(dir_.File("relayq.stderr.log"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }();
   EXPECT_EQ(WebhookBodies("signature_failures")[0]["ids"]["failures"], "3");
   // More failures in the same burst: no second notification.
   for (int i = 3; i < 6; ++i) {

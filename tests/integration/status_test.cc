@@ -247,6 +247,51 @@ TEST_F(StatusTest, ShowsEveryStepOfAFallbackAndItsChainAndWaitsForTheChainedRun)
   EXPECT_NE(one.out.find("fallback of request 1"), std::string::npos) << one.out;
 }
 
+// The whole remote path: `relayq dispatch --server --wait` from "another
+// machine" (no store, no GitHub token of its own), the daemon dispatches, the
+// job waits too long and falls back, the fallback's run succeeds and chains;
+// dispatch exits 0 only when the chained run has succeeded, having printed
+// only the id on stdout and the story's steps on stderr.
+TEST_F(StatusTest, RemoteDispatchWaitFollowsFallbackAndChainToSuccess) {
+  std::map<std::string, std::string> remote = {{"RELAYQ_ADMIN_TOKEN", kAdminToken},
+                                               {"RELAYQ_CONFIG", ""}};
+  auto submitted = std::async(std::launch::async, [&] {
+    return Relayq({"dispatch", "transcribe_mac", "url=https://example.com/ep.mp3", "backend=local",
+                   "--repo", kKit, "--server", AdminUrl(), "--wait", "--interval", "0.1"},
+                  remote);
+  });
+  ASSERT_TRUE(WaitFor([&] { return RunOf(1) != 0; }));
+  const int64_t mac_run = RunOf(1);
+  FakeJob queued;
+  queued.repo = kKit;
+  queued.run_id = mac_run;
+  queued.labels = {"self-hosted", "macmini", "audio"};
+  const int64_t mac_job = github_->AddJob(queued);
+  RunEvent(mac_run, "transcribe_mac.yml", "requested");
+  JobEvent(mac_job, mac_run, queued.labels, "queued");
+  const std::string fallback = "fallback:" + std::to_string(mac_run) + ":1";
+  ASSERT_TRUE(WaitFor([&] { return ActionStatus(fallback) == "done"; }));
+  JobEvent(mac_job, mac_run, queued.labels, "completed", std::nullopt, "cancelled");
+  RunEvent(mac_run, "transcribe_mac.yml", "completed", "cancelled");
+  ASSERT_EQ(RpiRunSucceedsAndChains(2), 3);
+  const int64_t summary_run = RunOf(3);
+  ASSERT_NE(summary_run, 0);
+  RunEvent(summary_run, "summarize.yml", "requested");
+  EXPECT_EQ(submitted.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  RunEvent(summary_run, "summarize.yml", "completed", "success");
+
+  ASSERT_EQ(submitted.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  CommandResult r = submitted.get();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "1\n");
+  EXPECT_NE(r.err.find(RunUrl(mac_run)), std::string::npos) << r.err;
+  for (const char* step : {"fallback", "chained", "request 1: success"}) {
+    EXPECT_NE(r.err.find(step), std::string::npos) << step << "\n" << r.err;
+  }
+  EXPECT_EQ(r.err.find(kAdminToken), std::string::npos);
+  EXPECT_EQ(github_->CountCalls("POST", "/actions/workflows/transcribe_mac.yml/dispatches"), 1);
+}
+
 TEST_F(StatusTest, WaitExitsOneWhenTheChainedRunFails) {
   const int64_t id = Submit("transcribe_rpi.yml");
   ASSERT_NE(id, 0);

@@ -146,6 +146,13 @@ TEST_F(HistoryPruneTest, DeletesOldFinishedRecordsAndKeepsWhatLiveOnesNeed) {
   Request(12, "dispatched", 0, "NULL");  // the pending action names it
   Request(13, "pending", 0, "NULL");
   Request(14, "dispatched", 0, "1005");  // its run is in progress
+  // Operator changes: of an action pruned here, and of one that stays.
+  for (const char* key : {"failed-old", "failed-new"}) {
+    Sql(std::string("INSERT INTO action_events (action_id, at, what, who, from_status, "
+                    "to_status) SELECT id, ") +
+        std::to_string(kT0) + ", 'cancel', 'cli:test', 'pending', 'aborted' FROM actions " +
+        "WHERE key = '" + key + "'");
+  }
 
   const int64_t cutoff = kT0 + 30 * kDay;
   auto planned = CountHistory(*db_, cutoff);
@@ -179,6 +186,11 @@ TEST_F(HistoryPruneTest, DeletesOldFinishedRecordsAndKeepsWhatLiveOnesNeed) {
       db.Value("SELECT group_concat(id, ' ') FROM (SELECT id FROM dispatch_requests ORDER BY id)"),
       "12 13 14");
   EXPECT_EQ(db.Value("SELECT group_concat(id, ' ') FROM deliveries"), "c4");
+  // Only the pruned action's history went with it.
+  EXPECT_EQ(db.Value("SELECT group_concat(a.key, ' ') FROM action_events e JOIN actions a ON "
+                     "a.id = e.action_id"),
+            "failed-new");
+  EXPECT_EQ(db.Count("SELECT count(*) FROM action_events"), 1);
 
   auto again = PruneHistory(*db_, cutoff);
   ASSERT_TRUE(again.ok());
@@ -210,8 +222,8 @@ TEST_F(HistoryPruneTest, DeletesInBoundedBatches) {
   EXPECT_EQ(r->jobs, 1200);
   EXPECT_EQ(r->deliveries, 1200);
   // 3 batches of jobs (500, 500, 200), 3 of deliveries, 1 each for actions,
-  // runs and dispatch requests.
-  EXPECT_EQ(r->batches, 9);
+  // their operator history, runs and dispatch requests.
+  EXPECT_EQ(r->batches, 10);
   EXPECT_TRUE(Job("after", 5000, "queued", 1).ok());
 }
 
