@@ -128,6 +128,30 @@ class StatusTest : public IntegrationTest {
               202);
   }
 
+  const std::vector<std::string> kMacLabels = {"self-hosted", "macmini", "audio"};
+
+  // The one job of the Mac run `mac_run` queued, as GitHub reports it; its id.
+  int64_t QueuedOnTheMac(int64_t mac_run) {
+    FakeJob queued;
+    queued.repo = kKit;
+    queued.run_id = mac_run;
+    queued.labels = kMacLabels;
+    const int64_t mac_job = github_->AddJob(queued);
+    RunEvent(mac_run, "transcribe_mac.yml", "requested");
+    JobEvent(mac_job, mac_run, kMacLabels, "queued");
+    return mac_job;
+  }
+
+  // Waits for relayq's fallback of `mac_run` to be done, then reports what
+  // GitHub sends after the cancel; false when the fallback never happened.
+  bool FellBackToThePi(int64_t mac_run, int64_t mac_job) {
+    const std::string fallback = "fallback:" + std::to_string(mac_run) + ":1";
+    if (!WaitFor([&] { return ActionStatus(fallback) == "done"; })) return false;
+    JobEvent(mac_job, mac_run, kMacLabels, "completed", std::nullopt, "cancelled");
+    RunEvent(mac_run, "transcribe_mac.yml", "completed", "cancelled");
+    return true;
+  }
+
   // The chain after a transcribe_rpi.yml run of request `id`: its run ends
   // successfully, relayq dispatches summarize.yml; returns that request's id.
   int64_t RpiRunSucceedsAndChains(int64_t id) {
@@ -160,24 +184,14 @@ TEST_F(StatusTest, ShowsEveryStepOfAFallbackAndItsChainAndWaitsForTheChainedRun)
   ASSERT_EQ(id, 1);
   const int64_t mac_run = RunOf(id);
   ASSERT_NE(mac_run, 0);
-  FakeJob queued;
-  queued.repo = kKit;
-  queued.run_id = mac_run;
-  queued.labels = {"self-hosted", "macmini", "audio"};
-  const int64_t mac_job = github_->AddJob(queued);
-  RunEvent(mac_run, "transcribe_mac.yml", "requested");
-  JobEvent(mac_job, mac_run, queued.labels, "queued");
+  const int64_t mac_job = QueuedOnTheMac(mac_run);
 
   // Followed from before the fallback to the end of the chained run.
   auto waited = std::async(std::launch::async, [&] {
     return StatusOf("1", {"--wait", "--interval", "0.1"});
   });
 
-  const std::string fallback = "fallback:" + std::to_string(mac_run) + ":1";
-  ASSERT_TRUE(WaitFor([&] { return ActionStatus(fallback) == "done"; }));
-  // What GitHub reports after the cancel, then the Pi runs the fallback.
-  JobEvent(mac_job, mac_run, queued.labels, "completed", std::nullopt, "cancelled");
-  RunEvent(mac_run, "transcribe_mac.yml", "completed", "cancelled");
+  ASSERT_TRUE(FellBackToThePi(mac_run, mac_job));
   const int64_t rpi_run = RunOf(2);
   ASSERT_NE(rpi_run, 0);
   const int64_t chained = RpiRunSucceedsAndChains(2);
@@ -262,17 +276,8 @@ TEST_F(StatusTest, RemoteDispatchWaitFollowsFallbackAndChainToSuccess) {
   });
   ASSERT_TRUE(WaitFor([&] { return RunOf(1) != 0; }));
   const int64_t mac_run = RunOf(1);
-  FakeJob queued;
-  queued.repo = kKit;
-  queued.run_id = mac_run;
-  queued.labels = {"self-hosted", "macmini", "audio"};
-  const int64_t mac_job = github_->AddJob(queued);
-  RunEvent(mac_run, "transcribe_mac.yml", "requested");
-  JobEvent(mac_job, mac_run, queued.labels, "queued");
-  const std::string fallback = "fallback:" + std::to_string(mac_run) + ":1";
-  ASSERT_TRUE(WaitFor([&] { return ActionStatus(fallback) == "done"; }));
-  JobEvent(mac_job, mac_run, queued.labels, "completed", std::nullopt, "cancelled");
-  RunEvent(mac_run, "transcribe_mac.yml", "completed", "cancelled");
+  const int64_t mac_job = QueuedOnTheMac(mac_run);
+  ASSERT_TRUE(FellBackToThePi(mac_run, mac_job));
   ASSERT_EQ(RpiRunSucceedsAndChains(2), 3);
   const int64_t summary_run = RunOf(3);
   ASSERT_NE(summary_run, 0);
