@@ -494,7 +494,7 @@ int Main(int argc, char** argv) {
       o.sync == store::StoreOptions::Sync::kFull ? "full" : "normal", path.c_str());
   std::printf(
       "%5s %9s %8s %8s %6s %4s  %-s  | audit ms: label+queued, since 24h, undecodable 7d, "
-      "failed actions, one job | longest prune batch ms\n",
+      "failed actions, one job | longest prune batch ms (table)\n",
       "day", "db MiB", "wal MiB", "RSS MiB", "fds", "", "rows");
 
   Homelab lab(o, clock, *store, *actions);
@@ -502,6 +502,7 @@ int Main(int argc, char** argv) {
   const MonoTime wall_start = Clock::Real().Monotonic();
   int64_t bodies_dropped = 0, records_deleted = 0;
   double longest_batch_ms = 0;  // since the last report
+  std::string longest_batch_table;
   for (int day = 0; day < o.days; ++day) {
     const int64_t day_start = start + day * kDay;
     lab.PlanDay(day_start);
@@ -519,7 +520,10 @@ int Main(int argc, char** argv) {
       auto hr = Must(store::PruneHistory(*pdb, lab.Now() - o.history_days * kDay), "history prune");
       records_deleted += hr.total();
       freed = freed || hr.total() > 0;
-      longest_batch_ms = std::max(longest_batch_ms, hr.longest_batch_us / 1000.0);
+      if (hr.longest_batch_us / 1000.0 > longest_batch_ms) {
+        longest_batch_ms = hr.longest_batch_us / 1000.0;
+        longest_batch_table = hr.longest_batch_table;
+      }
     }
     if (freed) (void)Must(store::ReclaimFreePages(*pdb), "reclaim");
     const bool month_end = (day + 1) % o.report_every == 0 || day + 1 == o.days;
@@ -528,11 +532,13 @@ int Main(int argc, char** argv) {
     AuditTimes at = TimeAudit(path, lab.Now(), 50'000'000 + (day + 1) * o.jobs_per_day / 2);
     std::string row_text;
     for (const auto& [t, n] : rows) row_text += t + "=" + std::to_string(n) + " ";
-    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f | %.1f\n", day + 1,
+    std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f | %.1f %s\n", day + 1,
                 FileMiB(path), FileMiB(path + "-wal"), ResidentMiB(), OpenFds(), "",
                 row_text.c_str(), at.label_queued, at.since_24h, at.undecodable_7d,
-                at.failed_actions, at.one_job, longest_batch_ms);
+                at.failed_actions, at.one_job, longest_batch_ms,
+                longest_batch_table.c_str());
     longest_batch_ms = 0;
+    longest_batch_table.clear();
     std::fflush(stdout);
   }
   store->Close();

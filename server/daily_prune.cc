@@ -68,6 +68,7 @@ void DailyPrune::RunOnce() {
            {"dispatch_requests", std::to_string(h->dispatch_requests)},
            {"batches", std::to_string(h->batches)},
            {"longest_batch_us", std::to_string(h->longest_batch_us)},
+           {"longest_batch_table", h->longest_batch_table},
            {"before", FormatRfc3339(cutoff)}});
     }
   }

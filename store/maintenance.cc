@@ -94,30 +94,59 @@ const HistoryTable& DeliveriesOld() {
   return t;
 }
 
+// The prune connection's commits leave the log's checkpoint to
+// CheckpointIfDue, after the write lock is let go: SQLite's automatic
+// checkpoint would run inside COMMIT's step and so be timed as part of the
+// transaction, though the writer no longer waits for it. Records the log's
+// size, in pages, after each commit.
+int OnPruneCommit(void* wal_pages, sqlite3*, const char*, int pages) {
+  *static_cast<int*>(wal_pages) = pages;
+  return SQLITE_OK;
+}
+// SQLite's default automatic checkpoint threshold.
+constexpr int kPruneCheckpointPages = 1000;
+void CheckpointIfDue(sqlite3* db, int& wal_pages) {
+  if (wal_pages < kPruneCheckpointPages) return;
+  // PASSIVE: copies what it can without waiting for, or blocking, anyone.
+  (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  wal_pages = 0;
+}
+
 // Runs `batch` (one bounded piece of work: returns how many rows it took
 // from the table being pruned) in its own IMMEDIATE transaction, again and
-// again until a batch takes fewer than kPruneBatch rows.
+// again until a batch takes fewer than kPruneBatch rows. `stats` gets the
+// transactions and the longest, from BEGIN to the end of COMMIT: how long
+// the daemon's writer could have waited for the lock.
 Status InBatches(sqlite3* db, const std::function<Result<int64_t>()>& batch,
-                 HistoryPruneResult* stats = nullptr) {
+                 HistoryPruneResult* stats = nullptr, const char* table = "") {
+  int wal_pages = 0;
+  sqlite3_wal_hook(db, &OnPruneCommit, &wal_pages);
   for (;;) {
     const MonoTime start = Clock::Real().Monotonic();
-    RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
-    Result<int64_t> n = batch();
-    Status s = n.ok() ? Exec(db, "COMMIT") : n.status();
+    Status s = Exec(db, "BEGIN IMMEDIATE");
+    Result<int64_t> n = s.ok() ? batch() : Result<int64_t>(s);
+    if (s.ok()) s = n.ok() ? Exec(db, "COMMIT") : n.status();
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::Real().Monotonic() - start)
+            .count();
     if (!s.ok()) {
       (void)Exec(db, "ROLLBACK");
+      sqlite3_wal_hook(db, nullptr, nullptr);
       return s;
     }
     if (stats != nullptr) {
       ++stats->batches;
-      const int64_t us =
-          std::chrono::duration_cast<std::chrono::microseconds>(Clock::Real().Monotonic() - start)
-              .count();
-      stats->longest_batch_us = std::max(stats->longest_batch_us, us);
+      if (us > stats->longest_batch_us) {
+        stats->longest_batch_us = us;
+        stats->longest_batch_table = table;
+      }
     }
-    if (*n < kPruneBatch) return Status::Ok();
+    CheckpointIfDue(db, wal_pages);
+    if (*n < kPruneBatch) break;
     sqlite3_sleep(kPauseMs);
   }
+  sqlite3_wal_hook(db, nullptr, nullptr);
+  return Status::Ok();
 }
 
 // Prepares `sql` and runs it with the cutoff (?1) and batch size (?2) bound
@@ -154,7 +183,7 @@ Status DeleteOld(sqlite3* db, const HistoryTable& t, int64_t cutoff_ms, int64_t&
         deleted += n;
         return n;
       },
-      &stats);
+      &stats, t.table);
 }
 
 // Deletes old jobs with their events and labels, a batch of jobs at a time
@@ -195,7 +224,7 @@ Status DeleteOldJobs(sqlite3* db, int64_t cutoff_ms, HistoryPruneResult& stats) 
         stats.jobs += j;
         return n;
       },
-      &stats);
+      &stats, "jobs");
 }
 
 Result<int64_t> CountWhere(sqlite3* db, const std::string& sql, int64_t cutoff_ms) {

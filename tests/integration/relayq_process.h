@@ -17,6 +17,17 @@
 
 namespace relayq::testing {
 
+// How many times slower than natively the relayq under test runs: 1, or
+// RELAYQ_TEST_SLOWDOWN in a cross build whose tests run under qemu (set by
+// tests/integration/CMakeLists.txt). Whole-process tests that bound how long
+// relayq takes (an answer's promptness, a deadline's enforcement) multiply
+// those bounds by it; what they count and compare stays exact.
+#ifdef RELAYQ_TEST_SLOWDOWN
+inline constexpr int kSlowdown = RELAYQ_TEST_SLOWDOWN;
+#else
+inline constexpr int kSlowdown = 1;
+#endif
+
 struct ProcessOptions {
   std::string workdir;
   std::vector<std::string> args;           // after the binary name
