@@ -25,10 +25,12 @@ namespace {
 // early (a 413 before the whole body is sent) and close: the next write must
 // fail as an error the command reports, not kill it with SIGPIPE (exit 141,
 // nothing printed). Commands that only write to stdout keep the default, so
-// `relayq audit ... | head` ends quietly.
+// `relayq audit ... | head` ends quietly; so does `status`, whose requests
+// are body-less GETs (nothing an early close could cut) and whose output is
+// often piped.
 const std::set<std::string>& HttpCommands() {
-  static const std::set<std::string> k = {"serve",   "send",   "dispatch", "hooks",
-                                          "runners", "doctor", "notify"};
+  static const std::set<std::string> k = {"serve",  "send",   "dispatch", "hooks",  "runners",
+                                          "doctor", "notify", "actions"};
   return k;
 }
 

@@ -481,6 +481,7 @@ Status Daemon::Reload(const Config& fresh) {
   if (&fresh != &d.config) {
     d.intake->SetOptions(handlers::IntakeOptions{
         fresh.secrets.empty() ? d.config.secrets : fresh.secrets, fresh.allow});
+    if (d.dispatch) d.dispatch->SetAllow(fresh.allow);
     std::string allow;
     for (const auto& a : fresh.allow) allow += (allow.empty() ? "" : ",") + a;
     Log(LogLevel::kInfo, "SIGHUP: webhook settings reloaded",

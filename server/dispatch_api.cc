@@ -6,6 +6,7 @@
 
 #include "common/json_text.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "github/sleeper.h"
@@ -216,6 +217,11 @@ class DispatchApi final : public DispatchService {
     return Status::Ok();
   }
 
+  void SetAllow(std::vector<std::string> allow) override {
+    MutexLock lock(rules_mu_);
+    rules_.allow = std::move(allow);
+  }
+
   void Stop() override {
     if (executor_) {
       executor_->Stop();  // stops sleeper_ too
@@ -235,7 +241,8 @@ class DispatchApi final : public DispatchService {
   Clock& clock_;
   MetricsRegistry& metrics_;
   std::function<void()> wake_;
-  const DispatchRules rules_;
+  Mutex rules_mu_;
+  DispatchRules rules_ GUARDED_BY(rules_mu_);
   github::StoppableSleeper sleeper_;
   handlers::PolicyHolder no_policy_;  // dispatch actions consult no policy
   const std::string owner_;
@@ -248,7 +255,12 @@ HttpResponse DispatchApi::Handle(const HttpRequest& req) {
   if (!type.empty() && ToLower(type.substr(0, type.find(';'))) != "application/json") {
     return HttpResponse::Error(415, "send the body as application/json");
   }
-  auto submission = ParseDispatchSubmission(req.body, rules_);
+  DispatchRules rules;
+  {
+    MutexLock lock(rules_mu_);
+    rules = rules_;
+  }
+  auto submission = ParseDispatchSubmission(req.body, rules);
   if (!submission.ok()) return HttpResponse::Error(400, submission.status().message());
   const std::string key(req.Header("Idempotency-Key"));
   if (req.HasHeader("Idempotency-Key") &&
@@ -402,6 +414,7 @@ Result<std::unique_ptr<DispatchService>> AddDispatchApi(Router& router, Dispatch
    public:
     explicit Holder(std::shared_ptr<DispatchApi> api) : api_(std::move(api)) {}
     void Stop() override { api_->Stop(); }
+    void SetAllow(std::vector<std::string> allow) override { api_->SetAllow(std::move(allow)); }
 
    private:
     std::shared_ptr<DispatchApi> api_;

@@ -104,6 +104,10 @@ class DispatchService {
  public:
   virtual ~DispatchService() = default;
   virtual void Stop() = 0;
+  // SIGHUP: webhook.allow as reloaded; later submissions are checked
+  // against it (github.repositories, like every github.* key, needs a
+  // restart).
+  virtual void SetAllow(std::vector<std::string> allow) = 0;
 };
 
 // Adds POST /api/v1/dispatch to `router`. Fails when the GitHub client

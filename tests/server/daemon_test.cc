@@ -108,6 +108,34 @@ TEST_F(DaemonTest, ReloadRefusesAnInvalidPolicyAndKeepsServing) {
   EXPECT_EQ(Deliver((*daemon)->public_address(), "d-1", testing::WorkflowJobPayload({})), 202);
 }
 
+// POST /api/v1/dispatch checks webhook.allow as SIGHUP last reloaded it. The
+// daemon has no GitHub credentials, so a submission that passes the checks
+// is answered 503 (and nothing is recorded); one that fails them is 400.
+TEST_F(DaemonTest, ReloadAppliesWebhookAllowToDispatchSubmissions) {
+  auto daemon = Daemon::Open(config_);
+  ASSERT_TRUE(daemon.ok()) << daemon.status().message();
+  ASSERT_TRUE((*daemon)->Start().ok());
+  auto submit = [&](const std::string& repo) {
+    httplib::Client c("127.0.0.1", PortOf((*daemon)->admin_address()));
+    c.set_read_timeout(30, 0);
+    auto res = c.Post("/api/v1/dispatch", {{"Authorization", "Bearer admin-token"}},
+                      R"({"repo":")" + repo + R"(","workflow":"transcribe_mac.yml"})",
+                      "application/json");
+    return res ? res->status : -1;
+  };
+  EXPECT_EQ(submit("stranger/repo"), 503);  // every repository allowed
+
+  Config fresh = config_;
+  fresh.allow = {"homelab"};
+  ASSERT_TRUE((*daemon)->Reload(fresh).ok());
+  EXPECT_EQ(submit("stranger/repo"), 400);
+  EXPECT_EQ(submit("homelab/media"), 503);
+
+  fresh.allow.clear();
+  ASSERT_TRUE((*daemon)->Reload(fresh).ok());
+  EXPECT_EQ(submit("stranger/repo"), 503);
+}
+
 TEST_F(DaemonTest, GeneratesASecretWhenNoneIsConfigured) {
   config_.secrets.clear();
   std::ostringstream notices;
