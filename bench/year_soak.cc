@@ -269,11 +269,14 @@ class Homelab {
     return hex;
   }
 
+  // A workflow_run delivery of a run created at `created` (GitHub's
+  // created_at: every delivery of the run carries it).
   void Run(const std::string& repo, int64_t run, int attempt, const std::string& workflow,
-           const std::string& status, const std::string& conclusion) {
+           const std::string& status, const std::string& conclusion, int64_t created) {
     store::Delivery d =
         testing::RunDelivery(repo, run, ".github/workflows/" + workflow, status, conclusion, Now());
     d.run->attempt = attempt;
+    d.run->created_at = created;
     d.action = d.run->action;
     d.body = Vary(run_body_, run, 0);
     Send(std::move(d), "run-" + std::to_string(run) + "-" + std::to_string(attempt) + "-" + status);
@@ -303,15 +306,15 @@ class Homelab {
                  const std::string& label, int64_t wait, int64_t duration) {
     const int64_t job = next_job_++;
     const int64_t created = Now();
-    Run(repo, run, attempt, workflow, "requested", "");
+    Run(repo, run, attempt, workflow, "requested", "", created);
     Job(repo, run, attempt, job, label, "queued", "", created);
     At(created + wait, [=, this] {
       Job(repo, run, attempt, job, label, "in_progress", "", created);
-      Run(repo, run, attempt, workflow, "in_progress", "");
+      Run(repo, run, attempt, workflow, "in_progress", "", created);
     });
     At(created + wait + duration, [=, this] {
       Job(repo, run, attempt, job, label, "completed", "success", created);
-      Run(repo, run, attempt, workflow, "completed", "success");
+      Run(repo, run, attempt, workflow, "completed", "success", created);
     });
   }
 
@@ -320,9 +323,10 @@ class Homelab {
       // Stuck: nobody takes it; the fallback (due after 5 minutes) cancels
       // the run and dispatches transcribe_rpi.yml.
       const int64_t job = next_job_++;
-      Run(repo, run, attempt, "transcribe_mac.yml", "requested", "");
-      Job(repo, run, attempt, job, "macmini", "queued", "", Now());
-      stuck_[run] = {repo, job};
+      const int64_t created = Now();
+      Run(repo, run, attempt, "transcribe_mac.yml", "requested", "", created);
+      Job(repo, run, attempt, job, "macmini", "queued", "", created);
+      stuck_[run] = {repo, job, created};
       return;
     }
     Lifecycle(repo, run, attempt, "transcribe_mac.yml", "macmini", Uniform(5, 240) * kSecond,
@@ -341,11 +345,12 @@ class Homelab {
       if (a.kind == store::ActionKind::kFallback && a.run_id) {
         auto it = stuck_.find(*a.run_id);
         if (it != stuck_.end()) {
-          const auto [repo, job] = it->second;
+          const Stuck stuck = it->second;
           stuck_.erase(it);
           const int64_t run = *a.run_id;
-          Job(repo, run, 1, job, "macmini", "completed", "cancelled", now);
-          Run(repo, run, 1, "transcribe_mac.yml", "completed", "cancelled");
+          Job(stuck.repo, run, 1, stuck.job, "macmini", "completed", "cancelled", stuck.created);
+          Run(stuck.repo, run, 1, "transcribe_mac.yml", "completed", "cancelled", stuck.created);
+          const std::string repo = stuck.repo;
           const int64_t rpi = next_run_++;
           At(now + 10 * kSecond, [=, this] {
             Lifecycle(repo, rpi, 1, "transcribe_rpi.yml", "rpi4", Uniform(2, 30) * kSecond,
@@ -377,7 +382,13 @@ class Homelab {
   int64_t next_exec_ = 0;
   int64_t next_run_ = 10'000'000, next_job_ = 50'000'000;
   int64_t deliveries_ = 0;
-  std::map<int64_t, std::pair<std::string, int64_t>> stuck_;  // run -> (repo, job)
+  // Runs whose Mac job nobody takes, until their fallback.
+  struct Stuck {
+    std::string repo;
+    int64_t job = 0;
+    int64_t created = 0;  // of the run and its job
+  };
+  std::map<int64_t, Stuck> stuck_;  // by run id
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t in_flight_ = 0;  // guarded by mu_
