@@ -546,8 +546,7 @@ int Main(int argc, char** argv) {
     std::printf("%5d %9.1f %8.1f %8.1f %6d %4s  %s | %.2f %.2f %.2f %.2f %.2f | %.1f %s\n", day + 1,
                 FileMiB(path), FileMiB(path + "-wal"), ResidentMiB(), OpenFds(), "",
                 row_text.c_str(), at.label_queued, at.since_24h, at.undecodable_7d,
-                at.failed_actions, at.one_job, longest_batch_ms,
-                longest_batch_table.c_str());
+                at.failed_actions, at.one_job, longest_batch_ms, longest_batch_table.c_str());
     longest_batch_ms = 0;
     longest_batch_table.clear();
     std::fflush(stdout);

@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/github_commands.h"
 #include "cli/hooks_cmd.h"
+#include "common/connect_probe.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "handlers/recovery.h"
@@ -24,6 +25,9 @@
 
 namespace relayq::cli {
 namespace {
+
+// How long doctor waits for a notification receiver to take a connection.
+constexpr std::chrono::milliseconds kNotifyProbeTimeout{3000};
 
 std::string Bracket(const std::vector<std::string>& labels) {
   std::string out = "[";
@@ -344,6 +348,28 @@ DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& 
   return Pass(name, found);
 }
 
+std::vector<DoctorCheck> CheckNotifyTargets(const std::vector<notify::Target>& targets,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<DoctorCheck> checks;
+  for (const notify::Target& t : targets) {
+    const std::string name = "notify " + t.name;
+    auto url = notify::ParseUrl(t.url);
+    if (!url.ok()) {
+      checks.push_back(Fail(name, url.status().message(), "fix the url of this notify target"));
+      continue;
+    }
+    const std::string where = url->host + ":" + std::to_string(url->port);
+    if (std::string problem = ConnectProblem(url->host, url->port, timeout); !problem.empty()) {
+      checks.push_back(Fail(name, "cannot connect to " + where + ": " + problem,
+                            "check the target's url and that its receiver runs; relayq notify "
+                            "test sends a real notification"));
+    } else {
+      checks.push_back(Pass(name, where + " takes connections (relayq notify test sends one)"));
+    }
+  }
+  return checks;
+}
+
 std::string FormatCheck(const DoctorCheck& c) {
   std::string out = (!c.ok ? "FAIL  " : c.warn ? "WARN  " : "PASS  ") + c.name;
   if (!c.detail.empty()) out += ": " + c.detail;
@@ -425,6 +451,10 @@ CommandRun RegisterDoctor(CLI::App& app) {
       pol = *loaded;
       report(Pass("policy", path + ": " + std::to_string(pol->routes.size()) + " routes, " +
                                 std::to_string(pol->chains.size()) + " chains"));
+    }
+
+    for (const DoctorCheck& c : CheckNotifyTargets(config->notify.targets, kNotifyProbeTimeout)) {
+      report(c);
     }
 
     auto client = MakeCliGitHubClient(*config, Clock::Real());

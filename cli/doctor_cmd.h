@@ -7,7 +7,8 @@
 // store is writable; the store's filesystem is durable (a warning, not a
 // failure, when its mount options are not sync-safe; read from
 // /proc/self/mountinfo, or from the file RELAYQ_MOUNTINFO names, for tests;
-// skipped where neither is readable); the policy loads; GitHub credentials are configured;
+// skipped where neither is readable); the policy loads; each notification
+// target takes a connection; GitHub credentials are configured;
 // then for each repository (--repo, else github.repositories): the token can
 // read Actions runs and the self-hosted runners; relayq's webhook exists with
 // events workflow_job and workflow_run, JSON, active, with a secret; its
@@ -19,11 +20,13 @@
 // Thread safety: reentrant functions.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "github/types.h"
+#include "notify/notification.h"
 #include "policy/policy.h"
 
 namespace relayq::cli {
@@ -58,6 +61,14 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
 // option, or a network filesystem (nfs, nfs4, cifs, smb3, 9p, fuse.sshfs). Otherwise a pass naming
 // the filesystem type and device; ok and not warn with "not checked" when no line covers `dir`.
 DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& dir);
+
+// The notification targets (notify.targets): for each, that the host and
+// port of its URL take a TCP connection within `timeout` (the receiver runs,
+// nothing blocks the way). A check names the target and host:port only: the
+// rest of the URL may be a secret (an ntfy topic). Nothing is sent; `relayq
+// notify test` sends a real notification. Empty when no target is set.
+std::vector<DoctorCheck> CheckNotifyTargets(const std::vector<notify::Target>& targets,
+                                            std::chrono::milliseconds timeout);
 
 // "PASS  name: detail", "WARN  name: detail\n      hint: ..." or
 // "FAIL  name: detail\n      hint: ...", '\n'-terminated.

@@ -29,8 +29,8 @@ namespace {
 // are body-less GETs (nothing an early close could cut) and whose output is
 // often piped.
 const std::set<std::string>& HttpCommands() {
-  static const std::set<std::string> k = {"serve",  "send",   "dispatch", "hooks",  "runners",
-                                          "doctor", "notify", "actions"};
+  static const std::set<std::string> k = {"serve",   "send",   "dispatch", "hooks",
+                                          "runners", "doctor", "notify",   "actions"};
   return k;
 }
 

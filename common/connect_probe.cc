@@ -12,6 +12,11 @@
 namespace relayq {
 
 std::string WhyConnectFails(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  std::string reason = ConnectProblem(host, port, timeout);
+  return reason.empty() ? "connected on a second try (the first failed)" : reason;
+}
+
+std::string ConnectProblem(const std::string& host, int port, std::chrono::milliseconds timeout) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -43,7 +48,7 @@ std::string WhyConnectFails(const std::string& host, int port, std::chrono::mill
     }
     ::close(fd);
     if (err == 0) {
-      reason = "connected on a second try (the first failed)";
+      reason.clear();
       break;
     }
     reason = err == ETIMEDOUT ? std::string("timed out") : std::string(std::strerror(err));

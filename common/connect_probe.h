@@ -14,4 +14,8 @@ namespace relayq {
 // "cannot resolve the name: ..."). Blocks for at most `timeout` per address.
 std::string WhyConnectFails(const std::string& host, int port, std::chrono::milliseconds timeout);
 
+// The same probe asked first-hand: empty when a TCP connection to host:port
+// is made within `timeout`, the reason (as above) when none is.
+std::string ConnectProblem(const std::string& host, int port, std::chrono::milliseconds timeout);
+
 }  // namespace relayq

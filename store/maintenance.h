@@ -48,8 +48,8 @@ struct HistoryPruneResult {
   int64_t runs = 0;
   int64_t actions = 0;
   int64_t dispatch_requests = 0;
-  int64_t batches = 0;           // write transactions taken (PruneHistory only)
-  int64_t longest_batch_us = 0;  // the longest of them held the write lock this long
+  int64_t batches = 0;                   // write transactions taken (PruneHistory only)
+  int64_t longest_batch_us = 0;          // the longest of them held the write lock this long
   const char* longest_batch_table = "";  // and pruned this table (static text)
   int64_t total() const {
     return deliveries + jobs + job_events + runs + actions + dispatch_requests;

@@ -1,6 +1,13 @@
-// doctor's pure checks: runners and constraints against a policy, and the
-// store's filesystem from a mount table.
+// doctor's checks that need no GitHub: runners and constraints against a
+// policy, the store's filesystem from a mount table, and whether
+// notification targets take a connection (real loopback sockets).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include "cli/doctor_cmd.h"
 #include "policy/policy_loader.h"
@@ -178,6 +185,65 @@ TEST(CheckStoreFilesystemTest, EscapedMountPointsAndUncoveredPaths) {
   EXPECT_TRUE(none.ok);
   EXPECT_FALSE(none.warn);
   EXPECT_NE(none.detail.find("not checked"), std::string::npos);
+}
+
+// A loopback port with a listener (it takes connections into its backlog
+// without accepting), and one with none.
+class LoopbackPort {
+ public:
+  explicit LoopbackPort(bool listening) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    if (listening) {
+      EXPECT_EQ(::listen(fd_, 8), 0);
+    } else {
+      ::close(fd_);  // the port is free again: a connect is refused
+      fd_ = -1;
+    }
+  }
+  ~LoopbackPort() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(CheckNotifyTargetsTest, OneLinePerTargetNamingHostAndPortButNeverThePath) {
+  LoopbackPort up(true), down(false);
+  notify::Target ntfy;
+  ntfy.name = "phone";
+  ntfy.format = notify::TargetFormat::kNtfy;
+  ntfy.url = "http://127.0.0.1:" + std::to_string(up.port()) + "/relayq-topic-s3cret";
+  notify::Target hook;
+  hook.name = "chat";
+  hook.url = "http://127.0.0.1:" + std::to_string(down.port()) + "/hooks/s3cret-path";
+  notify::Target bad;
+  bad.name = "typo";
+  bad.url = "ftp://example.net/s3cret";
+
+  auto checks = CheckNotifyTargets({ntfy, hook, bad}, std::chrono::milliseconds(2000));
+  ASSERT_EQ(checks.size(), 3u);
+  EXPECT_TRUE(checks[0].ok);
+  EXPECT_EQ(checks[0].name, "notify phone");
+  EXPECT_NE(checks[0].detail.find("127.0.0.1:" + std::to_string(up.port())), std::string::npos);
+  EXPECT_FALSE(checks[1].ok);
+  EXPECT_EQ(checks[1].name, "notify chat");
+  EXPECT_NE(checks[1].detail.find("Connection refused"), std::string::npos) << checks[1].detail;
+  EXPECT_NE(checks[1].hint.find("relayq notify test"), std::string::npos);
+  EXPECT_FALSE(checks[2].ok);
+  for (const auto& c : checks) {
+    EXPECT_EQ(FormatCheck(c).find("s3cret"), std::string::npos) << FormatCheck(c);
+  }
+  EXPECT_TRUE(CheckNotifyTargets({}, std::chrono::milliseconds(100)).empty());
 }
 
 }  // namespace

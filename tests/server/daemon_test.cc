@@ -118,9 +118,9 @@ TEST_F(DaemonTest, ReloadAppliesWebhookAllowToDispatchSubmissions) {
   auto submit = [&](const std::string& repo) {
     httplib::Client c("127.0.0.1", PortOf((*daemon)->admin_address()));
     c.set_read_timeout(30, 0);
-    auto res = c.Post("/api/v1/dispatch", {{"Authorization", "Bearer admin-token"}},
-                      R"({"repo":")" + repo + R"(","workflow":"transcribe_mac.yml"})",
-                      "application/json");
+    auto res =
+        c.Post("/api/v1/dispatch", {{"Authorization", "Bearer admin-token"}},
+               R"({"repo":")" + repo + R"(","workflow":"transcribe_mac.yml"})", "application/json");
     return res ? res->status : -1;
   };
   EXPECT_EQ(submit("stranger/repo"), 503);  // every repository allowed
