@@ -350,10 +350,9 @@ class Homelab {
           const int64_t run = *a.run_id;
           Job(stuck.repo, run, 1, stuck.job, "macmini", "completed", "cancelled", stuck.created);
           Run(stuck.repo, run, 1, "transcribe_mac.yml", "completed", "cancelled", stuck.created);
-          const std::string repo = stuck.repo;
           const int64_t rpi = next_run_++;
           At(now + 10 * kSecond, [=, this] {
-            Lifecycle(repo, rpi, 1, "transcribe_rpi.yml", "rpi4", Uniform(2, 30) * kSecond,
+            Lifecycle(stuck.repo, rpi, 1, "transcribe_rpi.yml", "rpi4", Uniform(2, 30) * kSecond,
                       Uniform(300, 1800) * kSecond);
           });
         }

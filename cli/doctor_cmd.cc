@@ -358,7 +358,9 @@ std::vector<DoctorCheck> CheckNotifyTargets(const std::vector<notify::Target>& t
       checks.push_back(Fail(name, url.status().message(), "fix the url of this notify target"));
       continue;
     }
-    const std::string where = url->host + ":" + std::to_string(url->port);
+    const bool ipv6 = url->host.find(':') != std::string::npos;
+    const std::string where =
+        (ipv6 ? "[" + url->host + "]" : url->host) + ":" + std::to_string(url->port);
     if (std::string problem = ConnectProblem(url->host, url->port, timeout); !problem.empty()) {
       checks.push_back(Fail(name, "cannot connect to " + where + ": " + problem,
                             "check the target's url and that its receiver runs; relayq notify "

@@ -63,7 +63,8 @@ std::vector<DoctorCheck> CheckRunnersAgainstPolicy(const policy::Policy& policy,
 DoctorCheck CheckStoreFilesystem(std::string_view mountinfo, const std::string& dir);
 
 // The notification targets (notify.targets): for each, that the host and
-// port of its URL take a TCP connection within `timeout` (the receiver runs,
+// port of its URL take a TCP connection within `timeout` per resolved
+// address (the name lookup is not bounded) (the receiver runs,
 // nothing blocks the way). A check names the target and host:port only: the
 // rest of the URL may be a secret (an ntfy topic). Nothing is sent; `relayq
 // notify test` sends a real notification. Empty when no target is set.

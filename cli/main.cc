@@ -25,12 +25,11 @@ namespace {
 // early (a 413 before the whole body is sent) and close: the next write must
 // fail as an error the command reports, not kill it with SIGPIPE (exit 141,
 // nothing printed). Commands that only write to stdout keep the default, so
-// `relayq audit ... | head` ends quietly; so does `status`, whose requests
-// are body-less GETs (nothing an early close could cut) and whose output is
-// often piped.
+// `relayq audit ... | head` ends quietly. (`status` talks HTTP with
+// --server: a closed stdout then fails its writes quietly instead.)
 const std::set<std::string>& HttpCommands() {
-  static const std::set<std::string> k = {"serve",   "send",   "dispatch", "hooks",
-                                          "runners", "doctor", "notify",   "actions"};
+  static const std::set<std::string> k = {"serve",  "send",   "dispatch", "hooks", "runners",
+                                          "doctor", "notify", "actions",  "status"};
   return k;
 }
 

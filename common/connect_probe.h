@@ -14,8 +14,9 @@ namespace relayq {
 // "cannot resolve the name: ..."). Blocks for at most `timeout` per address.
 std::string WhyConnectFails(const std::string& host, int port, std::chrono::milliseconds timeout);
 
-// The same probe asked first-hand: empty when a TCP connection to host:port
-// is made within `timeout`, the reason (as above) when none is.
+// Probes host:port: empty when a TCP connection is made within `timeout`
+// (per resolved address; the name lookup itself is not bounded), else the
+// reason, as above.
 std::string ConnectProblem(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 }  // namespace relayq

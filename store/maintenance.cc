@@ -94,59 +94,73 @@ const HistoryTable& DeliveriesOld() {
   return t;
 }
 
-// The prune connection's commits leave the log's checkpoint to
-// CheckpointIfDue, after the write lock is let go: SQLite's automatic
-// checkpoint would run inside COMMIT's step and so be timed as part of the
-// transaction, though the writer no longer waits for it. Records the log's
-// size, in pages, after each commit.
-int OnPruneCommit(void* wal_pages, sqlite3*, const char*, int pages) {
-  *static_cast<int*>(wal_pages) = pages;
-  return SQLITE_OK;
-}
-// SQLite's default automatic checkpoint threshold.
-constexpr int kPruneCheckpointPages = 1000;
-void CheckpointIfDue(sqlite3* db, int& wal_pages) {
-  if (wal_pages < kPruneCheckpointPages) return;
-  // PASSIVE: copies what it can without waiting for, or blocking, anyone.
-  (void)sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  wal_pages = 0;
-}
+// SQLite's automatic checkpoint threshold (its default), in log pages.
+constexpr int kAutoCheckpointPages = 1000;
+
+// While it lives, the connection's commits leave the log's checkpoint to
+// CheckpointIfDue, called after the write lock is let go: SQLite's automatic
+// checkpoint runs inside COMMIT's step, so it would be timed as part of the
+// transaction though the writer no longer waits for it. Restores the
+// automatic checkpoint when it ends, on every path.
+class DeferredCheckpoint {
+ public:
+  explicit DeferredCheckpoint(sqlite3* db) : db_(db) {
+    sqlite3_wal_hook(db_, &DeferredCheckpoint::OnCommit, &wal_pages_);
+  }
+  ~DeferredCheckpoint() { sqlite3_wal_autocheckpoint(db_, kAutoCheckpointPages); }
+  DeferredCheckpoint(const DeferredCheckpoint&) = delete;
+  DeferredCheckpoint& operator=(const DeferredCheckpoint&) = delete;
+
+  void CheckpointIfDue() {
+    if (wal_pages_ < kAutoCheckpointPages) return;
+    // PASSIVE: copies what it can without waiting for, or blocking, anyone.
+    (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    wal_pages_ = 0;
+  }
+
+ private:
+  // Called by SQLite after each commit with the log's size in pages.
+  static int OnCommit(void* wal_pages, sqlite3*, const char*, int pages) {
+    *static_cast<int*>(wal_pages) = pages;
+    return SQLITE_OK;
+  }
+
+  sqlite3* const db_;
+  int wal_pages_ = 0;
+};
 
 // Runs `batch` (one bounded piece of work: returns how many rows it took
 // from the table being pruned) in its own IMMEDIATE transaction, again and
 // again until a batch takes fewer than kPruneBatch rows. `stats` gets the
-// transactions and the longest, from BEGIN to the end of COMMIT: how long
-// the daemon's writer could have waited for the lock.
+// transactions and the longest, timed from when BEGIN IMMEDIATE has the
+// write lock to the end of COMMIT: how long the daemon's writer could have
+// waited for the prune (not how long the prune waited for the writer).
 Status InBatches(sqlite3* db, const std::function<Result<int64_t>()>& batch,
                  HistoryPruneResult* stats = nullptr, const char* table = "") {
-  int wal_pages = 0;
-  sqlite3_wal_hook(db, &OnPruneCommit, &wal_pages);
+  DeferredCheckpoint checkpoint(db);
   for (;;) {
-    const MonoTime start = Clock::Real().Monotonic();
-    Status s = Exec(db, "BEGIN IMMEDIATE");
-    Result<int64_t> n = s.ok() ? batch() : Result<int64_t>(s);
-    if (s.ok()) s = n.ok() ? Exec(db, "COMMIT") : n.status();
-    const int64_t us =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::Real().Monotonic() - start)
+    RELAYQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+    const MonoTime locked = Clock::Real().Monotonic();
+    Result<int64_t> n = batch();
+    Status s = n.ok() ? Exec(db, "COMMIT") : n.status();
+    const int64_t held_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::Real().Monotonic() - locked)
             .count();
     if (!s.ok()) {
       (void)Exec(db, "ROLLBACK");
-      sqlite3_wal_hook(db, nullptr, nullptr);
       return s;
     }
     if (stats != nullptr) {
-      ++stats->batches;
-      if (us > stats->longest_batch_us) {
-        stats->longest_batch_us = us;
+      if (stats->batches == 0 || held_us > stats->longest_batch_us) {
+        stats->longest_batch_us = held_us;
         stats->longest_batch_table = table;
       }
+      ++stats->batches;
     }
-    CheckpointIfDue(db, wal_pages);
-    if (*n < kPruneBatch) break;
+    checkpoint.CheckpointIfDue();
+    if (*n < kPruneBatch) return Status::Ok();
     sqlite3_sleep(kPauseMs);
   }
-  sqlite3_wal_hook(db, nullptr, nullptr);
-  return Status::Ok();
 }
 
 // Prepares `sql` and runs it with the cutoff (?1) and batch size (?2) bound

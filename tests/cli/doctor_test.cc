@@ -188,7 +188,8 @@ TEST(CheckStoreFilesystemTest, EscapedMountPointsAndUncoveredPaths) {
 }
 
 // A loopback port with a listener (it takes connections into its backlog
-// without accepting), and one with none.
+// without accepting), or one bound with none: a connect is refused, and the
+// port stays this socket's, so no other test can start listening on it.
 class LoopbackPort {
  public:
   explicit LoopbackPort(bool listening) {
@@ -202,9 +203,6 @@ class LoopbackPort {
     port_ = ntohs(a.sin_port);
     if (listening) {
       EXPECT_EQ(::listen(fd_, 8), 0);
-    } else {
-      ::close(fd_);  // the port is free again: a connect is refused
-      fd_ = -1;
     }
   }
   ~LoopbackPort() {

@@ -77,8 +77,8 @@ class HostileClientsTest : public IntegrationTest {
   // the 202 and returns how long it took.
   milliseconds TimedDelivery(const std::string& id) {
     httplib::Client c("127.0.0.1", process_->public_port());
-    c.set_connection_timeout(5, 0);
-    c.set_read_timeout(5, 0);
+    c.set_connection_timeout(5 * kSlowdown, 0);
+    c.set_read_timeout(5 * kSlowdown, 0);
     JobSpec spec;
     spec.job_id = 7000 + static_cast<int64_t>(++deliveries_);
     const std::string body = WorkflowJobPayload(spec);
@@ -94,8 +94,8 @@ class HostileClientsTest : public IntegrationTest {
   void AdminAnswersPromptly() {
     for (const char* path : {"/healthz", "/readyz"}) {
       httplib::Client c("127.0.0.1", process_->admin_port());
-      c.set_connection_timeout(5, 0);
-      c.set_read_timeout(5, 0);
+      c.set_connection_timeout(5 * kSlowdown, 0);
+      c.set_read_timeout(5 * kSlowdown, 0);
       const auto t0 = SteadyClock::now();
       auto res = c.Get(path, {{"Authorization", std::string("Bearer ") + kAdminToken}});
       EXPECT_TRUE(res && res->status == 200) << path << ": " << (res ? res->status : -1);
@@ -181,12 +181,12 @@ TEST_F(HostileClientsTest, HeaderTricklersAreCutAtTheHeaderDeadline) {
   }
   // All 400 are closed by relayq once 2 s have passed, though each was still
   // sending (the drip is 14 s long).
-  EXPECT_TRUE(WaitFor([&] { return closed_by_relayq.load() == 400; }, seconds(8)))
+  EXPECT_TRUE(WaitFor([&] { return closed_by_relayq.load() == 400; }, seconds(8) * kSlowdown))
       << closed_by_relayq.load();
   const auto ended = SteadyClock::now() - start;
   stop = true;
   attacker.join();
-  EXPECT_LT(ended, seconds(6));
+  EXPECT_LT(ended, seconds(6) * kSlowdown);
   ExpectMemoryBounded();
   EXPECT_EQ(CountRecorded("trickle-%"), 3);
 }
@@ -216,7 +216,7 @@ TEST_F(HostileClientsTest, SlowBodiesAreCutAtTheRequestDeadline) {
   });
   for (int i = 0; i < 3; ++i) TimedDelivery("slowbody-" + std::to_string(i));
   AdminAnswersPromptly();
-  EXPECT_TRUE(WaitFor([&] { return closed_by_relayq.load() == 200; }, seconds(8)))
+  EXPECT_TRUE(WaitFor([&] { return closed_by_relayq.load() == 200; }, seconds(8) * kSlowdown))
       << closed_by_relayq.load();
   stop = true;
   attacker.join();
@@ -242,7 +242,7 @@ TEST_F(HostileClientsTest, EndlessHeaderLineGets431AndEndlessRequestLine414) {
       }
     });
     bool closed = false;
-    std::string answer = conn.ReadUntilClosed(seconds(5), &closed);
+    std::string answer = conn.ReadUntilClosed(seconds(5) * kSlowdown, &closed);
     writer.join();
     EXPECT_EQ(answer.substr(0, c.expect.size()), c.expect) << answer.substr(0, 80);
     EXPECT_TRUE(closed);
@@ -267,7 +267,7 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
   auto send = [&](const std::string& raw, bool* closed) {
     Conn conn(process_->public_port());
     EXPECT_TRUE(conn.SendAll(raw));
-    std::string answer = conn.ReadUntilClosed(milliseconds(1500), closed);
+    std::string answer = conn.ReadUntilClosed(milliseconds(1500) * kSlowdown, closed);
     return answer.substr(0, 12);
   };
   bool closed = false;
@@ -311,7 +311,7 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
     over.insert(over.size() - 1, " ");
     std::string raw = request("over-body", "", over);
     ASSERT_TRUE(conn.SendAll(raw.substr(0, raw.find("\r\n\r\n") + 4)));  // headers only
-    std::string answer = conn.ReadUntilClosed(milliseconds(1500), &closed);
+    std::string answer = conn.ReadUntilClosed(milliseconds(1500) * kSlowdown, &closed);
     EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413");
     EXPECT_TRUE(closed);
   }
@@ -325,7 +325,7 @@ TEST_F(HostileClientsTest, EveryLimitHoldsAtItsEdgeAndOneByteOver) {
     const std::string chunk = "4000\r\n" + std::string(0x4000, 'c') + "\r\n";
     for (int i = 0; i < 5 && conn.SendAll(chunk); ++i) {
     }
-    std::string answer = conn.ReadUntilClosed(milliseconds(1500), &closed);
+    std::string answer = conn.ReadUntilClosed(milliseconds(1500) * kSlowdown, &closed);
     EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 413");
     EXPECT_TRUE(closed);
   }
@@ -347,7 +347,7 @@ TEST_F(HostileClientsTest, UnreadBodyIsNeverParsedAsTheNextRequest) {
                              "Content-Length: " +
                              std::to_string(body.size()) + "\r\n\r\n" + body));
     bool closed = false;
-    std::string answer = conn.ReadUntilClosed(milliseconds(1500), &closed);
+    std::string answer = conn.ReadUntilClosed(milliseconds(1500) * kSlowdown, &closed);
     EXPECT_TRUE(answer.rfind("HTTP/1.1 413", 0) == 0 || answer.rfind("HTTP/1.1 401", 0) == 0)
         << answer.substr(0, 40);
     EXPECT_EQ(answer.find("HTTP/1.1 200"), std::string::npos)
@@ -395,12 +395,12 @@ TEST_F(HostileClientsTest, FullListenerEvictsWaitingConnectionsThenAnswers503) {
         for (auto& c : idle) closed += c.PeerClosed() ? 1 : 0;
         return closed >= 11;
       },
-      seconds(1)))
+      seconds(1) * kSlowdown))
       << closed;
   // 50 connections that are all past their header (slow bodies) leave
   // nothing to evict: one more is answered 503 and closed.
   idle.clear();
-  EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 30; }, seconds(5)));
+  EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 30; }, seconds(5) * kSlowdown));
   std::vector<Conn> bodies = Open(process_->public_port(), 50);
   for (auto& c : bodies) {
     ASSERT_TRUE(
@@ -410,7 +410,7 @@ TEST_F(HostileClientsTest, FullListenerEvictsWaitingConnectionsThenAnswers503) {
   std::this_thread::sleep_for(milliseconds(200));  // let relayq read every header
   Conn extra(process_->public_port());
   bool extra_closed = false;
-  std::string answer = extra.ReadUntilClosed(milliseconds(1500), &extra_closed);
+  std::string answer = extra.ReadUntilClosed(milliseconds(1500) * kSlowdown, &extra_closed);
   EXPECT_EQ(answer.substr(0, 12), "HTTP/1.1 503");
   EXPECT_TRUE(extra_closed);
 }
@@ -471,7 +471,7 @@ TEST_F(HostileTlsTest, StalledHandshakesDoNotDelayADelivery) {
   for (int i = 0; i < 3; ++i) {
     httplib::SSLClient tls("127.0.0.1", process_->public_port());
     tls.enable_server_certificate_verification(false);
-    tls.set_read_timeout(5, 0);
+    tls.set_read_timeout(5 * kSlowdown, 0);
     JobSpec spec;
     spec.job_id = 100 + i;
     const std::string body = WorkflowJobPayload(spec);
@@ -486,7 +486,7 @@ TEST_F(HostileTlsTest, StalledHandshakesDoNotDelayADelivery) {
       [&] {
         return std::all_of(stalled.begin(), stalled.end(), [](Conn& c) { return c.PeerClosed(); });
       },
-      seconds(5)));
+      seconds(5) * kSlowdown));
   ExpectMemoryBounded();
 }
 
@@ -526,7 +526,7 @@ TEST_F(HostileClientsTest, TheWholeMixTogether) {
   RecordProperty("open_fds_during_mix", OpenFds(process_->pid()));
   EXPECT_EQ(CountRecorded("mix-%"), 4);
   // relayq is still up and answers after the storm.
-  EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 100; }, seconds(6)));
+  EXPECT_TRUE(WaitFor([&] { return OpenFds(process_->pid()) < 100; }, seconds(6) * kSlowdown));
   TimedDelivery("after-mix");
 }
 

@@ -115,12 +115,16 @@ TEST_F(DaemonTest, ReloadAppliesWebhookAllowToDispatchSubmissions) {
   auto daemon = Daemon::Open(config_);
   ASSERT_TRUE(daemon.ok()) << daemon.status().message();
   ASSERT_TRUE((*daemon)->Start().ok());
+  // The status; a 400 must be the allow-list's, not another refusal.
   auto submit = [&](const std::string& repo) {
     httplib::Client c("127.0.0.1", PortOf((*daemon)->admin_address()));
     c.set_read_timeout(30, 0);
     auto res =
         c.Post("/api/v1/dispatch", {{"Authorization", "Bearer admin-token"}},
                R"({"repo":")" + repo + R"(","workflow":"transcribe_mac.yml"})", "application/json");
+    if (res && res->status == 400) {
+      EXPECT_NE(res->body.find("webhook.allow"), std::string::npos) << res->body;
+    }
     return res ? res->status : -1;
   };
   EXPECT_EQ(submit("stranger/repo"), 503);  // every repository allowed

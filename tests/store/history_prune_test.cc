@@ -224,6 +224,11 @@ TEST_F(HistoryPruneTest, DeletesInBoundedBatches) {
   // 3 batches of jobs (500, 500, 200), 3 of deliveries, 1 each for actions,
   // their operator history, runs and dispatch requests.
   EXPECT_EQ(r->batches, 10);
+  // The longest names the table it pruned: the jobs (each batch takes their
+  // events and labels along) or the deliveries, the two with the most rows.
+  EXPECT_GT(r->longest_batch_us, 0);
+  const std::string longest = r->longest_batch_table;
+  EXPECT_TRUE(longest == "jobs" || longest == "deliveries") << longest;
   EXPECT_TRUE(Job("after", 5000, "queued", 1).ok());
 }
 
