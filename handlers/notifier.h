@@ -54,21 +54,15 @@
 #include "notify/http_sender.h"
 #include "notify/notification.h"
 #include "notify/rate_limiter.h"
+#include "notify/settings.h"
 #include "store/action_store.h"
 #include "store/database.h"
 
 namespace relayq::handlers {
 
-struct NotifierOptions {
-  std::vector<notify::Target> targets;
-  notify::RateLimit rate_limit;
-  // How often the checks run. Default 30s.
-  std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
-  // 0 turns a check off.
-  std::chrono::milliseconds job_stuck_after{std::chrono::hours(1)};
-  std::chrono::milliseconds runner_offline_after{std::chrono::minutes(10)};
-  int signature_count = 10;
-  std::chrono::milliseconds signature_window{std::chrono::minutes(5)};
+// The configured settings (targets, rate limit, checks; defaults in
+// notify/settings.h) and what the notifier learns elsewhere.
+struct NotifierOptions : notify::Settings {
   // How far back the first pass looks for actions that ended badly (those
   // already notified are skipped by key).
   std::chrono::milliseconds lookback{std::chrono::hours(1)};

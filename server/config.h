@@ -16,8 +16,7 @@
 #include <vector>
 
 #include "common/result.h"
-#include "notify/notification.h"
-#include "notify/rate_limiter.h"
+#include "notify/settings.h"
 #include "store/store.h"
 
 namespace relayq::server {
@@ -31,26 +30,10 @@ struct NotifyTargetSecrets {
   std::map<std::string, std::string> header_files;  // header -> file
 };
 
-// notify: notifications to the owner (README "Notifications").
-struct NotifyConfig {
-  // notify.targets: where notifications go; empty: none are sent.
-  std::vector<notify::Target> targets;
+// notify: notifications to the owner (README "Notifications"): the
+// settings the notifier runs with, and what only the configuration needs.
+struct NotifyConfig : notify::Settings {
   std::vector<NotifyTargetSecrets> secrets;  // one per target, same order
-  // notify.rate_limit.max / .per: events per kind per window. Default 10 per 1h.
-  notify::RateLimit rate_limit;
-  // notify.check_interval: how often the checks run. Default 30s.
-  std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
-  // notify.job_stuck_after: a job queued this long with no routing action
-  // under way is reported. Default 1h; 0 turns it off.
-  std::chrono::milliseconds job_stuck_after{std::chrono::hours(1)};
-  // notify.runner_offline_after: a routed label with no online runner for
-  // this long is reported. Default 10m; 0 turns it off.
-  std::chrono::milliseconds runner_offline_after{std::chrono::minutes(10)};
-  // notify.signature_failures.count / .window: this many deliveries refused
-  // for their signature within the window are reported. Default 10 in 5m;
-  // count 0 turns it off.
-  int signature_count = 10;
-  std::chrono::milliseconds signature_window{std::chrono::minutes(5)};
   // notify.retry_base: first pause before a failed notification is tried
   // again (doubling, at most 10m, with jitter). Default 2s.
   std::chrono::milliseconds retry_base{std::chrono::seconds(2)};

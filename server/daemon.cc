@@ -79,14 +79,7 @@ Result<std::shared_ptr<const policy::Policy>> LoadConfiguredPolicy(const Config&
 // What the notifier reads of the configuration.
 handlers::NotifierOptions NotifierOptionsFrom(const Config& config) {
   handlers::NotifierOptions n;
-  const NotifyConfig& c = config.notify;
-  n.targets = c.targets;
-  n.rate_limit = c.rate_limit;
-  n.check_interval = c.check_interval;
-  n.job_stuck_after = c.job_stuck_after;
-  n.runner_offline_after = c.runner_offline_after;
-  n.signature_count = c.signature_count;
-  n.signature_window = c.signature_window;
+  static_cast<notify::Settings&>(n) = config.notify;  // the configured part, as it is
   n.repositories = config.github_repositories;
   // Links into GitHub's web UI: github.com, or a GitHub Enterprise Server's
   // host (its API lives below /api/v3); none for any other API URL.
