@@ -10,29 +10,15 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "tests/fakes/fake_github_server.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
 
 constexpr char kRepo[] = "octo/kit";
 
-class DispatchApiTest : public IntegrationTest {
+class DispatchApiTest : public GitHubIntegrationTest {
  protected:
-  void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
-  }
-
-  std::map<std::string, std::string> GitHubEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = "test-token";
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
-    return env;
-  }
-
   void StartServe() {
     process_ = RelayqProcess::Start({dir_.path(), {}, GitHubEnv()});
     ASSERT_NE(process_, nullptr);
@@ -82,8 +68,6 @@ class DispatchApiTest : public IntegrationTest {
     for (const FakeRun& r : github_->runs()) n += r.workflow == workflow ? 1 : 0;
     return n;
   }
-
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 TEST_F(DispatchApiTest, RemoteDispatchIsSentOnTheDefaultBranchAndPrintsIdAndRunUrl) {

@@ -13,8 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/fakes/fake_github_server.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -33,12 +32,11 @@ constexpr char kPolicy[] = R"(routes:
     constraints: { max_size_mb: 2 }
 )";
 
-class DispatchSizeTest : public IntegrationTest {
+class DispatchSizeTest : public GitHubIntegrationTest {
  protected:
   void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
+    GitHubIntegrationTest::SetUp();
+    if (HasFatalFailure()) return;
     // relayq dispatch reads policy/policy.yaml from its working directory
     // when the config names none, as relayq serve does.
     std::filesystem::create_directories(dir_.File("policy"));
@@ -75,10 +73,7 @@ class DispatchSizeTest : public IntegrationTest {
     std::vector<std::string> args = {"dispatch"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.insert(args.end(), {"--repo", kRepo, "--init"});  // no daemon: a store of its own
-    auto env = Env();
-    env["GITHUB_TOKEN"] = "test-token";
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
-    return RunRelayq(dir_.path(), args, env);
+    return RunRelayq(dir_.path(), args, GitHubEnv());
   }
 
   // The inputs of the one dispatch GitHub received for `workflow`.
@@ -90,7 +85,6 @@ class DispatchSizeTest : public IntegrationTest {
         .value("inputs", nlohmann::json::object());
   }
 
-  std::unique_ptr<FakeGitHubServer> github_;
   httplib::Server files_;
   int files_port_ = 0;
   std::thread files_thread_;

@@ -13,9 +13,8 @@
 #include <set>
 #include <thread>
 
-#include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/github_payloads.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -33,19 +32,10 @@ constexpr char kPolicy[] = R"(routes:
       max_size_mb: 1000
 )";
 
-class HooksTest : public IntegrationTest {
+class HooksTest : public GitHubIntegrationTest {
  protected:
-  void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
-  }
-
   std::map<std::string, std::string> GitHubEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = kToken;
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
-    return env;
+    return GitHubIntegrationTest::GitHubEnv(kToken);
   }
 
   CommandResult Run(std::vector<std::string> args) const {
@@ -96,8 +86,6 @@ class HooksTest : public IntegrationTest {
     for (const auto& r : github_->redeliveries()) ids.insert(r.delivery_id);
     return ids;
   }
-
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 TEST_F(HooksTest, InstallTwiceCreatesOnceThenChangesNothing) {

@@ -13,10 +13,9 @@
 
 #include "common/clock.h"
 #include "common/time_format.h"
-#include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/fake_notify_receiver.h"
 #include "tests/fakes/github_payloads.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -24,22 +23,19 @@ namespace {
 constexpr char kRepo[] = "octo/kit";
 constexpr char kHookToken[] = "hook-bearer-secret-1234";
 
-class NotifyTest : public IntegrationTest {
+class NotifyTest : public GitHubIntegrationTest {
  protected:
   void SetUp() override {
+    GitHubIntegrationTest::SetUp();
+    if (HasFatalFailure()) return;
     auto receiver = FakeNotifyReceiver::Start();
     ASSERT_TRUE(receiver.ok()) << receiver.status().ToString();
     receiver_ = std::move(*receiver);
-    auto github = FakeGitHubServer::Start();
-    ASSERT_TRUE(github.ok()) << github.status().ToString();
-    github_ = std::move(*github);
     std::ofstream(dir_.File("policy.yaml")) << "routes: {}\n";
   }
 
   std::map<std::string, std::string> NotifyEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = "test-token";
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
+    auto env = GitHubEnv();
     env["HOOK_TOKEN"] = kHookToken;
     return env;
   }
@@ -114,7 +110,6 @@ class NotifyTest : public IntegrationTest {
   static void LetPassesRun() { std::this_thread::sleep_for(std::chrono::milliseconds(800)); }
 
   std::unique_ptr<FakeNotifyReceiver> receiver_;
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 TEST_F(NotifyTest, StuckJobReachesEachTargetOnceEvenAfterARestart) {

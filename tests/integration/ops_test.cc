@@ -16,9 +16,8 @@
 #include <sstream>
 #include <string>
 
-#include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/github_payloads.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -34,19 +33,11 @@ bool Has(const std::string& text, const std::string& part) {
 }
 
 // Each test gets its own fake GitHub API (started in SetUp).
-class OpsTest : public IntegrationTest {
+class OpsTest : public GitHubIntegrationTest {
  protected:
-  void SetUp() override {
-    auto started = FakeGitHubServer::Start();
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    github_ = std::move(started).value();
-  }
-
   // The environment of a shell with the token exported (and the fake's URL).
   std::map<std::string, std::string> GitHubEnv() const {
-    std::map<std::string, std::string> env = Env();
-    env.insert({{"GITHUB_TOKEN", kToken}, {"RELAYQ_GITHUB_API_URL", github_->url()}});
-    return env;
+    return GitHubIntegrationTest::GitHubEnv(kToken);
   }
 
   CommandResult Run(std::vector<std::string> args,
@@ -74,8 +65,6 @@ class OpsTest : public IntegrationTest {
     ::chmod((etc + "/relayq.env").c_str(), 0600);
     return etc + "/config.yaml";
   }
-
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 // The ops environment of a root shell: no credentials exported.

@@ -13,9 +13,8 @@
 
 #include "common/clock.h"
 #include "common/time_format.h"
-#include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/github_payloads.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -39,26 +38,18 @@ chains:
 
 std::string NowRfc3339() { return FormatRfc3339(ToUnixMillis(Clock::Real().Now())); }
 
-class RoutingTest : public IntegrationTest {
+class RoutingTest : public GitHubIntegrationTest {
  protected:
   void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
+    GitHubIntegrationTest::SetUp();
+    if (HasFatalFailure()) return;
     std::ofstream(dir_.File("policy.yaml")) << kPolicy;
-  }
-
-  std::map<std::string, std::string> RoutingEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = "test-token";
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
-    return env;
   }
 
   void StartServe(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"--policy", dir_.File("policy.yaml")};
     args.insert(args.end(), extra.begin(), extra.end());
-    process_ = RelayqProcess::Start({dir_.path(), args, RoutingEnv()});
+    process_ = RelayqProcess::Start({dir_.path(), args, GitHubEnv()});
     ASSERT_NE(process_, nullptr);
   }
 
@@ -79,7 +70,7 @@ class RoutingTest : public IntegrationTest {
   CommandResult Audit(std::vector<std::string> args) const {
     args.insert(args.begin(), "audit");
     args.insert(args.end(), {"--db", DbPath()});
-    return RunRelayq(dir_.path(), args, RoutingEnv());
+    return RunRelayq(dir_.path(), args, GitHubEnv());
   }
 
   // `relayq audit actions --format json`, by key.
@@ -97,7 +88,7 @@ class RoutingTest : public IntegrationTest {
   int64_t Dispatch(const std::string& workflow, const std::string& url) {
     auto r = RunRelayq(dir_.path(),
                        {"dispatch", workflow, "url=" + url, "backend=local", "--repo", kRepo},
-                       RoutingEnv());
+                       GitHubEnv());
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out.empty() ? 0 : std::stoll(r.out);
   }
@@ -188,8 +179,6 @@ class RoutingTest : public IntegrationTest {
   std::vector<RecordedCall> DispatchesOf(const std::string& workflow) {
     return github_->CallsTo("POST", "/actions/workflows/" + workflow + "/dispatches");
   }
-
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 TEST_F(RoutingTest, FallbackFiresAfterTheTimeoutAndNotBefore) {
@@ -356,7 +345,7 @@ TEST_F(RoutingTest, DispatchWaitsInTheStoreWhileGitHubIsDown) {
   auto r = RunRelayq(
       dir_.path(),
       {"dispatch", "transcribe_audio.yml", "url=https://example.com/i.mp3", "--repo", kRepo},
-      RoutingEnv());
+      GitHubEnv());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("will send it"), std::string::npos) << r.err;
   const int64_t id = std::stoll(r.out);
@@ -644,14 +633,14 @@ TEST_F(RoutingTest, FailedFallbackRetriedThroughTheServerIsSentExactlyOnceMore) 
   const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
 
   auto retried = Actions(
-      dir_.path(), {"retry", id, "--server", server, "--reason", "fixed the branch"}, RoutingEnv());
+      dir_.path(), {"retry", id, "--server", server, "--reason", "fixed the branch"}, GitHubEnv());
   EXPECT_EQ(retried.exit_code, 0) << retried.err;
   EXPECT_NE(retried.out.find("failed -> pending"), std::string::npos) << retried.out;
   ASSERT_TRUE(WaitFor([&] { return ActionStatus(key) == "done"; }));
   EXPECT_EQ(DispatchesOf("transcribe_rpi.yml").size(), 2u);  // exactly one new dispatch
 
   // Once done, a second retry is refused with the current state.
-  auto again = Actions(dir_.path(), {"retry", id, "--server", server}, RoutingEnv());
+  auto again = Actions(dir_.path(), {"retry", id, "--server", server}, GitHubEnv());
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("it is done"), std::string::npos) << again.err;
   httplib::Client admin("127.0.0.1", process_->admin_port());
@@ -690,7 +679,7 @@ TEST_F(RoutingTest, CancelledFallbackNeverFires) {
   const std::string key_a = "fallback:" + std::to_string(run_a) + ":1";
   const std::string id = std::to_string(ActionItems()[key_a].value("id", int64_t{0}));
   const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
-  auto cancelled = Actions(dir_.path(), {"cancel", id, "--server", server}, RoutingEnv());
+  auto cancelled = Actions(dir_.path(), {"cancel", id, "--server", server}, GitHubEnv());
   EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
   EXPECT_EQ(ActionStatus(key_a), "aborted");
   // A second job queued after the first: once its fallback is done, the
@@ -719,12 +708,12 @@ TEST_F(RoutingTest, CancelledFallbackNeverFires) {
 TEST_F(RoutingTest, ActionsCommandsAndRoutesRefuseWrongInput) {
   StartServe();
   const std::string server = "http://127.0.0.1:" + std::to_string(process_->admin_port());
-  auto unknown = Actions(dir_.path(), {"retry", "424242", "--server", server}, RoutingEnv());
+  auto unknown = Actions(dir_.path(), {"retry", "424242", "--server", server}, GitHubEnv());
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("no action 424242"), std::string::npos) << unknown.err;
-  auto word = Actions(dir_.path(), {"cancel", "abc", "--server", server}, RoutingEnv());
+  auto word = Actions(dir_.path(), {"cancel", "abc", "--server", server}, GitHubEnv());
   EXPECT_EQ(word.exit_code, 2);
-  auto env = RoutingEnv();
+  auto env = GitHubEnv();
   env["RELAYQ_ADMIN_TOKEN"] = "s3cr3t-not-the-token";
   auto token = Actions(dir_.path(), {"retry", "1", "--server", server}, env);
   EXPECT_EQ(token.exit_code, 1);

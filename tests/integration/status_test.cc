@@ -13,9 +13,8 @@
 
 #include "common/clock.h"
 #include "common/time_format.h"
-#include "tests/fakes/fake_github_server.h"
 #include "tests/fakes/github_payloads.h"
-#include "tests/integration/integration_fixture.h"
+#include "tests/integration/github_fixture.h"
 
 namespace relayq::testing {
 namespace {
@@ -36,23 +35,15 @@ std::string RunUrl(int64_t run) {
   return "https://github.com/" + std::string(kKit) + "/actions/runs/" + std::to_string(run);
 }
 
-class StatusTest : public IntegrationTest {
+class StatusTest : public GitHubIntegrationTest {
  protected:
   void SetUp() override {
-    auto fake = FakeGitHubServer::Start();
-    ASSERT_TRUE(fake.ok()) << fake.status().ToString();
-    github_ = std::move(*fake);
+    GitHubIntegrationTest::SetUp();
+    if (HasFatalFailure()) return;
     std::ofstream(dir_.File("policy.yaml")) << kFallbackAndChainPolicy;
     std::vector<std::string> args = {"--policy", dir_.File("policy.yaml")};
     process_ = RelayqProcess::Start({dir_.path(), args, GitHubEnv()});
     ASSERT_NE(process_, nullptr);
-  }
-
-  std::map<std::string, std::string> GitHubEnv() const {
-    auto env = Env();
-    env["GITHUB_TOKEN"] = "test-token";
-    env["RELAYQ_GITHUB_API_URL"] = github_->url();
-    return env;
   }
 
   std::string AdminUrl() const {
@@ -175,8 +166,6 @@ class StatusTest : public IntegrationTest {
     if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
     return c.Get(path, h);
   }
-
-  std::unique_ptr<FakeGitHubServer> github_;
 };
 
 TEST_F(StatusTest, ShowsEveryStepOfAFallbackAndItsChainAndWaitsForTheChainedRun) {
