@@ -17,6 +17,7 @@
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/sqlite_reader.h"
 #include "tests/fakes/temp_dir.h"
+#include "tests/store/store_fixture.h"
 
 namespace relayq::store {
 namespace {
@@ -40,18 +41,8 @@ ListQuery Q(Kind kind, const std::function<void(ListQuery&)>& set = nullptr) {
   return q;
 }
 
-class QueryTest : public ::testing::Test {
+class QueryTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.path = Path();
-    auto s = Store::Open(o, clock_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
-  std::string Path() const { return dir_.File("relayq.db"); }
-
   // A workflow_job delivery for job `job_id` at minute `minute` after kT0.
   void Job(const std::string& delivery, int64_t job_id, const std::string& status, int minute,
            const std::string& repo = "o/a",
@@ -130,10 +121,6 @@ class QueryTest : public ::testing::Test {
     for (const auto& r : p.items) ids.push_back(r.Get("id")->i);
     return ids;
   }
-
-  testing::TempDir dir_;
-  testing::FakeClock clock_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(QueryTest, MissingFileIsNotFoundAndNotCreated) {

@@ -5,20 +5,13 @@
 #include "store/store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/temp_dir.h"
+#include "tests/store/store_fixture.h"
 
 namespace relayq::store {
 namespace {
 
-class SeenRepositoriesTest : public ::testing::Test {
+class SeenRepositoriesTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("relayq.db");
-    auto s = Store::Open(o, clock_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
   void Record(const std::string& id, const std::string& event, const std::string& repository,
               int64_t received_at, Outcome outcome = Outcome::kAccepted) {
     Delivery d;
@@ -30,10 +23,6 @@ class SeenRepositoriesTest : public ::testing::Test {
     d.body = "{}";
     ASSERT_TRUE(store_->Ingest(std::move(d)).ok());
   }
-
-  testing::TempDir dir_;
-  testing::FakeClock clock_;
-  std::unique_ptr<Store> store_;
 };
 
 // What periodic recovery covers when github.repositories is not set.

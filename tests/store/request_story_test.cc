@@ -13,6 +13,7 @@
 #include "store/store.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/temp_dir.h"
+#include "tests/store/store_fixture.h"
 
 namespace relayq::store {
 namespace {
@@ -22,16 +23,8 @@ constexpr int64_t kSec = 1000;
 
 std::string N(int64_t v) { return std::to_string(v); }
 
-class RequestStoryTest : public ::testing::Test {
+class RequestStoryTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("relayq.db");
-    auto s = Store::Open(o, clock_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
   void Sql(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(dir_.File("relayq.db").c_str(), &db), SQLITE_OK);
@@ -147,10 +140,6 @@ class RequestStoryTest : public ::testing::Test {
            kT0 + 80 * kSec, kT0 + 82 * kSec, "chain summarize after transcribe_rpi.yml run 200");
     Run(300, 1, "summarize.yml", chained_run_status, chained_conclusion, kT0 + 90 * kSec);
   }
-
-  testing::TempDir dir_;
-  testing::FakeClock clock_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(RequestStoryTest, UnknownIdIsNotFound) {

@@ -13,20 +13,13 @@
 #include "tests/fakes/github_payloads.h"
 #include "tests/fakes/sqlite_reader.h"
 #include "tests/fakes/temp_dir.h"
+#include "tests/store/store_fixture.h"
 
 namespace relayq::store {
 namespace {
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    StoreOptions o;
-    o.path = dir_.File("relayq.db");
-    auto s = Store::Open(o, clock_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
   static Delivery JobDelivery(const std::string& id, int64_t job_id, const std::string& action) {
     Delivery d;
     d.id = id;
@@ -46,10 +39,6 @@ class StoreTest : public ::testing::Test {
     d.job = e;
     return d;
   }
-
-  testing::TempDir dir_;
-  testing::FakeClock clock_;
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreTest, RecordsDeliveryJobLabelsAndHistoryInOneGo) {
