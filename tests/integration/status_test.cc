@@ -159,6 +159,24 @@ class StatusTest : public GitHubIntegrationTest {
     return db.Count("SELECT id FROM dispatch_requests WHERE parent_id = " + std::to_string(id));
   }
 
+  // The chained summarize.yml run of request `id` is requested, then ends
+  // successfully; `follower` (a command following the request) must still
+  // be waiting in between, and must have returned within 30 s after.
+  // Returns the run's id; 0 (with a failure) when there was no run or the
+  // follower had not returned.
+  int64_t SummaryRunSucceedsWhileFollowed(int64_t id, std::future<CommandResult>& follower) {
+    const int64_t summary_run = RunOf(id);
+    EXPECT_NE(summary_run, 0);
+    if (summary_run == 0) return 0;
+    RunEvent(summary_run, "summarize.yml", "requested");
+    // Still following: the chained run has not ended.
+    EXPECT_EQ(follower.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+    RunEvent(summary_run, "summarize.yml", "completed", "success");
+    const bool returned = follower.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    EXPECT_TRUE(returned) << "still following 30 s after the chained run ended";
+    return returned ? summary_run : 0;
+  }
+
   // GET PATH on the admin listener with `token` (none when empty).
   httplib::Result AdminGet(const std::string& path, const std::string& token = kAdminToken) {
     httplib::Client c("127.0.0.1", process_->admin_port());
@@ -185,14 +203,8 @@ TEST_F(StatusTest, ShowsEveryStepOfAFallbackAndItsChainAndWaitsForTheChainedRun)
   ASSERT_NE(rpi_run, 0);
   const int64_t chained = RpiRunSucceedsAndChains(2);
   ASSERT_EQ(chained, 3);
-  const int64_t summary_run = RunOf(3);
+  const int64_t summary_run = SummaryRunSucceedsWhileFollowed(3, waited);
   ASSERT_NE(summary_run, 0);
-  RunEvent(summary_run, "summarize.yml", "requested");
-  // Still following: the chained run has not ended.
-  EXPECT_EQ(waited.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
-  RunEvent(summary_run, "summarize.yml", "completed", "success");
-
-  ASSERT_EQ(waited.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   CommandResult w = waited.get();
   EXPECT_EQ(w.exit_code, 0) << w.out << w.err;
   for (const char* step : {"submitted", "dispatched", "job_queued", "fallback", "job_started",
@@ -268,13 +280,7 @@ TEST_F(StatusTest, RemoteDispatchWaitFollowsFallbackAndChainToSuccess) {
   const int64_t mac_job = QueuedOnTheMac(mac_run);
   ASSERT_TRUE(FellBackToThePi(mac_run, mac_job));
   ASSERT_EQ(RpiRunSucceedsAndChains(2), 3);
-  const int64_t summary_run = RunOf(3);
-  ASSERT_NE(summary_run, 0);
-  RunEvent(summary_run, "summarize.yml", "requested");
-  EXPECT_EQ(submitted.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
-  RunEvent(summary_run, "summarize.yml", "completed", "success");
-
-  ASSERT_EQ(submitted.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  ASSERT_NE(SummaryRunSucceedsWhileFollowed(3, submitted), 0);
   CommandResult r = submitted.get();
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(r.out, "1\n");
